@@ -1,0 +1,3 @@
+"""digest: a news site's day as a morning email."""
+
+__version__ = "0.1.0"

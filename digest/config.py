@@ -1,0 +1,382 @@
+"""Settings, loaded once from TOML and the environment into frozen objects.
+
+This is the only module that reads the config file or the environment. Everything else gets
+a ``Config`` passed down. Lookup order for the file: ``--config FILE``, then ``DIGEST_CONFIG``,
+then ``./digest.toml``. Relative paths inside the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+
+from digest.errors import ConfigError
+
+SOURCE_KINDS = ("auto", "text", "rss", "page")
+ROLES = ("ticker", "featured")
+DEFAULT_BOILERPLATE = (
+    "Suivez-nous sur",
+    "Follow us on",
+    "تابعونا على",
+)
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+USER_AGENT = "digest/0.1 (morning newsletter builder)"
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    name: str
+    url: str
+    timezone: str
+    locale: str
+    postal_address: str
+    public_url: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    email: str
+    name: str = ""
+    reply_to: str | None = None
+    unsubscribe_mailto: str | None = None
+
+
+@dataclass(frozen=True)
+class ThemeConfig:
+    primary_color: str = "#b3122e"
+    background_color: str = "#f4f1ea"
+    text_color: str = "#1d1d1b"
+    link_color: str = "#b3122e"
+    font_family: str = "Georgia, 'Times New Roman', serif"
+    logo_url: str | None = None
+    fonts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class EditionConfig:
+    window_hours: float = 24
+    featured_count: int = 1
+    ticker_max: int = 30
+    subject: str = "{site} — {date}"
+    preheader: str = "{top}"
+    max_html_bytes: int = 100_000
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: str  # one of SOURCE_KINDS
+    location: str  # a path (already made absolute) or an http(s) URL
+    role: str | None = None  # "ticker", "featured", or None for sources that carry both
+    boilerplate: tuple[str, ...] = DEFAULT_BOILERPLATE
+    selectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    timeout: float = 10.0
+    max_bytes: int = 5_000_000
+
+    @property
+    def is_url(self) -> bool:
+        return self.location.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class ListConfig:
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    root: Path
+    site: SiteConfig
+    sender: SenderConfig
+    theme: ThemeConfig
+    edition: EditionConfig
+    sources: tuple[SourceConfig, ...]
+    lists: Mapping[str, ListConfig]
+    database_url: str
+    templates_dir: Path
+    user_agent: str = USER_AGENT
+    secret_key: str | None = field(default=None, repr=False)
+    sendgrid_api_key: str | None = field(default=None, repr=False)
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+
+    def list_config(self, name: str) -> ListConfig:
+        """The configured list, or a plain one titled by its name (lists can live in the DB only)."""
+        return self.lists.get(name) or ListConfig(name=name, title=name)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where local state (SQLite file, generated secret key) lives beside the database."""
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///")).parent
+        return self.root / "var"
+
+
+class _Section:
+    """Reads one TOML table, remembering which keys were used so typos are reported."""
+
+    def __init__(self, data: Any, name: str, path: Path | None):
+        if not isinstance(data, dict):
+            raise ConfigError("must be a table", path=path, key=name)
+        self.data, self.name, self.path, self.used = data, name, path, set()
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., *, required=False):
+        self.used.add(key)
+        full = f"{self.name}.{key}" if self.name else key
+        if key not in self.data:
+            if required or default is ...:
+                raise ConfigError("is required", path=self.path, key=full)
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ConfigError(f"must be {want}, not {type(value).__name__}", path=self.path, key=full)
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            where = f"[{self.name}]" if self.name else "the top level"
+            raise ConfigError(
+                f"unknown key(s) in {where}: {', '.join(unknown)}", path=self.path,
+            )
+
+
+def resolve_config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path:
+    if explicit:
+        return Path(explicit)
+    if env.get("DIGEST_CONFIG"):
+        return Path(env["DIGEST_CONFIG"])
+    return Path("digest.toml")
+
+
+def load_config(
+    explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Load the config file named by ``explicit``, ``DIGEST_CONFIG`` or ``./digest.toml``."""
+    env = os.environ if env is None else env
+    path = resolve_config_path(explicit, env)
+    if not path.is_file():
+        raise ConfigError("config file not found (use --config FILE or DIGEST_CONFIG)", path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"is not valid TOML: {exc}", path=path) from None
+    return parse_config(data, path=path.resolve(), env=env)
+
+
+def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Config:
+    root = path.parent if path else Path.cwd()
+    top = _Section(data, "", path)
+
+    s = _Section(top.get("site", dict, required=True), "site", path)
+    site = SiteConfig(
+        name=s.get("name", str, required=True),
+        url=_url(s, "url", required=True),
+        timezone=_timezone(s, path),
+        locale=_locale(s, path),
+        postal_address=s.get("postal_address", str, required=True),
+        public_url=_url(s, "public_url", required=True).rstrip("/"),
+    )
+    s.finish()
+    if not site.postal_address.strip():
+        raise ConfigError("must not be empty (every email carries it)", path=path,
+                          key="site.postal_address")
+
+    s = _Section(top.get("sender", dict, required=True), "sender", path)
+    sender = SenderConfig(
+        email=s.get("email", str, required=True),
+        name=s.get("name", str, ""),
+        reply_to=s.get("reply_to", str, None),
+        unsubscribe_mailto=s.get("unsubscribe_mailto", str, None),
+    )
+    s.finish()
+    for key in ("email", "reply_to", "unsubscribe_mailto"):
+        value = getattr(sender, key)
+        if value is not None and not _plain_address(value):
+            raise ConfigError(f"is not a plain email address: {value!r}", path=path,
+                              key=f"sender.{key}")
+    if any(c in sender.name for c in "\r\n"):
+        raise ConfigError("must be one line", path=path, key="sender.name")
+
+    s = _Section(top.get("theme", dict, {}), "theme", path)
+    theme = ThemeConfig(
+        primary_color=s.get("primary_color", str, ThemeConfig.primary_color),
+        background_color=s.get("background_color", str, ThemeConfig.background_color),
+        text_color=s.get("text_color", str, ThemeConfig.text_color),
+        link_color=s.get("link_color", str, ThemeConfig.link_color),
+        font_family=s.get("font_family", str, ThemeConfig.font_family),
+        logo_url=s.get("logo_url", str, None),
+        fonts=MappingProxyType(dict(s.get("fonts", dict, {}))),
+    )
+    s.finish()
+
+    s = _Section(top.get("edition", dict, {}), "edition", path)
+    edition = EditionConfig(
+        window_hours=s.get("window_hours", float, EditionConfig.window_hours),
+        featured_count=s.get("featured_count", int, EditionConfig.featured_count),
+        ticker_max=s.get("ticker_max", int, EditionConfig.ticker_max),
+        subject=s.get("subject", str, EditionConfig.subject),
+        preheader=s.get("preheader", str, EditionConfig.preheader),
+        max_html_bytes=s.get("max_html_bytes", int, EditionConfig.max_html_bytes),
+    )
+    s.finish()
+    if edition.window_hours <= 0:
+        raise ConfigError("must be positive", path=path, key="edition.window_hours")
+    for key in ("subject", "preheader"):
+        _check_template(getattr(edition, key), path, f"edition.{key}")
+
+    s = _Section(top.get("database", dict, {}), "database", path)
+    db_url = env.get("DIGEST_DATABASE_URL") or s.get("url", str, "sqlite:///var/digest.db")
+    s.finish()
+    db_url = _absolute_sqlite(db_url, root)
+
+    lists = {}
+    for name, table in top.get("lists", dict, {}).items():
+        s = _Section(table, f"lists.{name}", path)
+        lists[name] = ListConfig(name=name, title=s.get("title", str, name))
+        s.finish()
+
+    sources = tuple(
+        _source(entry, i, root, path) for i, entry in enumerate(top.get("sources", list, []))
+    )
+    names = [src.name for src in sources]
+    if len(set(names)) != len(names):
+        raise ConfigError("source names must be unique", path=path, key="sources")
+
+    templates = top.get("templates_dir", str, None)
+    templates_dir = (root / templates).resolve() if templates else DEFAULT_TEMPLATES
+    top.get("sendgrid", dict, {})  # reserved for the delivery settings
+    top.get("smtp", dict, {})
+    top.finish()
+
+    return Config(
+        path=path,
+        root=root,
+        site=site,
+        sender=sender,
+        theme=theme,
+        edition=edition,
+        sources=sources,
+        lists=MappingProxyType(lists),
+        database_url=db_url,
+        templates_dir=templates_dir,
+        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+        sendgrid_api_host=(env.get("SENDGRID_API_HOST") or "https://api.sendgrid.com").rstrip("/"),
+    )
+
+
+def source_from_location(location: str, *, cwd: Path | None = None) -> SourceConfig:
+    """A source given on the command line: its kind is detected from the content later."""
+    if not location.startswith(("http://", "https://")):
+        location = str((cwd or Path.cwd()) / location)
+    name = Path(location).name if not location.startswith("http") else location
+    return SourceConfig(name=name, kind="auto", location=location)
+
+
+def _source(entry: Any, index: int, root: Path, path: Path | None) -> SourceConfig:
+    s = _Section(entry, f"sources[{index}]", path)
+    name = s.get("name", str, f"source-{index + 1}")
+    s.name = f"sources.{name}"
+    kind = s.get("kind", str, "auto")
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}", path=path,
+                          key=f"{s.name}.kind")
+    url = s.get("url", str, None)
+    file = s.get("path", str, None)
+    if (url is None) == (file is None):
+        raise ConfigError("give exactly one of 'url' or 'path'", path=path, key=s.name)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ConfigError("must be an http(s) URL", path=path, key=f"{s.name}.url")
+    location = url if url is not None else str((root / file).resolve())
+    role = s.get("role", str, None)
+    if role is not None and role not in ROLES:
+        raise ConfigError(f"must be 'ticker' or 'featured', not {role!r}", path=path,
+                          key=f"{s.name}.role")
+    boilerplate = s.get("boilerplate", list, list(DEFAULT_BOILERPLATE))
+    if not all(isinstance(b, str) for b in boilerplate):
+        raise ConfigError("must be a list of strings", path=path, key=f"{s.name}.boilerplate")
+    selectors = s.get("selectors", dict, {})
+    if not all(isinstance(v, str) for v in selectors.values()):
+        raise ConfigError("values must be CSS selector strings", path=path,
+                          key=f"{s.name}.selectors")
+    if kind == "page" and not selectors:
+        raise ConfigError("a page source needs [sources.selectors]", path=path, key=s.name)
+    src = SourceConfig(
+        name=name,
+        kind=kind,
+        location=location,
+        role=role,
+        boilerplate=tuple(boilerplate),
+        selectors=MappingProxyType(dict(selectors)),
+        timeout=s.get("timeout", float, 10.0),
+        max_bytes=s.get("max_bytes", int, 5_000_000),
+    )
+    s.finish()
+    return src
+
+
+def _url(s: _Section, key: str, *, required: bool = False) -> str:
+    value = s.get(key, str, required=required)
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError("must be an http(s) URL", path=s.path, key=f"{s.name}.{key}")
+    return value
+
+
+def _timezone(s: _Section, path: Path | None) -> str:
+    name = s.get("timezone", str, required=True)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown IANA time zone {name!r}", path=path,
+                          key="site.timezone") from None
+    return name
+
+
+def _locale(s: _Section, path: Path | None) -> str:
+    name = s.get("locale", str, required=True)
+    try:
+        Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        raise ConfigError(f"unknown locale {name!r}", path=path, key="site.locale") from None
+    return name
+
+
+def _check_template(template: str, path: Path | None, key: str) -> None:
+    try:
+        template.format(site="", date="", top="", list="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"bad placeholder {exc}; use {{site}}, {{date}}, {{top}} or {{list}}", path=path,
+            key=key,
+        ) from None
+
+
+def _plain_address(value: str) -> bool:
+    return "@" in value and not any(c in value for c in " \r\n<>,;\"")
+
+
+def _absolute_sqlite(url: str, root: Path) -> str:
+    """``sqlite:///var/digest.db`` in a config means relative to the config file."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url.removeprefix(prefix)
+        if rest and rest != ":memory:":
+            return prefix + str((root / rest).resolve())
+    return url

@@ -242,7 +242,8 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         _check_template(getattr(edition, key), path, f"edition.{key}")
 
     s = _Section(top.get("database", dict, {}), "database", path)
-    db_url = env.get("DIGEST_DATABASE_URL") or s.get("url", str, "sqlite:///var/digest.db")
+    configured_url = s.get("url", str, "sqlite:///var/digest.db")
+    db_url = env.get("DIGEST_DATABASE_URL") or configured_url
     s.finish()
     db_url = _absolute_sqlite(db_url, root)
 

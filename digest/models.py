@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -89,3 +90,12 @@ class Rendered:
     subject: str
     preheader: str
     warnings: tuple[str, ...] = field(default=())
+    # Placeholder tokens still in ``html`` and ``text``: {"html": {key: token}, "text": {...}},
+    # keys "greeting", "unsubscribe_url", "preferences_url". See digest.render.personalize.
+    tokens: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    locale: str = ""
+    direction: str = "ltr"
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode("utf-8"))

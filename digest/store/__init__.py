@@ -1,0 +1,7 @@
+"""The only SQLAlchemy user: subscribers, lists, suppressions and feed state.
+
+Modules, one job each: ``schema`` (tables), ``db`` (open_database, Database), ``csvio``
+(subscriber CSV in and out, no database), ``subscribers`` (lists, import, streaming,
+unsubscribe), ``suppressions`` (global opt-outs), ``feeds`` (SqlFeedCache), ``upsert``
+(portable insert-or-update).
+"""

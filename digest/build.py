@@ -1,0 +1,79 @@
+"""One library call for ``digest build``: sources -> Edition -> rendered once -> files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.collect import make_edition, sources_for
+from digest.config import Config, SourceConfig
+from digest.edition_json import write_edition_files
+from digest.models import Edition, Rendered
+from digest.render import Personalizer, greeting, render_edition
+from digest.sources import read_sources
+from digest.sources.fetch import Fetcher
+
+
+@dataclass(frozen=True)
+class Built:
+    edition: Edition
+    rendered: Rendered
+    paths: dict[str, Path]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.edition.warnings + self.rendered.warnings
+
+
+def default_list(config: Config) -> str:
+    return next(iter(config.lists), "digest")
+
+
+def reference_time(config: Config, now: datetime | None) -> datetime:
+    """``--now`` (a naive value is read in the site's zone) or the clock, in the site's zone."""
+    if now is None:
+        now = datetime.now(UTC)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=config.site.tz)
+    return now.astimezone(config.site.tz)
+
+
+def build_edition(
+    config: Config,
+    *,
+    list_name: str,
+    now: datetime | None = None,
+    sources: Sequence[SourceConfig] | None = None,
+    out_dir: Path | None = None,
+    fetcher: Fetcher | None = None,
+    note: str | None = None,
+) -> Built:
+    """Read the sources, select the stories, render once, and write the edition files."""
+    ref = reference_time(config, now)
+    fetcher = fetcher or Fetcher(user_agent=config.user_agent)
+    results = read_sources(
+        sources_for(config, sources),
+        reference_time=ref,
+        tz=config.site.tz,
+        site_url=config.site.url,
+        fetcher=fetcher,
+    )
+    edition = make_edition(config, results, list_name=list_name, reference_time=ref, note=note)
+    rendered = render_edition(edition, config, list_title=config.list_config(list_name).title)
+    paths = {}
+    if out_dir:
+        html, text = Personalizer(rendered).fill(preview_values(config, edition.locale))
+        paths = write_edition_files(out_dir, edition, html, text)
+    return Built(edition=edition, rendered=rendered, paths=paths)
+
+
+def preview_values(config: Config, locale: str) -> dict[str, str]:
+    """What the edition files show where a subscriber's own values go: no name, and links to
+    the public pages rather than anyone's working unsubscribe link."""
+    return {
+        "greeting": greeting("", locale),
+        "unsubscribe_url": f"{config.site.public_url}/unsubscribe",
+        "preferences_url": f"{config.site.public_url}/preferences",
+    }

@@ -1,0 +1,75 @@
+"""What every delivery backend is handed and what it answers. Backends only build, post, parse.
+
+The send loop (digest/send.py) owns batching, pacing and bookkeeping; a backend turns one batch
+of recipients into requests or messages and reports one Outcome per recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from digest.delivery.message import Envelope
+from digest.models import Edition, Rendered, Subscriber
+from digest.render.personalize import Personalizer
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """Everything shared by all the messages of one send: built once, before the first batch."""
+
+    edition: Edition
+    rendered: Rendered
+    personalizer: Personalizer
+    from_email: str
+    from_name: str
+    list_id: str
+    reply_to: str | None = None
+    unsubscribe_mailto: str | None = None
+    date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber: Subscriber
+    values: Mapping[str, str]  # raw per-subscriber values: greeting, unsubscribe_url, ...
+    message_id: str
+
+    def envelope(self, job: SendJob) -> Envelope:
+        return Envelope(
+            from_email=job.from_email,
+            from_name=job.from_name,
+            to_email=self.subscriber.email,
+            to_name=self.subscriber.name,
+            subject=job.rendered.subject,
+            list_id=job.list_id,
+            unsubscribe_url=self.values["unsubscribe_url"],
+            unsubscribe_mailto=job.unsubscribe_mailto,
+            reply_to=job.reply_to,
+            message_id=self.message_id,
+            date=job.date,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    subscriber_id: int
+    status: Literal["sent", "failed"]
+    detail: str = ""
+
+
+@dataclass
+class BackendInfo:
+    name: str
+    destination: str  # where messages go, for the operator's summary (never a secret)
+    extra: dict = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    info: BackendInfo
+
+    def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,122 @@
+"""Build one RFC 5322 message from a personalized digest. Used by the outbox and SMTP backends.
+
+Header safety: every value that came from data (names, subject, list title) goes through
+``one_line`` first, then through Python's header registry, which encodes non-ASCII per RFC 2047
+and quotes display names. A CR or LF from data therefore never reaches a header.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import format_datetime
+
+from digest.collect import one_line
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Everything a message needs besides its two bodies."""
+
+    from_email: str
+    from_name: str
+    to_email: str
+    to_name: str
+    subject: str
+    list_id: str  # e.g. '"La matinale" <matinale.example.ma>'
+    unsubscribe_url: str
+    unsubscribe_mailto: str | None = None
+    reply_to: str | None = None
+    message_id: str | None = None
+    date: datetime | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+# Headers whose value must reach the receiver byte for byte. Python's folder turns a long
+# unbreakable word (a signed URL) into RFC 2047 encoded-words, which mail providers do not decode
+# in List-Unsubscribe; we fold these ourselves, only between list elements.
+_VERBATIM = {"list-unsubscribe", "list-unsubscribe-post"}
+
+
+class _Policy(EmailPolicy):
+    def fold(self, name, value):
+        if name.lower() in _VERBATIM:
+            return _fold_list(name, str(value), self.linesep)
+        return super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        if name.lower() in _VERBATIM:
+            return _fold_list(name, str(value), self.linesep).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+POLICY = _Policy(linesep="\r\n")
+
+
+def _fold_list(name: str, value: str, linesep: str) -> str:
+    if not value.isascii() or "\r" in value or "\n" in value:
+        raise ValueError(f"{name} must be one line of ASCII")
+    return f"{name}: " + f",{linesep} ".join(p.strip() for p in value.split(",")) + linesep
+
+
+def build_message(env: Envelope, *, html: str, text: str) -> EmailMessage:
+    """multipart/alternative: text/plain first, then text/html, both UTF-8."""
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = _address(env.from_name, env.from_email)
+    msg["To"] = _address(env.to_name, env.to_email)
+    if env.reply_to:
+        msg["Reply-To"] = _address("", env.reply_to)
+    msg["Subject"] = one_line(env.subject)
+    msg["Date"] = format_datetime(env.date) if env.date else _now()
+    msg["Message-ID"] = env.message_id or make_message_id(env.from_email)
+    msg["List-Id"] = one_line(env.list_id)
+    msg["List-Unsubscribe"] = list_unsubscribe(env.unsubscribe_url, env.unsubscribe_mailto)
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in env.extra_headers:
+        msg[one_line(name)] = one_line(value)
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg
+
+
+def list_unsubscribe(url: str, mailto: str | None) -> str:
+    """RFC 2369 in order of preference: the HTTPS link (RFC 8058 one-click) then mailto."""
+    value = f"<{_header_url(url)}>"
+    if mailto:
+        token = url.rsplit("/", 1)[-1]
+        value += f", <mailto:{mailto}?subject=unsubscribe%20{_header_url(token)}>"
+    return value
+
+
+def list_id(title: str, list_name: str, site_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    domain = (urlsplit(site_url).hostname or "localhost").removeprefix("www.")
+    label = "".join(c for c in list_name.lower() if c.isascii() and (c.isalnum() or c in "-_"))
+    label = label or "list"
+    title = one_line(title).replace("\\", "").replace('"', "'")
+    return f'"{title}" <{label}.{domain}>'
+
+
+def make_message_id(from_email: str) -> str:
+    domain = from_email.rsplit("@", 1)[-1]
+    return f"<{secrets.token_hex(12)}@{domain}>"
+
+
+def _address(name: str, email: str) -> Address:
+    local, _, domain = email.partition("@")
+    return Address(display_name=one_line(name), username=local, domain=domain)
+
+
+def _header_url(url: str) -> str:
+    # URLs we build are ASCII already; anything else (spaces, brackets) would break the header.
+    return "".join(c for c in url if 0x21 <= ord(c) <= 0x7E and c not in "<>,")
+
+
+def _now() -> str:
+
+    return format_datetime(datetime.now(UTC))

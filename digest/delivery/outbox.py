@@ -1,0 +1,39 @@
+"""The local outbox: one .eml file per recipient, for previews, tests and air-gapped setups.
+
+Files are named ``<edition id>.<subscriber id>.eml`` so a rerun overwrites rather than duplicates,
+and each is written to a temporary name and renamed, so a crash never leaves half a message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
+from digest.delivery.message import build_message
+
+
+class OutboxBackend:
+    def __init__(self, out_dir: Path):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.info = BackendInfo(name="outbox", destination=str(self.out_dir))
+
+    def path_for(self, job: SendJob, recipient: Recipient) -> Path:
+        return self.out_dir / f"{job.edition.id}.{recipient.subscriber.id}.eml"
+
+    def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
+        outcomes = []
+        for recipient in batch:
+            html, text = job.personalizer.fill(recipient.values)
+            message = build_message(recipient.envelope(job), html=html, text=text)
+            path = self.path_for(job, recipient)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(message.as_bytes())
+            os.replace(tmp, path)
+            outcomes.append(Outcome(recipient.subscriber.id, "sent", path.name))
+        return outcomes
+
+    def close(self) -> None:
+        pass

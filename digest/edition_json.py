@@ -1,0 +1,123 @@
+"""The ``edition.json`` contract: what other tools read. Add keys freely; never rename or drop one.
+
+Required by DESIGN.md: id, subject, preheader, locale, timezone, ticker[] (title, url,
+published_at) and featured[] (title, url, published_at, paragraphs). ``published_at`` is ISO 8601
+with the site's offset, or null for a story its source gave no date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from digest.models import Edition, Image, SourceResult, Story
+
+FORMAT_VERSION = 1
+
+
+def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
+    return {
+        "format": FORMAT_VERSION,
+        "id": edition.id,
+        "list": edition.list_name,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "locale": edition.locale,
+        "direction": edition.direction,
+        "timezone": edition.timezone,
+        "reference_time": edition.reference_time.isoformat(),
+        "window_start": edition.window_start.isoformat(),
+        "note": edition.note,
+        "ticker": [_story(s) for s in edition.ticker],
+        "featured": [_story(s) for s in edition.featured],
+        "sources": [_source(r) for r in edition.sources],
+        "warnings": list(edition.warnings),
+        **({"html_bytes": html_bytes} if html_bytes is not None else {}),
+    }
+
+
+def edition_from_dict(data: dict) -> Edition:
+    """Read back an edition.json (drafts kept for editors, replays)."""
+    return Edition(
+        id=data["id"],
+        list_name=data.get("list", data["id"].rsplit("-", 3)[0]),
+        subject=data["subject"],
+        preheader=data["preheader"],
+        locale=data["locale"],
+        timezone=data["timezone"],
+        reference_time=datetime.fromisoformat(data["reference_time"]),
+        window_start=datetime.fromisoformat(data["window_start"]),
+        ticker=tuple(_read_story(s, "ticker") for s in data["ticker"]),
+        featured=tuple(_read_story(s, "featured") for s in data["featured"]),
+        warnings=tuple(data.get("warnings", ())),
+        note=data.get("note"),
+    )
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write beside the target, then rename: a crash never leaves half a file behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "edition.json",
+        "html": out_dir / "edition.html",
+        "text": out_dir / "edition.txt",
+    }
+    data = edition_to_dict(edition, html_bytes=len(html.encode("utf-8")))
+    write_text_atomic(paths["json"], json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    write_text_atomic(paths["html"], html)
+    write_text_atomic(paths["text"], text)
+    return paths
+
+
+def _story(story: Story) -> dict:
+    out = {
+        "title": story.title,
+        "url": story.url,
+        "published_at": story.published_at.isoformat() if story.published_at else None,
+        "source": story.source,
+    }
+    if story.role == "featured" or story.paragraphs:
+        out["paragraphs"] = list(story.paragraphs)
+    if story.summary_html:
+        out["summary_html"] = story.summary_html
+    if story.image:
+        out["image"] = {
+            "url": story.image.url,
+            "alt": story.image.alt,
+            "width": story.image.width,
+            "height": story.image.height,
+        }
+    return out
+
+
+def _read_story(data: dict, role: str) -> Story:
+    image = data.get("image")
+    return Story(
+        title=data["title"],
+        role=role,
+        source=data.get("source", ""),
+        url=data.get("url"),
+        published_at=datetime.fromisoformat(data["published_at"]) if data.get("published_at")
+        else None,
+        paragraphs=tuple(data.get("paragraphs", ())),
+        summary_html=data.get("summary_html"),
+        image=Image(**image) if image else None,
+    )
+
+
+def _source(result: SourceResult) -> dict:
+    return {
+        "name": result.name,
+        "ok": result.ok,
+        "stories": len(result.stories),
+        "error": result.error,
+        "warnings": list(result.warnings),
+    }

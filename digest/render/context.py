@@ -1,0 +1,136 @@
+"""The data the templates see, built from an Edition and a Config (no I/O, no markup).
+
+Both templates (HTML and text) get the same context; only ``slot`` differs: placeholder
+tokens when rendering once per edition, or real values for a one-off render.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import lxml.html
+
+from digest.config import Config
+from digest.locale import direction, long_date, short_time
+from digest.models import Edition, Story
+from digest.render.strings import strings
+
+CONTENT_WIDTH = 550  # 600 px body minus 25 px padding on each side
+LOGO_WIDTH = 180
+_BLOCKS = ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+           "pre", "table", "tr", "figure", "figcaption")
+
+
+def html_lang(locale: str) -> str:
+    """``fr_MA`` -> ``fr-MA`` (BCP 47, as the ``lang`` attribute wants it)."""
+    return (locale or "en").replace("_", "-")
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
+
+
+def _paragraphs(value: str | None) -> list[str]:
+    """Plain text split on blank lines, each paragraph on one line."""
+    if not value:
+        return []
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", value) if p.strip()]
+
+
+def summary_text(summary_html: str) -> list[str]:
+    """Paragraphs of text from an (already sanitized) HTML summary, for the text part."""
+    try:
+        root = lxml.html.fragment_fromstring(summary_html, create_parent="div")
+    except Exception:  # noqa: BLE001 - lxml raises several kinds on odd input; the text part must not fail
+        return _paragraphs(re.sub(r"<[^>]*>", " ", summary_html))
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for el in root.iter(*_BLOCKS):
+        el.tail = "\n\n" + (el.tail or "")
+        if el.tag == "li":
+            el.text = "• " + (el.text or "")
+    return _paragraphs(root.text_content())
+
+
+def _image(story: Story) -> dict | None:
+    image = story.image
+    if image is None or not image.url:
+        return None
+    width = min(image.width, CONTENT_WIDTH) if image.width and image.width > 0 else CONTENT_WIDTH
+    height = None
+    if image.width and image.height and image.width > 0 and image.height > 0:
+        height = max(1, round(image.height * width / image.width))
+    return {"src": image.url, "alt": image.alt.strip() or story.title,
+            "width": width, "height": height}
+
+
+def _featured(story: Story) -> dict:
+    paragraphs = [p for p in story.paragraphs if p.strip()]
+    summary = story.summary_html if not paragraphs and story.summary_html else None
+    return {
+        "title": story.title,
+        "url": story.url or None,
+        "image": _image(story),
+        "paragraphs": paragraphs,
+        "summary_html": summary,
+        "text_paragraphs": paragraphs or (summary_text(summary) if summary else []),
+    }
+
+
+def _ticker_item(story: Story, tz: ZoneInfo, locale: str) -> dict:
+    time = short_time(_local(story.published_at, tz), locale) if story.published_at else ""
+    return {"time": time, "title": story.title, "url": story.url or None}
+
+
+def build_context(
+    edition: Edition, config: Config, list_title: str, slot: Mapping[str, str]
+) -> dict:
+    locale = edition.locale or config.site.locale
+    tz = ZoneInfo(edition.timezone or config.site.timezone)
+    dir_ = direction(locale)
+    ui = strings(locale)
+    start, end = ("right", "left") if dir_ == "rtl" else ("left", "right")
+    theme = config.theme
+    preheader = edition.preheader.strip() or next(
+        (s.title for s in (*edition.featured, *edition.ticker)), ""
+    )
+    return {
+        "lang": html_lang(locale),
+        "dir": dir_,
+        "start": start,
+        "end": end,
+        "s": ui,
+        "sep": ui["sep"],
+        "theme": theme,
+        "site": {
+            "name": config.site.name,
+            "url": config.site.url,
+            "logo_url": theme.logo_url,
+            "logo_width": getattr(theme, "logo_width", None) or LOGO_WIDTH,
+            "logo_height": getattr(theme, "logo_height", None),
+        },
+        "subject": edition.subject,
+        "preheader": preheader,
+        "date": long_date(_local(edition.reference_time, tz), locale),
+        "list_title": list_title,
+        "note": _paragraphs(edition.note),
+        "featured": [_featured(s) for s in edition.featured],
+        "ticker": [_ticker_item(s, tz, locale) for s in edition.ticker],
+        "why": ui["why"].format(list=list_title),
+        "visit_site": ui["visit_site"].format(site=config.site.name),
+        "postal_address": " ".join(config.site.postal_address.split()),
+        "slot": dict(slot),
+    }
+
+
+def edition_texts(edition: Edition) -> str:
+    """Every piece of source text in an edition, joined (to rule out forged tokens)."""
+    parts = [edition.subject, edition.preheader, edition.note or ""]
+    for story in (*edition.featured, *edition.ticker):
+        parts += [story.title, story.url or "", story.summary_html or "", *story.paragraphs]
+        if story.image:
+            parts += [story.image.url, story.image.alt]
+    return "\n".join(parts)

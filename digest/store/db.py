@@ -1,0 +1,133 @@
+"""Opening the database: one Engine per process, wrapped so callers never build their own.
+
+``Database`` is safe to share between threads: the Engine owns a connection pool and each
+``read()`` / ``write()`` block checks out its own connection for the duration of the block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from digest.errors import StoreError
+from digest.store.schema import metadata
+
+# How long a SQLite writer waits for another writer before giving up ("database is locked").
+# Long enough for a 100k-row import running in another process to finish its transaction.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_WRITE = "digest_write"  # execution option marking a connection whose transaction will write
+
+
+class Database:
+    """The engine plus the two ways to use it: ``read()`` and ``write()``."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection inside a short transaction: one consistent snapshot for the block."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection inside a transaction, committed if the block ends normally.
+
+        On SQLite the transaction starts with BEGIN IMMEDIATE: it takes the write lock up front,
+        so a second writer waits (busy_timeout) instead of failing with "database is locked"
+        when a deferred read transaction tries to upgrade to a write.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+
+    def close(self) -> None:
+        """Close pooled connections. The object must not be used afterwards."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def open_database(url: str, *, echo: bool = False) -> Database:
+    """Connect to ``url`` (``sqlite:///abs/path.db`` or ``postgresql+psycopg://...``) and make
+    sure every table exists. Raises StoreError with a sentence if that is impossible."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"the database URL {url!r} is not a valid SQLAlchemy URL") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite:
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for the database {database}: "
+                                 f"{exc.strerror or exc}") from None
+
+    try:
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=not is_sqlite)
+    except Exception as exc:  # noqa: BLE001 - missing driver (ModuleNotFoundError), bad arguments...
+        raise StoreError(f"cannot use the database {parsed.render_as_string()}: {exc}") from None
+    if is_sqlite:
+        _configure_sqlite(engine)
+
+    db = Database(engine)
+    try:
+        # Inside a write transaction: on SQLite two processes starting at once serialise here
+        # instead of both seeing "no table" and the second failing with "already exists".
+        with db.write() as conn:
+            metadata.create_all(conn)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open the database {parsed.render_as_string()}: "
+                         f"{exc.orig}") from None
+    return db
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Pragmas are per connection in SQLite, so they are applied as each one is opened."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take BEGIN away from the sqlite3 module so _on_begin decides DEFERRED vs IMMEDIATE
+        # (SQLAlchemy's documented recipe for correct SQLite transactions).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            # SQLite ignores foreign keys unless asked, per connection.
+            cursor.execute("PRAGMA foreign_keys = ON")
+            # WAL: readers (the web app, a send in progress) do not block the writer or each other.
+            # Persistent in the file; harmless to repeat. In-memory databases answer "memory".
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL is durable across application crashes (only an OS crash can lose
+            # the last commits) and saves an fsync per transaction.
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        immediate = conn.get_execution_options().get(_WRITE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

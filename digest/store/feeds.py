@@ -1,0 +1,50 @@
+"""The SQL-backed feed cache: validators (ETag, Last-Modified) and last body per URL.
+
+Implements ``digest.sources.fetch.FeedCache`` by duck typing; it is not imported at module
+level so ``digest.store`` never pulls in the fetcher (httpx) and the two cannot import each
+other in a cycle.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from digest.store import schema as t
+from digest.store.db import Database
+from digest.store.upsert import upsert
+
+
+class SqlFeedCache:
+    """One row per URL in ``feed_cache``; safe to share between threads (as is ``db``)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def get(self, url: str):
+        """The stored entry for ``url`` as a ``CachedFeed``, or None."""
+        from digest.sources.fetch import CachedFeed  # lazy: see the module docstring
+
+        c = t.feed_cache.c
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(c.etag, c.last_modified, c.body, c.content_type).where(c.url == url)
+            ).first()
+        if row is None:
+            return None
+        return CachedFeed(etag=row.etag, last_modified=row.last_modified, body=bytes(row.body),
+                          content_type=row.content_type)
+
+    def put(self, url: str, *, etag: str | None, last_modified: str | None, body: bytes,
+            content_type: str | None) -> None:
+        """Store (or replace) the entry for ``url``; ``fetched_at`` records when."""
+        with self.db.write() as conn:
+            upsert(conn, t.feed_cache, {
+                "url": url, "etag": etag, "last_modified": last_modified, "body": bytes(body),
+                "content_type": content_type, "fetched_at": t.utcnow(),
+            })
+
+    def delete(self, url: str) -> bool:
+        """Forget ``url`` (e.g. after a source is removed from the config)."""
+        with self.db.write() as conn:
+            return conn.execute(t.feed_cache.delete().where(t.feed_cache.c.url == url)
+                                ).rowcount > 0

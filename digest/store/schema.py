@@ -1,0 +1,148 @@
+"""The tables, in SQLAlchemy 2 Core. Portable: the same metadata runs on SQLite and PostgreSQL.
+
+Only this package touches the database (see DESIGN.md); everything here is plain Core so the
+queries elsewhere in ``digest.store`` can be read as the SQL they emit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints so a future migration tool (Alembic) can refer to them on any backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+MEMBERSHIP_STATUSES = ("active", "unsubscribed")
+NAME_MAX = 200  # csvio rejects longer names rather than letting the column truncate/refuse them
+EMAIL_MAX = 320  # 64 + 1 + 255; email_validator enforces the real limit (254) before we get here
+LIST_NAME_MAX = 100
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL keeps the offset (timestamptz); SQLite stores text without one and would hand
+    back naive datetimes. Normalising to UTC on the way in and tagging UTC on the way out gives
+    callers the same aware value everywhere, and refuses naive input instead of guessing.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is not UTC:  # fast path: utcnow() values need no conversion
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(f"naive datetime {value!r}: store timezone-aware values only")
+            value = value.astimezone(UTC)
+        # SQLite compares the stored text; strip tzinfo so every row has the same format.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(LIST_NAME_MAX), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The address as given (domain lower-cased/IDNA-normalised by email_validator; the local
+    # part keeps its case because RFC 5321 lets servers treat it case-sensitively).
+    Column("email", String(EMAIL_MAX), nullable=False),
+    # email.lower(): identity and uniqueness. Mailboxes are case-insensitive in practice, and a
+    # functional unique index on lower(email) is not portable, so the key is its own column.
+    # (This also makes ``email`` unique, without paying for a second index on every insert.)
+    Column("email_key", String(EMAIL_MAX), nullable=False, unique=True),
+    Column("name", String(NAME_MAX), nullable=False, default=""),
+    Column("locale", String(35), nullable=True),  # None: use the list's / site's locale
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("list_id", Integer, ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+        # The PK index leads with list_id; this one answers "which lists is X on" (unsubscribe
+        # from all lists) without a scan.
+        index=True,
+    ),
+    # An unsubscribed membership is kept, never deleted: it is the record of the person's choice
+    # and what stops a later re-import from subscribing them again.
+    Column("status", String(20), nullable=False, default="active"),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("unsubscribed_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+    CheckConstraint("status IN ('active', 'unsubscribed')", name="status"),
+    # SQLite only (other backends ignore it): store rows in primary-key order, so both hot
+    # queries -- keyset pagination of a list (list_id = ? AND subscriber_id > ?) and the
+    # import's (list_id = ? AND subscriber_id IN (...)) -- read the PK b-tree and nothing else.
+    # A separate (list_id, status, ...) index tempted SQLite's planner into scanning a whole
+    # list for every IN (...) lookup.
+    sqlite_with_rowid=False,
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    # Keyed by address, not subscriber id: a bounce or complaint may arrive for an address we
+    # do not (or no longer) hold, and must still stop a later import from mailing it.
+    Column("email_key", String(EMAIL_MAX), primary_key=True),
+    Column("reason", String(40), nullable=False),  # unsubscribe | bounce | spamreport | ...
+    Column("source", String(200), nullable=True),  # who said so: "sendgrid-webhook", "cli", ...
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+feed_cache = Table(
+    "feed_cache",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("etag", String(1024), nullable=True),
+    Column("last_modified", String(200), nullable=True),
+    Column("content_type", String(200), nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("fetched_at", UtcDateTime, nullable=False, default=utcnow),
+)

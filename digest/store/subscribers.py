@@ -1,0 +1,412 @@
+"""Subscribers, lists and suppressions in the database.
+
+Consent rules this module enforces (documented for people in subscribers/FORMAT.md):
+
+* An unsubscribed membership is kept, not deleted, and an import never reactivates it.
+* A globally suppressed address (unsubscribe from all lists, bounce, spam report) is never
+  returned by ``iter_active`` for any list, and an import skips it.
+* Empty cells never erase what is stored: a file without names does not wipe names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import IO, NamedTuple
+
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from digest.errors import StoreError
+from digest.models import Subscriber
+from digest.store import schema as t
+from digest.store.csvio import CsvResult, CsvRow, Rejected, email_key, write_subscriber_csv
+from digest.store.db import Database
+from digest.store.suppressions import (
+    is_suppressed,
+    suppress,
+    suppressed_clause,
+    unsuppress,
+)
+from digest.store.suppressions import record as record_suppression
+
+# suppress, unsuppress and is_suppressed live in digest.store.suppressions and are part of
+# this module's API too: callers think of opting out as something done to subscribers.
+
+# Rows per round trip. Keeps every IN (...) well under SQLite's bound-parameter limit (999 on
+# old builds) while 100k rows still take only ~200 batches.
+CHUNK = 500
+
+
+@dataclass
+class ImportReport:
+    """What an import did. Every CSV row lands in exactly one of the five counts."""
+
+    list_name: str
+    created_list: bool = False
+    added: int = 0  # now an active member of the list (new address, or new to this list)
+    updated: int = 0  # already an active member; name or locale changed
+    unchanged: int = 0  # already an active member; nothing to change
+    skipped_unsubscribed: int = 0  # left this list earlier: not resubscribed, not touched
+    skipped_suppressed: int = 0  # globally suppressed: not added, not touched
+    rejected: list[Rejected] = field(default_factory=list)  # from the CSV: invalid rows
+    merged: int = 0  # repeated addresses inside the file (the first row won)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return (self.added + self.updated + self.unchanged + self.skipped_unsubscribed
+                + self.skipped_suppressed)
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    email: str
+    name: str
+    locale: str | None
+    status: str  # "active", "unsubscribed", or "suppressed" (active here, suppressed globally)
+    subscribed_at: datetime
+    unsubscribed_at: datetime | None
+
+
+class ListInfo(NamedTuple):
+    name: str
+    title: str
+    active_count: int  # members who would receive the next edition
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def lists(db: Database) -> list[ListInfo]:
+    """Every list with its number of active, unsuppressed members, by name."""
+    m, s = t.memberships, t.subscribers
+    active = (
+        select(m.c.list_id, func.count().label("n"))
+        .join(s, s.c.id == m.c.subscriber_id)
+        .where(m.c.status == "active", ~suppressed_clause(s.c.email_key))
+        .group_by(m.c.list_id)
+        .subquery()
+    )
+    stmt = (
+        select(t.lists.c.name, t.lists.c.title, func.coalesce(active.c.n, 0))
+        .outerjoin(active, active.c.list_id == t.lists.c.id)
+        .order_by(t.lists.c.name)
+    )
+    with db.read() as conn:
+        return [ListInfo(name, title, int(n)) for name, title, n in conn.execute(stmt)]
+
+
+def ensure_list(db: Database, name: str, title: str | None = None) -> bool:
+    """Create the list if it does not exist; True if it was created."""
+    with db.write() as conn:
+        return _get_or_create_list(conn, _check_list_name(name), title, t.utcnow())[1]
+
+
+def _check_list_name(name: str) -> str:
+    cleaned = (name or "").strip()
+    if not cleaned or len(cleaned) > t.LIST_NAME_MAX or any(ord(c) < 32 for c in cleaned):
+        raise StoreError(f"{name!r} is not a usable list name: give 1 to {t.LIST_NAME_MAX} "
+                         "characters on one line")
+    return cleaned
+
+
+def _list_id(conn: Connection, name: str) -> int:
+    list_id = conn.scalar(select(t.lists.c.id).where(t.lists.c.name == name))
+    if list_id is None:
+        known = conn.scalars(select(t.lists.c.name).order_by(t.lists.c.name).limit(20)).all()
+        hint = f"known lists: {', '.join(known)}" if known else "there are no lists yet"
+        raise StoreError(f"there is no subscriber list named {name!r} ({hint}); "
+                         "importing a CSV with --list creates one")
+    return list_id
+
+
+def _get_or_create_list(conn: Connection, name: str, title: str | None,
+                        now: datetime) -> tuple[int, bool]:
+    list_id = conn.scalar(select(t.lists.c.id).where(t.lists.c.name == name))
+    if list_id is not None:
+        return list_id, False
+    result = conn.execute(insert(t.lists).values(name=name, title=title or name, created_at=now))
+    return result.inserted_primary_key[0], True
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_subscribers(db: Database, list_name: str, csv_result: CsvResult, *,
+                       title: str | None = None) -> ImportReport:
+    """Add the file's rows to ``list_name`` (created if needed, titled ``title``).
+
+    One transaction: a failure leaves the database as it was. Work is done ``CHUNK`` rows at a
+    time with set-based statements (one SELECT per table per chunk, executemany for writes),
+    never a query per row.
+    """
+    name = _check_list_name(list_name)
+    report = ImportReport(list_name=name, rejected=list(csv_result.rejected),
+                          merged=len(csv_result.merged), notes=list(csv_result.notes))
+    now = t.utcnow()
+    try:
+        with db.write() as conn:
+            list_id, report.created_list = _get_or_create_list(conn, name, title, now)
+            seen: set[str] = set()
+            rows = iter(csv_result.rows)
+            while chunk := list(islice(rows, CHUNK)):
+                _import_chunk(conn, list_id, chunk, now, report, seen)
+    except IntegrityError as exc:
+        # Only reachable when another process imported the same new addresses concurrently
+        # (PostgreSQL); the transaction rolled back, so running it again is safe.
+        raise StoreError(f"the import into {name!r} collided with a concurrent change and was "
+                         f"rolled back; run it again ({exc.orig})") from None
+    return report
+
+
+def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: datetime,
+                  report: ImportReport, seen: set[str]) -> None:
+    s, m = t.subscribers, t.memberships
+    by_key: dict[str, CsvRow] = {}
+    for row in chunk:
+        key = row.email.lower()
+        if key in seen:  # csvio already merges; this guards hand-built CsvResults
+            report.merged += 1
+            continue
+        seen.add(key)
+        by_key[key] = row
+    keys = list(by_key)
+
+    suppressed_keys = set(conn.scalars(
+        select(t.suppressions.c.email_key).where(t.suppressions.c.email_key.in_(keys))))
+    existing = {r.email_key: r for r in conn.execute(
+        select(s.c.id, s.c.email_key, s.c.name, s.c.locale).where(s.c.email_key.in_(keys)))}
+    status: dict[int, str] = {}
+    if existing:
+        status = dict(conn.execute(
+            select(m.c.subscriber_id, m.c.status).where(
+                m.c.list_id == list_id,
+                m.c.subscriber_id.in_([r.id for r in existing.values()]))).all())
+
+    new_subscribers, changes, join_keys = [], [], []
+    for key, row in by_key.items():
+        if key in suppressed_keys:
+            report.skipped_suppressed += 1
+            continue
+        old = existing.get(key)
+        if old is None:
+            new_subscribers.append({"email": row.email, "email_key": key, "name": row.name,
+                                    "locale": row.locale, "created_at": now, "updated_at": now})
+            join_keys.append(key)
+            report.added += 1
+            continue
+        if status.get(old.id) == "unsubscribed":
+            report.skipped_unsubscribed += 1  # consent: only the person can resubscribe
+            continue
+        # Empty cells keep the stored value; the stored address keeps its original spelling.
+        name, locale = row.name or old.name, row.locale or old.locale
+        changed = (name, locale) != (old.name, old.locale)
+        if changed:
+            changes.append({"b_id": old.id, "b_name": name, "b_locale": locale, "b_now": now})
+        if old.id not in status:
+            join_keys.append(key)
+            report.added += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+    if new_subscribers:
+        conn.execute(insert(s), new_subscribers)
+    if changes:
+        conn.execute(
+            update(s).where(s.c.id == bindparam("b_id")).values(
+                name=bindparam("b_name"), locale=bindparam("b_locale"),
+                updated_at=bindparam("b_now")),
+            changes,
+        )
+    if join_keys:
+        # INSERT ... SELECT: the new ids never travel back to Python, and the constant columns
+        # are bound once per chunk instead of once per row.
+        conn.execute(insert(m).from_select(
+            ["list_id", "subscriber_id", "status", "created_at", "updated_at"],
+            select(literal(list_id, Integer), s.c.id, literal("active"),
+                   literal(now, t.UtcDateTime), literal(now, t.UtcDateTime))
+            .where(s.c.email_key.in_(join_keys)),
+        ))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def iter_active(db: Database, list_name: str, batch_size: int = 1000
+                ) -> Iterator[list[Subscriber]]:
+    """The list's active, unsuppressed subscribers, ``batch_size`` at a time, by id.
+
+    Keyset pagination (id > last): each batch is its own short read, so a long send holds no
+    transaction open and an unsubscribe or suppression recorded mid-send is honoured from the
+    next batch on. An unknown list raises StoreError here, not at the first ``next()``.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    with db.read() as conn:
+        list_id = _list_id(conn, list_name)
+    return _iter_active(db, list_id, batch_size)
+
+
+def _iter_active(db: Database, list_id: int, batch_size: int) -> Iterator[list[Subscriber]]:
+    s, m = t.subscribers, t.memberships
+    base = (
+        select(s.c.id, s.c.email, s.c.name, s.c.locale)
+        .join(m, m.c.subscriber_id == s.c.id)
+        .where(m.c.list_id == list_id, m.c.status == "active",
+               ~suppressed_clause(s.c.email_key))
+        .order_by(m.c.subscriber_id)
+        .limit(batch_size)
+    )
+    last = None
+    while True:
+        stmt = base if last is None else base.where(m.c.subscriber_id > last)
+        with db.read() as conn:
+            rows = conn.execute(stmt).all()
+        if not rows:
+            return
+        yield [Subscriber(id=r.id, email=r.email, name=r.name, locale=r.locale) for r in rows]
+        if len(rows) < batch_size:
+            return
+        last = rows[-1].id
+
+
+def count_members(db: Database, list_name: str) -> dict[str, int]:
+    """``active`` (would receive), ``unsubscribed`` (left this list) and ``suppressed``
+    (still on the list but globally suppressed). Disjoint: they add up to all members."""
+    m, s, x = t.memberships, t.subscribers, t.suppressions
+    is_active = m.c.status == "active"
+    buckets = (
+        and_(is_active, x.c.email_key.is_(None)),
+        m.c.status == "unsubscribed",
+        and_(is_active, x.c.email_key.is_not(None)),
+    )
+    # One pass over the list's memberships; the outer join finds each suppression once.
+    stmt = (
+        select(*(func.coalesce(func.sum(case((bucket, 1), else_=0)), 0) for bucket in buckets))
+        .select_from(m.join(s, s.c.id == m.c.subscriber_id)
+                     .outerjoin(x, x.c.email_key == s.c.email_key))
+    )
+    with db.read() as conn:
+        active, unsubscribed, suppressed_count = conn.execute(
+            stmt.where(m.c.list_id == _list_id(conn, list_name))).one()
+    return {"active": int(active), "unsubscribed": int(unsubscribed),
+            "suppressed": int(suppressed_count)}
+
+
+def list_members(db: Database, list_name: str) -> list[Member]:
+    """Every member of the list, whatever their status, by id. Loads them all: for display
+    and small lists; ``export_subscribers`` streams instead."""
+    return [member for batch in _iter_members(db, list_name) for member in batch]
+
+
+def export_subscribers(db: Database, list_name: str, out: str | os.PathLike | IO, *,
+                       bom: bool = False) -> int:
+    """Write the list as CSV (email,name,locale,status), streaming; return the row count.
+
+    Unsubscribed and suppressed members are included with their status, so re-importing the
+    export (even into another list) does not subscribe them again.
+    """
+    batches = _iter_members(db, list_name)  # resolves the list before the file is touched
+    return write_subscriber_csv((m for batch in batches for m in batch), out, bom=bom)
+
+
+def _iter_members(db: Database, list_name: str, batch_size: int = 1000
+                  ) -> Iterator[list[Member]]:
+    with db.read() as conn:
+        list_id = _list_id(conn, list_name)
+    return _member_batches(db, list_id, batch_size)
+
+
+def _member_batches(db: Database, list_id: int, batch_size: int) -> Iterator[list[Member]]:
+    s, m = t.subscribers, t.memberships
+    base = (
+        select(s.c.id, s.c.email, s.c.name, s.c.locale, _effective_status().label("status"),
+               m.c.created_at, m.c.unsubscribed_at)
+        .join(m, m.c.subscriber_id == s.c.id)
+        .where(m.c.list_id == list_id)
+        .order_by(m.c.subscriber_id)
+        .limit(batch_size)
+    )
+    last = None
+    while True:
+        stmt = base if last is None else base.where(m.c.subscriber_id > last)
+        with db.read() as conn:
+            rows = conn.execute(stmt).all()
+        if not rows:
+            return
+        yield [Member(r.id, r.email, r.name, r.locale, r.status, r.created_at,
+                      r.unsubscribed_at) for r in rows]
+        last = rows[-1].id
+
+
+def get_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
+    s = t.subscribers
+    with db.read() as conn:
+        row = conn.execute(
+            select(s.c.id, s.c.email, s.c.name, s.c.locale).where(s.c.id == subscriber_id)
+        ).first()
+    return None if row is None else Subscriber(row.id, row.email, row.name, row.locale)
+
+
+def _effective_status():
+    # Needs memberships and subscribers in the FROM clause of the enclosing query.
+    return case(
+        (t.memberships.c.status == "unsubscribed", "unsubscribed"),
+        (suppressed_clause(t.subscribers.c.email_key), "suppressed"),
+        else_="active",
+    )
+
+
+# --------------------------------------------------------------------------- opting out
+
+
+def unsubscribe(db: Database, email: str, list_name: str | None = None, *,
+                source: str | None = None) -> int:
+    """Unsubscribe ``email`` from one list, or from every list when ``list_name`` is None.
+
+    Returns how many memberships changed (0 when already unsubscribed or unknown: idempotent,
+    and it does not tell a caller whether an address is known). "All lists" also records a
+    global suppression (reason "unsubscribe"): the person asked for no more mail, so lists
+    created or imported later must not mail them either.
+    """
+    key = email_key(email)
+    now = t.utcnow()
+    m, s = t.memberships, t.subscribers
+    with db.write() as conn:
+        stmt = (
+            update(m)
+            .where(m.c.subscriber_id == select(s.c.id).where(s.c.email_key == key)
+                   .scalar_subquery(), m.c.status == "active")
+            .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+        )
+        if list_name is not None:
+            stmt = stmt.where(m.c.list_id == _list_id(conn, list_name))
+        changed = conn.execute(stmt).rowcount
+        if list_name is None:
+            record_suppression(conn, key, "unsubscribe", source, now)
+    return changed
+
+
+__all__ = [
+    "ImportReport", "ListInfo", "Member", "count_members", "ensure_list", "export_subscribers",
+    "get_subscriber", "import_subscribers", "is_suppressed", "iter_active", "list_members",
+    "lists", "suppress", "unsubscribe", "unsuppress",
+]

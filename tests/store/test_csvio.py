@@ -1,0 +1,289 @@
+"""Reading and writing subscriber CSV files (no database)."""
+
+import io
+
+import pytest
+from email_validator import EmailNotValidError, validate_email
+
+from digest.errors import DigestError, ImportRowError
+from digest.store.csvio import (
+    CsvFormatError,
+    CsvRow,
+    email_key,
+    normalize_email,
+    normalize_locale,
+    read_subscriber_csv,
+    write_subscriber_csv,
+)
+
+
+def lines(items):
+    return [item.line for item in items]
+
+
+def test_excel_french_export_bom_crlf_semicolons(fixture_path):
+    result = read_subscriber_csv(fixture_path("excel-fr.csv"))
+    assert result.encoding == "utf-8-sig"
+    assert result.delimiter == ";"
+    assert result.notes == []
+    assert result.rows == [
+        CsvRow(2, "camille.martin@example.com", "Camille Martin", "fr"),
+        CsvRow(3, "jean.dupont@example.org", "Dupont; Jean", "fr_MA"),
+        CsvRow(5, "hélène@example.com", "Hélène Lefèvre", "fr"),
+        CsvRow(10, "yasmine@example.com", 'Yasmine "Yas" Benali', None),
+    ]
+    assert [(r.line, r.value) for r in result.rejected] == [
+        (6, "pas-une-adresse"), (9, "zoe@example.org")]
+    assert "@-sign" in result.rejected[0].reason
+    assert "unknown locale 'zz-999-x'" in result.rejected[1].reason
+    assert [(m.line, m.first_line) for m in result.merged] == [(7, 2)]
+
+
+def test_path_given_as_str_bytes_or_pathlike_reads_the_same(fixture_path):
+    path = fixture_path("excel-fr.csv")
+    assert (read_subscriber_csv(str(path)).rows == read_subscriber_csv(path).rows
+            == read_subscriber_csv(path.read_bytes()).rows)
+
+
+def test_quoted_fields_with_delimiters_and_newlines_keep_physical_line_numbers(fixture_path):
+    result = read_subscriber_csv(fixture_path("quoted-multiline.csv"))
+    assert result.rows == [
+        CsvRow(2, "anne@example.com", "Durand, Anne", "fr"),
+        CsvRow(6, "carla@example.org", 'Carla "CJ", Jones', "en"),
+        CsvRow(8, "emma@example.com", "Emma", None),
+    ]
+    assert lines(result.rejected) == [4, 7]
+    assert "control character (U+000A)" in result.rejected[0].reason
+    assert result.rejected[1].reason.startswith("5 fields but the header has 4")
+    assert result.notes == ["ignored column(s): 'notes'"]
+
+
+def test_each_bad_address_is_rejected_on_its_own_line(fixture_path):
+    result = read_subscriber_csv(fixture_path("bad-addresses.csv"))
+    assert [(r.line, r.email) for r in result.rows] == [
+        (2, "good@example.com"), (11, "ok2@example.org")]  # spaces stripped, domain lowered
+    assert lines(result.rejected) == [3, 4, 5, 6, 7, 8, 9, 10]
+    reasons = {r.line: r.reason for r in result.rejected}
+    assert reasons[3] == "no email address"
+    assert "invalid characters before the @-sign: SPACE" in reasons[6]
+    assert "special-use or reserved" in reasons[9]
+    assert "display name" in reasons[10]
+
+
+def test_missing_email_column_refuses_the_whole_file(fixture_path):
+    with pytest.raises(CsvFormatError) as info:
+        read_subscriber_csv(fixture_path("missing-email.csv"))
+    assert isinstance(info.value, ImportRowError) and isinstance(info.value, DigestError)
+    assert info.value.line == 1
+    assert str(info.value) == (
+        "line 1: the header has no email column (found 'nom', 'prénom', 'ville'); name the "
+        "column 'email' (also accepted: 'e-mail', 'courriel', 'mail')")
+
+
+def test_duplicates_differing_by_case_are_merged_first_row_wins(fixture_path):
+    result = read_subscriber_csv(fixture_path("duplicates.csv"))
+    assert result.rows == [
+        CsvRow(2, "Alice@example.com", "Alice", "fr"),
+        CsvRow(5, "bob@example.org", "Bob", None),
+    ]
+    assert [(m.line, m.first_line, m.email) for m in result.merged] == [
+        (3, 2, "alice@example.com"), (4, 2, "ALICE@example.com"), (6, 5, "BOB@example.org")]
+    assert result.rejected == []  # merging is not an error
+
+
+def test_control_characters_in_names_are_rejected_not_stripped(fixture_path):
+    result = read_subscriber_csv(fixture_path("control-chars.csv"))
+    assert [(r.line, r.reason.split("(")[1][:6]) for r in result.rejected] == [
+        (2, "U+0007"), (3, "U+001B"), (4, "U+0009"), (5, "U+2028"), (6, "U+000D")]
+    # The bare CR inside line 6's quotes ends a physical line, so the next rows are 8 and 9.
+    assert result.rows == [
+        CsvRow(8, "padded@example.com", "Padded Name", None),
+        CsvRow(9, "rtl@example.com", "\u200fليلى\u200c", None),  # RLM/ZWNJ are legitimate
+    ]
+
+
+def test_arabic_headers_and_names(fixture_path):
+    result = read_subscriber_csv(fixture_path("arabic.csv"))
+    assert [(r.line, r.name, r.locale) for r in result.rows] == [
+        (2, "فاطمة الزهراء", "ar"),
+        (3, "يوسف العلوي", "ar_MA"),
+        (4, "سلمى بنعلي", "ar_MA"),
+        (5, "كريم", None),
+    ]
+    assert result.rejected == [] and result.notes == []
+
+
+def test_latin1_file_falls_back_to_cp1252_with_a_note(fixture_path):
+    result = read_subscriber_csv(fixture_path("latin1.csv"))
+    assert result.encoding == "cp1252"
+    assert [r.name for r in result.rows] == ["Hélène Œillet", "François Müller"]
+    assert len(result.notes) == 1
+    assert result.notes[0].startswith("the file is not UTF-8 (first bad byte on line 2)")
+
+
+def test_bytes_undefined_in_cp1252_fall_back_to_latin1():
+    result = read_subscriber_csv(b"email,name,notes\nx@example.com,Zo\xe9,A\x81B\n")
+    assert result.encoding == "latin-1"
+    assert result.rows == [CsvRow(2, "x@example.com", "Zoé", None)]
+    # Latin-1 maps 0x81 to a C1 control: in a name it is refused like any control character.
+    rejected = read_subscriber_csv(b"email,name\nx@example.com,A\x81B\n").rejected
+    assert [(r.line, "U+0081" in r.reason) for r in rejected] == [(2, True)]
+
+
+def test_utf16_tab_separated_unicode_text(fixture_path):
+    result = read_subscriber_csv(fixture_path("excel-unicode-text.csv"))
+    assert (result.encoding, result.delimiter) == ("utf-16", "\t")
+    assert [(r.line, r.email, r.name, r.locale) for r in result.rows] == [
+        (2, "nadia@example.com", "Nadia Ben Ali", "fr"), (3, "omar@example.org", "عمر", "ar")]
+
+
+def test_excel_sep_line_names_the_delimiter(fixture_path):
+    result = read_subscriber_csv(fixture_path("sep-line.csv"))
+    assert result.delimiter == ";"
+    assert result.rows == [CsvRow(3, "x@example.com", "Dupont, Jean", None)]
+
+
+def test_unclosed_quote_refuses_the_file_at_the_row_where_it_starts(fixture_path):
+    with pytest.raises(CsvFormatError) as info:
+        read_subscriber_csv(fixture_path("broken-quote.csv"))
+    assert info.value.line == 3
+    assert "quoting is broken" in str(info.value)
+
+
+def test_status_column_keeps_unsubscribed_rows_out(fixture_path):
+    result = read_subscriber_csv(fixture_path("status.csv"))
+    assert [r.email for r in result.rows] == ["kept@example.com", "empty@example.com"]
+    assert [(r.line, r.reason) for r in result.rejected] == [
+        (4, "marked 'unsubscribed' in the status column: not imported"),
+        (5, "marked 'suppressed' in the status column: not imported"),
+        (6, "unknown status 'vip' (expected empty, 'active' or 'unsubscribed')"),
+    ]
+
+
+@pytest.mark.parametrize("data, delimiter", [
+    (b"email;name\r\na@example.com;A, B\r\n", ";"),
+    (b"name,email\nA; B,a@example.com\n", ","),
+    (b"email\ta\nx@example.com\ty\n", "\t"),
+    (b"EMAIL | NAME\na@example.com|A\n", "|"),
+    (b"email\na@example.com\n", ","),  # one column: nothing to detect
+])
+def test_delimiter_is_detected_from_the_header(data, delimiter):
+    result = read_subscriber_csv(data)
+    assert result.delimiter == delimiter
+    assert [r.email for r in result.rows] in (["a@example.com"], ["x@example.com"])
+
+
+def test_header_aliases_case_and_spaces():
+    result = read_subscriber_csv(b" E-Mail ; NOM ;Langue\nx@example.com;Xavier;EN\n")
+    assert result.rows == [CsvRow(2, "x@example.com", "Xavier", "en")]
+
+
+def test_two_email_columns_is_an_error():
+    with pytest.raises(CsvFormatError, match="columns 1 and 2 are both a 'email' column"):
+        read_subscriber_csv(b"email,courriel\na@example.com,b@example.com\n")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "the file is empty"),
+    (b"\r\n\r\n  \n", "the file is empty"),
+    (b"PK\x03\x04rest-of-a-zip", "spreadsheet workbook"),
+])
+def test_unusable_files(data, message):
+    with pytest.raises(CsvFormatError, match=message):
+        read_subscriber_csv(data)
+
+
+def test_missing_file_is_a_sentence(tmp_path):
+    with pytest.raises(CsvFormatError, match="cannot read .*nope.csv"):
+        read_subscriber_csv(tmp_path / "nope.csv")
+
+
+def test_leading_blank_lines_shift_line_numbers():
+    result = read_subscriber_csv(b"\n\nemail\n\nx@example.com\n")
+    assert result.rows == [CsvRow(5, "x@example.com", "", None)]
+
+
+def test_overlong_name_is_rejected():
+    result = read_subscriber_csv(f"email,name\nx@example.com,{'a' * 201}\n".encode())
+    assert result.rows == [] and result.rejected[0].reason.startswith("the name is longer")
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("fr", "fr"), ("AR", "ar"), ("fr-ma", "fr_MA"), ("fr_MA", "fr_MA"),
+    ("zh-hant-tw", "zh_Hant_TW"),
+    ("es-419", "es_419"), ("", None), ("  ", None), (None, None), ("french", None), ("f", None),
+    ("fr_MAR", None), ("fr.UTF-8", None),
+])
+def test_normalize_locale(given, expected):
+    assert normalize_locale(given) == expected
+
+
+ADDRESSES = [
+    "plain@example.com", "First.Last@Example.COM", "x+tag@sub.example.org", "=cmd@example.com",
+    "o'brien@example.com", "POSTMASTER@example.com", "Info@Example.com", "a@b.co",
+    "user@bücher.de", "user@xn--bcher-kva.de", "élise@example.fr", "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com", "x@" + "a" * 63 + ".com", "x@" + "a" * 64 + ".com",
+    "x@" + ".".join(["a" * 60] * 4) + ".com", "a..b@example.com", ".a@example.com",
+    "a.@example.com", "a@example", "a@localhost", "a@example.test", "a@-example.com",
+    "a@example..com", "a@[127.0.0.1]", '"quoted"@example.com', "a@example.c0m",
+    "a@123.com", "a@example.123",
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_fast_normalize_email_agrees_with_email_validator(address):
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        with pytest.raises(EmailNotValidError) as info:
+            normalize_email(address)
+        assert str(info.value) == str(exc)
+        return
+    assert normalize_email(address) == expected
+    assert normalize_email(address) == expected  # second call: domain cache hit
+
+
+def test_email_key_is_the_lower_cased_normal_form():
+    assert email_key("  Alice@EXAMPLE.com ") == "alice@example.com"
+    assert email_key("not an address") == "not an address"  # still usable as a key
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def test_export_defuses_formulas_and_reimports_to_the_same_values(fixture_path, tmp_path):
+    rows = read_subscriber_csv(fixture_path("formula.csv")).rows
+    out = tmp_path / "out.csv"
+    count = write_subscriber_csv(
+        [{"email": r.email, "name": r.name, "locale": r.locale, "status": "active"}
+         for r in rows], out)
+    assert count == 6
+    text = out.read_bytes().decode("utf-8")
+    assert text.splitlines() == [
+        "email,name,locale,status",
+        "formula@example.com,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\",fr,active",
+        "plus@example.com,'+212 600 000 000,fr,active",
+        "minus@example.com,'-Minus,fr,active",
+        "at@example.com,'@SUM(A1:A2),fr,active",
+        "'=cmd@example.com,Equals Address,fr,active",
+        "plain@example.com,Plain Name,fr,active",
+    ]
+    assert text.endswith("\r\n") and "\r\n" in text  # RFC 4180 line ends
+    again = read_subscriber_csv(out)
+    assert [(r.email, r.name, r.locale) for r in again.rows] == [
+        (r.email, r.name, r.locale) for r in rows]
+
+
+def test_write_accepts_objects_tuples_text_and_binary_streams():
+    class Row:
+        email, name, locale, status = "a@example.com", "Hélène", None, "unsubscribed"
+
+    text = io.StringIO()
+    assert write_subscriber_csv([Row(), ("b@example.com", "عمر", "ar", "active")], text) == 2
+    assert text.getvalue() == ("email,name,locale,status\r\na@example.com,Hélène,,unsubscribed"
+                               "\r\nb@example.com,عمر,ar,active\r\n")
+    binary = io.BytesIO()
+    write_subscriber_csv([Row()], binary, bom=True)
+    assert binary.getvalue().startswith(b"\xef\xbb\xbfemail,name,locale,status\r\n")
+    assert "Hélène".encode() in binary.getvalue()
+    assert not binary.closed  # the caller's stream is left open

@@ -1,0 +1,101 @@
+import pytest
+
+from digest.config import load_config
+from digest.errors import ConfigError
+
+GOOD = """
+[site]
+name = "Site"
+url = "https://example.com"
+timezone = "Africa/Casablanca"
+locale = "fr"
+postal_address = "1 rue X, Casablanca"
+public_url = "https://example.com/digest/"
+
+[sender]
+email = "news@example.com"
+
+[database]
+url = "sqlite:///state/d.db"
+
+[[sources]]
+name = "home"
+path = "home.txt"
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "digest.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    path = write(tmp_path, GOOD)
+    monkeypatch.chdir("/")
+    config = load_config(path, env={})
+    assert config.sources[0].location == str(tmp_path / "home.txt")
+    assert config.database_url == f"sqlite:///{tmp_path}/state/d.db"
+    assert config.state_dir == tmp_path / "state"
+    assert config.site.public_url == "https://example.com/digest"
+
+
+def test_lookup_order_explicit_then_env_then_cwd(tmp_path, monkeypatch):
+    write(tmp_path, GOOD)
+    other = tmp_path / "other.toml"
+    other.write_text(GOOD.replace('name = "Site"', 'name = "Other"'), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_config(env={}).site.name == "Site"
+    assert load_config(env={"DIGEST_CONFIG": str(other)}).site.name == "Other"
+    assert load_config(tmp_path / "digest.toml", env={"DIGEST_CONFIG": str(other)}).site.name \
+        == "Site"
+
+
+def test_environment_supplies_secrets_and_overrides(tmp_path):
+    env = {
+        "DIGEST_DATABASE_URL": "postgresql+psycopg://u@localhost/d",
+        "SENDGRID_API_KEY": "SG.secret",
+        "DIGEST_SECRET_KEY": "k" * 40,
+        "SENDGRID_API_HOST": "https://api.eu.sendgrid.com/",
+    }
+    config = load_config(write(tmp_path, GOOD), env=env)
+    assert config.database_url == env["DIGEST_DATABASE_URL"]
+    assert config.sendgrid_api_host == "https://api.eu.sendgrid.com"
+    assert "SG.secret" not in repr(config) and "k" * 40 not in repr(config)
+
+
+@pytest.mark.parametrize("change, key, words", [
+    (('timezone = "Africa/Casablanca"', 'timezone = "Mars/Olympus"'), "site.timezone",
+     "unknown IANA time zone"),
+    (('locale = "fr"', 'locale = "xx_YY_ZZ"'), "site.locale", "unknown locale"),
+    (('postal_address = "1 rue X, Casablanca"', ""), "site.postal_address", "required"),
+    (('email = "news@example.com"', 'email = "news@example.com\\r\\nBcc: x@y"'), "sender.email",
+     "plain email"),
+    (('path = "home.txt"', 'path = "home.txt"\nrole = "sidebar"'), "sources.home.role",
+     "'ticker' or 'featured'"),
+    (('[database]', '[database]\nurll = "x"'), None, "unknown key(s) in [database]: urll"),
+    (('name = "home"', 'name = "home"\nurl = "https://x"'), "sources.home", "exactly one"),
+])
+def test_bad_config_names_file_key_and_reason(tmp_path, change, key, words):
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    message = str(info.value)
+    assert str(path) in message and words in message
+    if key:
+        assert f"key '{key}'" in message
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml", env={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[site\nname="), env={})
+
+
+def test_project_config_loads():
+    from pathlib import Path
+
+    config = load_config(Path(__file__).resolve().parent.parent / "digest.toml", env={})
+    assert config.site.timezone == "Africa/Casablanca" and config.site.locale == "fr"
+    assert config.site.postal_address and config.sender.email

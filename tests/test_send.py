@@ -1,0 +1,121 @@
+"""The send loop with the outbox backend: render once, personalize per subscriber, skip who left."""
+
+import html as htmllib
+from datetime import datetime
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from digest.build import build_edition
+from digest.config import load_config
+from digest.delivery.outbox import OutboxBackend
+from digest.render import pipeline
+from digest.send import make_job, send_edition
+from digest.store.csvio import read_subscriber_csv
+from digest.store.db import open_database
+from digest.store.subscribers import import_subscribers, suppress, unsubscribe
+from digest.tokens import TokenSigner
+from tests.conftest import SAMPLE_NOW
+
+SIGNER = TokenSigner("k" * 40)
+
+
+@pytest.fixture
+def config(site):
+    return load_config(site, env={})
+
+
+@pytest.fixture
+def db(config):
+    database = open_database(config.database_url)
+    yield database
+    database.close()
+
+
+def subscribe(db, rows):
+    body = "email,name,locale\n" + "".join(f"{e},{n},\n" for e, n in rows)
+    return import_subscribers(db, "matinale", read_subscriber_csv(body.encode("utf-8")))
+
+
+def send(config, db, out, **kw):
+    built = build_edition(config, list_name="matinale",
+                          now=datetime.fromisoformat(SAMPLE_NOW))
+    job = make_job(config, built.edition, built.rendered)
+    return send_edition(config, db, job, OutboxBackend(out), signer=SIGNER, **kw)
+
+
+def messages(out):
+    return {p.name: message_from_bytes(p.read_bytes(), policy=default)
+            for p in sorted(out.glob("*.eml"))}
+
+
+def test_compile_and_inline_run_once_per_edition_not_per_subscriber(config, db, tmp_path,
+                                                                     monkeypatch):
+    subscribe(db, [(f"reader{i}@example.com", f"Reader {i}") for i in range(120)])
+    calls = {"mjml": 0, "premailer": 0}
+    real_mjml, real_premailer = pipeline.mjml2html, pipeline.Premailer
+
+    def counting_mjml(*a, **kw):
+        calls["mjml"] += 1
+        return real_mjml(*a, **kw)
+
+    def counting_premailer(*a, **kw):
+        calls["premailer"] += 1
+        return real_premailer(*a, **kw)
+
+    monkeypatch.setattr(pipeline, "mjml2html", counting_mjml)
+    monkeypatch.setattr(pipeline, "Premailer", counting_premailer)
+    report = send(config, db, tmp_path / "out", batch_size=50)
+    assert report.sent == 120 and len(messages(tmp_path / "out")) == 120
+    assert calls == {"mjml": 1, "premailer": 1}
+
+
+def test_each_message_carries_its_own_signed_links_and_escaped_name(config, db, tmp_path):
+    subscribe(db, [("amina@example.com", '<Amina & "co">'), ("omar@example.org", "Omar")])
+    send(config, db, tmp_path / "out")
+    seen = {}
+    for msg in messages(tmp_path / "out").values():
+        address = msg["To"].addresses[0]
+        header = msg["List-Unsubscribe"]
+        url = header.split(">", 1)[0].lstrip("<")
+        assert url.startswith("https://www.example.ma/digest/u/")
+        sub_id, list_name = SIGNER.read(url.rsplit("/", 1)[1])
+        assert list_name == "matinale"
+        seen[address.addr_spec] = sub_id
+        html = msg.get_body(("html",)).get_content()
+        text = msg.get_body(("plain",)).get_content()
+        assert htmllib.escape(url) in html and url in text  # visible link in both parts
+        assert "__dg" not in html and "__dg" not in text
+        if address.addr_spec == "amina@example.com":
+            assert "Bonjour &lt;Amina &amp; &quot;co&quot;&gt;," in html
+            assert 'Bonjour <Amina & "co">,' in text
+            assert "<Amina" not in html
+            assert address.display_name == '<Amina & "co">'
+    assert len(set(seen.values())) == 2
+    assert len({m["Message-ID"] for m in messages(tmp_path / "out").values()}) == 2
+
+
+def test_unsubscribed_and_suppressed_are_skipped_and_counted(config, db, tmp_path):
+    subscribe(db, [("a@example.com", "A"), ("b@example.com", "B"), ("c@example.com", "C")])
+    unsubscribe(db, "B@example.com", "matinale")
+    suppress(db, "c@example.com", "bounce", "test")
+    report = send(config, db, tmp_path / "out")
+    assert (report.total, report.sent, report.skipped, report.failed) == (1, 1, 2, 0)
+    assert [m["To"].addresses[0].addr_spec for m in messages(tmp_path / "out").values()] == \
+        ["a@example.com"]
+
+
+def test_dry_run_counts_and_writes_nothing(config, db, tmp_path):
+    subscribe(db, [("a@example.com", "A"), ("b@example.com", "B")])
+    report = send(config, db, tmp_path / "out", dry_run=True)
+    assert (report.total, report.sent) == (2, 0)
+    assert messages(tmp_path / "out") == {}
+
+
+def test_rerun_rewrites_the_same_files(config, db, tmp_path):
+    subscribe(db, [("a@example.com", "A"), ("b@example.com", "B")])
+    send(config, db, tmp_path / "out")
+    send(config, db, tmp_path / "out")
+    assert len(messages(tmp_path / "out")) == 2
+    assert not list((tmp_path / "out").glob(".*.tmp"))

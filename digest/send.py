@@ -19,9 +19,9 @@ from digest.delivery.base import Backend, Outcome, Recipient, SendJob
 from digest.delivery.message import list_id
 from digest.models import Edition, Rendered, Subscriber
 from digest.render.personalize import Personalizer
-from digest.render.strings import greeting
+from digest.render.strings import Greeter
 from digest.store.subscribers import count_members, iter_active
-from digest.tokens import TokenSigner, b36
+from digest.tokens import TokenSigner
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -62,21 +62,21 @@ class RecipientFactory:
     def __init__(self, config: Config, job: SendJob, signer: TokenSigner):
         self.public_url = config.site.public_url
         self.list_name = job.edition.list_name
-        self.locale = job.edition.locale
-        self.signer = signer
+        self.greeting = Greeter(job.edition.locale)
+        self.sign = signer.make
         domain = config.sender.email.rsplit("@", 1)[-1]
         # One nonce per send run keeps Message-IDs unique if an edition is ever re-sent.
         self._id_suffix = f".{secrets.token_hex(4)}@{domain}>"
         self._id_prefix = f"<{job.edition.id}."
 
     def __call__(self, subscriber: Subscriber) -> Recipient:
-        token = self.signer.make(subscriber.id, self.list_name)
+        token = self.sign(subscriber.id, self.list_name)
         values = {
-            "greeting": greeting(subscriber.name, self.locale),
+            "greeting": self.greeting(subscriber.name),
             "unsubscribe_url": f"{self.public_url}/u/{token}",
             "preferences_url": f"{self.public_url}/p/{token}",
         }
-        message_id = self._id_prefix + b36(subscriber.id) + self._id_suffix
+        message_id = f"{self._id_prefix}{subscriber.id:x}{self._id_suffix}"
         return Recipient(subscriber=subscriber, values=values, message_id=message_id)
 
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,33 +58,39 @@ def load_secret_key(configured: str | None, state_dir: Path) -> SecretKey:
 
 
 class TokenSigner:
-    """Signs (subscriber id, list name) pairs. One instance per send: the key is derived once."""
+    """Signs (subscriber id, list name) pairs. One instance per send: the key is derived once.
+
+    ``make`` runs once per subscriber per send, so it produces exactly what itsdangerous'
+    ``Signer.sign`` would (tests check it byte for byte) from a precomputed HMAC state, without
+    the library's per-call overhead. ``read`` goes through itsdangerous, whose check is
+    constant-time.
+    """
 
     def __init__(self, secret: str, purpose: str = "unsubscribe"):
         # Derive a per-purpose key once; itsdangerous would re-derive it on every call.
         key = hmac.new(secret.encode(), f"digest.{purpose}".encode(), hashlib.sha256).digest()
         self._signer = Signer(key, key_derivation="none", digest_method=hashlib.sha256)
+        # HMAC (RFC 2104) with its two padded-key states hashed once: copying a hashlib state is
+        # half the cost of copying an hmac object, and this runs for every subscriber.
+        block = key.ljust(hashlib.sha256().block_size, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def make(self, subscriber_id: int, list_name: str) -> str:
-        return self._signer.sign(f"{b36(subscriber_id)}.{list_name}").decode("ascii")
+        if subscriber_id < 0:
+            raise ValueError("ids are positive")
+        payload = f"{subscriber_id:x}.{list_name}".encode()
+        inner = self._inner.copy()
+        inner.update(payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return (payload + b"." + urlsafe_b64encode(outer.digest()).rstrip(b"=")).decode()
 
     def read(self, token: str) -> tuple[int, str]:
         """(subscriber id, list name), or BadToken. The signature check is constant-time."""
         try:
             payload = self._signer.unsign(token).decode("utf-8")
             sid, list_name = payload.split(".", 1)
-            return int(sid, 36), list_name
+            return int(sid, 16), list_name
         except (BadSignature, ValueError, UnicodeError):
             raise BadToken("this link is not valid (it may have been cut or altered)") from None
-
-
-def b36(n: int) -> str:
-    if n < 0:
-        raise ValueError("ids are positive")
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if not n:
-            return out

@@ -46,3 +46,11 @@ def test_local_key_generated_once_and_kept(tmp_path):
     assert oct(os.stat(first.generated_at).st_mode & 0o777) == "0o600"
     second = load_secret_key(None, tmp_path / "state")
     assert second.value == first.value and len(first.value) >= 32
+
+
+def test_fast_signing_is_byte_for_byte_itsdangerous():
+    signer = TokenSigner("x" * 40)
+    for sid, list_name in [(1, "matinale"), (10**9, "soir-ar"), (255, "a.b")]:
+        assert signer.make(sid, list_name) == \
+            signer._signer.sign(f"{sid:x}.{list_name}".encode()).decode()
+        assert signer.read(signer.make(sid, list_name)) == (sid, list_name)

@@ -66,6 +66,14 @@ def _split(document: str, tokens: Mapping[str, str]) -> tuple[list[str | None], 
     return chunks, tuple(slots)
 
 
+_NEEDS_ESCAPE = re.compile(r"[&<>\"']")
+
+
+def _escape(value: str) -> str:
+    # Most values (signed URLs, plain names) need no escaping; searching is cheaper than escaping.
+    return _html.escape(value, quote=True) if _NEEDS_ESCAPE.search(value) else value
+
+
 class Personalizer:
     """Built once per rendered edition; ``fill()`` once per subscriber.
 
@@ -74,7 +82,7 @@ class Personalizer:
     ...                      "preferences_url": "https://..."})
     """
 
-    __slots__ = ("tokens", "keys", "_html", "_html_slots", "_text", "_text_slots")
+    __slots__ = ("tokens", "keys", "_html", "_html_slots", "_html_keys", "_text", "_text_slots")
 
     def __init__(self, rendered: Rendered):
         tokens = rendered.tokens
@@ -82,6 +90,7 @@ class Personalizer:
         self.keys = frozenset(tokens.get("html", {})) | frozenset(tokens.get("text", {}))
         self._html, self._html_slots = _split(rendered.html, tokens.get("html", {}))
         self._text, self._text_slots = _split(rendered.text, tokens.get("text", {}))
+        self._html_keys = tuple(dict.fromkeys(key for _, key in self._html_slots))
 
     def slot_counts(self) -> dict[str, dict[str, int]]:
         """How many times each key occurs in each part (for checks and tests)."""
@@ -99,9 +108,10 @@ class Personalizer:
     def fill(self, values: Mapping[str, str]) -> tuple[str, str]:
         """(html, text) for one subscriber. ``values`` are raw: escaped here for the HTML part."""
         try:
+            escaped = {key: _escape(values[key]) for key in self._html_keys}
             html_parts = self._html.copy()
             for index, key in self._html_slots:
-                html_parts[index] = _html.escape(values[key], quote=True)
+                html_parts[index] = escaped[key]
             text_parts = self._text.copy()
             for index, key in self._text_slots:
                 text_parts[index] = values[key]

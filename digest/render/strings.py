@@ -80,6 +80,25 @@ def text(locale: str, key: str, **values: str) -> str:
     raise KeyError(f"no UI string {key!r}")
 
 
+class Greeter:
+    """``greeting`` for one locale, its strings looked up once: it runs once per subscriber."""
+
+    def __init__(self, locale: str):
+        self._plain = text(locale, "greeting")
+        self._before, _, self._after = text(locale, "greeting_named", name="\0").partition("\0")
+
+    def __call__(self, name: str | None) -> str:
+        if not name:
+            return self._plain
+        # Fast path for the common, already clean name; anything else is cleaned.
+        if not (name.isprintable() and len(name) <= _NAME_MAX and name == name.strip()
+                and "  " not in name):
+            name = clean_name(name)
+            if not name:
+                return self._plain
+        return self._before + name + self._after
+
+
 def clean_name(name: str | None) -> str:
     """A subscriber's name made safe for one line: no CR/LF or control characters, trimmed."""
     if not name:

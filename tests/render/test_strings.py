@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from digest.render.strings import _TABLE, KEYS, greeting, strings, text
 
 
@@ -29,3 +31,14 @@ def test_greeting_strips_line_breaks_and_controls():
     assert g == "Bonjour Amina Bcc: x@example.org,"
     assert "\r" not in g and "\n" not in g
     assert len(greeting("A" * 500, "fr")) < 100
+
+
+@pytest.mark.parametrize("locale", ["fr", "en", "ar", "fr_MA", "de"])
+@pytest.mark.parametrize("name", [
+    "", None, "Amina", "  Amina  ", "Jean  Dupont", "A\r\nBcc: x@y", "فاطمة الزهراء",
+    "x" * 200, "\u200fسلمى", "\t",
+])
+def test_greeter_matches_greeting(locale, name):
+    from digest.render.strings import Greeter, greeting
+
+    assert Greeter(locale)(name) == greeting(name, locale)

@@ -91,6 +91,39 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class SendGridConfig:
+    api_host: str = "https://api.sendgrid.com"  # SENDGRID_API_HOST overrides; EU: api.eu.sendgrid.com
+    api_key: str | None = field(default=None, repr=False)  # SENDGRID_API_KEY only
+    timeout: float = 30.0  # the library has none by default
+    sandbox: bool = False  # mail_settings.sandbox_mode: SendGrid answers 200, delivers nothing
+    asm_group_id: int | None = None  # unsubscribe group (Advanced Suppression Manager)
+    categories: tuple[str, ...] = ()  # added to the list name and edition id
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # "starttls", "tls" (implicit, usually port 465) or "none"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # DIGEST_SMTP_PASSWORD only
+    timeout: float = 30.0
+    local_hostname: str | None = None  # what EHLO says; default: the machine's name
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    batch_size: int = 500  # recipients handed to the backend at once (SendGrid: at most 1000)
+    rate_per_second: float | None = None  # a provider's limit, as messages per second
+    rate_per_minute: float | None = None
+    max_retries: int = 5  # for transient errors of one batch, before the send pauses
+    backoff_base: float = 1.0  # seconds; doubles per retry, with jitter
+    backoff_max: float = 120.0
+    error_budget: float = 0.05  # failed share of attempted messages that pauses the send
+    error_budget_min: int = 20  # ...once at least this many were attempted
+
+
+@dataclass(frozen=True)
 class ListConfig:
     name: str
     title: str
@@ -110,8 +143,9 @@ class Config:
     templates_dir: Path
     user_agent: str = USER_AGENT
     secret_key: str | None = field(default=None, repr=False)
-    sendgrid_api_key: str | None = field(default=None, repr=False)
-    sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid: SendGridConfig = SendGridConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
 
     def list_config(self, name: str) -> ListConfig:
         """The configured list, or a plain one titled by its name (lists can live in the DB only)."""
@@ -262,8 +296,9 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
 
     templates = top.get("templates_dir", str, None)
     templates_dir = (root / templates).resolve() if templates else DEFAULT_TEMPLATES
-    top.get("sendgrid", dict, {})  # reserved for the delivery settings
-    top.get("smtp", dict, {})
+    sendgrid = _sendgrid(top.get("sendgrid", dict, {}), path, env)
+    smtp = _smtp(top.get("smtp", dict, {}), path, env)
+    delivery = _delivery(top.get("delivery", dict, {}), path)
     top.finish()
 
     return Config(
@@ -278,9 +313,79 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         database_url=db_url,
         templates_dir=templates_dir,
         secret_key=env.get("DIGEST_SECRET_KEY") or None,
-        sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
-        sendgrid_api_host=(env.get("SENDGRID_API_HOST") or "https://api.sendgrid.com").rstrip("/"),
+        sendgrid=sendgrid,
+        smtp=smtp,
+        delivery=delivery,
     )
+
+
+def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:
+    s = _Section(table, "sendgrid", path)
+    host = s.get("api_host", str, SendGridConfig.api_host)
+    host = (env.get("SENDGRID_API_HOST") or host).rstrip("/")
+    if host.endswith("/v3"):
+        # The library appends /v3/mail/send itself; a host ending in /v3 would post to /v3/v3.
+        raise ConfigError("give the host only, without /v3", path=path, key="sendgrid.api_host")
+    if not host.startswith(("http://", "https://")):
+        raise ConfigError("must be an http(s) URL", path=path, key="sendgrid.api_host")
+    categories = s.get("categories", list, [])
+    config = SendGridConfig(
+        api_host=host,
+        api_key=env.get("SENDGRID_API_KEY") or None,
+        timeout=s.get("timeout", float, SendGridConfig.timeout),
+        sandbox=s.get("sandbox", bool, False),
+        asm_group_id=s.get("asm_group_id", int, None),
+        categories=tuple(str(c) for c in categories),
+    )
+    s.finish()
+    if config.timeout <= 0:
+        raise ConfigError("must be positive", path=path, key="sendgrid.timeout")
+    return config
+
+
+def _smtp(table: Any, path: Path | None, env: Mapping[str, str]) -> SmtpConfig:
+    s = _Section(table, "smtp", path)
+    if "password" in s.data:
+        raise ConfigError("secrets do not go in the config file; set DIGEST_SMTP_PASSWORD",
+                          path=path, key="smtp.password")
+    security = s.get("security", str, SmtpConfig.security)
+    if security not in ("starttls", "tls", "none"):
+        raise ConfigError(f"must be 'starttls', 'tls' or 'none', not {security!r}", path=path,
+                          key="smtp.security")
+    config = SmtpConfig(
+        host=s.get("host", str, SmtpConfig.host),
+        port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
+        security=security,
+        username=s.get("username", str, None),
+        password=env.get("DIGEST_SMTP_PASSWORD") or None,
+        timeout=s.get("timeout", float, SmtpConfig.timeout),
+        local_hostname=s.get("local_hostname", str, None),
+    )
+    s.finish()
+    return config
+
+
+def _delivery(table: Any, path: Path | None) -> DeliveryConfig:
+    s = _Section(table, "delivery", path)
+    d = DeliveryConfig
+    config = DeliveryConfig(
+        batch_size=s.get("batch_size", int, d.batch_size),
+        rate_per_second=s.get("rate_per_second", float, None),
+        rate_per_minute=s.get("rate_per_minute", float, None),
+        max_retries=s.get("max_retries", int, d.max_retries),
+        backoff_base=s.get("backoff_base", float, d.backoff_base),
+        backoff_max=s.get("backoff_max", float, d.backoff_max),
+        error_budget=s.get("error_budget", float, d.error_budget),
+        error_budget_min=s.get("error_budget_min", int, d.error_budget_min),
+    )
+    s.finish()
+    if not 1 <= config.batch_size <= 1000:
+        raise ConfigError("must be between 1 and 1000", path=path, key="delivery.batch_size")
+    for key in ("rate_per_second", "rate_per_minute"):
+        value = getattr(config, key)
+        if value is not None and value <= 0:
+            raise ConfigError("must be positive", path=path, key=f"delivery.{key}")
+    return config
 
 
 def source_from_location(location: str, *, cwd: Path | None = None) -> SourceConfig:

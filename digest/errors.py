@@ -41,12 +41,33 @@ class ImportRowError(DigestError):
 
 
 class DeliveryError(DigestError):
-    """A message could not be handed to the delivery backend."""
+    """A batch could not be handed to the delivery backend.
+
+    Carries what the provider said, normalized: ``backend``, ``status`` (HTTP or SMTP code, if
+    any), ``detail`` (the provider's own message, secrets removed) and ``retry_after`` (seconds,
+    when the provider said how long to wait).
+    """
+
+    def __init__(self, message: str, *, backend: str = "", status: int | None = None,
+                 detail: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        self.backend = backend
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
 
 
 class DeliveryRefused(DeliveryError):
-    """Permanent: retrying the same request will fail the same way."""
+    """Permanent: retrying the same request will fail the same way (e.g. SendGrid 400)."""
+
+
+class DeliveryAuthError(DeliveryRefused):
+    """The credentials were refused (401/403, SMTP 535): stop the send at once."""
+
+
+class DeliveryTooLarge(DeliveryRefused):
+    """The request was too large (413): the send loop splits the batch and tries the halves."""
 
 
 class DeliveryTransient(DeliveryError):
-    """Temporary: the same request may succeed later."""
+    """Temporary: the same request may succeed later (429, 5xx, timeouts, dropped connections)."""

@@ -60,7 +60,8 @@ def test_environment_supplies_secrets_and_overrides(tmp_path):
     }
     config = load_config(write(tmp_path, GOOD), env=env)
     assert config.database_url == env["DIGEST_DATABASE_URL"]
-    assert config.sendgrid_api_host == "https://api.eu.sendgrid.com"
+    assert config.sendgrid.api_host == "https://api.eu.sendgrid.com"
+    assert config.sendgrid.api_key == "SG.secret"
     assert "SG.secret" not in repr(config) and "k" * 40 not in repr(config)
 
 

@@ -1,7 +1,17 @@
 """What every delivery backend is handed and what it answers. Backends only build, post, parse.
 
-The send loop (digest/send.py) owns batching, pacing and bookkeeping; a backend turns one batch
-of recipients into requests or messages and reports one Outcome per recipient.
+The send loop (digest/send.py) owns batching, pacing, retries, the ledger and the error budget.
+A backend turns one batch of recipients into requests or messages and answers in one of two ways:
+
+- one ``Outcome`` per recipient, in any order: ``sent``, ``failed`` (permanent for that
+  recipient only, e.g. an SMTP 550 for one address) or ``retry`` (temporary for that recipient
+  only, e.g. an SMTP 450);
+- or it raises a ``digest.errors.DeliveryError`` subclass for the whole batch:
+  ``DeliveryTransient`` (the loop waits ``retry_after`` or backs off, then retries),
+  ``DeliveryTooLarge`` (the loop splits the batch), ``DeliveryAuthError`` (the loop stops),
+  ``DeliveryRefused`` (the batch failed; the loop pauses the send, since it is systematic).
+
+A backend never sleeps, retries or records anything itself.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ class Recipient:
     subscriber: Subscriber
     values: Mapping[str, str]  # raw per-subscriber values: greeting, unsubscribe_url, ...
     message_id: str
+    delivery_id: int | None = None  # the ledger row: goes to providers, never personal data
 
     def envelope(self, job: SendJob) -> Envelope:
         return Envelope(
@@ -56,7 +67,7 @@ class Recipient:
 @dataclass(frozen=True)
 class Outcome:
     subscriber_id: int
-    status: Literal["sent", "failed"]
+    status: Literal["sent", "failed", "retry"]
     detail: str = ""
 
 
@@ -69,6 +80,7 @@ class BackendInfo:
 
 class Backend(Protocol):
     info: BackendInfo
+    max_batch: int  # the most recipients one send_batch call may be given
 
     def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]: ...
 

@@ -15,6 +15,8 @@ from digest.delivery.message import build_message
 
 
 class OutboxBackend:
+    max_batch = 1000
+
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.collect import make_edition, sources_for
+from digest.collect import edition_id, make_edition, sources_for
 from digest.config import Config, SourceConfig
 from digest.edition_json import write_edition_files
 from digest.models import Edition, Rendered
@@ -77,3 +77,30 @@ def preview_values(config: Config, locale: str) -> dict[str, str]:
         "unsubscribe_url": f"{config.site.public_url}/unsubscribe",
         "preferences_url": f"{config.site.public_url}/preferences",
     }
+
+
+def edition_for_send(
+    config: Config,
+    db,
+    *,
+    list_name: str,
+    now: datetime | None = None,
+    sources: Sequence[SourceConfig] | None = None,
+    out_dir: Path | None = None,
+    fetcher: Fetcher | None = None,
+):
+    """The stored edition of this list and day, built and stored first if there is none.
+
+    Returns (stored, built): ``built`` is None when the edition was stored already, which is how
+    a second ``digest send`` the same day resumes the first one instead of rebuilding it.
+    """
+    from digest.store.editions import get_edition, save_edition
+
+    ref = reference_time(config, now)
+    stored = get_edition(db, edition_id(list_name, ref))
+    if stored is not None:
+        return stored, None
+    built = build_edition(config, list_name=list_name, now=ref, sources=sources,
+                          out_dir=out_dir, fetcher=fetcher)
+    save_edition(db, built.edition, built.rendered)
+    return get_edition(db, built.edition.id), built

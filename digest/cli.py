@@ -6,7 +6,9 @@ stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -118,48 +120,97 @@ def build(config: Config, list_name, now, sources, out_dir):
 @with_config
 @click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
 @click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox",
-              show_default=True, help="Where messages go.")
+              show_default=True, help="Where messages go: .eml files, an SMTP relay, or "
+              "SendGrid's v3 API (SENDGRID_API_KEY).")
 @edition_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("outbox"), show_default=True,
               help="Folder for the edition files and, with the outbox backend, one .eml per "
               "recipient.")
 @click.option("--dry-run", is_flag=True,
-              help="Build and count who would receive it; send nothing.")
-def send(config: Config, list_name, backend, now, sources, out_dir, dry_run):
-    """Build the edition and deliver it to every active subscriber of a list."""
-    from digest.delivery.outbox import OutboxBackend
-    from digest.send import make_job, send_edition
-    from digest.store.db import open_database
+              help="Build the edition and count who would receive it; send nothing.")
+@click.option("--resend-unknown", is_flag=True,
+              help="Also send to subscribers whose message was in flight when an earlier run "
+              "died (it may reach them twice).")
+def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown):
+    """Deliver today's edition to every active subscriber of a list.
 
-    if backend != "outbox":
-        raise DigestError(f"the {backend} backend is not available in this version; use outbox")
-    built = _build(config, list_name, now, sources, out_dir)
-    _print_build(built)
+    The edition is built and stored on the first run of the day; running the same command
+    again resumes it (after a crash, a pause or Ctrl-C) and never sends anyone the same
+    edition twice.
+    """
+    from threading import Event
+
+    from digest.build import edition_for_send
+    from digest.delivery import make_backend
+    from digest.send import deliver
+    from digest.store import ledger
+    from digest.store.db import open_database
+    from digest.store.subscribers import count_members
+
     db = open_database(config.database_url)
-    signer = _signer(config)
-    job = make_job(config, built.edition, built.rendered)
-    with _progress(f"sending {built.edition.id}") as bar:
+    stored, built = _with_fetcher(config, db, lambda fetcher: edition_for_send(
+        config, db, list_name=list_name, now=now, sources=[source_from_location(s) for s in
+                                                            sources] or None,
+        out_dir=out_dir, fetcher=fetcher))
+    if built:
+        _print_build(built)
+    else:
+        out.print(f"[bold]{stored.id}[/]  {stored.edition.subject}")
+        out.print(f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
+                  + (f" ({stored.reason})" if stored.reason else "")
+                  + ("; --source is ignored when resuming" if sources else ""))
+    if stored.status == "sent":
+        out.print(f"edition {stored.id} was sent already; nothing to do")
+        return
+    if dry_run:
+        c = ledger.counts(db, stored.id)
+        if sum(c.values()):
+            out.print(f"dry run: {c['pending'] + c['sending']} still to send, {c['sent']} sent, "
+                      f"{c['unknown']} unknown, {c['failed']} failed")
+        else:
+            m = count_members(db, list_name)
+            out.print(f"dry run: would send to {m['active']} subscribers of '{list_name}' "
+                      f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
+                      f"via {backend}")
+        return
+
+    stop = Event()
+    with _stop_on_signals(stop), _progress(f"sending {stored.id}") as bar:
         task = bar.add_task("send", total=None)
-        report = send_edition(
-            config, db, job, OutboxBackend(out_dir), signer=signer, dry_run=dry_run,
+        report = deliver(
+            config, db, stored, make_backend(backend, config, out_dir=out_dir),
+            signer=_signer(config), resend_unknown=resend_unknown, stop=stop,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    table = Table(title=f"{'dry run: ' if dry_run else ''}{report.edition_id} via {report.backend}")
-    for col in ("active", "sent", "skipped", "failed", "seconds"):
-        table.add_column(col, justify="right")
-    table.add_row(str(report.total), str(report.sent), str(report.skipped), str(report.failed),
-                  f"{report.seconds:.2f}")
+    _print_report(report)
+    if report.status != "sent":
+        sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
+
+
+@cli.command()
+@with_config
+@click.argument("edition_id", metavar="EDITION")
+def status(config: Config, edition_id):
+    """Show an edition's ledger: sent, failed, skipped, unknown, pending."""
+    from digest.store import ledger
+    from digest.store.db import open_database
+    from digest.store.editions import get_edition
+
+    db = open_database(config.database_url)
+    stored = get_edition(db, edition_id)
+    if stored is None:
+        raise DigestError(f"there is no edition {edition_id!r} (ids look like "
+                          f"<list>-YYYY-MM-DD)")
+    c = ledger.counts(db, edition_id)
+    out.print(f"[bold]{stored.id}[/]  {stored.edition.subject}")
+    out.print(f"  status {stored.status}" + (f": {stored.reason}" if stored.reason else "")
+              + (f", backend {stored.backend}" if stored.backend else ""))
+    table = Table(*(k for k in ("total", *c)))
+    table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
     out.print(table)
-    if dry_run:
-        out.print(f"would send to {report.total} subscribers of '{list_name}' "
-                  f"({report.skipped} unsubscribed or suppressed)")
-    else:
-        out.print(f"messages in {report.destination}")
-    for failure in report.failures[:10]:
-        err.print(f"[red]failed[/] subscriber {failure.subscriber_id}: {failure.detail}")
-    if report.failed:
-        sys.exit(EXIT_FAILED)
+    for address, reason in ledger.failures(db, edition_id, limit=10):
+        out.print(f"  failed {address}: {reason}")
 
 
 @cli.group()
@@ -255,22 +306,67 @@ def subscribers_unsubscribe(config: Config, email, list_name):
 
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     from digest.build import build_edition
-    from digest.sources.fetch import Fetcher
     from digest.store.db import open_database
-    from digest.store.feeds import SqlFeedCache
 
     overrides = [source_from_location(s) for s in sources] or None
-    cache = SqlFeedCache(open_database(config.database_url))
-    fetcher = Fetcher(user_agent=config.user_agent, cache=cache)
-    with err.status("reading sources and rendering"):
-        built = build_edition(config, list_name=list_name, now=now, sources=overrides,
-                              out_dir=out_dir, fetcher=fetcher)
-    for warning in built.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
-    return built
+    return _with_fetcher(config, open_database(config.database_url), lambda fetcher: build_edition(
+        config, list_name=list_name, now=now, sources=overrides, out_dir=out_dir,
+        fetcher=fetcher))
+
+
+def _with_fetcher(config: Config, db, work):
+    """Run a build with a fetcher whose conditional-GET cache lives in the database."""
+    from digest.sources.fetch import Fetcher
+    from digest.store.feeds import SqlFeedCache
+
+    with Fetcher(user_agent=config.user_agent, cache=SqlFeedCache(db)) as fetcher, \
+            err.status("reading sources and rendering"):
+        return work(fetcher)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop):
+    """Ctrl-C or SIGTERM: finish the batch in flight, record it, leave the edition resumable."""
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C means now
+        stop.set()
+        err.print("[yellow]stopping after the batch in flight...[/]")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _print_report(report) -> None:
+    table = Table(title=f"{report.edition_id} via {report.backend}: {report.status}")
+    for col in ("members", "sent", "skipped", "failed", "unknown", "pending", "requests",
+                "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(v) for v in (report.total, report.sent, report.skipped, report.failed,
+                                     report.unknown, report.pending, report.requests)),
+                  f"{report.seconds:.2f}")
+    out.print(table)
+    if report.backend == "outbox":
+        out.print(f"messages in {report.destination}")
+    for address, reason in report.failures[:10]:
+        err.print(f"[red]failed[/] {address}: {reason}")
+    if report.newly_unknown:
+        err.print(f"[yellow]{report.newly_unknown} message(s) were in flight when an earlier run "
+                  "stopped: they may or may not have arrived, and were not sent again. Run "
+                  "again with --resend-unknown to send them (some may arrive twice).[/]")
+    if report.status != "sent":
+        err.print(f"[yellow]paused:[/] {report.reason}. Run the same command again to resume; "
+                  f"'digest status {report.edition_id}' shows the ledger.")
 
 
 def _print_build(built) -> None:
+    for warning in built.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
     e = built.edition
     html_kb = len(built.rendered.html.encode("utf-8")) / 1024
     out.print(f"[bold]{e.id}[/]  {e.subject}")

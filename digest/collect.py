@@ -83,7 +83,7 @@ def make_edition(
         "list": list_title,
     }
     return Edition(
-        id=f"{list_name}-{ref:%Y-%m-%d}",
+        id=edition_id(list_name, ref),
         list_name=list_name,
         subject=one_line(config.edition.subject.format(**fields)),
         preheader=_shorten(one_line(config.edition.preheader.format(**fields)), PREHEADER_MAX),
@@ -97,6 +97,11 @@ def make_edition(
         sources=tuple(results),
         note=note,
     )
+
+
+def edition_id(list_name: str, reference_time: datetime) -> str:
+    """One edition per list and local day: what makes a second send of the day a resume."""
+    return f"{list_name}-{reference_time:%Y-%m-%d}"
 
 
 def dedupe(stories: Sequence[Story]) -> list[Story]:

@@ -7,11 +7,11 @@ from email.policy import default
 
 import pytest
 
-from digest.build import build_edition
+from digest.build import edition_for_send
 from digest.config import load_config
 from digest.delivery.outbox import OutboxBackend
 from digest.render import pipeline
-from digest.send import make_job, send_edition
+from digest.send import deliver
 from digest.store.csvio import read_subscriber_csv
 from digest.store.db import open_database
 from digest.store.subscribers import import_subscribers, suppress, unsubscribe
@@ -39,10 +39,9 @@ def subscribe(db, rows):
 
 
 def send(config, db, out, **kw):
-    built = build_edition(config, list_name="matinale",
-                          now=datetime.fromisoformat(SAMPLE_NOW))
-    job = make_job(config, built.edition, built.rendered)
-    return send_edition(config, db, job, OutboxBackend(out), signer=SIGNER, **kw)
+    stored, _ = edition_for_send(config, db, list_name="matinale",
+                                 now=datetime.fromisoformat(SAMPLE_NOW))
+    return deliver(config, db, stored, OutboxBackend(out), signer=SIGNER, **kw)
 
 
 def messages(out):
@@ -66,7 +65,7 @@ def test_compile_and_inline_run_once_per_edition_not_per_subscriber(config, db, 
 
     monkeypatch.setattr(pipeline, "mjml2html", counting_mjml)
     monkeypatch.setattr(pipeline, "Premailer", counting_premailer)
-    report = send(config, db, tmp_path / "out", batch_size=50)
+    report = send(config, db, tmp_path / "out")
     assert report.sent == 120 and len(messages(tmp_path / "out")) == 120
     assert calls == {"mjml": 1, "premailer": 1}
 
@@ -101,21 +100,17 @@ def test_unsubscribed_and_suppressed_are_skipped_and_counted(config, db, tmp_pat
     unsubscribe(db, "B@example.com", "matinale")
     suppress(db, "c@example.com", "bounce", "test")
     report = send(config, db, tmp_path / "out")
-    assert (report.total, report.sent, report.skipped, report.failed) == (1, 1, 2, 0)
+    assert (report.total, report.sent, report.skipped, report.failed) == (3, 1, 2, 0)
     assert [m["To"].addresses[0].addr_spec for m in messages(tmp_path / "out").values()] == \
         ["a@example.com"]
 
 
-def test_dry_run_counts_and_writes_nothing(config, db, tmp_path):
-    subscribe(db, [("a@example.com", "A"), ("b@example.com", "B")])
-    report = send(config, db, tmp_path / "out", dry_run=True)
-    assert (report.total, report.sent) == (2, 0)
-    assert messages(tmp_path / "out") == {}
+def test_a_second_run_of_the_day_sends_nothing_twice(config, db, tmp_path):
+    from digest.store.editions import AlreadySent
 
-
-def test_rerun_rewrites_the_same_files(config, db, tmp_path):
     subscribe(db, [("a@example.com", "A"), ("b@example.com", "B")])
-    send(config, db, tmp_path / "out")
-    send(config, db, tmp_path / "out")
-    assert len(messages(tmp_path / "out")) == 2
-    assert not list((tmp_path / "out").glob(".*.tmp"))
+    first = send(config, db, tmp_path / "out")
+    assert (first.status, first.sent) == ("sent", 2)
+    with pytest.raises(AlreadySent, match="was sent already"):
+        send(config, db, tmp_path / "again")
+    assert not (tmp_path / "again").exists() or not list((tmp_path / "again").glob("*.eml"))

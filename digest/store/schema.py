@@ -13,11 +13,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -145,4 +148,57 @@ feed_cache = Table(
     Column("content_type", String(200), nullable=True),
     Column("body", LargeBinary, nullable=False),
     Column("fetched_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+
+EDITION_STATUSES = ("ready", "sending", "paused", "sent")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", String(150), primary_key=True),  # <list>-<YYYY-MM-DD>
+    Column("list_id", Integer, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
+    # ready: rendered and stored, nobody sending; sending: a process holds the lease;
+    # paused: stopped on purpose (error budget, Ctrl-C, auth) and resumable; sent: finished.
+    Column("status", String(20), nullable=False, default="ready"),
+    Column("subject", String(1000), nullable=False),
+    # The rendering is kept with its placeholder tokens, so a resumed send (after a crash, on
+    # another day) delivers exactly what the first half of the list got, not a rebuild.
+    Column("edition_json", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tokens_json", Text, nullable=False),
+    Column("backend", String(20), nullable=True),
+    Column("reason", Text, nullable=True),  # why it is paused, in one sentence
+    # The lease: which process is sending, and when it last said so.
+    Column("owner", String(200), nullable=True),
+    Column("heartbeat_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent')", name="status"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # The ledger: one row per (edition, subscriber), written before anything is posted.
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+           nullable=False),
+    # pending: to send; sending: handed to a backend, answer not recorded yet; sent; failed;
+    # skipped: suppressed or unsubscribed at send time; unknown: was 'sending' when its process
+    # died, so it may or may not have arrived (resent only on --resend-unknown).
+    Column("status", String(10), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("detail", String(500), nullable=True),  # provider message id, or why it failed
+    Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+    UniqueConstraint("edition_id", "subscriber_id"),
+    CheckConstraint(
+        "status IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'unknown')",
+        name="status"),
+    Index("ix_deliveries_edition_status", "edition_id", "status", "id"),
 )

@@ -1,0 +1,194 @@
+"""Editions as stored: the rendering a send delivers, its status, and the lease on sending it.
+
+Only one process may send an edition at a time. It holds a lease (``owner`` and a heartbeat it
+refreshes every batch); another process is refused while the lease is fresh, unless the owner
+is on this machine and its pid is gone (a crash or SIGKILL), in which case it takes over at once
+instead of making the operator wait for the lease to go stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+
+from digest.edition_json import edition_from_dict, edition_to_dict
+from digest.errors import DigestError
+from digest.models import Edition, Rendered
+from digest.store import schema as t
+from digest.store.db import Database
+from digest.store.schema import utcnow
+from digest.store.subscribers import _list_id
+
+LEASE_STALE_AFTER = timedelta(seconds=90)
+
+
+class AlreadySent(DigestError):
+    """The edition went out already: sending it again would mail everyone twice."""
+
+
+class EditionBusy(DigestError):
+    """Another live process holds the lease on this edition."""
+
+
+@dataclass(frozen=True)
+class StoredEdition:
+    id: str
+    list_name: str
+    list_id: int
+    status: str
+    reason: str | None
+    backend: str | None
+    owner: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    edition: Edition
+    rendered: Rendered
+
+
+def new_owner() -> str:
+    """Who holds a lease: host, pid, and a nonce (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def save_edition(db: Database, edition: Edition, rendered: Rendered) -> None:
+    """Store a built edition as 'ready'. An edition id is stored once; a second build of the same
+    list and day must not replace what a send may already be delivering."""
+    with db.write() as conn:
+        list_id = _list_id(conn, edition.list_name)
+        exists = conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition.id))
+        if exists is not None:
+            raise DigestError(f"edition {edition.id} is stored already ({exists})")
+        conn.execute(insert(t.editions).values(
+            id=edition.id,
+            list_id=list_id,
+            status="ready",
+            subject=edition.subject,
+            edition_json=json.dumps(edition_to_dict(edition), ensure_ascii=False),
+            html=rendered.html,
+            text=rendered.text,
+            tokens_json=json.dumps({"tokens": rendered.tokens, "locale": rendered.locale,
+                                    "direction": rendered.direction,
+                                    "warnings": list(rendered.warnings)}),
+            created_at=utcnow(),
+        ))
+
+
+def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
+    e, lists = t.editions, t.lists
+    with db.read() as conn:
+        row = conn.execute(
+            select(e, lists.c.name.label("list_name"))
+            .join(lists, lists.c.id == e.c.list_id)
+            .where(e.c.id == edition_id)
+        ).first()
+    if row is None:
+        return None
+    edition = edition_from_dict(json.loads(row.edition_json))
+    extra = json.loads(row.tokens_json)
+    rendered = Rendered(
+        html=row.html,
+        text=row.text,
+        subject=edition.subject,
+        preheader=edition.preheader,
+        warnings=tuple(extra.get("warnings", ())),
+        tokens=extra["tokens"],
+        locale=extra.get("locale", edition.locale),
+        direction=extra.get("direction", "ltr"),
+    )
+    return StoredEdition(
+        id=row.id, list_name=row.list_name, list_id=row.list_id, status=row.status,
+        reason=row.reason, backend=row.backend, owner=row.owner, created_at=row.created_at,
+        started_at=row.started_at, finished_at=row.finished_at, edition=edition,
+        rendered=rendered,
+    )
+
+
+def claim_edition(db: Database, edition_id: str, owner: str, *, backend: str,
+                  now: datetime | None = None) -> str:
+    """Take the lease on an edition; returns the status it had ('ready', 'paused', 'sending').
+
+    Raises AlreadySent when it was sent, EditionBusy when a live process is sending it.
+    """
+    now = now or utcnow()
+    e = t.editions
+    with db.write() as conn:
+        row = conn.execute(
+            select(e.c.status, e.c.owner, e.c.heartbeat_at, e.c.finished_at)
+            .where(e.c.id == edition_id).with_for_update()
+        ).first()
+        if row is None:
+            raise DigestError(f"there is no stored edition {edition_id}")
+        if row.status == "sent":
+            raise AlreadySent(
+                f"edition {edition_id} was sent already ({row.finished_at:%Y-%m-%d %H:%M} UTC); "
+                "nothing to do"
+            )
+        if row.status == "sending" and row.owner != owner and _lease_alive(row, now):
+            raise EditionBusy(
+                f"edition {edition_id} is being sent by another process ({row.owner}, last seen "
+                f"{row.heartbeat_at:%H:%M:%S} UTC); wait for it, or stop it first"
+            )
+        conn.execute(update(e).where(e.c.id == edition_id).values(
+            status="sending", owner=owner, heartbeat_at=now, backend=backend, reason=None,
+            started_at=func.coalesce(e.c.started_at, now),
+        ))
+    return row.status
+
+
+def heartbeat(conn, edition_id: str, owner: str) -> None:
+    """Called inside the ledger's write transaction after each batch."""
+    conn.execute(update(t.editions)
+                 .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
+                 .values(heartbeat_at=utcnow()))
+
+
+def release_edition(db: Database, edition_id: str, owner: str, *, status: str,
+                    reason: str | None = None) -> None:
+    """Give the lease back, leaving the edition 'sent' or 'paused' (with the reason)."""
+    now = utcnow()
+    values = {"status": status, "reason": reason, "owner": None, "heartbeat_at": None}
+    if status == "sent":
+        values["finished_at"] = now
+    with db.write() as conn:
+        conn.execute(update(t.editions)
+                     .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
+                     .values(**values))
+
+
+def list_editions(db: Database, list_name: str | None = None, limit: int = 50) -> list[dict]:
+    e, lists = t.editions, t.lists
+    stmt = (select(e.c.id, lists.c.name.label("list_name"), e.c.status, e.c.subject,
+                   e.c.reason, e.c.created_at, e.c.started_at, e.c.finished_at)
+            .join(lists, lists.c.id == e.c.list_id)
+            .order_by(e.c.created_at.desc()).limit(limit))
+    if list_name:
+        stmt = stmt.where(lists.c.name == list_name)
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def _lease_alive(row, now: datetime) -> bool:
+    if row.heartbeat_at is None or now - row.heartbeat_at > LEASE_STALE_AFTER:
+        return False
+    host, _, rest = (row.owner or "").partition(":")
+    pid = rest.split(":", 1)[0]
+    if host == socket.gethostname() and pid.isdigit():
+        return _pid_alive(int(pid))
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

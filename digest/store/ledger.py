@@ -1,0 +1,158 @@
+"""The send ledger: one row per (edition, subscriber), so a send can stop anywhere and resume.
+
+Life of a row: ``pending`` -> ``sending`` (committed BEFORE the batch is handed to a backend)
+-> ``sent`` / ``failed`` (committed after the answer). A row still ``sending`` when its process
+died cannot be known to have arrived: the next run marks it ``unknown`` and leaves it alone
+unless the operator asks for it again (``resend_unknown``). ``skipped`` rows are members who
+unsubscribed or were suppressed, checked when their batch comes up, not when the send started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, update
+
+from digest.models import Subscriber
+from digest.store import schema as t
+from digest.store.db import Database
+from digest.store.editions import heartbeat
+from digest.store.schema import utcnow
+from digest.store.suppressions import suppressed_clause
+
+DETAIL_MAX = 500
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    subscriber: Subscriber
+    attempts: int  # including the one about to be made
+
+
+@dataclass(frozen=True)
+class Batch:
+    claimed: list[Claimed]
+    skipped: int
+    last_id: int | None  # the keyset cursor for the next call; None when nothing was left
+
+
+def populate(db: Database, edition_id: str, list_id: int) -> int:
+    """One pending row per member of the list (one INSERT ... SELECT, never a Python loop).
+
+    Members who left the list are recorded as skipped at once; suppressions are checked batch by
+    batch, so one recorded during the send still counts. Rows that exist are left alone.
+    """
+    m, d = t.memberships, t.deliveries
+    now = utcnow()
+    already = exists().where(d.c.edition_id == edition_id, d.c.subscriber_id == m.c.subscriber_id)
+    active = m.c.status == "active"
+    source = (
+        select(literal(edition_id), m.c.subscriber_id,
+               case((active, "pending"), else_="skipped"),
+               case((active, None), else_="unsubscribed"),
+               literal(0), literal(now, t.UtcDateTime))
+        .where(m.c.list_id == list_id, ~already)
+        .order_by(m.c.subscriber_id)
+    )
+    with db.write() as conn:
+        result = conn.execute(insert(d).from_select(
+            ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source))
+    return result.rowcount or 0
+
+
+def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limit: int,
+                owner: str | None = None) -> Batch:
+    """The next ``limit`` pending rows after ``after``, marked ``sending`` in one transaction."""
+    d, s, m = t.deliveries, t.subscribers, t.memberships
+    stmt = (
+        select(d.c.id, d.c.subscriber_id, d.c.attempts, s.c.email, s.c.name, s.c.locale,
+               m.c.status.label("membership"), suppressed_clause(s.c.email_key).label("sup"))
+        .join(s, s.c.id == d.c.subscriber_id)
+        .outerjoin(m, and_(m.c.list_id == list_id, m.c.subscriber_id == d.c.subscriber_id))
+        .where(d.c.edition_id == edition_id, d.c.status == "pending", d.c.id > after)
+        .order_by(d.c.id)
+        .limit(limit)
+    )
+    now = utcnow()
+    with db.write() as conn:
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return Batch([], 0, None)
+        left = [r.id for r in rows if r.membership != "active"]
+        suppressed = [r.id for r in rows if r.membership == "active" and r.sup]
+        go = [r for r in rows if r.membership == "active" and not r.sup]
+        for ids, why in ((left, "unsubscribed"), (suppressed, "suppressed")):
+            if ids:
+                conn.execute(update(d).where(d.c.id.in_(ids))
+                             .values(status="skipped", detail=why, updated_at=now))
+        if go:
+            conn.execute(update(d).where(d.c.id.in_([r.id for r in go]))
+                         .values(status="sending", attempts=d.c.attempts + 1, updated_at=now))
+        if owner:
+            heartbeat(conn, edition_id, owner)
+    claimed = [
+        Claimed(r.id, Subscriber(id=r.subscriber_id, email=r.email, name=r.name,
+                                 locale=r.locale), r.attempts + 1)
+        for r in go
+    ]
+    return Batch(claimed, len(left) + len(suppressed), rows[-1].id)
+
+
+def record(db: Database, results: Iterable[tuple[int, str, str]], *, edition_id: str,
+           owner: str | None = None) -> None:
+    """Store (delivery id, status, detail) answers in one transaction."""
+    params = [{"b_id": i, "b_status": st, "b_detail": (detail or "")[:DETAIL_MAX] or None}
+              for i, st, detail in results]
+    if not params:
+        return
+    d = t.deliveries
+    stmt = (update(d).where(d.c.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), detail=bindparam("b_detail"),
+                    updated_at=utcnow()))
+    with db.write() as conn:
+        conn.execute(stmt, params)
+        if owner:
+            heartbeat(conn, edition_id, owner)
+
+
+def mark_interrupted(db: Database, edition_id: str) -> int:
+    """Rows left 'sending' by a process that died: they may have arrived. Mark them unknown."""
+    d = t.deliveries
+    with db.write() as conn:
+        return conn.execute(
+            update(d).where(d.c.edition_id == edition_id, d.c.status == "sending")
+            .values(status="unknown", detail="in flight when the sending process stopped",
+                    updated_at=utcnow())
+        ).rowcount
+
+
+def resend_unknown(db: Database, edition_id: str) -> int:
+    """The operator asked: unknown rows go back to pending (they may arrive twice)."""
+    d = t.deliveries
+    with db.write() as conn:
+        return conn.execute(
+            update(d).where(d.c.edition_id == edition_id, d.c.status == "unknown")
+            .values(status="pending", updated_at=utcnow())
+        ).rowcount
+
+
+def counts(db: Database, edition_id: str) -> dict[str, int]:
+    d = t.deliveries
+    with db.read() as conn:
+        rows = conn.execute(select(d.c.status, func.count()).where(d.c.edition_id == edition_id)
+                            .group_by(d.c.status)).all()
+    out = dict.fromkeys(t.DELIVERY_STATUSES, 0)
+    out.update({status: n for status, n in rows})
+    return out
+
+
+def failures(db: Database, edition_id: str, limit: int = 20) -> list[tuple[str, str]]:
+    """(address, reason) of failed rows, for the operator's summary."""
+    d, s = t.deliveries, t.subscribers
+    with db.read() as conn:
+        return [(r.email, r.detail or "") for r in conn.execute(
+            select(s.c.email, d.c.detail).join(s, s.c.id == d.c.subscriber_id)
+            .where(d.c.edition_id == edition_id, d.c.status == "failed")
+            .order_by(d.c.id).limit(limit))]

@@ -7,6 +7,7 @@ and quotes display names. A CR or LF from data therefore never reaches a header.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,13 +84,21 @@ def build_message(env: Envelope, *, html: str, text: str) -> EmailMessage:
     return msg
 
 
+# Printable ASCII without <, > and ",": what a URL may hold inside the header's <...>.
+_HEADER_SAFE = re.compile(r"[!-+\--;=?-~]*\Z")
+
+
 def list_unsubscribe(url: str, mailto: str | None) -> str:
-    """RFC 2369 in order of preference: the HTTPS link (RFC 8058 one-click) then mailto."""
-    value = f"<{_header_url(url)}>"
+    """RFC 2369 in order of preference: the HTTPS link (RFC 8058 one-click) then mailto.
+
+    Runs per recipient; the signed links we build are header-safe already, so the per-character
+    filter only runs on the rare URL that is not.
+    """
+    if not _HEADER_SAFE.match(url):
+        url = _header_url(url)
     if mailto:
-        token = url.rsplit("/", 1)[-1]
-        value += f", <mailto:{mailto}?subject=unsubscribe%20{_header_url(token)}>"
-    return value
+        return f"<{url}>, <mailto:{mailto}?subject=unsubscribe%20{url.rsplit('/', 1)[-1]}>"
+    return f"<{url}>"
 
 
 def list_id(title: str, list_name: str, site_url: str) -> str:

@@ -1,0 +1,292 @@
+"""SendGrid v3 Mail Send: one request per batch of up to 1,000 recipients.
+
+The edition goes out once per request with its placeholder tokens still in it; each recipient is
+one personalization whose ``substitutions`` fill those tokens (HTML-escaped values for the HTML
+tokens, raw values for the text tokens), so SendGrid produces exactly what ``Personalizer.fill``
+would, and the request carries the ~100 KB body once instead of 1,000 times.
+
+We post a plain JSON dict through the ``sendgrid`` library rather than its ``Mail`` helper:
+``Mail.add_personalization`` inserts at index 0 (personalizations come out reversed) and the
+helper only dedupes addresses inside one personalization. Like every backend, this one builds,
+posts and parses; it never sleeps or retries (see digest/delivery/base.py).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import time
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from digest.collect import one_line
+from digest.config import SendGridConfig
+from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
+from digest.delivery.message import list_unsubscribe
+from digest.errors import (
+    DeliveryAuthError,
+    DeliveryRefused,
+    DeliveryTooLarge,
+    DeliveryTransient,
+)
+
+NAME = "sendgrid"
+MAX_BATCH = 1000  # personalizations per request, and recipients (to+cc+bcc) per request
+MAX_SUBSTITUTION_BYTES = 10_000  # per personalization
+MAX_CATEGORIES = 10
+MAX_CATEGORY_CHARS = 255
+MAX_DETAIL_CHARS = 1000
+# Cheap sanity check only (the store validated addresses on import): one garbage address would
+# make SendGrid refuse the whole request with a 400, failing 999 good recipients with it.
+_ADDRESS = re.compile(r"[^\s@<>,;\"()\[\]\\]+@[^\s@<>,;\"()\[\]\\]+\.[^\s@<>,;\"()\[\]\\]+\Z")
+
+
+def json_bytes(obj) -> int:
+    """Size of ``obj`` as compact UTF-8 JSON: how we measure SendGrid's 10,000-byte limits.
+    (SendGrid does not say how it counts; this is at least the raw keys and values.)"""
+    return len(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _strings_bytes(mapping: Mapping[str, str], limit: int) -> int:
+    """``json_bytes`` of a flat str->str mapping, skipped when it cannot reach ``limit``: no
+    character takes more than 6 bytes in JSON (a \\u00XX escape). Runs 1,000 times a request."""
+    bound = 2 + sum(6 * (len(k) + len(v) + 1) for k, v in mapping.items())
+    return bound if bound <= limit else json_bytes(mapping)
+
+
+def recipient_name(name: str) -> str:
+    """SendGrid refuses a ``to.name`` containing ``;`` or ``,`` (400 for the whole request)."""
+    return one_line(name.replace(";", " ").replace(",", " "))
+
+
+def categories(job: SendJob, config: SendGridConfig) -> list[str]:
+    """The list name and edition id first (they group stats per list and per edition), then the
+    configured ones: unique, non-empty, at most 10 of at most 255 characters (else a 400)."""
+    seen: dict[str, None] = {}
+    for name in (job.edition.list_name, job.edition.id, *config.categories):
+        name = one_line(name)[:MAX_CATEGORY_CHARS]
+        if name:
+            seen.setdefault(name, None)
+    return list(seen)[:MAX_CATEGORIES]
+
+
+def build_request(
+    job: SendJob, batch: Sequence[Recipient], config: SendGridConfig
+) -> tuple[dict, list[Outcome]]:
+    """The Mail Send body for ``batch`` (personalizations in batch order), and an Outcome for
+    each recipient left out of it. Pure: no I/O, so it is tested without HTTP."""
+    body, skipped, _ = _build(job, batch, config)
+    return body, skipped
+
+
+def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
+    if len(batch) > MAX_BATCH:
+        raise ValueError(f"a SendGrid request takes at most {MAX_BATCH} recipients, not {len(batch)}")
+    if not job.from_email.isascii():
+        raise DeliveryRefused(
+            f"SendGrid refuses a non-ASCII From address: {job.from_email!r}; change sender.email",
+            backend=NAME,
+        )
+    personalizations = []
+    skipped = []
+    included = []
+    seen: set[str] = set()
+    for recipient in batch:
+        sid = recipient.subscriber.id
+        email = recipient.subscriber.email.strip()
+        key = email.lower()
+        if key in seen:
+            # Each address at most once per request, or SendGrid refuses all of it (400).
+            skipped.append(Outcome(sid, "retry", "address already in this request"))
+            continue
+        if not _ADDRESS.match(email):
+            skipped.append(Outcome(sid, "failed", "not an address SendGrid accepts"))
+            continue
+        values = recipient.values
+        subs = job.personalizer.substitutions(values)
+        size = _strings_bytes(subs, MAX_SUBSTITUTION_BYTES)
+        if size > MAX_SUBSTITUTION_BYTES:
+            skipped.append(Outcome(
+                sid, "failed",
+                f"personal values are {size} bytes, over SendGrid's "
+                f"{MAX_SUBSTITUTION_BYTES:,}-byte substitutions limit",
+            ))
+            continue
+        seen.add(key)
+        to = {"email": email}
+        name = recipient_name(recipient.subscriber.name or "")
+        if name:
+            to["name"] = name
+        p = {
+            "to": [to],
+            "substitutions": subs,
+            # Per personalization: each recipient's own signed link (RFC 8058 one-click).
+            "headers": {
+                "List-Unsubscribe": list_unsubscribe(values["unsubscribe_url"],
+                                                      job.unsubscribe_mailto),
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        }
+        if recipient.delivery_id is not None:
+            # The ledger row comes back on every webhook event; it is not personal data.
+            p["custom_args"] = {"delivery_id": str(recipient.delivery_id)}
+        personalizations.append(p)
+        included.append(recipient)
+
+    sender = {"email": job.from_email}
+    if one_line(job.from_name):
+        sender["name"] = one_line(job.from_name)
+    body: dict = {
+        "personalizations": personalizations,
+        "from": sender,
+        "subject": one_line(job.rendered.subject),
+        # text/plain must come first. The parts keep their tokens: SendGrid fills them.
+        "content": [
+            {"type": "text/plain", "value": job.rendered.text},
+            {"type": "text/html", "value": job.rendered.html},
+        ],
+        "headers": {"List-Id": one_line(job.list_id)},
+        # Message level, so every event of the send finds its edition; never personal data.
+        "custom_args": {"edition_id": job.edition.id, "list": job.edition.list_name},
+        "categories": categories(job, config),
+    }
+    if job.reply_to:
+        body["reply_to"] = {"email": job.reply_to}
+    if config.asm_group_id is not None:
+        body["asm"] = {"group_id": config.asm_group_id}
+    if config.sandbox:
+        body["mail_settings"] = {"sandbox_mode": {"enable": True}}
+    return body, skipped, included
+
+
+class SendGridBackend:
+    """Posts one request per batch through the official library, and normalizes its answers."""
+
+    max_batch = MAX_BATCH
+
+    def __init__(self, config: SendGridConfig, *, client: SendGridAPIClient | None = None,
+                 clock: Callable[[], float] = time.time):
+        host = config.api_host.rstrip("/")  # the library appends /v3/mail/send itself
+        if client is None:
+            if not config.api_key:
+                # Checked here: the library would silently read the environment itself.
+                raise DeliveryAuthError(
+                    "no SendGrid API key: set SENDGRID_API_KEY to a key with Mail Send access",
+                    backend=NAME,
+                )
+            client = SendGridAPIClient(config.api_key, host=host)
+        client.client.timeout = config.timeout  # the library has no timeout by default
+        self._sg = client
+        self._secret = config.api_key or ""
+        self.config = config
+        self.clock = clock
+        self.info = BackendInfo(name=NAME, destination=f"{host}/v3/mail/send",
+                                extra={"sandbox": config.sandbox})
+
+    def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
+        body, outcomes, included = _build(job, batch, self.config)
+        if not included:
+            return outcomes
+        response = self._post(body)
+        message_id = _header(response.headers, "X-Message-Id")
+        outcomes.extend(Outcome(r.subscriber.id, "sent", message_id) for r in included)
+        return outcomes
+
+    def close(self) -> None:
+        pass  # urllib opens one connection per request: nothing to release
+
+    def _post(self, body: dict):
+        host = self.info.destination
+        try:
+            # Any 2xx: 202 accepted, 200 in sandbox mode. Other codes raise HTTPError.
+            return self._sg.client.mail.send.post(request_body=body)
+        except HTTPError as exc:
+            raise self._http_error(exc) from None
+        # The library does not wrap network errors: they arrive as urllib/socket/http.client ones.
+        except TimeoutError as exc:
+            raise DeliveryTransient(
+                f"SendGrid did not answer within {self.config.timeout:g} s; the request may or "
+                "may not have been accepted", backend=NAME, detail=str(exc)) from exc
+        except urllib.error.URLError as exc:  # raised while connecting or sending
+            reason = exc.reason
+            if isinstance(reason, TimeoutError):
+                message = f"SendGrid did not accept a connection within {self.config.timeout:g} s"
+            else:
+                message = f"could not reach SendGrid at {host}: {reason}"
+            raise DeliveryTransient(message, backend=NAME, detail=str(reason)) from exc
+        except (http.client.HTTPException, OSError) as exc:
+            # RemoteDisconnected, ConnectionResetError, IncompleteRead: it may have arrived.
+            raise DeliveryTransient(
+                f"SendGrid closed the connection without a complete answer "
+                f"({type(exc).__name__}); the request may or may not have been accepted",
+                backend=NAME, detail=str(exc)) from exc
+
+    def _http_error(self, exc: HTTPError) -> Exception:
+        status = int(exc.status_code)
+        detail = self._detail(exc.body)
+        said = f": {detail}" if detail else ""
+        kw = dict(backend=NAME, status=status, detail=detail)
+        if status in (401, 403):
+            extra = "" if status == 401 else " and that it has Mail Send permission"
+            return DeliveryAuthError(
+                f"SendGrid refused the API key ({status}): check SENDGRID_API_KEY{extra}", **kw)
+        if status == 413:
+            return DeliveryTooLarge(f"SendGrid says the request is too large (413){said}", **kw)
+        if status == 429:
+            wait = self._retry_after(exc.headers)
+            when = f"retry after {wait:g} s" if wait is not None else "retry later"
+            return DeliveryTransient(f"SendGrid is rate limiting (429): {when}",
+                                     retry_after=wait, **kw)
+        if status >= 500:
+            return DeliveryTransient(f"SendGrid had a server error ({status}){said}", **kw)
+        return DeliveryRefused(f"SendGrid refused the request ({status}){said}", **kw)
+
+    def _detail(self, raw) -> str:
+        """The provider's own messages, one line, never the key."""
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        raw = raw or ""
+        try:
+            errors = json.loads(raw)["errors"]
+            parts = []
+            for e in errors:
+                msg = str(e.get("message") or "").strip()
+                field = e.get("field")
+                parts.append(f"{msg} (field: {field})" if field and msg else msg or str(field or ""))
+            text = "; ".join(p for p in parts if p)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            text = raw  # a proxy's HTML or plain text page
+        text = one_line(text)
+        if self._secret:
+            text = text.replace(self._secret, "[redacted]")
+        return text[:MAX_DETAIL_CHARS]
+
+    def _retry_after(self, headers) -> float | None:
+        """Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (unix time), else None."""
+        value = _header(headers, "Retry-After")
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                try:
+                    return max(0.0, parsedate_to_datetime(value).timestamp() - self.clock())
+                except (TypeError, ValueError, IndexError):
+                    pass
+        reset = _header(headers, "X-RateLimit-Reset")
+        if reset:
+            try:
+                return max(0.0, float(reset) - self.clock())
+            except ValueError:
+                pass
+        return None
+
+
+def _header(headers: Mapping | None, name: str) -> str:
+    if headers is None:
+        return ""
+    return (headers.get(name) or "").strip()

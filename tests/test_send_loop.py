@@ -248,9 +248,10 @@ def test_rows_in_flight_at_a_crash_become_unknown_and_are_resent_only_on_request
     assert not set(backend.delivered) & {c.subscriber.email for c in batch.claimed}
     assert report.status == "sent"
 
+    from sqlalchemy import update
+
     from digest.store.editions import get_edition
     from digest.store.schema import editions
-    from sqlalchemy import update
     with db.write() as conn:  # an operator decides to resend: reopen the edition
         conn.execute(update(editions).values(status="paused"))
     resend = Scripted()

@@ -146,6 +146,10 @@ def normalize_title(title: str) -> str:
 
 def one_line(text: str) -> str:
     """Collapse every kind of line break and control character: the result may go in a header."""
+    # isprintable() is False exactly for categories C and Z other than the ASCII space: the
+    # common case (a clean name, per recipient) returns at once.
+    if text.isprintable() and "  " not in text and text == text.strip():
+        return text
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
     return " ".join(cleaned.split())
 

@@ -113,7 +113,9 @@ class SmtpConfig:
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    batch_size: int = 500  # recipients handed to the backend at once (SendGrid: at most 1000)
+    # Recipients handed to the backend at once; default: the backend's own largest
+    # (SendGrid 1,000 per request, SMTP 100 per connection turn, outbox 1,000).
+    batch_size: int | None = None
     rate_per_second: float | None = None  # a provider's limit, as messages per second
     rate_per_minute: float | None = None
     max_retries: int = 5  # for transient errors of one batch, before the send pauses
@@ -369,7 +371,7 @@ def _delivery(table: Any, path: Path | None) -> DeliveryConfig:
     s = _Section(table, "delivery", path)
     d = DeliveryConfig
     config = DeliveryConfig(
-        batch_size=s.get("batch_size", int, d.batch_size),
+        batch_size=s.get("batch_size", int, None),
         rate_per_second=s.get("rate_per_second", float, None),
         rate_per_minute=s.get("rate_per_minute", float, None),
         max_retries=s.get("max_retries", int, d.max_retries),
@@ -379,7 +381,7 @@ def _delivery(table: Any, path: Path | None) -> DeliveryConfig:
         error_budget_min=s.get("error_budget_min", int, d.error_budget_min),
     )
     s.finish()
-    if not 1 <= config.batch_size <= 1000:
+    if config.batch_size is not None and not 1 <= config.batch_size <= 1000:
         raise ConfigError("must be between 1 and 1000", path=path, key="delivery.batch_size")
     for key in ("rate_per_second", "rate_per_minute"):
         value = getattr(config, key)

@@ -130,8 +130,9 @@ class Sender:
         self.job = make_job(config, stored.edition, stored.rendered)
         self.make_recipient = RecipientFactory(config, self.job, signer)
         self.limits = limits_for(self.delivery, clock=clock, sleep=sleep)
-        largest = self.limits.largest_batch or self.delivery.batch_size
-        self.batch_size = max(1, min(self.delivery.batch_size, backend.max_batch, largest))
+        wanted = self.delivery.batch_size or backend.max_batch
+        self.batch_size = max(1, min(wanted, backend.max_batch,
+                                     self.limits.largest_batch or wanted))
         self.owner = new_owner()
         self.report = SendReport(edition_id=stored.id, list_name=stored.list_name,
                                  backend=backend.info.name, destination=backend.info.destination)

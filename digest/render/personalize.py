@@ -82,7 +82,8 @@ class Personalizer:
     ...                      "preferences_url": "https://..."})
     """
 
-    __slots__ = ("tokens", "keys", "_html", "_html_slots", "_html_keys", "_text", "_text_slots")
+    __slots__ = ("tokens", "keys", "_html", "_html_slots", "_html_keys", "_text", "_text_slots",
+                 "_html_tokens", "_text_tokens")
 
     def __init__(self, rendered: Rendered):
         tokens = rendered.tokens
@@ -91,6 +92,8 @@ class Personalizer:
         self._html, self._html_slots = _split(rendered.html, tokens.get("html", {}))
         self._text, self._text_slots = _split(rendered.text, tokens.get("text", {}))
         self._html_keys = tuple(dict.fromkeys(key for _, key in self._html_slots))
+        self._html_tokens = tuple(tokens.get("html", {}).items())
+        self._text_tokens = tuple(tokens.get("text", {}).items())
 
     def slot_counts(self) -> dict[str, dict[str, int]]:
         """How many times each key occurs in each part (for checks and tests)."""
@@ -123,12 +126,13 @@ class Personalizer:
     def substitutions(self, values: Mapping[str, str]) -> dict[str, str]:
         """Token -> value for a substitution service (e.g. SendGrid ``substitutions``):
         HTML tokens get the HTML-escaped value, text tokens the raw value."""
-        self._check(values)
-        subs = {}
-        for key, token in self.tokens.get("html", {}).items():
-            subs[token] = _html.escape(values[key], quote=True)
-        for key, token in self.tokens.get("text", {}).items():
-            subs[token] = values[key]
+        try:
+            subs = {token: _escape(values[key]) for key, token in self._html_tokens}
+            for key, token in self._text_tokens:
+                subs[token] = values[key]
+        except KeyError:
+            self._check(values)
+            raise
         return subs
 
 

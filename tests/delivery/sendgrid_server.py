@@ -227,6 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path == "/_stats":  # for benchmarks that run the server in another process
+            self._answer(200, json.dumps(self.server.owner.stats()).encode())
+            return
         self._answer(405, _error_body("Method not allowed", None))
 
     def do_POST(self):
@@ -401,6 +404,12 @@ class SendGridServer:
         with self._lock:
             return list(self._addresses)
 
+    def stats(self) -> dict:
+        with self._lock:
+            return {"attempts": self.attempts, "delivered": len(self._addresses),
+                    "unique": len({a.lower() for a in self._addresses}),
+                    "violations": len(self._violations)}
+
     def clear(self) -> None:
         with self._lock:
             for store in (self._script, self._requests, self._message_ids, self._addresses,
@@ -433,3 +442,14 @@ class SendGridServer:
     def _log(self, status, note) -> None:
         with self._lock:
             self._answers.append((status, note))
+
+
+if __name__ == "__main__":
+    # A server in its own process (benchmarks: the sender's memory and CPU measured alone).
+    # Prints its URL, then serves until stdin closes.
+    import sys
+
+    with SendGridServer(api_key=sys.argv[1] if len(sys.argv) > 1 else "SG.test-key",
+                        keep_bodies=False) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()

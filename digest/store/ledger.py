@@ -102,17 +102,29 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
 
 def record(db: Database, results: Iterable[tuple[int, str, str]], *, edition_id: str,
            owner: str | None = None) -> None:
-    """Store (delivery id, status, detail) answers in one transaction."""
-    params = [{"b_id": i, "b_status": st, "b_detail": (detail or "")[:DETAIL_MAX] or None}
-              for i, st, detail in results]
-    if not params:
+    """Store (delivery id, status, detail) answers in one transaction.
+
+    Rows sharing a status and detail (a SendGrid batch shares one X-Message-Id) are updated by
+    one ``WHERE id IN (...)``; the rest row by row in one executemany.
+    """
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for delivery_id, status, detail in results:
+        groups.setdefault((status, (detail or "")[:DETAIL_MAX] or None), []).append(delivery_id)
+    if not groups:
         return
     d = t.deliveries
-    stmt = (update(d).where(d.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), detail=bindparam("b_detail"),
-                    updated_at=utcnow()))
+    now = utcnow()
+    singles = [{"b_id": ids[0], "b_status": st, "b_detail": detail}
+               for (st, detail), ids in groups.items() if len(ids) == 1]
     with db.write() as conn:
-        conn.execute(stmt, params)
+        for (status, detail), ids in groups.items():
+            if len(ids) > 1:
+                conn.execute(update(d).where(d.c.id.in_(ids))
+                             .values(status=status, detail=detail, updated_at=now))
+        if singles:
+            conn.execute(update(d).where(d.c.id == bindparam("b_id"))
+                         .values(status=bindparam("b_status"), detail=bindparam("b_detail"),
+                                 updated_at=now), singles)
         if owner:
             heartbeat(conn, edition_id, owner)
 

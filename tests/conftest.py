@@ -45,3 +45,20 @@ def site(tmp_path, monkeypatch):
     path = tmp_path / "digest.toml"
     path.write_text(SITE_TOML.format(locale="fr", sample=SAMPLE), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def config(site):
+    from digest.config import load_config
+
+    return load_config(site, env={})
+
+
+@pytest.fixture
+def db(config):
+    """The site's database: a real SQLite file under tmp_path/state."""
+    from digest.store.db import open_database
+
+    database = open_database(config.database_url)
+    yield database
+    database.close()

@@ -8,29 +8,15 @@ from email.policy import default
 import pytest
 
 from digest.build import edition_for_send
-from digest.config import load_config
 from digest.delivery.outbox import OutboxBackend
 from digest.render import pipeline
 from digest.send import deliver
 from digest.store.csvio import read_subscriber_csv
-from digest.store.db import open_database
 from digest.store.subscribers import import_subscribers, suppress, unsubscribe
 from digest.tokens import TokenSigner
 from tests.conftest import SAMPLE_NOW
 
 SIGNER = TokenSigner("k" * 40)
-
-
-@pytest.fixture
-def config(site):
-    return load_config(site, env={})
-
-
-@pytest.fixture
-def db(config):
-    database = open_database(config.database_url)
-    yield database
-    database.close()
 
 
 def subscribe(db, rows):

@@ -18,7 +18,6 @@ from digest.pacing import SlidingWindow
 from digest.send import deliver
 from digest.store import ledger
 from digest.store.csvio import read_subscriber_csv
-from digest.store.db import open_database
 from digest.store.editions import EditionBusy, claim_edition
 from digest.store.subscribers import import_subscribers, unsubscribe
 from digest.tokens import TokenSigner
@@ -82,13 +81,6 @@ def config(site, tmp_path):
         "error_budget = 0.2\nerror_budget_min = 10\n"
     site.write_text(text)
     return load_config(site, env={})
-
-
-@pytest.fixture
-def db(config):
-    database = open_database(config.database_url)
-    yield database
-    database.close()
 
 
 def subscribe(db, n):

@@ -144,3 +144,31 @@ def test_sigkill_at_a_random_point_then_resume_sends_nobody_twice(list_of, tmp_p
         assert "--resend-unknown" in resumed.stderr
     print(f"seed {seed}: killed after {sum(before.values())} delivered; "
           f"{counts['unknown']} unknown, {len(missing)} of them never arrived")
+
+
+def test_sigterm_finishes_the_batch_in_flight_and_resume_completes(list_of, tmp_path, site):
+    everyone = list_of(3_000)
+    site.write_text(site.read_text() + "batch_size = 100\n")
+    with SendGridServer(api_key=KEY, keep_bodies=False) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digest", "send", "--list", "matinale", "--backend",
+             "sendgrid", "--now", SAMPLE_NOW, "--out", str(tmp_path / "ed")],
+            cwd=tmp_path, env=env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        deadline = time.monotonic() + 60
+        while server.attempts < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stdout + stderr
+        assert "interrupted" in stdout and "resume" in stderr
+        first = len(server.delivered_addresses())
+
+        db = open_database(load_config(site, env={}).database_url)
+        counts = ledger.counts(db, "matinale-2025-07-01")
+        assert counts["unknown"] == 0 and counts["sending"] == 0  # the batch was recorded
+        assert counts["sent"] == first and 0 < first < 3_000
+
+        send(tmp_path, server)
+        delivered = server.delivered_addresses()
+    assert sorted(delivered) == sorted(everyone)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 
+from digest.collect import one_line
 from digest.edition_json import edition_from_dict, edition_to_dict
 from digest.errors import DigestError
 from digest.models import Edition, Rendered
@@ -36,6 +37,10 @@ class EditionBusy(DigestError):
     """Another live process holds the lease on this edition."""
 
 
+class NotApproved(DigestError):
+    """The edition needs an editor's approval and has none."""
+
+
 @dataclass(frozen=True)
 class StoredEdition:
     id: str
@@ -45,6 +50,10 @@ class StoredEdition:
     reason: str | None
     backend: str | None
     owner: str | None
+    needs_approval: bool
+    approved_at: datetime | None
+    approved_by: str | None
+    edits: dict | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -57,7 +66,8 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def save_edition(db: Database, edition: Edition, rendered: Rendered) -> None:
+def save_edition(db: Database, edition: Edition, rendered: Rendered, *,
+                 needs_approval: bool = False) -> None:
     """Store a built edition as 'ready'. An edition id is stored once; a second build of the same
     list and day must not replace what a send may already be delivering."""
     with db.write() as conn:
@@ -69,15 +79,59 @@ def save_edition(db: Database, edition: Edition, rendered: Rendered) -> None:
             id=edition.id,
             list_id=list_id,
             status="ready",
-            subject=edition.subject,
-            edition_json=json.dumps(edition_to_dict(edition), ensure_ascii=False),
-            html=rendered.html,
-            text=rendered.text,
-            tokens_json=json.dumps({"tokens": rendered.tokens, "locale": rendered.locale,
-                                    "direction": rendered.direction,
-                                    "warnings": list(rendered.warnings)}),
+            needs_approval=needs_approval,
             created_at=utcnow(),
+            **_rendering(edition, rendered),
         ))
+
+
+def _rendering(edition: Edition, rendered: Rendered) -> dict:
+    return {
+        "subject": edition.subject,
+        "edition_json": json.dumps(edition_to_dict(edition), ensure_ascii=False),
+        "html": rendered.html,
+        "text": rendered.text,
+        "tokens_json": json.dumps({"tokens": rendered.tokens, "locale": rendered.locale,
+                                   "direction": rendered.direction,
+                                   "warnings": list(rendered.warnings)}),
+    }
+
+
+def replace_rendering(db: Database, edition_id: str, edition: Edition, rendered: Rendered, *,
+                      edits: dict | None) -> None:
+    """An editor changed the draft: store the new rendering and edits, withdraw any approval.
+    Refused once sending has started: half the list must not get another email than the rest."""
+    e = t.editions
+    with db.write() as conn:
+        status = conn.scalar(select(e.c.status).where(e.c.id == edition_id).with_for_update())
+        if status is None:
+            raise DigestError(f"there is no stored edition {edition_id}")
+        if status != "ready":
+            raise DigestError(f"edition {edition_id} is {status}: it can no longer be changed")
+        conn.execute(update(e).where(e.c.id == edition_id).values(
+            approved_at=None, approved_by=None,
+            edits_json=json.dumps(edits, ensure_ascii=False) if edits else None,
+            **_rendering(edition, rendered)))
+
+
+def approve_edition(db: Database, edition_id: str, *, by: str) -> None:
+    e = t.editions
+    with db.write() as conn:
+        status = conn.scalar(select(e.c.status).where(e.c.id == edition_id).with_for_update())
+        if status is None:
+            raise DigestError(f"there is no stored edition {edition_id}")
+        if status not in ("ready", "paused"):
+            raise DigestError(f"edition {edition_id} is {status}: there is nothing to approve")
+        conn.execute(update(e).where(e.c.id == edition_id)
+                     .values(approved_at=utcnow(), approved_by=one_line(by)[:200]))
+
+
+def skip_edition(db: Database, edition_id: str, *, reason: str) -> None:
+    """Not sent on purpose (e.g. nothing new): kept, with the reason, for the history."""
+    e = t.editions
+    with db.write() as conn:
+        conn.execute(update(e).where(e.c.id == edition_id, e.c.status == "ready")
+                     .values(status="skipped", reason=reason, finished_at=utcnow()))
 
 
 def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
@@ -104,7 +158,11 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
     )
     return StoredEdition(
         id=row.id, list_name=row.list_name, list_id=row.list_id, status=row.status,
-        reason=row.reason, backend=row.backend, owner=row.owner, created_at=row.created_at,
+        reason=row.reason, backend=row.backend, owner=row.owner,
+        needs_approval=row.needs_approval, approved_at=row.approved_at,
+        approved_by=row.approved_by,
+        edits=json.loads(row.edits_json) if row.edits_json else None,
+        created_at=row.created_at,
         started_at=row.started_at, finished_at=row.finished_at, edition=edition,
         rendered=rendered,
     )
@@ -120,11 +178,19 @@ def claim_edition(db: Database, edition_id: str, owner: str, *, backend: str,
     e = t.editions
     with db.write() as conn:
         row = conn.execute(
-            select(e.c.status, e.c.owner, e.c.heartbeat_at, e.c.finished_at)
+            select(e.c.status, e.c.owner, e.c.heartbeat_at, e.c.finished_at,
+                   e.c.needs_approval, e.c.approved_at)
             .where(e.c.id == edition_id).with_for_update()
         ).first()
         if row is None:
             raise DigestError(f"there is no stored edition {edition_id}")
+        if row.status == "skipped":
+            raise AlreadySent(f"edition {edition_id} was skipped on purpose; nothing to do")
+        if row.needs_approval and row.approved_at is None:
+            raise NotApproved(
+                f"edition {edition_id} waits for an editor's approval: approve it in the web app "
+                f"or with 'digest approve {edition_id}', then send again"
+            )
         if row.status == "sent":
             raise AlreadySent(
                 f"edition {edition_id} was sent already ({row.finished_at:%Y-%m-%d %H:%M} UTC); "
@@ -165,7 +231,8 @@ def release_edition(db: Database, edition_id: str, owner: str, *, status: str,
 def list_editions(db: Database, list_name: str | None = None, limit: int = 50) -> list[dict]:
     e, lists = t.editions, t.lists
     stmt = (select(e.c.id, lists.c.name.label("list_name"), e.c.status, e.c.subject,
-                   e.c.reason, e.c.created_at, e.c.started_at, e.c.finished_at)
+                   e.c.reason, e.c.needs_approval, e.c.approved_at, e.c.approved_by,
+                   e.c.created_at, e.c.started_at, e.c.finished_at)
             .join(lists, lists.c.id == e.c.list_id)
             .order_by(e.c.created_at.desc()).limit(limit))
     if list_name:

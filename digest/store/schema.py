@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -151,7 +152,7 @@ feed_cache = Table(
 )
 
 
-EDITION_STATUSES = ("ready", "sending", "paused", "sent")
+EDITION_STATUSES = ("ready", "sending", "paused", "sent", "skipped")
 DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
 
 editions = Table(
@@ -159,9 +160,17 @@ editions = Table(
     metadata,
     Column("id", String(150), primary_key=True),  # <list>-<YYYY-MM-DD>
     Column("list_id", Integer, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
-    # ready: rendered and stored, nobody sending; sending: a process holds the lease;
-    # paused: stopped on purpose (error budget, Ctrl-C, auth) and resumable; sent: finished.
+    # ready: rendered and stored (a draft until it is sent), nobody sending; sending: a process
+    # holds the lease; paused: stopped on purpose (error budget, Ctrl-C, auth) and resumable;
+    # sent: finished; skipped: not sent on purpose (nothing new), with the reason.
     Column("status", String(20), nullable=False, default="ready"),
+    # The approval gate: a draft that needs approval is not sent until an editor approves it.
+    # Any edit after approval withdraws it (the editor approved what they saw).
+    Column("needs_approval", Boolean, nullable=False, default=False),
+    Column("approved_at", UtcDateTime, nullable=True),
+    Column("approved_by", String(200), nullable=True),
+    # Editors' changes (pins, drops, order, note, subject), re-applied to the sources' stories.
+    Column("edits_json", Text, nullable=True),
     Column("subject", String(1000), nullable=False),
     # The rendering is kept with its placeholder tokens, so a resumed send (after a crash, on
     # another day) delivers exactly what the first half of the list got, not a rebuild.
@@ -177,7 +186,8 @@ editions = Table(
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     Column("started_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
-    CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent')", name="status"),
+    CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent', 'skipped')",
+                    name="status"),
 )
 
 deliveries = Table(

@@ -1,103 +1,27 @@
-"""Thin commands: load the config, call one library function, print the result.
-
-User mistakes (bad config, unknown list, broken CSV, every source down) end as one sentence on
-stderr and a non-zero exit, never a traceback.
-"""
+"""build, send, status: one edition from sources to subscribers."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from digest.config import Config, load_config, source_from_location
-from digest.errors import ConfigError, DigestError
-
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
-
-EXIT_USAGE = 2  # bad config or arguments
-EXIT_FAILED = 1  # the work could not be done
-
-
-def main() -> None:
-    try:
-        cli.main(standalone_mode=False, prog_name="digest")
-    except click.exceptions.Abort:
-        err.print("[red]aborted[/]")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}", markup=True)
-        sys.exit(EXIT_USAGE)
-    except DigestError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True)
-        sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
-        sys.exit(130)
-
-
-def with_config(fn):
-    """Every command takes --config; it wins over the group's --config and DIGEST_CONFIG."""
-
-    @click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-        help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
-    )
-    @click.pass_context
-    @functools.wraps(fn)
-    def wrapper(ctx, config_path, **kwargs):
-        path = config_path or (ctx.obj or {}).get("config_path")
-        return fn(load_config(path), **kwargs)
-
-    return wrapper
-
-
-def parse_now(ctx, param, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not ISO 8601 (e.g. 2025-07-01T08:00:00+01:00)"
-        ) from None
-
-
-def edition_options(fn):
-    fn = click.option(
-        "--source", "sources", multiple=True, metavar="PATH|URL",
-        help="Read this source instead of the configured ones (repeatable; kind detected).",
-    )(fn)
-    fn = click.option(
-        "--now", callback=parse_now, metavar="ISO8601",
-        help="The edition's reference time (default: the clock). A naive time is read in the "
-        "site's time zone.",
-    )(fn)
-    return fn
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).")
-@click.version_option(package_name="digest")
-@click.pass_context
-def cli(ctx, config_path):
-    """Build a news site's morning digest and deliver it to subscriber lists."""
-    ctx.obj = {"config_path": config_path}
+from digest.cli import cli
+from digest.cli.common import (
+    EXIT_FAILED,
+    edition_options,
+    err,
+    out,
+    progress_bar,
+    signer_for,
+    with_config,
+)
+from digest.config import Config, source_from_location
+from digest.errors import DigestError
 
 
 @cli.command()
@@ -176,11 +100,11 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         return
 
     stop = Event()
-    with _stop_on_signals(stop), _progress(f"sending {stored.id}") as bar:
+    with _stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar:
         task = bar.add_task("send", total=None)
         report = deliver(
             config, db, stored, make_backend(backend, config, out_dir=out_dir),
-            signer=_signer(config), resend_unknown=resend_unknown, stop=stop,
+            signer=signer_for(config), resend_unknown=resend_unknown, stop=stop,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     _print_report(report)
@@ -211,97 +135,6 @@ def status(config: Config, edition_id):
     out.print(table)
     for address, reason in ledger.failures(db, edition_id, limit=10):
         out.print(f"  failed {address}: {reason}")
-
-
-@cli.group()
-def subscribers():
-    """Import, list, export and unsubscribe subscribers."""
-
-
-@subscribers.command("import")
-@with_config
-@click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False,
-                                                            path_type=Path))
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to import into.")
-def subscribers_import(config: Config, csv_path, list_name):
-    """Import a CSV (email, name, locale; comma or semicolon) into a list.
-
-    Bad rows are reported with their line number; good rows are imported. Importing the same
-    file again changes nothing, and never resubscribes someone who unsubscribed.
-    """
-    from digest.store.csvio import read_subscriber_csv
-    from digest.store.db import open_database
-    from digest.store.subscribers import import_subscribers
-
-    parsed = read_subscriber_csv(csv_path)
-    report = import_subscribers(open_database(config.database_url), list_name, parsed,
-                                title=config.list_config(list_name).title)
-    for note in report.notes:
-        err.print(f"[yellow]note:[/] {note}")
-    for rejected in report.rejected:
-        err.print(f"[yellow]line {rejected.line}:[/] {rejected.reason}")
-    out.print(_import_summary(report, list_name))
-
-
-@subscribers.command("list")
-@with_config
-@click.option("--list", "list_name", metavar="NAME",
-              help="Show the members of this list (default: all lists with counts).")
-def subscribers_list(config: Config, list_name):
-    """Show lists with counts, or the members of one list."""
-    from digest.store.db import open_database
-    from digest.store.subscribers import list_members, lists
-
-    db = open_database(config.database_url)
-    if not list_name:
-        table = Table("list", "title", "active")
-        for name, title, active in lists(db):
-            table.add_row(name, title, str(active))
-        out.print(table)
-        return
-    table = Table("email", "name", "locale", "status")
-    for row in list_members(db, list_name):
-        table.add_row(row.email, row.name or "", row.locale or "", row.status)
-    out.print(table)
-
-
-@subscribers.command("export")
-@with_config
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to export.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout.")
-def subscribers_export(config: Config, list_name, out_file):
-    """Write a list as CSV (email, name, locale, status)."""
-    from digest.store.db import open_database
-    from digest.store.subscribers import export_subscribers
-
-    db = open_database(config.database_url)
-    if out_file:
-        count = export_subscribers(db, list_name, out_file)
-        err.print(f"wrote {count} subscribers to {out_file}")
-    else:
-        export_subscribers(db, list_name, sys.stdout)
-
-
-@subscribers.command("unsubscribe")
-@with_config
-@click.argument("email")
-@click.option("--list", "list_name", metavar="NAME",
-              help="Only this list (default: every list).")
-def subscribers_unsubscribe(config: Config, email, list_name):
-    """Unsubscribe an address from one list or all of them."""
-    from digest.store.db import open_database
-    from digest.store.subscribers import unsubscribe
-
-    changed = unsubscribe(open_database(config.database_url), email, list_name)
-    where = f"list '{list_name}'" if list_name else "every list"
-    if changed:
-        out.print(f"unsubscribed {email} from {where} ({changed} membership(s) changed)")
-    else:
-        out.print(f"{email} was not subscribed to {where}; nothing changed")
-
-
-# -- helpers -----------------------------------------------------------------------------------
 
 
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
@@ -380,47 +213,3 @@ def _print_build(built) -> None:
         out.print(f"  {kind}: {path}")
 
 
-def _signer(config: Config):
-    from digest.tokens import TokenSigner, load_secret_key
-
-    key = load_secret_key(config.secret_key, config.state_dir)
-    if key.generated_at:
-        err.print(
-            f"[yellow]warning:[/] DIGEST_SECRET_KEY is not set; using the local key in "
-            f"{key.generated_at}. Unsubscribe links stop working if that file is lost: set "
-            "DIGEST_SECRET_KEY in production."
-        )
-    return TokenSigner(key.value)
-
-
-def _progress(label: str) -> Progress:
-    return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-        TimeRemainingColumn(), console=err, transient=True,
-    )
-
-
-class _RateColumn(TextColumn):
-    def __init__(self):
-        super().__init__("")
-
-    def render(self, task):
-        from rich.text import Text
-
-        return Text(f"{task.speed:,.0f} msg/s" if task.speed else "")
-
-
-def _import_summary(report, list_name: str) -> str:
-    parts = [f"{report.added} added", f"{report.updated} updated", f"{report.unchanged} unchanged"]
-    for attr, label in (("merged", "duplicates merged"),
-                        ("skipped_unsubscribed", "kept unsubscribed"),
-                        ("skipped_suppressed", "suppressed, not imported")):
-        value = getattr(report, attr, 0)
-        if value:
-            parts.append(f"{value} {label}")
-    parts.append(f"{len(report.rejected)} rejected")
-    return f"list '{list_name}': " + ", ".join(parts)
-
-
-if __name__ == "__main__":
-    main()

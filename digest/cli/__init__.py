@@ -1,0 +1,52 @@
+"""The command line: thin commands that load the config, call one library function, print.
+
+User mistakes (bad config, unknown list, broken CSV, every source down) end as one sentence on
+stderr and a non-zero exit, never a traceback. Each command group lives in its own module here
+and registers itself on ``cli``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err
+from digest.errors import ConfigError, DigestError
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="digest")
+    except click.exceptions.Abort:
+        err.print("[red]aborted[/]")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/] {exc}", markup=True)
+        sys.exit(EXIT_USAGE)
+    except DigestError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True)
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).")
+@click.version_option(package_name="digest")
+@click.pass_context
+def cli(ctx, config_path):
+    """Build a news site's morning digest and deliver it to subscriber lists."""
+    ctx.obj = {"config_path": config_path}
+
+
+
+# Registered on import; the modules only add commands to ``cli``.
+from digest.cli import edition, subscribers  # noqa: E402,F401

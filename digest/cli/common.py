@@ -1,0 +1,90 @@
+"""What every command shares: the config option, time parsing, consoles, exit codes."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from digest.config import Config, load_config
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_USAGE = 2  # bad config or arguments
+EXIT_FAILED = 1  # the work could not be done
+
+
+def with_config(fn):
+    """Every command takes --config; it wins over the group's --config and DIGEST_CONFIG."""
+
+    @click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
+    )
+    @click.pass_context
+    @functools.wraps(fn)
+    def wrapper(ctx, config_path, **kwargs):
+        path = config_path or (ctx.obj or {}).get("config_path")
+        return fn(load_config(path), **kwargs)
+
+    return wrapper
+
+
+def parse_now(ctx, param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not ISO 8601 (e.g. 2025-07-01T08:00:00+01:00)"
+        ) from None
+
+
+def edition_options(fn):
+    fn = click.option(
+        "--source", "sources", multiple=True, metavar="PATH|URL",
+        help="Read this source instead of the configured ones (repeatable; kind detected).",
+    )(fn)
+    fn = click.option(
+        "--now", callback=parse_now, metavar="ISO8601",
+        help="The edition's reference time (default: the clock). A naive time is read in the "
+        "site's time zone.",
+    )(fn)
+    return fn
+
+
+def signer_for(config: Config):
+    from digest.tokens import TokenSigner, load_secret_key
+
+    key = load_secret_key(config.secret_key, config.state_dir)
+    if key.generated_at:
+        err.print(
+            f"[yellow]warning:[/] DIGEST_SECRET_KEY is not set; using the local key in "
+            f"{key.generated_at}. Unsubscribe links stop working if that file is lost: set "
+            "DIGEST_SECRET_KEY in production."
+        )
+    return TokenSigner(key.value)
+
+
+def progress_bar(label: str) -> Progress:
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+        TimeRemainingColumn(), console=err, transient=True,
+    )
+
+
+class _RateColumn(TextColumn):
+    def __init__(self):
+        super().__init__("")
+
+    def render(self, task):
+        from rich.text import Text
+
+        return Text(f"{task.speed:,.0f} msg/s" if task.speed else "")
+
+

@@ -1,0 +1,115 @@
+"""subscribers import, list, export, unsubscribe."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from digest.cli import cli
+from digest.cli.common import err, out, with_config
+from digest.config import Config
+
+
+@cli.group()
+def subscribers():
+    """Import, list, export and unsubscribe subscribers."""
+
+
+@subscribers.command("import")
+@with_config
+@click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False,
+                                                            path_type=Path))
+@click.option("--list", "list_name", required=True, metavar="NAME", help="List to import into.")
+def subscribers_import(config: Config, csv_path, list_name):
+    """Import a CSV (email, name, locale; comma or semicolon) into a list.
+
+    Bad rows are reported with their line number; good rows are imported. Importing the same
+    file again changes nothing, and never resubscribes someone who unsubscribed.
+    """
+    from digest.store.csvio import read_subscriber_csv
+    from digest.store.db import open_database
+    from digest.store.subscribers import import_subscribers
+
+    parsed = read_subscriber_csv(csv_path)
+    report = import_subscribers(open_database(config.database_url), list_name, parsed,
+                                title=config.list_config(list_name).title)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {note}")
+    for rejected in report.rejected:
+        err.print(f"[yellow]line {rejected.line}:[/] {rejected.reason}")
+    out.print(_import_summary(report, list_name))
+
+
+@subscribers.command("list")
+@with_config
+@click.option("--list", "list_name", metavar="NAME",
+              help="Show the members of this list (default: all lists with counts).")
+def subscribers_list(config: Config, list_name):
+    """Show lists with counts, or the members of one list."""
+    from digest.store.db import open_database
+    from digest.store.subscribers import list_members, lists
+
+    db = open_database(config.database_url)
+    if not list_name:
+        table = Table("list", "title", "active")
+        for name, title, active in lists(db):
+            table.add_row(name, title, str(active))
+        out.print(table)
+        return
+    table = Table("email", "name", "locale", "status")
+    for row in list_members(db, list_name):
+        table.add_row(row.email, row.name or "", row.locale or "", row.status)
+    out.print(table)
+
+
+@subscribers.command("export")
+@with_config
+@click.option("--list", "list_name", required=True, metavar="NAME", help="List to export.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+def subscribers_export(config: Config, list_name, out_file):
+    """Write a list as CSV (email, name, locale, status)."""
+    from digest.store.db import open_database
+    from digest.store.subscribers import export_subscribers
+
+    db = open_database(config.database_url)
+    if out_file:
+        count = export_subscribers(db, list_name, out_file)
+        err.print(f"wrote {count} subscribers to {out_file}")
+    else:
+        export_subscribers(db, list_name, sys.stdout)
+
+
+@subscribers.command("unsubscribe")
+@with_config
+@click.argument("email")
+@click.option("--list", "list_name", metavar="NAME",
+              help="Only this list (default: every list).")
+def subscribers_unsubscribe(config: Config, email, list_name):
+    """Unsubscribe an address from one list or all of them."""
+    from digest.store.db import open_database
+    from digest.store.subscribers import unsubscribe
+
+    changed = unsubscribe(open_database(config.database_url), email, list_name)
+    where = f"list '{list_name}'" if list_name else "every list"
+    if changed:
+        out.print(f"unsubscribed {email} from {where} ({changed} membership(s) changed)")
+    else:
+        out.print(f"{email} was not subscribed to {where}; nothing changed")
+
+
+def _import_summary(report, list_name: str) -> str:
+    parts = [f"{report.added} added", f"{report.updated} updated", f"{report.unchanged} unchanged"]
+    for attr, label in (("merged", "duplicates merged"),
+                        ("skipped_unsubscribed", "kept unsubscribed"),
+                        ("skipped_suppressed", "suppressed, not imported")):
+        value = getattr(report, attr, 0)
+        if value:
+            parts.append(f"{value} {label}")
+    parts.append(f"{len(report.rejected)} rejected")
+    return f"list '{list_name}': " + ", ".join(parts)
+
+

@@ -18,8 +18,9 @@ Rules (each one stated because the page itself says nothing about them):
   space (NBSP included) counts as a space; runs collapse to one; lines are trimmed.
 - Ticker lines look like ``- HH:MMTitle``: a dash (or -, –, —, •, *, ·), the time (``:`` or
   ``h`` between hours and minutes; any Unicode digits, so Arabic-Indic digits work), then
-  the title with or without a space. The ticker is the run of such lines at the top of the
-  file, blank and boilerplate lines in between ignored. The first other line ends it.
+  the title with or without a space. The ticker runs from the top of the file to the last
+  such line. Any other line inside it is dropped with a warning: a title never sits between
+  headlines, so it is boilerplate that the configured prefixes missed.
 - Ticker times are dated by ``dating.BackwardsDater``: backwards from the edition's reference
   time in the site's time zone, one day back each time a time is later than the one above.
 - A ticker line repeated exactly (same time, same title) is kept once, with a warning.
@@ -76,9 +77,12 @@ def parse_text(
             continue
         kept.append(line or None)
 
-    ticker_rows, rest, skipped = _split_ticker(kept)
+    ticker_rows, rest, skipped, stray = _split_ticker(kept)
     if skipped:
         warnings.append(f"skipped {skipped} ticker line(s) with an impossible time or no title")
+    if stray:
+        warnings.append(f"dropped {len(stray)} line(s) between headlines, such as {stray[0]!r}; "
+                        "add them to the source's boilerplate prefixes")
 
     stories: list[Story] = []
     dater = BackwardsDater(reference_time, tz)
@@ -108,22 +112,28 @@ def parse_text(
 
 
 def _split_ticker(lines: list[str | None]):
-    """The ticker rows at the top, the remaining lines, and how many ticker lines were bad."""
+    """The ticker rows, the lines after the last one, how many ticker lines were bad, and the
+    other lines found between headlines (dropped: a title never sits inside the ticker, so they
+    are boilerplate the configured prefixes missed)."""
+    last = max((i for i, line in enumerate(lines) if line and TICKER_LINE.match(line)),
+               default=-1)
     rows: list[tuple[time, str]] = []
     skipped = 0
-    for index, line in enumerate(lines):
+    stray: list[str] = []
+    for line in lines[: last + 1]:
         if line is None:
             continue
         match = TICKER_LINE.match(line)
         if not match:
-            return rows, lines[index:], skipped
+            stray.append(line)
+            continue
         clock = make_clock(match.group(1), match.group(2))
         title = match.group(3).strip()
         if clock is None or not title:
             skipped += 1
             continue
         rows.append((clock, title))
-    return rows, [], skipped
+    return rows, lines[last + 1:], skipped, stray
 
 
 def _featured_blocks(lines: list[str | None]) -> list[tuple[str, list[str]]]:

@@ -228,3 +228,21 @@ def test_anchor_moves_the_chain_but_never_into_the_future():
 ])
 def test_parse_clock(text, expected):
     assert parse_clock(text) == expected
+
+
+def test_an_unknown_line_between_headlines_is_dropped_with_a_warning():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from digest.sources.text import parse_text
+
+    tz = ZoneInfo("Africa/Casablanca")
+    body = ("- 07:40Premier titre\nRejoignez-nous sur Mastodon\n- 06:50Deuxième titre\n"
+            "Titre à la une\nUn paragraphe.\n").encode()
+    result = parse_text(body, name="home", reference_time=datetime(2025, 7, 1, 8, tzinfo=tz),
+                        tz=tz, boilerplate=("Suivez-nous",))
+    assert [s.title for s in result.stories if s.role == "ticker"] == \
+        ["Premier titre", "Deuxième titre"]
+    [featured] = [s for s in result.stories if s.role == "featured"]
+    assert (featured.title, featured.paragraphs) == ("Titre à la une", ("Un paragraphe.",))
+    assert any("Rejoignez-nous sur Mastodon" in w for w in result.warnings)

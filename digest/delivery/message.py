@@ -117,7 +117,12 @@ def make_message_id(from_email: str) -> str:
 
 
 def _address(name: str, email: str) -> Address:
-    local, _, domain = email.partition("@")
+    local, _, domain = email.rpartition("@")
+    if not local.isascii():
+        # An encoded-word is not allowed in an address; such mailboxes need SMTPUTF8.
+        raise ValueError(f"{email!r} has a non-ASCII local part (SMTPUTF8), not supported")
+    if not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")
     return Address(display_name=one_line(name), username=local, domain=domain)
 
 

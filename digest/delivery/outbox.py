@@ -29,7 +29,11 @@ class OutboxBackend:
         outcomes = []
         for recipient in batch:
             html, text = job.personalizer.fill(recipient.values)
-            message = build_message(recipient.envelope(job), html=html, text=text)
+            try:
+                message = build_message(recipient.envelope(job), html=html, text=text)
+            except ValueError as exc:  # an address no message can carry: this recipient only
+                outcomes.append(Outcome(recipient.subscriber.id, "failed", str(exc)))
+                continue
             path = self.path_for(job, recipient)
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_bytes(message.as_bytes())

@@ -101,3 +101,10 @@ def test_non_ascii_list_title_in_list_id():
     value = list_id("النشرة الصباحية", "صباح-matin", "https://www.example.ma")
     parsed = parse(build_message(envelope(list_id=value), html="x", text="x"))
     assert parsed["List-Id"] == '"النشرة الصباحية" <-matin.example.ma>'
+
+
+def test_internationalized_addresses():
+    with pytest.raises(ValueError, match="SMTPUTF8"):
+        build_message(envelope(to_email="josé@exemple.fr"), html="x", text="x")
+    parsed = parse(build_message(envelope(to_email="amina@exämple.ma"), html="x", text="x"))
+    assert parsed["To"].addresses[0].addr_spec == "amina@xn--exmple-cua.ma"

@@ -272,17 +272,23 @@ def _iter_active(db: Database, list_id: int, batch_size: int) -> Iterator[list[S
         .join(m, m.c.subscriber_id == s.c.id)
         .where(m.c.list_id == list_id, m.c.status == "active",
                ~suppressed_clause(s.c.email_key))
-        .order_by(m.c.subscriber_id)
-        .limit(batch_size)
     )
+    for rows in _keyset(db, base, m.c.subscriber_id, batch_size):
+        yield [Subscriber(id=r.id, email=r.email, name=r.name, locale=r.locale) for r in rows]
+
+
+def _keyset(db: Database, base, key, batch_size: int) -> Iterator[list]:
+    """Rows of ``base`` ordered by ``key``, ``batch_size`` at a time, each batch its own short
+    read (``key > last``): no transaction stays open while the caller works on a batch."""
+    base = base.order_by(key).limit(batch_size)
     last = None
     while True:
-        stmt = base if last is None else base.where(m.c.subscriber_id > last)
+        stmt = base if last is None else base.where(key > last)
         with db.read() as conn:
             rows = conn.execute(stmt).all()
         if not rows:
             return
-        yield [Subscriber(id=r.id, email=r.email, name=r.name, locale=r.locale) for r in rows]
+        yield rows
         if len(rows) < batch_size:
             return
         last = rows[-1].id
@@ -342,19 +348,10 @@ def _member_batches(db: Database, list_id: int, batch_size: int) -> Iterator[lis
                m.c.created_at, m.c.unsubscribed_at)
         .join(m, m.c.subscriber_id == s.c.id)
         .where(m.c.list_id == list_id)
-        .order_by(m.c.subscriber_id)
-        .limit(batch_size)
     )
-    last = None
-    while True:
-        stmt = base if last is None else base.where(m.c.subscriber_id > last)
-        with db.read() as conn:
-            rows = conn.execute(stmt).all()
-        if not rows:
-            return
+    for rows in _keyset(db, base, m.c.subscriber_id, batch_size):
         yield [Member(r.id, r.email, r.name, r.locale, r.status, r.created_at,
                       r.unsubscribed_at) for r in rows]
-        last = rows[-1].id
 
 
 def get_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:

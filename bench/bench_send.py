@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/bench_send.py [--subscribers 100000] [--naive 200]
     .venv/bin/python bench/bench_send.py --subscribers 1000000 --naive 0
+    .venv/bin/python bench/bench_send.py --naive 0 --database-url postgresql+psycopg://u:p@host/db
 
 Measures, in one run:
-- the send of the sample edition to N subscribers held in a SQLite file, through the real
-  ``sendgrid`` library to tests/delivery/sendgrid_server.py running in ANOTHER process (so this
-  process's time and memory are the sender's alone): wall time, requests, deliveries;
+- the send of the sample edition to N subscribers held in a SQLite file (or in the EMPTY
+  database given by --database-url, e.g. PostgreSQL: tables are created, filled and left there),
+  through the real ``sendgrid`` library to tests/delivery/sendgrid_server.py running in ANOTHER
+  process (so this process's time and memory are the sender's alone): wall time, requests,
+  deliveries;
 - the sender's peak memory (ru_maxrss of this process; the import runs in a child process);
 - the naive path for comparison, on a sample: a full render and one API request per subscriber.
 
@@ -47,6 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--naive", type=int, default=200, help="subscribers for the naive path")
+    parser.add_argument("--database-url", default=None,
+                        help="an empty database to use instead of a temporary SQLite file")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
@@ -54,7 +59,8 @@ def main() -> None:
         cfg = tmp / "digest.toml"
         cfg.write_text((ROOT / "digest.toml").read_text(encoding="utf-8").replace(
             'path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"'
-        ).replace('url = "sqlite:///var/digest.db"', 'url = "sqlite:///bench.db"'),
+        ).replace('url = "sqlite:///var/digest.db"',
+                  f'url = "{args.database_url or "sqlite:///bench.db"}"'),
             encoding="utf-8")
         csv = tmp / "list.csv"
         with open(csv, "w", encoding="utf-8") as fh:
@@ -92,6 +98,8 @@ def main() -> None:
             server.wait(10)
 
     n = args.subscribers
+    backend = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
+    print(f"database: {backend}")
     print(f"subscribers: {n:,} (import in a child process: {import_s:.1f} s)")
     print(f"build + store edition: {build_s * 1000:.0f} ms")
     print(f"send: {send_s:.2f} s wall, {n / send_s:,.0f} subscribers/s, "

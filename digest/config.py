@@ -98,6 +98,9 @@ class SendGridConfig:
     sandbox: bool = False  # mail_settings.sandbox_mode: SendGrid answers 200, delivers nothing
     asm_group_id: int | None = None  # unsubscribe group (Advanced Suppression Manager)
     categories: tuple[str, ...] = ()  # added to the list name and edition id
+    # The Event Webhook's verification key (base64 DER, from SendGrid's settings); without it
+    # POST /hooks/sendgrid refuses everything rather than trusting unsigned events.
+    webhook_public_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,12 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    backend: str = "outbox"  # where test sends and signup confirmations go
+    outbox_dir: Path | None = None  # default: <state_dir>/outbox
+
+
+@dataclass(frozen=True)
 class ListConfig:
     name: str
     title: str
@@ -148,6 +157,9 @@ class Config:
     sendgrid: SendGridConfig = SendGridConfig()
     smtp: SmtpConfig = SmtpConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    web: WebConfig = WebConfig()
+    # Editors of the web app: name -> password hash (``digest editor-password`` prints one).
+    editors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def list_config(self, name: str) -> ListConfig:
         """The configured list, or a plain one titled by its name (lists can live in the DB only)."""
@@ -301,6 +313,12 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     sendgrid = _sendgrid(top.get("sendgrid", dict, {}), path, env)
     smtp = _smtp(top.get("smtp", dict, {}), path, env)
     delivery = _delivery(top.get("delivery", dict, {}), path)
+    web = _web(top.get("web", dict, {}), root, path)
+    editors = top.get("editors", dict, {})
+    for name, value in editors.items():
+        if not isinstance(value, str) or not value.startswith("scrypt$"):
+            raise ConfigError("must be a password hash from 'digest editor-password'",
+                              path=path, key=f"editors.{name}")
     top.finish()
 
     return Config(
@@ -318,7 +336,20 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         sendgrid=sendgrid,
         smtp=smtp,
         delivery=delivery,
+        web=web,
+        editors=MappingProxyType(dict(editors)),
     )
+
+
+def _web(table: Any, root: Path, path: Path | None) -> WebConfig:
+    s = _Section(table, "web", path)
+    backend = s.get("backend", str, WebConfig.backend)
+    if backend not in ("outbox", "smtp", "sendgrid"):
+        raise ConfigError(f"must be 'outbox', 'smtp' or 'sendgrid', not {backend!r}", path=path,
+                          key="web.backend")
+    outbox = s.get("outbox_dir", str, None)
+    s.finish()
+    return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None)
 
 
 def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:
@@ -338,6 +369,7 @@ def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGrid
         sandbox=s.get("sandbox", bool, False),
         asm_group_id=s.get("asm_group_id", int, None),
         categories=tuple(str(c) for c in categories),
+        webhook_public_key=s.get("webhook_public_key", str, None),
     )
     s.finish()
     if config.timeout <= 0:

@@ -1,5 +1,15 @@
-"""Shared fixtures: a complete site configured in a temporary folder, with a real SQLite file."""
+"""Shared fixtures: a complete site configured in a temporary folder, with a real database.
 
+The database-facing tests (DATABASE_FACING below: tests/store/, tests/test_send*.py,
+tests/test_cli*.py, tests/test_schedule*.py, tests/web/) that use ``site``/``config``/``db``
+run twice: on a SQLite file (``[sqlite]``) and on a fresh PostgreSQL database of their own
+(``[postgresql]``), created on the server named by DIGEST_TEST_POSTGRES_URL and dropped after
+the test. Without that variable the PostgreSQL variant is skipped, except under CI (CI=true),
+where it is an error: CI must test PostgreSQL (.ci/run starts it with .ci/postgres.sh).
+"""
+
+import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -24,7 +34,7 @@ name = "L'Écho de Casablanca"
 unsubscribe_mailto = "desabonnement@example.ma"
 
 [database]
-url = "sqlite:///state/digest.db"
+url = "{database_url}"
 
 [lists.matinale]
 title = "La matinale"
@@ -36,14 +46,129 @@ path = "{sample}"
 """
 
 
+SQLITE_URL = "sqlite:///state/digest.db"  # the site's database, relative to digest.toml
+BACKENDS = ("sqlite", "postgresql")
+# Tests (by path under tests/, prefixes) that run on every backend; the others run on SQLite
+# only. A test about SQLite itself opts out with @pytest.mark.sqlite_only.
+DATABASE_FACING = ("store/", "test_send", "test_cli", "test_schedule", "web/")
+POSTGRES_ENV = "DIGEST_TEST_POSTGRES_URL"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only: a database test about SQLite itself (pragmas, locking); "
+        "not run on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc):
+    if "database_url" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    where = metafunc.definition.path.relative_to(Path(__file__).parent).as_posix()
+    if where.startswith(DATABASE_FACING):
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+class _Postgres:
+    """The test server: a fresh database per test, dropped afterwards.
+
+    Each is a copy of a template made once per session by ``open_database`` on an empty
+    database, so it holds the tables and nothing else. Copying a small template (WAL_LOG) takes
+    ~20 ms; a database made from template0 and then given its tables took ~300 ms per test.
+    """
+
+    def __init__(self, url: str):
+        from sqlalchemy.engine import make_url
+
+        self.url = make_url(url)
+        self.names = (f"digest_t{os.getpid()}_{n}" for n in itertools.count())
+        self.template = f"digest_tpl{os.getpid()}"
+        self._admin = None
+        self._template_ready = False
+
+    def admin(self):
+        import psycopg
+
+        if self._admin is None or self._admin.closed:
+            u = self.url
+            self._admin = psycopg.connect(
+                host=u.host, port=u.port, user=u.username, password=u.password,
+                dbname=u.database, autocommit=True)
+        return self._admin
+
+    def create(self) -> str:
+        if not self._template_ready:
+            from digest.store.db import open_database
+
+            self.drop(self.template)
+            self.admin().execute(f'CREATE DATABASE "{self.template}" TEMPLATE template0')
+            open_database(self.url_for(self.template)).close()  # creates the tables
+            self._template_ready = True
+        name = next(self.names)
+        create = f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'
+        try:
+            self.admin().execute(create + " STRATEGY WAL_LOG")
+        except Exception as exc:  # before PostgreSQL 15 there is no STRATEGY
+            if "strategy" not in str(exc).lower() and "syntax" not in str(exc).lower():
+                raise
+            self.admin().execute(create)
+        return name
+
+    def drop(self, name: str) -> None:
+        # FORCE: a process the test killed (SIGKILL) may have left its connection behind.
+        self.admin().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def url_for(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def close(self) -> None:
+        if self._template_ready:
+            self.drop(self.template)
+        if self._admin is not None:
+            self._admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI is set but {POSTGRES_ENV} is not: CI must run the database tests on "
+                        "PostgreSQL (.ci/run starts a server with .ci/postgres.sh)",
+                        pytrace=False)
+        pytest.skip(f"PostgreSQL variant: set {POSTGRES_ENV} (e.g. "
+                    f'{POSTGRES_ENV}="$(bash .ci/postgres.sh)") to run it')
+    server = _Postgres(url)
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def database_url(request):
+    """The URL written into the site's digest.toml: SQLite (relative to the file) or a fresh
+    PostgreSQL database for this test only."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield SQLITE_URL
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = server.create()
+    try:
+        yield server.url_for(name)
+    finally:
+        server.drop(name)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch, database_url):
     """A config file in tmp_path; the environment is cleared of anything that would leak in."""
     for var in ("DIGEST_CONFIG", "DIGEST_DATABASE_URL", "DIGEST_SECRET_KEY", "SENDGRID_API_KEY",
                 "SENDGRID_API_HOST"):
         monkeypatch.delenv(var, raising=False)
     path = tmp_path / "digest.toml"
-    path.write_text(SITE_TOML.format(locale="fr", sample=SAMPLE), encoding="utf-8")
+    path.write_text(SITE_TOML.format(locale="fr", sample=SAMPLE, database_url=database_url),
+                    encoding="utf-8")
     return path
 
 
@@ -56,7 +181,7 @@ def config(site):
 
 @pytest.fixture
 def db(config):
-    """The site's database: a real SQLite file under tmp_path/state."""
+    """The site's database: a real SQLite file under tmp_path/state, or PostgreSQL."""
     from digest.store.db import open_database
 
     database = open_database(config.database_url)

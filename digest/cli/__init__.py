@@ -49,4 +49,4 @@ def cli(ctx, config_path):
 
 
 # Registered on import; the modules only add commands to ``cli``.
-from digest.cli import edition, subscribers  # noqa: E402,F401
+from digest.cli import edition, schedule, subscribers, web  # noqa: E402,F401

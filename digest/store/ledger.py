@@ -58,7 +58,8 @@ def populate(db: Database, edition_id: str, list_id: int) -> int:
     )
     with db.write() as conn:
         result = conn.execute(insert(d).from_select(
-            ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source))
+            ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source),
+            execution_options={"preserve_rowcount": True})  # an INSERT: see upsert.insert_ignore
     return result.rowcount or 0
 
 

@@ -212,3 +212,59 @@ deliveries = Table(
         name="status"),
     Index("ix_deliveries_edition_status", "edition_id", "status", "id"),
 )
+
+events = Table(
+    "events",
+    metadata,
+    # SendGrid Event Webhook events, kept for per-edition counts. SendGrid retries any non-2xx
+    # answer for 24 h, so the same event can arrive twice: its sg_event_id is the key.
+    # No address is stored: counts need none, and suppressions keep their own.
+    Column("sg_event_id", String(100), primary_key=True),
+    Column("kind", String(30), nullable=False),  # delivered | open | click | bounce | ...
+    Column("edition_id", String(150), nullable=True, index=True),  # from custom_args
+    Column("delivery_id", Integer, nullable=True),  # the ledger row, from custom_args
+    Column("occurred_at", UtcDateTime, nullable=True),
+    Column("received_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
+
+# -- scheduling (digest/schedule.py, digest/store/schedules.py) ---------------------------------
+
+schedules = Table(
+    "schedules",
+    metadata,
+    # The operator's schedules. The APScheduler job store (its own table) is derived from these
+    # rows by the running scheduler, so `digest schedule add` never touches a job store that a
+    # scheduler process owns (APScheduler must not share one between processes).
+    Column("name", String(100), primary_key=True),
+    Column("list_name", String(LIST_NAME_MAX), nullable=False),
+    Column("cron", String(100), nullable=False),  # five fields, wall-clock in ``timezone``
+    Column("timezone", String(64), nullable=False),
+    Column("draft_at", String(5), nullable=True),  # HH:MM the same local day, before the send
+    Column("approval", String(10), nullable=False, default="auto"),
+    Column("if_nothing_new", String(10), nullable=False, default="skip"),
+    Column("min_stories", Integer, nullable=False, default=1),
+    Column("backend", String(20), nullable=False, default="outbox"),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+    # The last send-time run, whatever came of it: what `digest health` reads when no edition
+    # was stored (a build that failed leaves nothing else behind).
+    Column("last_run_at", UtcDateTime, nullable=True),
+    Column("last_status", String(20), nullable=True),
+    Column("last_reason", Text, nullable=True),
+    Column("last_edition_id", String(150), nullable=True),
+    CheckConstraint("approval IN ('auto', 'required')", name="approval"),
+    CheckConstraint("if_nothing_new IN ('skip', 'send')", name="if_nothing_new"),
+)
+
+scheduler_lease = Table(
+    "scheduler_lease",
+    metadata,
+    # One row while a `digest scheduler` runs against this database: who, and when it last said
+    # so. A second scheduler refuses to start while the row is fresh (portable: no advisory lock).
+    Column("name", String(50), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)

@@ -33,7 +33,9 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
     if dialect_insert is not None:
         stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
             index_elements=_key(table))
-        return conn.execute(stmt).rowcount == 1
+        # preserve_rowcount: SQLAlchemy only promises rowcount for UPDATE/DELETE; without it
+        # psycopg 3 answers -1 for this INSERT.
+        return conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount == 1
     where = [table.c[k] == values[k] for k in _key(table)]
     if conn.execute(select(*table.primary_key.columns).where(*where)).first() is not None:
         return False

@@ -16,8 +16,11 @@ def fixture_path():
 
 
 @pytest.fixture
-def db(tmp_path):
-    """A real SQLite file (WAL, foreign keys) in a folder that does not exist yet."""
-    database = open_database(f"sqlite:///{tmp_path / 'state' / 'digest.db'}")
+def db(tmp_path, database_url):
+    """A real SQLite file (WAL, foreign keys) in a folder that does not exist yet, or a fresh
+    PostgreSQL database (see tests/conftest.py)."""
+    if database_url.startswith("sqlite:"):
+        database_url = f"sqlite:///{tmp_path / 'state' / 'digest.db'}"
+    database = open_database(database_url)
     yield database
     database.close()

@@ -19,13 +19,14 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
         assert path.is_file()
         assert set(inspect(db.engine).get_table_names()) == {
             "lists", "subscribers", "memberships", "suppressions", "feed_cache", "editions",
-            "deliveries"}
+            "deliveries", "events", "schedules", "scheduler_lease"}
     finally:
         db.close()
     # Opening an existing database again is fine (create_all is idempotent).
     open_database(f"sqlite:///{path}").close()
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas_on_every_connection(db):
     for _ in range(2):
         with db.read() as conn:
@@ -108,6 +109,7 @@ def test_concurrent_writers_wait_instead_of_failing(db):
         assert len(conn.execute(select(t.suppressions.c.email_key)).all()) == 150
 
 
+@pytest.mark.sqlite_only
 def test_write_takes_the_sqlite_write_lock_up_front(db, tmp_path):
     """write() starts with BEGIN IMMEDIATE; read() does not block writers (WAL)."""
     import sqlite3
@@ -126,3 +128,11 @@ def test_write_takes_the_sqlite_write_lock_up_front(db, tmp_path):
                           "VALUES ('c', 'C', '2025-07-01 00:00:00')")
     finally:
         other.close()
+
+
+def test_a_postgresql_url_without_driver_means_psycopg(monkeypatch):
+    """postgresql:// (and postgres://) use psycopg 3, not SQLAlchemy's default psycopg2; a
+    server that is not there is a StoreError naming the URL, without its password."""
+    for url in ("postgresql://u:secret@127.0.0.1:1/x", "postgres://u:secret@127.0.0.1:1/x"):
+        with pytest.raises(StoreError, match=r"postgresql\+psycopg://u:\*\*\*@127\.0\.0\.1:1/x"):
+            open_database(url)

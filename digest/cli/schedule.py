@@ -1,0 +1,272 @@
+"""schedule add|list|pause|resume|remove|run, scheduler, approve, editions, health."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from digest.cli import cli
+from digest.cli.common import EXIT_FAILED, err, out, parse_now, signer_for, with_config
+from digest.config import Config
+
+
+def _db(config: Config):
+    from digest.store.db import open_database
+
+    return open_database(config.database_url)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo else now.astimezone()
+
+
+def _out_option(fn):
+    return click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="Outbox folder for the outbox backend (default: outbox/ beside "
+                        "the database).")(fn)
+
+
+def _outbox(config: Config, out_dir: Path | None) -> Path:
+    return out_dir or config.state_dir / "outbox"
+
+
+@cli.group()
+def schedule():
+    """Daily editions per list: add, list, pause, resume, remove, run now."""
+
+
+@schedule.command("add")
+@with_config
+@click.argument("name")
+@click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
+@click.option("--cron", required=True, metavar='"M H DOM MON DOW"',
+              help='Send time, five crontab fields, wall-clock in --tz (e.g. "0 7 * * *").')
+@click.option("--tz", "tz", metavar="ZONE", help="IANA time zone (default: the site's).")
+@click.option("--draft-at", metavar="HH:MM", help="Build the draft at this time the same day.")
+@click.option("--approval", type=click.Choice(["auto", "required"]), default="auto",
+              show_default=True, help="required: not sent unless an editor approved the draft.")
+@click.option("--if-nothing-new", type=click.Choice(["skip", "send"]), default="skip",
+              show_default=True, help="Skip the day when no story is new since the last "
+              "editions.")
+@click.option("--min-stories", type=int, default=1, show_default=True,
+              help="Skip the day with fewer new stories than this.")
+@click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox",
+              show_default=True)
+@click.option("--replace", is_flag=True, help="Change an existing schedule of that name.")
+def schedule_add(config: Config, name, list_name, cron, tz, draft_at, approval, if_nothing_new,
+                 min_stories, backend, replace):
+    """Add a schedule. A running scheduler picks it up within seconds; none needs to run."""
+    from digest.schedule import next_times, validate
+    from digest.store.schedules import Schedule, add_schedule
+
+    s = Schedule(name=name, list_name=list_name, cron=cron, timezone=tz or config.site.timezone,
+                 draft_at=draft_at, approval=approval, if_nothing_new=if_nothing_new,
+                 min_stories=min_stories, backend=backend)
+    validate(s)
+    db = _db(config)
+    add_schedule(db, s, replace=replace)
+    from digest.store.subscribers import lists
+
+    if list_name not in config.lists and list_name not in {info[0] for info in lists(db)}:
+        err.print(f"[yellow]warning:[/] there is no list {list_name!r} yet: import subscribers "
+                  f"with 'digest subscribers import CSV --list {list_name}' before the first send")
+    draft, send = next_times(s, datetime.now(UTC))
+    out.print(f"schedule {name}: list {list_name}, next send {_both(send)}"
+              + (f", draft {_both(draft)}" if draft else ""))
+
+
+@schedule.command("list")
+@with_config
+@click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
+def schedule_list(config: Config, now):
+    """Schedules with their next draft and send times, local and UTC."""
+    from digest.schedule import next_times
+    from digest.store.schedules import list_schedules
+
+    now = _now(now)
+    # Plain lines rather than a table: the times stay whole in any terminal width and in grep.
+    schedules = list_schedules(_db(config))
+    if not schedules:
+        out.print("no schedules ('digest schedule add' adds one)")
+    for s in schedules:
+        draft, send = next_times(s, now)
+        out.print(f"[bold]{s.name}[/]  list {s.list_name}, cron \"{s.cron}\" {s.timezone}, "
+                  f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
+                  f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}")
+        if draft:
+            out.print(f"  next draft {_both(draft)}")
+        out.print(f"  next send  {_both(send)}")
+        if s.last_run_at:
+            out.print(f"  last run   {s.last_run_at:%Y-%m-%d %H:%M} UTC: {s.last_status}"
+                      + (f" ({s.last_reason})" if s.last_reason else ""), markup=False)
+
+
+def _both(when: datetime) -> str:
+    return f"{when:%Y-%m-%d %H:%M %Z} ({when.astimezone(UTC):%H:%M} UTC)"
+
+
+@schedule.command("pause")
+@with_config
+@click.argument("name")
+def schedule_pause(config: Config, name):
+    """Stop a schedule firing (its history stays)."""
+    from digest.store.schedules import set_paused
+
+    set_paused(_db(config), name, True)
+    out.print(f"schedule {name} paused")
+
+
+@schedule.command("resume")
+@with_config
+@click.argument("name")
+def schedule_resume(config: Config, name):
+    """Let a paused schedule fire again from its next time."""
+    from digest.store.schedules import set_paused
+
+    set_paused(_db(config), name, False)
+    out.print(f"schedule {name} resumed")
+
+
+@schedule.command("remove")
+@with_config
+@click.argument("name")
+def schedule_remove(config: Config, name):
+    """Delete a schedule (editions already sent stay in the history)."""
+    from digest.store.schedules import remove_schedule
+
+    remove_schedule(_db(config), name)
+    out.print(f"schedule {name} removed")
+
+
+@schedule.command("run")
+@with_config
+@click.argument("name")
+@click.option("--now", callback=parse_now, metavar="ISO8601",
+              help="The edition's reference time (default: the clock).")
+@_out_option
+def schedule_run(config: Config, name, now, out_dir):
+    """Run a schedule's send now: build (or reuse) today's edition, then send or skip it."""
+    from threading import Event
+
+    from digest.cli.edition import _stop_on_signals
+    from digest.scheduled import run_send
+    from digest.store.schedules import get_schedule
+
+    db = _db(config)
+    s = get_schedule(db, name)
+    stop = Event()
+    with _stop_on_signals(stop):
+        result = run_send(config, db, s, _now(now), out_dir=_outbox(config, out_dir),
+                          signer=signer_for(config), stop=stop)
+    out.print(f"{result.edition_id or name}: {result.status}"
+              + (f" ({result.reason})" if result.reason else ""))
+    if result.counts:
+        out.print("  " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    if result.status in ("failed", "not-approved", "paused", "interrupted"):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@with_config
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              default=lambda: os.environ.get("DIGEST_LOG_FORMAT", "text"),
+              help="Log lines as text or JSON (env DIGEST_LOG_FORMAT).")
+@_out_option
+def scheduler(config: Config, log_format, out_dir):
+    """Run the schedules in the foreground until SIGTERM or Ctrl-C.
+
+    Only one scheduler may run per database: a second one is refused. On SIGTERM the batch in
+    flight finishes and is recorded; the edition stays resumable.
+    """
+    from threading import Event
+
+    from digest.logs import setup_logging
+    from digest.schedule import Runner
+
+    setup_logging(log_format)
+    stop = Event()
+
+    def handler(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    runner = Runner(config, _db(config), out_dir=_outbox(config, out_dir),
+                    signer=signer_for(config), stop=stop)
+    runner.start()
+    out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it", highlight=False)
+    runner.run()
+
+
+@cli.command()
+@with_config
+@click.argument("edition_id", metavar="EDITION")
+@click.option("--by", default=None, metavar="NAME", help="Who approves (default: your login).")
+def approve(config: Config, edition_id, by):
+    """Approve a draft that needs an editor's approval before it is sent."""
+    from digest.store.editions import approve_edition
+
+    by = by or getpass.getuser()
+    approve_edition(_db(config), edition_id, by=by)
+    out.print(f"{edition_id} approved by {by}")
+
+
+@cli.command()
+@with_config
+@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--limit", type=int, default=30, show_default=True)
+def editions(config: Config, list_name, limit):
+    """History: date, list, stories, sent/failed/unknown, duration, status and reason."""
+    from digest.store import ledger
+    from digest.store.editions import get_edition, list_editions
+
+    db = _db(config)
+    rows = list_editions(db, list_name, limit=limit)
+    if not rows:
+        out.print("no editions yet")
+    # One line per edition, never wrapped: an operator greps this and pastes it into tickets.
+    for row in rows:
+        stored = get_edition(db, row["id"])
+        c = ledger.counts(db, row["id"])
+        n = len(stored.edition.ticker) + len(stored.edition.featured)
+        took = (f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
+                if row["finished_at"] and row["started_at"] else "-")
+        state = row["status"]
+        if state == "ready" and row["needs_approval"] and not row["approved_at"]:
+            state = "ready, not approved"
+        if row["reason"]:
+            state += f": {row['reason']}"
+        out.print(f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
+                  f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
+                  f"  unknown {c['unknown']:>3}  {took:>7}  {state}",
+                  markup=False, soft_wrap=True)
+
+
+@cli.command()
+@with_config
+@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
+def health(config: Config, list_name, now):
+    """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
+    from digest.scheduled import health as check
+
+    verdicts = check(_db(config), _now(now), list_name)
+    if not verdicts:
+        out.print("no schedules" + (f" for list {list_name}" if list_name else ""))
+        if list_name:
+            sys.exit(EXIT_FAILED)
+        return
+    for v in verdicts:
+        out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}", markup=False)
+    if not all(v.ok for v in verdicts):
+        sys.exit(EXIT_FAILED)
+
+

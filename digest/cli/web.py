@@ -1,0 +1,93 @@
+"""serve, preview, editor-password: the web app and looking at an email."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import click
+
+from digest.cli import cli
+from digest.cli.common import edition_options, err, out, with_config
+from digest.config import Config, source_from_location
+from digest.errors import DigestError
+
+
+@cli.command()
+@with_config
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(config: Config, host, port):
+    """Run the web app: editors' previews and approval, subscribers' pages, SendGrid events."""
+    import uvicorn
+
+    from digest.cli.common import signer_for
+    from digest.web.app import base_path, create_app
+
+    signer_for(config)  # warns when DIGEST_SECRET_KEY is not set
+    if not config.editors:
+        err.print("[yellow]warning:[/] no \\[editors] table in the config: nobody can log in "
+                  "(see 'digest editor-password')")
+    app = create_app(config)
+    out.print(f"digest web app on http://{host}:{port}{base_path(config.site.public_url)}/")
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+
+
+class RedactTokens(logging.Filter):
+    """The access log must not keep the tokens of unsubscribe, preference and confirmation
+    links: each one is a subscriber's key to their own subscription."""
+
+    PATTERN = re.compile(r"/(u|p|confirm)/[^/?#\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self.PATTERN.sub(r"/\1/[token]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        return True
+
+
+@cli.command()
+@with_config
+@click.argument("edition_id", required=False)
+@click.option("--list", "list_name", metavar="NAME",
+              help="Build this list's edition (default: the first configured list).")
+@edition_options
+@click.option("--screenshot", "shot_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for PNGs of the email at 375 px and 800 px (headless Chromium).")
+def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
+    """Screenshots of an edition: a stored one (EDITION_ID) or one built now."""
+    from digest.build import build_edition, default_list, preview_values
+    from digest.render import Personalizer
+    from digest.web.screenshot import screenshot
+
+    if edition_id:
+        from digest.store.db import open_database
+        from digest.store.editions import get_edition
+
+        with open_database(config.database_url) as db:
+            stored = get_edition(db, edition_id)
+        if stored is None:
+            raise DigestError(f"there is no stored edition {edition_id}")
+        edition, rendered = stored.edition, stored.rendered
+    else:
+        built = build_edition(config, list_name=list_name or default_list(config), now=now,
+                              sources=[source_from_location(s) for s in sources] or None)
+        edition, rendered = built.edition, built.rendered
+    html, _ = Personalizer(rendered).fill(preview_values(config, edition.locale))
+    for path in screenshot(html, shot_dir, edition.id):
+        out.print(str(path))
+
+
+@cli.command("editor-password")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (prompted when not given).")
+def editor_password(password):
+    """Print a password hash for an [editors] entry of the config."""
+    from digest.web.passwords import hash_password
+
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    out.print(hash_password(password), soft_wrap=True)

@@ -1,0 +1,48 @@
+"""SendGrid events as stored: deduplicated on sg_event_id, counted per edition."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from digest.store import schema as t
+from digest.store.db import Database
+from digest.store.suppressions import record as record_suppression
+from digest.store.upsert import _dialect_insert, insert_ignore
+
+
+def record_event(db: Database, *, sg_event_id: str, kind: str, edition_id: str | None,
+                 delivery_id: int | None, occurred_at: datetime | None,
+                 suppress: tuple[str, str] | None = None) -> bool:
+    """Store one event; True if it is new. ``suppress`` is (email_key, reason): recorded in the
+    same transaction, so a crash cannot count an event whose suppression was lost."""
+    now = t.utcnow()
+    with db.write() as conn:
+        values = {
+            "sg_event_id": sg_event_id[:100], "kind": kind[:30],
+            "edition_id": edition_id[:150] if edition_id else None,
+            "delivery_id": delivery_id, "occurred_at": occurred_at, "received_at": now,
+        }
+        dialect_insert = _dialect_insert(conn)
+        if dialect_insert is not None:
+            # RETURNING rather than rowcount: psycopg 3 reports -1 for INSERT ... ON CONFLICT
+            # DO NOTHING through SQLAlchemy, so rowcount cannot tell a duplicate apart.
+            new = conn.execute(
+                dialect_insert(t.events).values(**values)
+                .on_conflict_do_nothing(index_elements=["sg_event_id"])
+                .returning(t.events.c.sg_event_id)).first() is not None
+        else:
+            new = insert_ignore(conn, t.events, values)
+        if new and suppress:
+            record_suppression(conn, suppress[0], suppress[1], "sendgrid-webhook", now)
+    return new
+
+
+def edition_counts(db: Database, edition_id: str) -> dict[str, int]:
+    """{kind: number of events} for one edition."""
+    e = t.events
+    with db.read() as conn:
+        rows = conn.execute(select(e.c.kind, func.count()).where(e.c.edition_id == edition_id)
+                            .group_by(e.c.kind))
+        return {kind: int(n) for kind, n in rows}

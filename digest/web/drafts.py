@@ -1,0 +1,135 @@
+"""What the editors' pages do to a draft, kept apart from HTTP: edit, check, fill, test-send."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from datetime import UTC, datetime
+
+import lxml.html
+from lxml import etree
+
+from digest import edits as edit_ops
+from digest.build import preview_values
+from digest.config import Config
+from digest.delivery.base import Recipient
+from digest.edition_json import edition_from_dict, edition_to_dict
+from digest.models import Edition, Subscriber
+from digest.render import Personalizer, render_edition
+from digest.render.checks import GMAIL_CLIP_BYTES, image_warnings, size_warning
+from digest.store.db import Database
+from digest.store.editions import StoredEdition, get_edition, replace_rendering
+
+SUBJECT_WARN = 78  # characters: phones show about 40, desktop clients 60-80
+
+
+def base_edition(stored: StoredEdition) -> Edition:
+    """The edition as its sources built it, before any editor's change."""
+    base = (stored.edits or {}).get("base")
+    return edition_from_dict(base) if base else stored.edition
+
+
+def current_edits(stored: StoredEdition) -> dict:
+    return edit_ops.clean(stored.edits)
+
+
+def save_edits(config: Config, db: Database, stored: StoredEdition, edits: dict) -> StoredEdition:
+    """Apply ``edits`` to the sources' edition, render again, store (withdrawing approval)."""
+    base = base_edition(stored)
+    edits = edit_ops.clean(edits)
+    edition = edit_ops.apply(base, edits)
+    rendered = render_edition(edition, config,
+                              list_title=config.list_config(edition.list_name).title)
+    stored_edits = {**edits, "base": edition_to_dict(base)} if edits else None
+    replace_rendering(db, stored.id, edition, rendered, edits=stored_edits)
+    return get_edition(db, stored.id)
+
+
+def filled(config: Config, stored: StoredEdition) -> tuple[str, str]:
+    """HTML and text with preview values: no name, and no working unsubscribe link."""
+    values = preview_values(config, stored.edition.locale)
+    return Personalizer(stored.rendered).fill(values)
+
+
+def checks(config: Config, stored: StoredEdition) -> list[dict]:
+    """The check panel: each {"name", "ok", "detail"}."""
+    r = stored.rendered
+    html, text = filled(config, stored)
+    size = len(r.html.encode("utf-8"))
+    out = [_check("HTML size", size <= config.edition.max_html_bytes,
+                  size_warning(r.html, config.edition.max_html_bytes)
+                  or f"{size / 1000:.1f} KB (Gmail clips above about "
+                     f"{GMAIL_CLIP_BYTES / 1000:.0f} KB)")]
+    alt = [w for w in image_warnings(r.html) if "alt" in w]
+    out.append(_check("Images with alt text", not alt, " ".join(alt) or "every image has one"))
+    insecure = insecure_links(html)
+    out.append(_check("Links use https", not insecure,
+                      ("Not https: " + ", ".join(insecure[:10])) if insecure else "all https"))
+    length = len(r.subject)
+    out.append(_check("Subject length", 0 < length <= SUBJECT_WARN,
+                      f"{length} characters" + (f" (over {SUBJECT_WARN}: clients cut it)"
+                                                if length > SUBJECT_WARN else "")))
+    address = config.site.postal_address
+    has_address = address in _text_of(html) and address in text
+    out.append(_check("Postal address", has_address,
+                      address if has_address else "the footer lacks the postal address"))
+    tokens = r.tokens
+    has_unsub = (tokens.get("html", {}).get("unsubscribe_url", "\0") in r.html
+                 and tokens.get("text", {}).get("unsubscribe_url", "\0") in r.text)
+    out.append(_check("Unsubscribe link", has_unsub,
+                      "in both parts" if has_unsub else "missing from the HTML or text part"))
+    return out
+
+
+def _check(name: str, ok: bool, detail: str) -> dict:
+    return {"name": name, "ok": bool(ok), "detail": detail}
+
+
+def _text_of(html: str) -> str:
+    try:
+        return re.sub(r"\s+", " ", lxml.html.document_fromstring(html).text_content())
+    except (etree.ParserError, ValueError):
+        return html
+
+
+def insecure_links(html: str) -> list[str]:
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return []
+    links = [a.get("href") or "" for a in root.iter("a")] + [i.get("src") or ""
+                                                             for i in root.iter("img")]
+    return sorted({u for u in links if u and not u.startswith(("https://", "mailto:", "#"))})
+
+
+def send_test(config: Config, stored: StoredEdition, backend, address: str) -> str:
+    """One message of the draft to ``address``, with preview values (a test message must not
+    carry anyone's working unsubscribe link). Returns the backend's detail."""
+    from digest.send import make_job
+    from digest.store.csvio import normalize_email
+
+    address = normalize_email(address)
+    rendered = dataclasses.replace(stored.rendered, subject=f"[test] {stored.rendered.subject}")
+    job = make_job(config, stored.edition, rendered)
+    values = {**preview_values(config, stored.edition.locale)}
+    recipient = Recipient(
+        subscriber=Subscriber(id=0, email=address),
+        values=values,
+        message_id=f"<{stored.id}.test.{secrets.token_hex(6)}@"
+                   f"{config.sender.email.rsplit('@', 1)[-1]}>",
+    )
+    try:
+        outcomes = backend.send_batch(job, [recipient])
+    finally:
+        backend.close()
+    outcome = outcomes[0]
+    if outcome.status != "sent":
+        from digest.errors import DigestError
+
+        raise DigestError(f"the test message was not sent: {outcome.detail}")
+    return outcome.detail
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

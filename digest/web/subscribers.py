@@ -1,0 +1,176 @@
+"""Subscribers' pages (public, no login): unsubscribe, preferences, signup, the archive.
+
+Unsubscribe follows RFC 8058: ``GET /u/{token}`` only shows a confirmation page (link scanners
+prefetch GETs); ``POST /u/{token}`` unsubscribes, with no cookie, session or CSRF token, answers
+200 (never a redirect) and is idempotent. The confirmation page's button posts the same body as a
+mail client's one-click POST. It carries no CSRF token on purpose: the signed token in the URL is
+the secret that authorizes the change, a forged request would need it, and a page that holds it
+(the subscriber's own email) may use it. The worst a cross-site post could do is what the
+token's holder can do anyway: unsubscribe that one address from that one list.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from email_validator import EmailNotValidError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from digest.errors import StoreError
+from digest.render.strings import _TABLE as _LANGUAGES
+from digest.store.csvio import normalize_email, normalize_locale
+from digest.store.editions import get_edition, list_editions
+from digest.store.preferences import confirm_signup, memberships_of, set_locale, set_membership
+from digest.store.subscribers import get_subscriber, unsubscribe
+from digest.web.app import page, state
+from digest.web.auth import client_ip, form_with_csrf
+from digest.web.drafts import filled
+from digest.web.mail import send_notice
+
+log = logging.getLogger("digest.web")
+SIGNUP_MAX_AGE = 7 * 24 * 3600
+LANGUAGES = {"fr": "Français", "en": "English", "ar": "العربية"}
+
+
+def _who(request: Request):
+    """(subscriber, list name) from the signed token in the URL; 400 if forged."""
+    sid, list_name = state(request).signer.read(request.path_params["token"])
+    return get_subscriber(state(request).db, sid), list_name
+
+
+async def unsubscribe_page(request: Request):
+    web = state(request)
+    subscriber, list_name = _who(request)
+    title = web.config.list_config(list_name).title
+    if request.method == "GET":
+        return page(request, "unsubscribe.html", {"title": title, "done": False})
+    # No form parsing requirement beyond reading it: RFC 8058 clients post
+    # "List-Unsubscribe=One-Click" (urlencoded or multipart); the token alone decides.
+    await request.form()
+    if subscriber is not None:
+        try:
+            await run_in_threadpool(unsubscribe, web.db, subscriber.email, list_name,
+                                    source="one-click")
+        except StoreError:  # the list is gone: they are on it no more than before; still 200
+            log.warning("one-click unsubscribe for a list that no longer exists")
+    return page(request, "unsubscribe.html", {"title": title, "done": True})
+
+
+async def preferences(request: Request):
+    web = state(request)
+    subscriber, list_name = _who(request)
+    if subscriber is None:
+        raise HTTPException(404, "This subscription no longer exists.")
+    saved = False
+    if request.method == "POST":
+        form = await form_with_csrf(request)
+        wanted = set(form.getlist("lists"))
+        for name, lst in web.config.lists.items():
+            set_membership(web.db, subscriber.id, name, name in wanted, title=lst.title)
+        locale = normalize_locale(str(form.get("locale", "")))
+        set_locale(web.db, subscriber.id, locale if locale in _LANGUAGES else None)
+        subscriber, saved = get_subscriber(web.db, subscriber.id), True
+    members = memberships_of(web.db, subscriber.id)
+    lists = [(name, lst.title, members.get(name) == "active")
+             for name, lst in web.config.lists.items()]
+    return page(request, "preferences.html", {
+        "lists": lists, "locale": subscriber.locale or "", "languages": LANGUAGES,
+        "saved": saved, "list_name": list_name})
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(state(request).secret, salt="digest.signup")
+
+
+async def signup(request: Request):
+    web = state(request)
+    lists = {name: lst.title for name, lst in web.config.lists.items()}
+    if request.method == "GET":
+        return page(request, "signup.html", {"lists": lists, "languages": LANGUAGES})
+    form = await form_with_csrf(request)
+    if not web.signup_limit.allow(client_ip(request)):
+        raise HTTPException(429)
+    list_name = str(form.get("list", ""))
+    locale = str(form.get("locale", ""))
+    try:
+        address = normalize_email(str(form.get("email", "")).strip())
+    except EmailNotValidError as exc:
+        return page(request, "signup.html", {"lists": lists, "languages": LANGUAGES,
+                                             "error": str(exc)}, status=400)
+    if list_name not in lists:
+        raise HTTPException(400, "Choose one of the lists.")
+    token = _serializer(request).dumps(
+        [address, list_name, locale if locale in LANGUAGES else None])
+    link = f"{web.config.site.public_url}/confirm/{token}"
+    try:
+        await run_in_threadpool(
+            send_notice, web.config, web.make_backend(), to=address,
+            subject=f"{web.config.site.name}: confirm your subscription",
+            lines=[f"Someone (we hope you) asked to receive {lists[list_name]} at this address.",
+                   "Follow this link to confirm; if it was not you, ignore this message and "
+                   "nothing will happen."],
+            link=link, locale=web.config.site.locale)
+    except Exception:
+        log.exception("signup confirmation to a new address failed")
+    # The same answer for every address, known or not: the form reveals nothing.
+    return page(request, "message.html", {
+        "heading": "Check your inbox",
+        "text": "If the address can receive mail, a message with a confirmation link is on "
+                "its way. Nothing is subscribed until the link is followed."})
+
+
+async def confirm(request: Request):
+    web = state(request)
+    try:
+        address, list_name, locale = _serializer(request).loads(
+            request.path_params["token"], max_age=SIGNUP_MAX_AGE)
+    except (BadSignature, ValueError):
+        raise HTTPException(400, "This confirmation link is not valid or has expired: "
+                                 "sign up again.") from None
+    title = web.config.list_config(list_name).title
+    if request.method == "GET":  # scanners prefetch links: GET only asks
+        return page(request, "confirm.html", {"title": title})
+    await form_with_csrf(request)
+    await run_in_threadpool(confirm_signup, web.db, address, list_name, locale=locale,
+                            title=title)
+    return page(request, "message.html", {"heading": "Subscribed",
+                                          "text": f"You will receive {title}."})
+
+
+async def general(request: Request):
+    """Where the links of archived and test emails lead: nobody's subscription."""
+    return page(request, "message.html", {
+        "heading": "Your own link",
+        "text": "To unsubscribe or change your preferences, use the link at the bottom of an "
+                "email you received: it is made for your address alone."})
+
+
+async def archive(request: Request):
+    rows = [r for r in list_editions(state(request).db, limit=500) if r["status"] == "sent"]
+    return page(request, "archive.html", {"editions": rows})
+
+
+async def archived(request: Request):
+    web = state(request)
+    stored = get_edition(web.db, request.path_params["edition_id"])
+    if stored is None or stored.status != "sent":  # drafts are not public
+        raise HTTPException(404, "There is no such edition in the archive.")
+    html, _ = filled(web.config, stored)  # preview values: no name, no working link
+    return HTMLResponse(html)
+
+
+routes = [
+    Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+    Route("/p/{token}", preferences, methods=["GET", "POST"]),
+    Route("/signup", signup, methods=["GET", "POST"]),
+    Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
+    Route("/unsubscribe", general),
+    Route("/preferences", general),
+    Route("/archive", archive),
+    Route("/archive/{edition_id}", archived),
+]

@@ -1,0 +1,135 @@
+"""The scheduling commands in real processes: schedules, approval, history, health, the one
+scheduler per database, SIGTERM."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import EXAMPLE_CSV, SAMPLE_NOW
+from tests.test_cli import digest
+
+
+def start_scheduler(tmp_path, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "scheduler", *args], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # blocks until the scheduler logs that it runs (or dies)
+        lines.append(line)
+        if "scheduler started" in line:
+            return proc, lines
+    proc.wait(timeout=10)
+    pytest.fail("the scheduler did not start:\n" + "".join(lines))
+
+
+@pytest.fixture
+def with_readers(site, tmp_path):
+    digest("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale", cwd=tmp_path)
+
+
+def test_schedule_add_list_pause_resume_remove(site, tmp_path):
+    added = digest("schedule", "add", "morning", "--list", "matinale", "--cron", "0 7 * * *",
+                   "--tz", "Europe/Paris", "--draft-at", "06:30", "--approval", "required",
+                   cwd=tmp_path)
+    assert "next send" in added.stdout and "UTC" in added.stdout
+    listed = digest("schedule", "list", "--now", "2026-03-28T12:00:00+01:00", cwd=tmp_path)
+    # Next send on the spring-forward day: 07:00 CEST is 05:00 UTC.
+    assert "2026-03-29 07:00 CEST (05:00 UTC)" in listed.stdout
+    assert "2026-03-29 06:30 CEST (04:30 UTC)" in listed.stdout
+    dup = digest("schedule", "add", "morning", "--list", "matinale", "--cron", "0 7 * * *",
+                 cwd=tmp_path, check=False)
+    assert dup.returncode == 1 and "already" in dup.stderr
+    bad = digest("schedule", "add", "x", "--list", "matinale", "--cron", "0 7,19 * * *",
+                 cwd=tmp_path, check=False)
+    assert bad.returncode == 1 and "single numbers" in bad.stderr
+    digest("schedule", "pause", "morning", cwd=tmp_path)
+    assert "PAUSED" in digest("schedule", "list", cwd=tmp_path).stdout
+    digest("schedule", "resume", "morning", cwd=tmp_path)
+    digest("schedule", "remove", "morning", cwd=tmp_path)
+    gone = digest("schedule", "remove", "morning", cwd=tmp_path, check=False)
+    assert gone.returncode == 1 and "no schedule named 'morning'" in gone.stderr
+
+
+def test_approval_required_then_approve_then_run_history_and_health(site, tmp_path,
+                                                                      with_readers):
+    digest("schedule", "add", "morning", "--list", "matinale", "--cron", "0 8 * * *",
+           "--approval", "required", cwd=tmp_path)
+    out = tmp_path / "outbox"
+    held = digest("schedule", "run", "morning", "--now", SAMPLE_NOW, "--out", str(out),
+                  cwd=tmp_path, check=False)
+    assert held.returncode == 1 and "not-approved" in held.stdout
+    assert not list(out.glob("*.eml"))
+    sick = digest("health", "--now", "2025-07-01T09:00:00+01:00", cwd=tmp_path, check=False)
+    assert sick.returncode == 1
+    assert sick.stdout.startswith("FAIL matinale:") and "approval" in sick.stdout
+
+    approved = digest("approve", "matinale-2025-07-01", "--by", "Nadia", cwd=tmp_path)
+    assert "approved by Nadia" in approved.stdout
+    sent = digest("schedule", "run", "morning", "--now", "2025-07-01T08:20:00+01:00",
+                  "--out", str(out), cwd=tmp_path)
+    assert "sent 10" in sent.stdout and len(list(out.glob("*.eml"))) == 10
+    well = digest("health", "--list", "matinale", "--now", "2025-07-01T09:00:00+01:00",
+                  cwd=tmp_path)
+    assert well.stdout.startswith("OK matinale:")
+    history = digest("editions", "--list", "matinale", cwd=tmp_path)
+    assert "matinale-2025-07-01" in history.stdout and "sent" in history.stdout
+
+
+def test_a_second_scheduler_on_the_same_database_is_refused_and_sigterm_stops_cleanly(
+        site, tmp_path):
+    digest("schedule", "add", "morning", "--list", "matinale", "--cron", "0 7 * * *",
+           cwd=tmp_path)
+    first, lines = start_scheduler(tmp_path, "--log-format", "json")
+    try:
+        second = digest("scheduler", cwd=tmp_path, check=False)
+        assert second.returncode == 1
+        assert "another scheduler is running on this database" in second.stderr
+        assert str(first.pid) in second.stderr  # the holder, so the operator can find it
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=30)
+    assert first.returncode == 0, err
+    events = [json.loads(line) for line in [*lines, *err.splitlines(keepends=True)]
+              if line.startswith("{")]
+    assert {"start", "stop", "sync"} <= {e["event"] for e in events}
+    assert all({"ts", "level", "event"} <= e.keys() for e in events)
+    # The lease went with it: a new scheduler starts at once.
+    again, _ = start_scheduler(tmp_path)
+    again.send_signal(signal.SIGTERM)
+    again.communicate(timeout=30)
+    assert again.returncode == 0
+
+
+def test_the_job_added_from_the_cli_is_in_the_database_after_a_scheduler_restart(site, tmp_path):
+    from digest.config import load_config
+    from digest.schedule import send_trigger
+    from digest.store.db import open_database
+    from digest.store.schedules import get_schedule
+
+    digest("schedule", "add", "morning", "--list", "matinale", "--cron", "0 7 * * *",
+           "--tz", "Africa/Casablanca", cwd=tmp_path)
+    for _ in range(2):  # a restart: the second scheduler finds the job the first one stored
+        proc, lines = start_scheduler(tmp_path)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    config = load_config(site, env={})
+    db = open_database(config.database_url)
+    from digest.schedule import make_scheduler
+
+    scheduler = make_scheduler(db)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job("send:morning")
+        expected = send_trigger(get_schedule(db, "morning")).get_next_fire_time(
+            None, datetime.now(UTC))
+        assert job.next_run_time == expected
+        assert (job.next_run_time.hour, job.next_run_time.minute) == (7, 0)
+    finally:
+        scheduler.shutdown()
+        db.close()

@@ -94,7 +94,7 @@ def edition_for_send(
     Returns (stored, built): ``built`` is None when the edition was stored already, which is how
     a second ``digest send`` the same day resumes the first one instead of rebuilding it.
     """
-    from digest.store.editions import get_edition, save_edition
+    from digest.store.editions import EditionExists, get_edition, save_edition
 
     ref = reference_time(config, now)
     stored = get_edition(db, edition_id(list_name, ref))
@@ -102,5 +102,8 @@ def edition_for_send(
         return stored, None
     built = build_edition(config, list_name=list_name, now=ref, sources=sources,
                           out_dir=out_dir, fetcher=fetcher)
-    save_edition(db, built.edition, built.rendered)
+    try:
+        save_edition(db, built.edition, built.rendered)
+    except EditionExists:
+        return get_edition(db, built.edition.id), None  # another process won the race: use it
     return get_edition(db, built.edition.id), built

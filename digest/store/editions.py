@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from digest.collect import one_line
 from digest.edition_json import edition_from_dict, edition_to_dict
@@ -35,6 +36,10 @@ class AlreadySent(DigestError):
 
 class EditionBusy(DigestError):
     """Another live process holds the lease on this edition."""
+
+
+class EditionExists(DigestError):
+    """An edition with this id is stored already (one per list and local day)."""
 
 
 class NotApproved(DigestError):
@@ -70,19 +75,24 @@ def save_edition(db: Database, edition: Edition, rendered: Rendered, *,
                  needs_approval: bool = False) -> None:
     """Store a built edition as 'ready'. An edition id is stored once; a second build of the same
     list and day must not replace what a send may already be delivering."""
-    with db.write() as conn:
-        list_id = _list_id(conn, edition.list_name)
-        exists = conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition.id))
-        if exists is not None:
-            raise DigestError(f"edition {edition.id} is stored already ({exists})")
-        conn.execute(insert(t.editions).values(
-            id=edition.id,
-            list_id=list_id,
-            status="ready",
-            needs_approval=needs_approval,
-            created_at=utcnow(),
-            **_rendering(edition, rendered),
-        ))
+    try:
+        with db.write() as conn:
+            list_id = _list_id(conn, edition.list_name)
+            exists = conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition.id))
+            if exists is not None:
+                raise EditionExists(f"edition {edition.id} is stored already ({exists})")
+            conn.execute(insert(t.editions).values(
+                id=edition.id,
+                list_id=list_id,
+                status="ready",
+                needs_approval=needs_approval,
+                created_at=utcnow(),
+                **_rendering(edition, rendered),
+            ))
+    except IntegrityError:
+        # Another process stored it between our check and our insert (PostgreSQL's default
+        # isolation lets both see "absent"; SQLite's BEGIN IMMEDIATE does not).
+        raise EditionExists(f"edition {edition.id} was stored by another process") from None
 
 
 def _rendering(edition: Edition, rendered: Rendered) -> dict:

@@ -58,3 +58,11 @@ def test_a_skipped_edition_is_never_sent(db, built):
     assert (stored.status, stored.reason) == ("skipped", "nothing new since yesterday")
     with pytest.raises(AlreadySent, match="skipped on purpose"):
         claim_edition(db, built.edition.id, new_owner(), backend="outbox")
+
+
+def test_storing_the_same_edition_twice_is_refused_by_name(db, built):
+    from digest.store.editions import EditionExists
+
+    save_edition(db, built.edition, built.rendered)
+    with pytest.raises(EditionExists, match="stored already"):
+        save_edition(db, built.edition, built.rendered)

@@ -7,8 +7,11 @@ then ``./digest.toml``. Relative paths inside the file are relative to the file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,6 +199,21 @@ class _Section:
             raise ConfigError(f"must be {want}, not {type(value).__name__}", path=self.path, key=full)
         return value
 
+    def fill(self, cls, **given):
+        """An instance of the dataclass ``cls``: every field not in ``given`` read from this
+        table with the field's own type and default (one place, rather than a line per key)."""
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name in given:
+                continue
+            kind = hints[f.name]
+            if typing.get_origin(kind) in (types.UnionType, typing.Union):
+                kind = next(k for k in typing.get_args(kind) if k is not type(None))
+            default = ... if f.default is dataclasses.MISSING else f.default  # ...: required
+            values[f.name] = self.get(f.name, kind, default)
+        return cls(**values, **given)
+
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
@@ -263,26 +281,11 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         raise ConfigError("must be one line", path=path, key="sender.name")
 
     s = _Section(top.get("theme", dict, {}), "theme", path)
-    theme = ThemeConfig(
-        primary_color=s.get("primary_color", str, ThemeConfig.primary_color),
-        background_color=s.get("background_color", str, ThemeConfig.background_color),
-        text_color=s.get("text_color", str, ThemeConfig.text_color),
-        link_color=s.get("link_color", str, ThemeConfig.link_color),
-        font_family=s.get("font_family", str, ThemeConfig.font_family),
-        logo_url=s.get("logo_url", str, None),
-        fonts=MappingProxyType(dict(s.get("fonts", dict, {}))),
-    )
+    theme = s.fill(ThemeConfig, fonts=MappingProxyType(dict(s.get("fonts", dict, {}))))
     s.finish()
 
     s = _Section(top.get("edition", dict, {}), "edition", path)
-    edition = EditionConfig(
-        window_hours=s.get("window_hours", float, EditionConfig.window_hours),
-        featured_count=s.get("featured_count", int, EditionConfig.featured_count),
-        ticker_max=s.get("ticker_max", int, EditionConfig.ticker_max),
-        subject=s.get("subject", str, EditionConfig.subject),
-        preheader=s.get("preheader", str, EditionConfig.preheader),
-        max_html_bytes=s.get("max_html_bytes", int, EditionConfig.max_html_bytes),
-    )
+    edition = s.fill(EditionConfig)
     s.finish()
     if edition.window_hours <= 0:
         raise ConfigError("must be positive", path=path, key="edition.window_hours")
@@ -362,15 +365,8 @@ def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGrid
     if not host.startswith(("http://", "https://")):
         raise ConfigError("must be an http(s) URL", path=path, key="sendgrid.api_host")
     categories = s.get("categories", list, [])
-    config = SendGridConfig(
-        api_host=host,
-        api_key=env.get("SENDGRID_API_KEY") or None,
-        timeout=s.get("timeout", float, SendGridConfig.timeout),
-        sandbox=s.get("sandbox", bool, False),
-        asm_group_id=s.get("asm_group_id", int, None),
-        categories=tuple(str(c) for c in categories),
-        webhook_public_key=s.get("webhook_public_key", str, None),
-    )
+    config = s.fill(SendGridConfig, api_host=host, api_key=env.get("SENDGRID_API_KEY") or None,
+                    categories=tuple(str(c) for c in categories))
     s.finish()
     if config.timeout <= 0:
         raise ConfigError("must be positive", path=path, key="sendgrid.timeout")
@@ -386,32 +382,16 @@ def _smtp(table: Any, path: Path | None, env: Mapping[str, str]) -> SmtpConfig:
     if security not in ("starttls", "tls", "none"):
         raise ConfigError(f"must be 'starttls', 'tls' or 'none', not {security!r}", path=path,
                           key="smtp.security")
-    config = SmtpConfig(
-        host=s.get("host", str, SmtpConfig.host),
-        port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
-        security=security,
-        username=s.get("username", str, None),
-        password=env.get("DIGEST_SMTP_PASSWORD") or None,
-        timeout=s.get("timeout", float, SmtpConfig.timeout),
-        local_hostname=s.get("local_hostname", str, None),
-    )
+    config = s.fill(SmtpConfig, security=security,
+                    port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
+                    password=env.get("DIGEST_SMTP_PASSWORD") or None)
     s.finish()
     return config
 
 
 def _delivery(table: Any, path: Path | None) -> DeliveryConfig:
     s = _Section(table, "delivery", path)
-    d = DeliveryConfig
-    config = DeliveryConfig(
-        batch_size=s.get("batch_size", int, None),
-        rate_per_second=s.get("rate_per_second", float, None),
-        rate_per_minute=s.get("rate_per_minute", float, None),
-        max_retries=s.get("max_retries", int, d.max_retries),
-        backoff_base=s.get("backoff_base", float, d.backoff_base),
-        backoff_max=s.get("backoff_max", float, d.backoff_max),
-        error_budget=s.get("error_budget", float, d.error_budget),
-        error_budget_min=s.get("error_budget_min", int, d.error_budget_min),
-    )
+    config = s.fill(DeliveryConfig)
     s.finish()
     if config.batch_size is not None and not 1 <= config.batch_size <= 1000:
         raise ConfigError("must be between 1 and 1000", path=path, key="delivery.batch_size")

@@ -10,6 +10,7 @@ where it is an error: CI must test PostgreSQL (.ci/run starts it with .ci/postgr
 
 import itertools
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -107,12 +108,21 @@ class _Postgres:
             self._template_ready = True
         name = next(self.names)
         create = f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'
-        try:
-            self.admin().execute(create + " STRATEGY WAL_LOG")
-        except Exception as exc:  # before PostgreSQL 15 there is no STRATEGY
-            if "strategy" not in str(exc).lower() and "syntax" not in str(exc).lower():
-                raise
-            self.admin().execute(create)
+        for attempt in range(5):
+            try:
+                try:
+                    self.admin().execute(create + " STRATEGY WAL_LOG")
+                except Exception as exc:  # before PostgreSQL 15 there is no STRATEGY
+                    if "strategy" not in str(exc).lower() and "syntax" not in str(exc).lower():
+                        raise
+                    self.admin().execute(create)
+                return name
+            except Exception as exc:
+                # "source database is being accessed by other users": a connection to the
+                # template (autovacuum, a late close) blocks the copy for a moment.
+                if "being accessed" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         return name
 
     def drop(self, name: str) -> None:

@@ -100,3 +100,27 @@ def test_project_config_loads():
     config = load_config(Path(__file__).resolve().parent.parent / "digest.toml", env={})
     assert config.site.timezone == "Africa/Casablanca" and config.site.locale == "fr"
     assert config.site.postal_address and config.sender.email
+
+
+def test_typed_sections_read_every_key_with_its_type(tmp_path):
+    text = GOOD + """
+[edition]
+window_hours = 36
+subject = "{site} {date}"
+[delivery]
+rate_per_second = 10
+max_retries = 2
+[sendgrid]
+sandbox = true
+asm_group_id = 42
+[smtp]
+security = "tls"
+"""
+    config = load_config(write(tmp_path, text), env={"DIGEST_SMTP_PASSWORD": "pw"})
+    assert config.edition.window_hours == 36.0 and config.edition.ticker_max == 30
+    assert config.delivery.rate_per_second == 10.0 and config.delivery.max_retries == 2
+    assert config.sendgrid.sandbox is True and config.sendgrid.asm_group_id == 42
+    assert (config.smtp.port, config.smtp.password) == (465, "pw")
+    bad = write(tmp_path, GOOD + "\n[delivery]\nmax_retries = \"3\"\n")
+    with pytest.raises(ConfigError, match="delivery.max_retries.*must be int, not str"):
+        load_config(bad, env={})

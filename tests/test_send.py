@@ -100,3 +100,25 @@ def test_a_second_run_of_the_day_sends_nothing_twice(config, db, tmp_path):
     with pytest.raises(AlreadySent, match="was sent already"):
         send(config, db, tmp_path / "again")
     assert not (tmp_path / "again").exists() or not list((tmp_path / "again").glob("*.eml"))
+
+
+def test_the_outbox_builds_the_mime_message_once_per_edition(config, db, tmp_path, monkeypatch):
+    from digest.delivery import mime_template
+
+    subscribe(db, [(f"reader{i}@example.com", f"Lecteur {i}") for i in range(30)])
+    built = []
+    real = mime_template.MessageTemplate
+
+    def counting(env):
+        built.append(env)
+        return real(env)
+
+    monkeypatch.setattr(mime_template, "MessageTemplate", counting)
+    full = []
+    real_build = mime_template.build_message
+    monkeypatch.setattr(mime_template, "build_message",
+                        lambda *a, **kw: full.append(1) or real_build(*a, **kw))
+    report = send(config, db, tmp_path / "out")
+    assert report.sent == 30 and len(messages(tmp_path / "out")) == 30
+    assert len(built) == 1  # the template, once per send
+    assert len(full) == 1  # build_message only inside the template, never per recipient

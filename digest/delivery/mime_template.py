@@ -21,6 +21,7 @@ the caller then uses ``build_message``. Tests compare both paths header by heade
 from __future__ import annotations
 
 import binascii
+import logging
 import re
 import secrets
 from dataclasses import replace
@@ -33,6 +34,8 @@ from digest.delivery.message import (
     list_unsubscribe,
     make_message_id,
 )
+
+log = logging.getLogger(__name__)
 
 # The envelope fields that differ between recipients of one send; any other difference means
 # the template does not fit that recipient.
@@ -94,6 +97,30 @@ class MessageTemplate:
                 return None
             slots[part + "_cte"], slots[part] = cte, data
         return b"".join(p if isinstance(p, bytes) else slots[p] for p in self._pieces)
+
+
+class MessageMaker:
+    """The bytes of each recipient's message, for any backend that hands over whole messages
+    (SMTP, outbox): the template is built once per send job; ``build_message`` is the fallback
+    when the template does not fit (and the reference the template is tested against)."""
+
+    def __init__(self):
+        self._job = None
+        self._template: MessageTemplate | None = None
+
+    def message_bytes(self, job, recipient) -> bytes:
+        """ValueError when no message can carry this recipient (e.g. a non-ASCII local part)."""
+        html, text = job.personalizer.fill(recipient.values)
+        env = recipient.envelope(job)
+        if self._job is not job:
+            self._job = job
+            try:
+                self._template = MessageTemplate(env)
+            except ValueError as exc:  # build_message changed shape: the slow path still works
+                log.warning("building each message in full: %s", exc)
+                self._template = None
+        raw = self._template.render(env, html=html, text=text) if self._template else None
+        return raw if raw is not None else build_message(env, html=html, text=text).as_bytes()
 
 
 def _field(name: str, value) -> bytes:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
-from digest.delivery.message import build_message
+from digest.delivery.mime_template import MessageMaker
 
 
 class OutboxBackend:
@@ -21,6 +21,7 @@ class OutboxBackend:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.info = BackendInfo(name="outbox", destination=str(self.out_dir))
+        self._messages = MessageMaker()
 
     def path_for(self, job: SendJob, recipient: Recipient) -> Path:
         return self.out_dir / f"{job.edition.id}.{recipient.subscriber.id}.eml"
@@ -28,15 +29,14 @@ class OutboxBackend:
     def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
         outcomes = []
         for recipient in batch:
-            html, text = job.personalizer.fill(recipient.values)
             try:
-                message = build_message(recipient.envelope(job), html=html, text=text)
+                raw = self._messages.message_bytes(job, recipient)
             except ValueError as exc:  # an address no message can carry: this recipient only
                 outcomes.append(Outcome(recipient.subscriber.id, "failed", str(exc)))
                 continue
             path = self.path_for(job, recipient)
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(message.as_bytes())
+            tmp.write_bytes(raw)
             os.replace(tmp, path)
             outcomes.append(Outcome(recipient.subscriber.id, "sent", path.name))
         return outcomes

@@ -41,8 +41,7 @@ from functools import partial
 
 from digest.config import SmtpConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
-from digest.delivery.message import build_message
-from digest.delivery.mime_template import MessageTemplate
+from digest.delivery.mime_template import MessageMaker
 from digest.errors import DeliveryAuthError, DeliveryError, DeliveryRefused, DeliveryTransient
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ class SmtpBackend:
         self.info = BackendInfo(name="smtp", destination=f"smtp://{self.where} ({config.security}{user})")
         self.connections_opened = 0
         self._conn: smtplib.SMTP | None = None
-        self._template: tuple[SendJob, MessageTemplate | None] | None = None
+        self._messages = MessageMaker()
 
     # --- the Backend protocol ----------------------------------------------------------------
 
@@ -130,17 +129,7 @@ class SmtpBackend:
 
     def message_bytes(self, job: SendJob, recipient: Recipient) -> bytes:
         """The recipient's RFC 5322 message: personalized bodies, build_message's headers."""
-        html, text = job.personalizer.fill(recipient.values)
-        env = recipient.envelope(job)
-        if self._template is None or self._template[0] is not job:
-            try:
-                self._template = (job, MessageTemplate(env))
-            except ValueError as exc:  # build_message changed shape: the slow path still works
-                log.warning("building each SMTP message in full: %s", exc)
-                self._template = (job, None)
-        template = self._template[1]
-        raw = template.render(env, html=html, text=text) if template else None
-        return raw if raw is not None else build_message(env, html=html, text=text).as_bytes()
+        return self._messages.message_bytes(job, recipient)
 
     def _send(self, sender: str, to: str, raw: bytes,
               meanwhile: Callable[[], None]) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +80,13 @@ def preview_values(config: Config, locale: str) -> dict[str, str]:
     }
 
 
+def cached_fetcher(config: Config, db) -> Fetcher:
+    """A fetcher whose conditional-GET validators and bodies live in the database."""
+    from digest.store.feeds import SqlFeedCache
+
+    return Fetcher(user_agent=config.user_agent, cache=SqlFeedCache(db))
+
+
 def edition_for_send(
     config: Config,
     db,
@@ -88,11 +96,13 @@ def edition_for_send(
     sources: Sequence[SourceConfig] | None = None,
     out_dir: Path | None = None,
     fetcher: Fetcher | None = None,
+    needs_approval: bool = False,
 ):
     """The stored edition of this list and day, built and stored first if there is none.
 
     Returns (stored, built): ``built`` is None when the edition was stored already, which is how
     a second ``digest send`` the same day resumes the first one instead of rebuilding it.
+    Without a ``fetcher``, one is made whose conditional-GET cache lives in ``db``.
     """
     from digest.store.editions import EditionExists, get_edition, save_edition
 
@@ -100,10 +110,11 @@ def edition_for_send(
     stored = get_edition(db, edition_id(list_name, ref))
     if stored is not None:
         return stored, None
-    built = build_edition(config, list_name=list_name, now=ref, sources=sources,
-                          out_dir=out_dir, fetcher=fetcher)
+    with contextlib.nullcontext(fetcher) if fetcher else cached_fetcher(config, db) as fetcher:
+        built = build_edition(config, list_name=list_name, now=ref, sources=sources,
+                              out_dir=out_dir, fetcher=fetcher)
     try:
-        save_edition(db, built.edition, built.rendered)
+        save_edition(db, built.edition, built.rendered, needs_approval=needs_approval)
     except EditionExists:
         return get_edition(db, built.edition.id), None  # another process won the race: use it
     return get_edition(db, built.edition.id), built

@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Event
 
-from digest.build import build_edition, reference_time
-from digest.collect import _keys, edition_id
+from digest.build import edition_for_send, reference_time
+from digest.collect import _keys
 from digest.config import Config
 from digest.edition_json import edition_from_dict
 from digest.errors import ConfigError, DigestError
@@ -40,7 +40,6 @@ from digest.store.editions import (
     NotApproved,
     StoredEdition,
     get_edition,
-    save_edition,
     skip_edition,
 )
 from digest.store.schedules import (
@@ -202,23 +201,9 @@ def _why_skip(schedule: Schedule, new: int, total: int) -> str | None:
 
 def _stored_or_built(config: Config, db, schedule: Schedule, now: datetime):
     """The stored edition of the list and local day, built (and stored) first if there is none."""
-    ref = reference_time(config, now)
-    eid = edition_id(schedule.list_name, ref)
-    stored = get_edition(db, eid)
-    if stored is not None:
-        return stored, False
-    from digest.sources.fetch import Fetcher
-    from digest.store.feeds import SqlFeedCache
-
-    with Fetcher(user_agent=config.user_agent, cache=SqlFeedCache(db)) as fetcher:
-        built = build_edition(config, list_name=schedule.list_name, now=ref, fetcher=fetcher)
-    try:
-        save_edition(db, built.edition, built.rendered,
-                     needs_approval=schedule.approval == "required")
-    except DigestError:
-        if get_edition(db, eid) is None:  # not a race with another run of the same day
-            raise
-    return get_edition(db, eid), True
+    stored, built = edition_for_send(config, db, list_name=schedule.list_name, now=now,
+                                     needs_approval=schedule.approval == "required")
+    return stored, built is not None
 
 
 # -- health: what a monitor asks every few minutes ------------------------------------------

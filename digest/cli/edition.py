@@ -73,10 +73,10 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     from digest.store.subscribers import count_members
 
     db = open_database(config.database_url)
-    stored, built = _with_fetcher(config, db, lambda fetcher: edition_for_send(
-        config, db, list_name=list_name, now=now, sources=[source_from_location(s) for s in
-                                                            sources] or None,
-        out_dir=out_dir, fetcher=fetcher))
+    with err.status("reading sources and rendering"):
+        stored, built = edition_for_send(
+            config, db, list_name=list_name, now=now,
+            sources=[source_from_location(s) for s in sources] or None, out_dir=out_dir)
     if built:
         _print_build(built)
     else:
@@ -138,23 +138,14 @@ def status(config: Config, edition_id):
 
 
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
-    from digest.build import build_edition
+    from digest.build import build_edition, cached_fetcher
     from digest.store.db import open_database
 
     overrides = [source_from_location(s) for s in sources] or None
-    return _with_fetcher(config, open_database(config.database_url), lambda fetcher: build_edition(
-        config, list_name=list_name, now=now, sources=overrides, out_dir=out_dir,
-        fetcher=fetcher))
-
-
-def _with_fetcher(config: Config, db, work):
-    """Run a build with a fetcher whose conditional-GET cache lives in the database."""
-    from digest.sources.fetch import Fetcher
-    from digest.store.feeds import SqlFeedCache
-
-    with Fetcher(user_agent=config.user_agent, cache=SqlFeedCache(db)) as fetcher, \
-            err.status("reading sources and rendering"):
-        return work(fetcher)
+    with err.status("reading sources and rendering"), \
+            cached_fetcher(config, open_database(config.database_url)) as fetcher:
+        return build_edition(config, list_name=list_name, now=now, sources=overrides,
+                             out_dir=out_dir, fetcher=fetcher)
 
 
 @contextlib.contextmanager

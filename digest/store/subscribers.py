@@ -4,7 +4,7 @@ Consent rules this module enforces (documented for people in subscribers/FORMAT.
 
 * An unsubscribed membership is kept, not deleted, and an import never reactivates it.
 * A globally suppressed address (unsubscribe from all lists, bounce, spam report) is never
-  returned by ``iter_active`` for any list, and an import skips it.
+  sent to (the send ledger skips it, digest/store/ledger.py), and an import skips it.
 * Empty cells never erase what is stored: a file without names does not wipe names.
 """
 
@@ -250,33 +250,6 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
 # --------------------------------------------------------------------------- reading
 
 
-def iter_active(db: Database, list_name: str, batch_size: int = 1000
-                ) -> Iterator[list[Subscriber]]:
-    """The list's active, unsuppressed subscribers, ``batch_size`` at a time, by id.
-
-    Keyset pagination (id > last): each batch is its own short read, so a long send holds no
-    transaction open and an unsubscribe or suppression recorded mid-send is honoured from the
-    next batch on. An unknown list raises StoreError here, not at the first ``next()``.
-    """
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    with db.read() as conn:
-        list_id = _list_id(conn, list_name)
-    return _iter_active(db, list_id, batch_size)
-
-
-def _iter_active(db: Database, list_id: int, batch_size: int) -> Iterator[list[Subscriber]]:
-    s, m = t.subscribers, t.memberships
-    base = (
-        select(s.c.id, s.c.email, s.c.name, s.c.locale)
-        .join(m, m.c.subscriber_id == s.c.id)
-        .where(m.c.list_id == list_id, m.c.status == "active",
-               ~suppressed_clause(s.c.email_key))
-    )
-    for rows in _keyset(db, base, m.c.subscriber_id, batch_size):
-        yield [Subscriber(id=r.id, email=r.email, name=r.name, locale=r.locale) for r in rows]
-
-
 def _keyset(db: Database, base, key, batch_size: int) -> Iterator[list]:
     """Rows of ``base`` ordered by ``key``, ``batch_size`` at a time, each batch its own short
     read (``key > last``): no transaction stays open while the caller works on a batch."""
@@ -404,6 +377,6 @@ def unsubscribe(db: Database, email: str, list_name: str | None = None, *,
 
 __all__ = [
     "ImportReport", "ListInfo", "Member", "count_members", "ensure_list", "export_subscribers",
-    "get_subscriber", "import_subscribers", "is_suppressed", "iter_active", "list_members",
+    "get_subscriber", "import_subscribers", "is_suppressed", "list_members",
     "lists", "suppress", "unsubscribe", "unsuppress",
 ]

@@ -18,7 +18,6 @@ from digest.store.subscribers import (
     get_subscriber,
     import_subscribers,
     is_suppressed,
-    iter_active,
     list_members,
     lists,
     suppress,
@@ -127,7 +126,6 @@ def test_unsubscribed_address_is_not_resubscribed_by_a_reimport(db, fixture_path
     assert counts(report) == (0, 0, 3, 1, 0)
     again = {m.email: m for m in list_members(db, "matin")}["jean.dupont@example.org"]
     assert again == left  # same status, same unsubscribed_at
-    assert "jean.dupont@example.org" not in {s.email for b in iter_active(db, "matin") for s in b}
     assert count_members(db, "matin") == {"active": 3, "unsubscribed": 1, "suppressed": 0}
 
 
@@ -179,7 +177,6 @@ def test_100k_rows_import_in_batches(db):
     assert len(counter.statements) < 1_500
     assert count_members(db, "big") == {"active": 100_000, "unsubscribed": 0, "suppressed": 0}
     assert counts(import_subscribers(db, "big", data)) == (0, 0, 100_000, 0, 0)
-    assert sum(len(batch) for batch in iter_active(db, "big", batch_size=5_000)) == 100_000
 
 
 def test_list_names_are_checked(db):
@@ -193,47 +190,6 @@ def test_list_names_are_checked(db):
 
 
 # --------------------------------------------------------------------------- reading
-
-
-def test_iter_active_streams_in_keyset_batches_excluding_opt_outs(db):
-    import_subscribers(db, "matin", people(25))
-    import_subscribers(db, "soir", people(5, start=100))  # other list: never included
-    for i in (0, 7, 24):
-        unsubscribe(db, f"user{i}@example.com", "matin")
-    suppress(db, "user3@example.com", "bounce")
-    suppress(db, "USER11@example.com", "spamreport")
-    counter = StatementCounter(db.engine)
-    try:
-        batches = list(iter_active(db, "matin", batch_size=10))
-    finally:
-        counter.close()
-    assert [len(b) for b in batches] == [10, 10]
-    expected = [i for i in range(25) if i not in (0, 7, 24, 3, 11)]
-    flat = [s for b in batches for s in b]
-    assert [s.email for s in flat] == [f"user{i}@example.com" for i in expected]
-    assert flat[0] == Subscriber(id=flat[0].id, email="user1@example.com", name="User 1",
-                                 locale="fr")
-    assert [s.id for s in flat] == sorted(s.id for s in flat)
-    selects = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 4  # the list id, then three pages (the last one empty)
-    assert all("LIMIT" in s for s in selects[1:])
-
-
-def test_iter_active_sees_an_unsubscribe_made_mid_send(db):
-    import_subscribers(db, "matin", people(6))
-    batches = iter_active(db, "matin", batch_size=3)
-    first = next(batches)
-    assert [s.email for s in first] == [f"user{i}@example.com" for i in range(3)]
-    unsubscribe(db, "user4@example.com", "matin")
-    suppress(db, "user5@example.com", "bounce")
-    assert [[s.email for s in b] for b in batches] == [["user3@example.com"]]
-
-
-def test_iter_active_validates_eagerly(db):
-    with pytest.raises(StoreError, match="no subscriber list named 'nope'"):
-        iter_active(db, "nope")  # raised before any next()
-    with pytest.raises(ValueError):
-        iter_active(db, "nope", batch_size=0)
 
 
 def test_count_members_buckets_are_disjoint(db):

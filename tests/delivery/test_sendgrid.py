@@ -115,8 +115,9 @@ def test_content_keeps_tokens_and_substitutions_reproduce_fill(server, job, make
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     text, html = (c["value"] for c in body["content"])
     assert (text, html) == (job.rendered.text, job.rendered.html)  # rendered once, not filled
-    for token in [*job.rendered.tokens["html"].values(), *job.rendered.tokens["text"].values()]:
-        assert token in html or token in text
+    for part, content in (("html", html), ("text", text)):
+        for token in job.rendered.tokens[part].values():
+            assert token in content, (part, token)
     assert body["subject"] == job.rendered.subject
 
     for recipient, p in zip(batch, body["personalizations"], strict=True):

@@ -166,3 +166,13 @@ def test_health_json_has_the_same_verdicts_and_exit_codes(site, tmp_path, with_r
     report = json.loads(well.stdout)
     assert report["ok"] is True and report["schedules"][0]["ok"] is True
     assert report["latest_editions"][0]["status"] == "sent"
+
+
+def test_health_json_when_the_database_cannot_be_opened(site, tmp_path):
+    env = {"DIGEST_DATABASE_URL": "postgresql+psycopg://digest:hunter2@127.0.0.1:1/digest"}
+    lines = digest("health", cwd=tmp_path, check=False, env_extra=env)
+    report = digest("health", "--json", cwd=tmp_path, check=False, env_extra=env)
+    assert lines.returncode == report.returncode == 1
+    body = json.loads(report.stdout)
+    assert body["ok"] is False and body["database"] == "unavailable"
+    assert "cannot open the database" in body["error"] and "hunter2" not in report.stdout

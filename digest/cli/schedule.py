@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import signal
 import sys
@@ -258,9 +259,18 @@ def editions(config: Config, list_name, limit):
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
 def health(config: Config, list_name, as_json, now):
     """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
+    from digest.errors import StoreError
     from digest.scheduled import health as check
 
-    db = _db(config)
+    try:
+        db = _db(config)
+    except StoreError as exc:
+        if not as_json:
+            raise
+        # A script still gets one JSON object (and exit 1), with the sentence in it.
+        click.echo(json.dumps({"ok": False, "database": "unavailable", "error": str(exc)},
+                              ensure_ascii=False, indent=2))
+        sys.exit(EXIT_FAILED)
     verdicts = check(db, _now(now), list_name)
     if as_json:
         _health_json(db, _now(now), list_name, verdicts)
@@ -278,8 +288,6 @@ def health(config: Config, list_name, as_json, now):
 
 def _health_json(db, now: datetime, list_name: str | None, verdicts) -> None:
     """The same verdicts and exit code as the lines, plus what /healthz reports."""
-    import json
-
     from digest.status import snapshot
 
     state = snapshot(db, now, detail=True)

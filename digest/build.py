@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def build_edition(
     note: str | None = None,
 ) -> Built:
     """Read the sources, select the stories, render once, and write the edition files."""
+    started = time.monotonic()
     ref = reference_time(config, now)
     fetcher = fetcher or Fetcher(user_agent=config.user_agent)
     results = read_sources(
@@ -63,6 +65,7 @@ def build_edition(
     )
     edition = make_edition(config, results, list_name=list_name, reference_time=ref, note=note)
     rendered = render_edition(edition, config, list_title=config.list_config(list_name).title)
+    edition = replace(edition, build_seconds=round(time.monotonic() - started, 3))
     paths = {}
     if out_dir:
         html, text = Personalizer(rendered).fill(preview_values(config, edition.locale))

@@ -135,6 +135,9 @@ class DeliveryConfig:
 class WebConfig:
     backend: str = "outbox"  # where test sends and signup confirmations go
     outbox_dir: Path | None = None  # default: <state_dir>/outbox
+    metrics: bool = False  # serve {prefix}/metrics (Prometheus); off unless asked for
+    # DIGEST_METRICS_TOKEN: when set, /metrics wants "Authorization: Bearer <token>".
+    metrics_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -316,7 +319,7 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     sendgrid = _sendgrid(top.get("sendgrid", dict, {}), path, env)
     smtp = _smtp(top.get("smtp", dict, {}), path, env)
     delivery = _delivery(top.get("delivery", dict, {}), path)
-    web = _web(top.get("web", dict, {}), root, path)
+    web = _web(top.get("web", dict, {}), root, path, env)
     editors = top.get("editors", dict, {})
     for name, value in editors.items():
         if not isinstance(value, str) or not value.startswith("scrypt$"):
@@ -344,15 +347,17 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     )
 
 
-def _web(table: Any, root: Path, path: Path | None) -> WebConfig:
+def _web(table: Any, root: Path, path: Path | None, env: Mapping[str, str]) -> WebConfig:
     s = _Section(table, "web", path)
     backend = s.get("backend", str, WebConfig.backend)
     if backend not in ("outbox", "smtp", "sendgrid"):
         raise ConfigError(f"must be 'outbox', 'smtp' or 'sendgrid', not {backend!r}", path=path,
                           key="web.backend")
     outbox = s.get("outbox_dir", str, None)
+    metrics = s.get("metrics", bool, WebConfig.metrics)
     s.finish()
-    return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None)
+    return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None,
+                     metrics=metrics, metrics_token=env.get("DIGEST_METRICS_TOKEN") or None)
 
 
 def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:

@@ -35,6 +35,8 @@ def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
         "sources": [_source(r) for r in edition.sources],
         "warnings": list(edition.warnings),
         **({"html_bytes": html_bytes} if html_bytes is not None else {}),
+        **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None
+           else {}),
     }
 
 
@@ -53,6 +55,7 @@ def edition_from_dict(data: dict) -> Edition:
         featured=tuple(_read_story(s, "featured") for s in data["featured"]),
         warnings=tuple(data.get("warnings", ())),
         note=data.get("note"),
+        build_seconds=data.get("build_seconds"),
     )
 
 

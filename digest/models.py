@@ -65,6 +65,7 @@ class Edition:
     warnings: tuple[str, ...] = ()
     sources: tuple[SourceResult, ...] = ()
     note: str | None = None
+    build_seconds: float | None = None  # sources read to rendering done (for monitoring)
 
     @property
     def direction(self) -> str:

@@ -133,3 +133,46 @@ def test_the_job_added_from_the_cli_is_in_the_database_after_a_scheduler_restart
     finally:
         scheduler.shutdown()
         db.close()
+
+
+def test_health_json_has_the_same_verdicts_and_exit_codes(site, tmp_path, with_readers):
+    none = digest("health", "--json", "--list", "matinale", cwd=tmp_path, check=False)
+    assert none.returncode == 1 and json.loads(none.stdout)["ok"] is False
+    assert json.loads(digest("health", "--json", cwd=tmp_path).stdout)["schedules"] == []
+
+    digest("schedule", "add", "morning", "--list", "matinale", "--cron", "0 8 * * *",
+           "--approval", "required", cwd=tmp_path)
+    digest("schedule", "run", "morning", "--now", SAMPLE_NOW, "--out", str(tmp_path / "o"),
+           cwd=tmp_path, check=False)
+    at = ("--now", "2025-07-01T09:00:00+01:00")
+    lines = digest("health", *at, cwd=tmp_path, check=False)
+    sick = digest("health", "--json", *at, cwd=tmp_path, check=False)
+    assert sick.returncode == lines.returncode == 1
+    report = json.loads(sick.stdout)
+    assert report["ok"] is False and report["database"] == "ok"
+    assert report["schema_current"] is True
+    [verdict] = report["schedules"]
+    assert verdict["list"] == "matinale" and verdict["ok"] is False
+    assert " ".join(lines.stdout.split()) == f"FAIL matinale: {verdict['line']}"  # rich wraps
+    [latest] = report["latest_editions"]
+    assert latest == {**latest, "edition": "matinale-2025-07-01",
+                      "status": "ready, not approved", "sources_failed": 0}
+    assert report["scheduler"] is None
+
+    digest("approve", "matinale-2025-07-01", cwd=tmp_path)
+    digest("schedule", "run", "morning", "--now", "2025-07-01T08:20:00+01:00",
+           "--out", str(tmp_path / "o"), cwd=tmp_path)
+    well = digest("health", "--json", "--list", "matinale", *at, cwd=tmp_path)
+    report = json.loads(well.stdout)
+    assert report["ok"] is True and report["schedules"][0]["ok"] is True
+    assert report["latest_editions"][0]["status"] == "sent"
+
+
+def test_health_json_when_the_database_cannot_be_opened(site, tmp_path):
+    env = {"DIGEST_DATABASE_URL": "postgresql+psycopg://digest:hunter2@127.0.0.1:1/digest"}
+    lines = digest("health", cwd=tmp_path, check=False, env_extra=env)
+    report = digest("health", "--json", cwd=tmp_path, check=False, env_extra=env)
+    assert lines.returncode == report.returncode == 1
+    body = json.loads(report.stdout)
+    assert body["ok"] is False and body["database"] == "unavailable"
+    assert "cannot open the database" in body["error"] and "hunter2" not in report.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import signal
 import sys
@@ -253,12 +254,27 @@ def editions(config: Config, list_name, limit):
 @cli.command()
 @with_config
 @click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object (lists, database, schema, scheduler lease) for scripts.")
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
-def health(config: Config, list_name, now):
+def health(config: Config, list_name, as_json, now):
     """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
+    from digest.errors import StoreError
     from digest.scheduled import health as check
 
-    verdicts = check(_db(config), _now(now), list_name)
+    try:
+        db = _db(config)
+    except StoreError as exc:
+        if not as_json:
+            raise
+        # A script still gets one JSON object (and exit 1), with the sentence in it.
+        click.echo(json.dumps({"ok": False, "database": "unavailable", "error": str(exc)},
+                              ensure_ascii=False, indent=2))
+        sys.exit(EXIT_FAILED)
+    verdicts = check(db, _now(now), list_name)
+    if as_json:
+        _health_json(db, _now(now), list_name, verdicts)
+        return
     if not verdicts:
         out.print("no schedules" + (f" for list {list_name}" if list_name else ""))
         if list_name:
@@ -270,3 +286,20 @@ def health(config: Config, list_name, now):
         sys.exit(EXIT_FAILED)
 
 
+def _health_json(db, now: datetime, list_name: str | None, verdicts) -> None:
+    """The same verdicts and exit code as the lines, plus what /healthz reports."""
+    from digest.status import snapshot
+
+    state = snapshot(db, now, detail=True)
+    if list_name:
+        state["lists"] = [e for e in state["lists"] if e["list"] == list_name]
+    failed = (not verdicts and bool(list_name)) or not all(v.ok for v in verdicts)
+    report = {
+        "ok": state.pop("ok") and not failed,
+        "schedules": [{"list": v.list_name, "ok": v.ok, "line": v.line} for v in verdicts],
+        **{k: v for k, v in state.items() if k != "lists"},
+        "latest_editions": state["lists"],
+    }
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2))  # no rich: markup-free
+    if not report["ok"]:
+        sys.exit(EXIT_FAILED)

@@ -201,6 +201,22 @@ def release_lease(db: Database, owner: str) -> None:
         conn.execute(delete(lease).where(lease.c.name == LEASE_NAME, lease.c.owner == owner))
 
 
+@dataclass(frozen=True)
+class Lease:
+    owner: str  # host:pid:nonce of the running scheduler
+    started_at: datetime
+    heartbeat_at: datetime
+
+
+def lease_holder(db: Database) -> Lease | None:
+    """Who holds the scheduler lease, for health checks (None: no scheduler has it)."""
+    lease = t.scheduler_lease
+    with db.read() as conn:
+        row = conn.execute(select(lease.c.owner, lease.c.started_at, lease.c.heartbeat_at)
+                           .where(lease.c.name == LEASE_NAME)).first()
+    return Lease(row.owner, row.started_at, row.heartbeat_at) if row else None
+
+
 def _alive(row, now: datetime) -> bool:
     if now - row.heartbeat_at > LEASE_STALE:
         return False

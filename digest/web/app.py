@@ -66,7 +66,7 @@ def _default_backend(config: Config):
 
 
 def create_app(config: Config, *, db: Database | None = None, make_backend=None) -> Starlette:
-    from digest.web import api, auth, editors, hooks, subscribers
+    from digest.web import api, auth, editors, hooks, ops, subscribers
 
     secret = load_secret_key(config.secret_key, config.state_dir).value
     web = WebState(
@@ -77,7 +77,8 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
         base=base_path(config.site.public_url),
         make_backend=make_backend or _default_backend(config),
     )
-    routes = [*auth.routes, *editors.routes, *subscribers.routes, *hooks.routes, *api.routes]
+    routes = [*auth.routes, *editors.routes, *subscribers.routes, *hooks.routes, *api.routes,
+              *ops.routes]
     top = [Mount(web.base, routes=routes)] if web.base else routes
     if web.base:
         top.insert(0, Route("/", lambda r: RedirectResponse(f"{web.base}/", 303)))

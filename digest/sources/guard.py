@@ -84,8 +84,8 @@ def kind_of(ip: IPAddress) -> str | None:
         ("is_loopback", "a loopback address"),
         ("is_link_local", "a link-local address"),
         ("is_multicast", "a multicast address"),
+        ("is_reserved", "a reserved address"),  # before is_private, which includes 240/4
         ("is_private", "a private address"),
-        ("is_reserved", "a reserved address"),
     ):
         if getattr(ip, test):
             return kind

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,9 +121,10 @@ class MemoryFeedCache:
 class Fetcher:
     """Fetches URLs under the rules above; one per build, shared by its sources.
 
-    ``resolver`` and ``trusted_networks`` exist for tests: a fake resolver stands in for DNS
-    (a public name answering 127.0.0.1, say), and a trusted network lets a loopback test
-    server play a public site. ``transport`` replaces the network altogether (httpx's
+    ``resolver``, ``trusted_networks`` and ``ssl_context`` exist for tests: a fake resolver
+    stands in for DNS (a public name answering 127.0.0.1, say), a trusted network lets a
+    loopback test server play a public site, and a context trusting a test CA lets it do so
+    over TLS. ``transport`` replaces the network altogether (httpx's
     MockTransport); the address checks that need no connection (IP literals, redirects) still
     apply then, the ones made at connect time cannot.
     """
@@ -136,6 +138,7 @@ class Fetcher:
         max_redirects: int = MAX_REDIRECTS,
         resolver: Resolver = system_resolver,
         trusted_networks: Iterable[IPNetwork] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.cache = cache
         self.max_redirects = max_redirects
@@ -145,7 +148,7 @@ class Fetcher:
                          "Accept-Encoding": ACCEPT_ENCODING}
         self._transport = transport
         self._shared: httpx.Client | None = None  # over an injected transport only
-        self._ssl_context = None
+        self._ssl_context = ssl_context  # default: httpx's (certifi, verified), made on first use
 
     def close(self) -> None:
         if self._shared is not None:

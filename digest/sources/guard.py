@@ -207,7 +207,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         def lookup() -> None:
             try:
                 answer["addresses"] = self._resolver(host, port)
-            except Exception as exc:  # handed to the fetching thread below
+            except Exception as exc:  # noqa: BLE001 - re-raised in the fetching thread below
                 answer["error"] = exc
 
         worker = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)

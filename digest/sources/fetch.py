@@ -191,25 +191,25 @@ class Fetcher:
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
         deadline = Deadline(timeout)
-        hop = url
+        hop = None  # the redirect target being followed, if any
         try:
             with self._client(rules, deadline) as client:
                 request = client.build_request(
                     "GET", url, headers=headers, timeout=httpx.Timeout(timeout))
                 for _hop in range(self.max_redirects + 1):
-                    hop = str(request.url)
                     rules.check_literal(request.url.host)
                     response = client.send(request, stream=True)
                     try:
                         if response.next_request is None:
                             return self._finish(url, response, cached, max_bytes, deadline)
-                        request = response.next_request
+                        current, request = str(request.url), response.next_request
                     finally:
                         response.close()
-                    _check_redirect(url, hop, str(request.url), allow_private)
+                    hop = str(request.url)
+                    _check_redirect(url, current, hop, allow_private)
                 raise SourceError(f"{url} redirected more than {self.max_redirects} times")
         except AddressRefused as exc:
-            where = url if hop == url else f"{url} redirected to {hop!r}, which"
+            where = url if hop is None else f"{url} redirected to {hop!r}, which"
             raise AddressRefused(f"{where} was refused: {exc}") from None
         except httpx.TimeoutException:
             raise SourceError(f"{url} timed out after {timeout:g} s") from None

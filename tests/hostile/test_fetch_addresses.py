@@ -222,3 +222,10 @@ def test_allow_private_is_a_boolean_per_source_in_the_config(tmp_path):
                     'allow_private = "yes"\n')
     with pytest.raises(ConfigError, match="allow_private.*must be bool"):
         load_config(path, env={})
+
+
+def test_refusal_of_the_source_itself_does_not_claim_a_redirect():
+    """The URL as httpx normalizes it (a trailing slash added) is still the source's own."""
+    with pytest.raises(SourceError) as info:
+        Fetcher("t").fetch("http://127.0.0.1:9", timeout=1, max_bytes=10)
+    assert str(info.value).startswith("http://127.0.0.1:9 was refused: 127.0.0.1 is a loopback")

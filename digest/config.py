@@ -87,6 +87,9 @@ class SourceConfig:
     selectors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     timeout: float = 10.0
     max_bytes: int = 5_000_000
+    # An intranet feed: may be on a loopback/private address (never cloud metadata), and its
+    # redirects may not leave its origin. Off by default, and for --source URLs.
+    allow_private: bool = False
 
     @property
     def is_url(self) -> bool:
@@ -452,6 +455,7 @@ def _source(entry: Any, index: int, root: Path, path: Path | None) -> SourceConf
         selectors=MappingProxyType(dict(selectors)),
         timeout=s.get("timeout", float, 10.0),
         max_bytes=s.get("max_bytes", int, 5_000_000),
+        allow_private=s.get("allow_private", bool, False),
     )
     s.finish()
     return src

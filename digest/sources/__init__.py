@@ -7,8 +7,9 @@ selector that is not CSS, or a parser bug all come back as
 
 Modules, one job each:
 
-    fetch.py   the only I/O: local files and HTTP (caps, timeouts, conditional GET)
-    detect.py  rss | page | text, from the bytes
+    fetch.py   the only I/O: local files and HTTP (caps, deadline, redirects, conditional GET)
+    guard.py   which addresses a fetch may connect to    decode.py  Content-Encoding, bounded
+    detect.py  rss | page | text, from the bytes; or not a source at all (PNG, PDF, ZIP, ...)
     text.py    homepage text dump          rss.py   RSS 2.0 / RSS 1.0 / Atom
     page.py    HTML with CSS selectors     dating.py  HH:MM -> datetime, backwards
     plain.py   plain text and safe URLs out of untrusted input
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.models import SourceResult
-from digest.sources.detect import detect_kind
+from digest.sources.detect import NOT_A_SOURCE, binary_kind, detect_kind
 from digest.sources.fetch import (
     CachedFeed,
     FeedCache,
@@ -75,6 +76,11 @@ def read_source(
         if not fetched.body.strip():
             return SourceResult(name=cfg.name, error=f"Source '{cfg.name}' is empty "
                                 f"({_where(cfg, fetched)} has no content).")
+        # Before any parser: a PNG read as a text dump would become hundreds of junk stories.
+        binary = binary_kind(fetched.body, fetched.content_type)
+        if binary:
+            return SourceResult(name=cfg.name, error=f"Source '{cfg.name}': "
+                                f"{_where(cfg, fetched)} {binary}, {NOT_A_SOURCE}.")
         if kind == "auto":
             kind = detect_kind(fetched.body, fetched.content_type)
         result = _dispatch(kind, cfg, fetched, reference_time, tz, site_url)

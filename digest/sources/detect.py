@@ -81,3 +81,82 @@ def _decode_head(head: bytes) -> str:
 
 def _looks_like_html(text: str) -> bool:
     return bool(re.search(r"<(?:div|p|article|section|ul|a|h[1-6]|main|header)\b", text, re.I))
+
+
+# --- what is not a source at all -------------------------------------------------------------
+
+NOT_A_SOURCE = "not a feed, page or text dump"
+# (prefix, description); checked at offset 0, longest signatures first where they overlap.
+MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"PK\x05\x06", "a ZIP archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"\x7fELF", "an executable"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"OggS", "an Ogg media file"),
+    (b"fLaC", "a FLAC audio file"),
+    (b"wOFF", "a web font"),
+    (b"wOF2", "a web font"),
+    (b"\x00asm", "a WebAssembly module"),
+)
+_BZIP2 = re.compile(rb"\ABZh[1-9]1AY&SY")
+_RIFF = {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file", b"AVI ": "an AVI video"}
+# Types no feed, page or dump is ever served as. application/octet-stream is not among them:
+# it means "unknown", and text files on object storage are often labelled so; the bytes decide.
+BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
+                "application/gzip", "application/x-gzip", "application/x-tar",
+                "application/x-7z-compressed", "application/vnd.rar", "application/x-rar",
+                "application/msword", "application/vnd.ms-", "application/vnd.openxmlformats",
+                "application/vnd.oasis.opendocument", "application/x-executable",
+                "application/x-msdownload", "application/wasm", "application/x-bzip2",
+                "application/x-xz", "application/zstd")
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def binary_kind(body: bytes, content_type: str | None = None) -> str | None:
+    """Why these bytes are not a source ("is a PNG image"), or None when they may be one.
+
+    A PNG given as a text dump decodes, with replacement characters, into hundreds of junk
+    "stories"; this is asked before any parser sees the bytes.
+    """
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime.startswith(BINARY_TYPES) and not mime.endswith(("+xml", "/svg")):
+        return f"is served as {mime}"
+    for magic, what in MAGIC:
+        if body.startswith(magic):
+            return f"is {what}"
+    if _BZIP2.match(body):
+        return "is a bzip2 archive"
+    if body[:4] == b"RIFF" and body[8:12] in _RIFF:
+        return f"is {_RIFF[body[8:12]]}"
+    if body[4:8] == b"ftyp":
+        return "is an MP4/QuickTime media file"
+    head = body[:SNIFF_BYTES]
+    if _utf16(head):
+        return None
+    if b"\x00" in head:
+        return "is binary data (it contains NUL bytes)"
+    # Text has tabs, newlines and the odd form feed or escape; binary data of any kind has
+    # control bytes throughout (about one byte in ten for random data).
+    if len(_CONTROL.findall(head)) > max(4, len(head) // 50):
+        return "is binary data (control bytes throughout)"
+    return None
+
+
+def _utf16(head: bytes) -> bool:
+    # With a BOM, or an XML/HTML document starting "<" without one: NUL bytes are expected.
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    return head[:2] in (b"<\x00", b"\x00<")

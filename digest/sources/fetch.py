@@ -8,22 +8,34 @@ Rules the fetcher enforces, and why:
 
 - Every failure becomes a ``SourceError`` with a sentence naming the URL. A raw httpx
   exception would escape ``read_source``'s contract ("a broken source yields an error").
-- The size cap is checked *while streaming* (and against Content-Length up front), so a
-  hostile or broken server cannot make us buffer gigabytes; the count is taken after
-  decompression, so a small gzip bomb is caught too.
-- ``timeout`` is applied to each network operation by httpx *and* as an overall deadline
-  while reading the body: a server dripping one byte per second never trips a per-read
-  timeout but must not hold the morning build hostage.
-- Redirects are followed, at most ``MAX_REDIRECTS`` times, and only to http(s) URLs.
+- Addresses (guard.py): nothing is sent to a loopback, private, link-local, multicast or
+  reserved address unless the source says ``allow_private = true``, nor ever to a cloud
+  metadata address. The check is made on the address actually connected to, after our own
+  DNS lookup, so neither a name that resolves to 127.0.0.1 nor DNS rebinding gets past it.
+- Redirects are followed by hand, at most ``MAX_REDIRECTS`` times, each hop checked: only
+  http(s), never from https down to http, and a source with ``allow_private`` never leaves
+  its own origin (scheme, host, port) -- it may reach the intranet, so its redirects must
+  not be able to pick where.
+- Size (decode.py): the cap counts decoded bytes as they are produced, each compression layer
+  asked for a bounded piece at a time, so a gzip bomb (even a doubly gzipped one) costs
+  about the cap in memory, never the bomb's size. Content-Length over the cap fails at once.
+- Time: ``timeout`` is one deadline for the whole fetch -- DNS, connect, TLS, headers, body,
+  and every redirect hop. Each socket operation gets only the time left, so a server that
+  drips its headers one byte a second is cut off at the deadline.
 - Conditional GET: feeds are polled often and rarely change. When a ``FeedCache`` is given,
   we send the stored ETag / Last-Modified and, on ``304 Not Modified``, hand back the stored
   body marked ``from_cache=True``.
+
+Each fetch gets its own client and connection pool (guard.py says why); the TLS context,
+whose CA bundle costs ~30 ms to load, is made once per ``Fetcher``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
+import ssl
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +45,17 @@ import httpx
 
 from digest.config import SourceConfig
 from digest.errors import SourceError
+from digest.sources.decode import ACCEPT_ENCODING, decoded, encodings
+from digest.sources.guard import (
+    AddressRefused,
+    AddressRules,
+    Deadline,
+    GuardedBackend,
+    GuardedTransport,
+    IPNetwork,
+    Resolver,
+    system_resolver,
+)
 
 log = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
@@ -96,7 +119,15 @@ class MemoryFeedCache:
 
 
 class Fetcher:
-    """One shared httpx.Client (connection reuse across sources), with our rules applied."""
+    """Fetches URLs under the rules above; one per build, shared by its sources.
+
+    ``resolver``, ``trusted_networks`` and ``ssl_context`` exist for tests: a fake resolver
+    stands in for DNS (a public name answering 127.0.0.1, say), a trusted network lets a
+    loopback test server play a public site, and a context trusting a test CA lets it do so
+    over TLS. ``transport`` replaces the network altogether (httpx's
+    MockTransport); the address checks that need no connection (IP literals, redirects) still
+    apply then, the ones made at connect time cannot.
+    """
 
     def __init__(
         self,
@@ -105,28 +136,24 @@ class Fetcher:
         transport: httpx.BaseTransport | None = None,
         cache: FeedCache | None = None,
         max_redirects: int = MAX_REDIRECTS,
+        resolver: Resolver = system_resolver,
+        trusted_networks: Iterable[IPNetwork] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.cache = cache
         self.max_redirects = max_redirects
-        self._user_agent = user_agent
+        self._resolver = resolver
+        self._trusted = tuple(trusted_networks)
+        self._headers = {"User-Agent": user_agent, "Accept": ACCEPT,
+                         "Accept-Encoding": ACCEPT_ENCODING}
         self._transport = transport
-        self._http: httpx.Client | None = None
-
-    @property
-    def _client(self) -> httpx.Client:
-        # Made on first use: loading the CA bundle costs ~30 ms, wasted when every source is a file.
-        if self._http is None:
-            self._http = httpx.Client(
-                transport=self._transport,
-                follow_redirects=False,  # followed in fetch(), one checked hop at a time
-                headers={"User-Agent": self._user_agent, "Accept": ACCEPT},
-            )
-        return self._http
+        self._shared: httpx.Client | None = None  # over an injected transport only
+        self._ssl_context = ssl_context  # default: httpx's (certifi, verified), made on first use
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
 
     def __enter__(self) -> Fetcher:
         return self
@@ -134,8 +161,28 @@ class Fetcher:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def fetch(self, url: str, *, timeout: float, max_bytes: int) -> Fetched:
+    @contextlib.contextmanager
+    def _client(self, rules: AddressRules, deadline: Deadline) -> Iterator[httpx.Client]:
+        if self._transport is not None:
+            if self._shared is None:
+                self._shared = httpx.Client(transport=self._transport, follow_redirects=False,
+                                            headers=self._headers)
+            yield self._shared
+            return
+        if self._ssl_context is None:
+            # Made on first use: loading the CA bundle costs ~30 ms, wasted when every
+            # source is a file.
+            self._ssl_context = httpx.create_ssl_context()
+        backend = GuardedBackend(rules, self._resolver, deadline)
+        transport = GuardedTransport(backend, self._ssl_context)
+        with httpx.Client(transport=transport, follow_redirects=False, headers=self._headers,
+                          trust_env=False) as client:
+            yield client
+
+    def fetch(self, url: str, *, timeout: float, max_bytes: int,
+              allow_private: bool = False) -> Fetched:
         _check_http(url, url)
+        rules = AddressRules(allow_private=allow_private, trusted=self._trusted)
         cached = self._cache_get(url)
         headers = {}
         if cached is not None:
@@ -143,28 +190,33 @@ class Fetcher:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
+        hop = None  # the redirect target being followed, if any
         try:
-            request = self._client.build_request(
-                "GET", url, headers=headers, timeout=httpx.Timeout(timeout))
-            for _hop in range(self.max_redirects + 1):
-                response = self._client.send(request, stream=True)
-                try:
-                    if response.next_request is None:
-                        return self._finish(url, response, cached, max_bytes, deadline, timeout)
-                    request = response.next_request
-                finally:
-                    response.close()
-                # Followed by hand so every hop is checked: only http(s) (httpx leaves other
-                # schemes to the transport, and a test transport would happily follow them).
-                _check_http(str(request.url), url)
-            raise SourceError(f"{url} redirected more than {self.max_redirects} times")
+            with self._client(rules, deadline) as client:
+                request = client.build_request(
+                    "GET", url, headers=headers, timeout=httpx.Timeout(timeout))
+                for _hop in range(self.max_redirects + 1):
+                    rules.check_literal(request.url.host)
+                    response = client.send(request, stream=True)
+                    try:
+                        if response.next_request is None:
+                            return self._finish(url, response, cached, max_bytes, deadline)
+                        current, request = str(request.url), response.next_request
+                    finally:
+                        response.close()
+                    hop = str(request.url)
+                    _check_redirect(url, current, hop, allow_private)
+                raise SourceError(f"{url} redirected more than {self.max_redirects} times")
+        except AddressRefused as exc:
+            where = url if hop is None else f"{url} redirected to {hop!r}, which"
+            raise AddressRefused(f"{where} was refused: {exc}") from None
         except httpx.TimeoutException:
             raise SourceError(f"{url} timed out after {timeout:g} s") from None
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise SourceError(f"{url} could not be fetched: {_describe(exc)}") from None
 
-    def _finish(self, url, response, cached, max_bytes, deadline, timeout) -> Fetched:
+    def _finish(self, url, response, cached, max_bytes, deadline) -> Fetched:
         final_url = str(response.url)
         if response.status_code == 304:
             if cached is None:
@@ -174,7 +226,7 @@ class Fetcher:
         if not response.is_success:
             reason = response.reason_phrase or ""
             raise SourceError(f"{url} returned HTTP {response.status_code} {reason}".rstrip())
-        body = _read_capped(response, url, max_bytes, deadline, timeout)
+        body = _read_capped(response, url, max_bytes, deadline)
         content_type = response.headers.get("content-type")
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
@@ -211,24 +263,53 @@ def _check_http(target: str, asked: str) -> None:
         raise SourceError(f"{asked} {where} an http(s) URL")
 
 
-def _read_capped(
-    response: httpx.Response, url: str, max_bytes: int, deadline: float, timeout: float
-) -> bytes:
+def _check_redirect(url: str, current: str, target: str, allow_private: bool) -> None:
+    """The rules for following ``current`` -> ``target`` (the address rules come later)."""
+    _check_http(target, url)
+    if urlsplit(current).scheme == "https" and urlsplit(target).scheme == "http":
+        raise SourceError(f"{url} redirected from https to plain http ({target!r}), "
+                          "which is never followed")
+    if allow_private and _origin(target) != _origin(url):
+        raise SourceError(f"{url} redirected to {target!r}, another origin; a source with "
+                          "allow_private = true is never followed off its own origin")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: Deadline) -> bytes:
     declared = response.headers.get("content-length", "")
     # Content-Length counts encoded bytes, the cap counts decoded ones; a declared length
     # over the cap is still over it once decoded (compression only makes things bigger).
     if declared.isdigit() and int(declared) > max_bytes:
         raise SourceError(_too_big(url, max_bytes))
+    layers = encodings(response.headers.get("content-encoding"), url)
+    raw_size = 0
+
+    def raw() -> Iterator[bytes]:
+        nonlocal raw_size
+        # Raw bytes: httpx's own decoders would expand a whole chunk per layer at once. A
+        # response built from bytes (httpx.MockTransport in tests) was read when it was made;
+        # its stream, a ByteStream, still yields the raw bytes.
+        stream = response.stream if response.is_stream_consumed else response.iter_raw()
+        for chunk in stream:
+            raw_size += len(chunk)
+            if raw_size > max_bytes:
+                raise SourceError(_too_big(url, max_bytes))
+            if deadline.passed:
+                raise SourceError(f"{url} timed out after {deadline.seconds:g} s "
+                                  "(body still arriving)")
+            yield chunk
+
     chunks: list[bytes] = []
     size = 0
-    # No chunk_size: httpx would buffer up to it, and the deadline is checked per network read.
-    for chunk in response.iter_bytes():
-        size += len(chunk)
+    for piece in decoded(raw(), layers, url):
+        size += len(piece)
         if size > max_bytes:
             raise SourceError(_too_big(url, max_bytes))
-        if time.monotonic() > deadline:
-            raise SourceError(f"{url} timed out after {timeout:g} s (body still arriving)")
-        chunks.append(chunk)
+        chunks.append(piece)
     return b"".join(chunks)
 
 
@@ -244,7 +325,8 @@ def _describe(exc: Exception) -> str:
 def read_location(cfg: SourceConfig, fetcher: Fetcher) -> Fetched:
     """The bytes behind a source's location, a local file or an http(s) URL, under its cap."""
     if cfg.is_url:
-        return fetcher.fetch(cfg.location, timeout=cfg.timeout, max_bytes=cfg.max_bytes)
+        return fetcher.fetch(cfg.location, timeout=cfg.timeout, max_bytes=cfg.max_bytes,
+                             allow_private=cfg.allow_private)
     return read_file(Path(cfg.location), max_bytes=cfg.max_bytes)
 
 

@@ -198,7 +198,7 @@ def test_read_location_fetches_urls_with_the_source_limits():
     assert seen["timeout"]["read"] == 3.0
 
 
-# --- one real server on loopback -----------------------------------------------------------
+# --- one real server on loopback (an intranet feed, hence allow_private) ----------------------
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -251,21 +251,21 @@ def test_loopback_server_fetch_redirect_304_and_404(server):
     base = f"http://127.0.0.1:{server.server_address[1]}"
     cache = MemoryFeedCache()
     with Fetcher("digest-loopback/1.0", cache=cache) as f:
-        first = f.fetch(f"{base}/moved", timeout=5, max_bytes=1_000_000)
+        first = f.fetch(f"{base}/moved", timeout=5, max_bytes=1_000_000, allow_private=True)
         assert first.body == FEED and first.final_url == f"{base}/feed.xml"
         assert server.agents == ["digest-loopback/1.0"]
-        f.fetch(f"{base}/feed.xml", timeout=5, max_bytes=1_000_000)
-        again = f.fetch(f"{base}/feed.xml", timeout=5, max_bytes=1_000_000)
+        f.fetch(f"{base}/feed.xml", timeout=5, max_bytes=1_000_000, allow_private=True)
+        again = f.fetch(f"{base}/feed.xml", timeout=5, max_bytes=1_000_000, allow_private=True)
         assert again.from_cache is True and again.body == FEED
         with pytest.raises(SourceError, match=r"/nope returned HTTP 404"):
-            f.fetch(f"{base}/nope", timeout=5, max_bytes=1000)
+            f.fetch(f"{base}/nope", timeout=5, max_bytes=1000, allow_private=True)
 
 
 def test_loopback_slow_drip_hits_the_overall_deadline(server):
     base = f"http://127.0.0.1:{server.server_address[1]}"
     started = time.monotonic()
     with Fetcher("digest-loopback/1.0") as f, pytest.raises(SourceError, match="timed out"):
-        f.fetch(f"{base}/drip", timeout=0.3, max_bytes=1000)
+        f.fetch(f"{base}/drip", timeout=0.3, max_bytes=1000, allow_private=True)
     assert time.monotonic() - started < 2
 
 
@@ -277,7 +277,7 @@ def test_loopback_connection_refused():
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
     with Fetcher("x") as f, pytest.raises(SourceError, match="could not be fetched"):
-        f.fetch(f"http://127.0.0.1:{port}/", timeout=2, max_bytes=10)
+        f.fetch(f"http://127.0.0.1:{port}/", timeout=2, max_bytes=10, allow_private=True)
 
 
 def test_a_broken_cache_never_costs_the_source():

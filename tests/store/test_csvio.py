@@ -113,21 +113,24 @@ def test_arabic_headers_and_names(fixture_path):
     assert result.rejected == [] and result.notes == []
 
 
-def test_latin1_file_falls_back_to_cp1252_with_a_note(fixture_path):
+def test_cp1252_file_is_detected_with_a_note(fixture_path):
     result = read_subscriber_csv(fixture_path("latin1.csv"))
     assert result.encoding == "cp1252"
     assert [r.name for r in result.rows] == ["Hélène Œillet", "François Müller"]
     assert len(result.notes) == 1
-    assert result.notes[0].startswith("the file is not UTF-8 (first bad byte on line 2)")
+    assert result.notes[0].startswith("the file is not UTF-8; it was read as Windows-1252")
 
 
-def test_bytes_undefined_in_cp1252_fall_back_to_latin1():
-    result = read_subscriber_csv(b"email,name,notes\nx@example.com,Zo\xe9,A\x81B\n")
-    assert result.encoding == "latin-1"
-    assert result.rows == [CsvRow(2, "x@example.com", "Zoé", None)]
-    # Latin-1 maps 0x81 to a C1 control: in a name it is refused like any control character.
-    rejected = read_subscriber_csv(b"email,name\nx@example.com,A\x81B\n").rejected
-    assert [(r.line, "U+0081" in r.reason) for r in rejected] == [(2, True)]
+def test_cp1252_row_with_a_byte_cp1252_lacks_is_rejected_alone():
+    # Attack: a byte undefined in Windows-1252 (0x81) inside a Western file. Before, the whole
+    # file fell back to Latin-1; now that row alone is reported, with its line.
+    data = ("email,name\nx@example.com,Zoé Lefèvre\ny@example.com,Hélène\n".encode("cp1252")
+            + b"z@example.com,A\x81B\xe9\n")
+    result = read_subscriber_csv(data)
+    assert result.encoding == "cp1252"
+    assert [r.name for r in result.rows] == ["Zoé Lefèvre", "Hélène"]
+    assert [(r.line, r.value) for r in result.rejected] == [(4, "z@example.com")]
+    assert "line 4 is not Windows-1252" in result.rejected[0].reason
 
 
 def test_utf16_tab_separated_unicode_text(fixture_path):
@@ -186,7 +189,7 @@ def test_two_email_columns_is_an_error():
 @pytest.mark.parametrize("data, message", [
     (b"", "the file is empty"),
     (b"\r\n\r\n  \n", "the file is empty"),
-    (b"PK\x03\x04rest-of-a-zip", "spreadsheet workbook"),
+    (b"PK\x03\x04rest-of-a-zip", "the ZIP file is damaged"),
 ])
 def test_unusable_files(data, message):
     with pytest.raises(CsvFormatError, match=message):

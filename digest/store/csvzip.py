@@ -79,8 +79,11 @@ def open_zip(source: str | IO[bytes]) -> ZipContents:
     for info in infos:
         shown = info.filename[:200]
         base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        parts = info.filename.replace("\\", "/").split("/")
         if (info.is_dir() or not base.casefold().endswith(".csv") or base.startswith(".")
-                or info.filename.startswith("__MACOSX/")):
+                or info.filename.startswith("__MACOSX/")
+                # Path tricks: nothing is extracted, but such a member is no export either.
+                or ".." in parts or info.filename.startswith(("/", "\\")) or ":" in parts[0]):
             if not info.is_dir():
                 contents.ignored.append(shown)
             continue

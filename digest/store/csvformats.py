@@ -9,9 +9,12 @@ suppression. Nothing a file says ever turns an opt-out or suppression back into 
 
 from __future__ import annotations
 
+import csv
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from digest.store.csvdecode import CsvFormatError
 
 SUBSCRIBE = "subscribe"  # active member of the list (unless opted out or suppressed already)
 OPT_OUT = "unsubscribe"  # membership recorded as unsubscribed; never resubscribed
@@ -45,6 +48,9 @@ LISTMONK_COLUMNS = frozenset({"uuid", "email", "name", "attributes", "status"})
 # Mailchimp parts, from the least to the most restrictive.
 MAILCHIMP_PARTS = ("subscribed", "unsubscribed", "cleaned")
 MAILCHIMP_ACTIONS = {"subscribed": SUBSCRIBE, "unsubscribed": OPT_OUT, "cleaned": SUPPRESS}
+
+DELIMITERS = ",;\t|"
+IGNORED_SHOWN = 12  # ignored columns named in the note (Mailchimp exports have dozens)
 
 IMPORTED_STATUSES = frozenset({"", "active", "subscribed"})
 NOT_IMPORTED_STATUSES = frozenset({"unsubscribed", "suppressed", "bounced", "cleaned"})
@@ -121,3 +127,52 @@ def row_action(fmt: Format, status: str, subscription_status: str) -> tuple[str 
         return None, (f"unknown status {status!r} "
                       "(expected empty, 'active' or 'unsubscribed')")
     return SUBSCRIBE, ""
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter that makes the header show an email column.
+
+    csv.Sniffer is asked first, on the header line only (data rows hold commas inside names
+    and would mislead it); its guess is kept only if it yields an email column, otherwise the
+    candidates are tried from the most frequent on the line.
+    """
+    try:
+        sniffed = csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = None
+    by_count = sorted(DELIMITERS, key=lambda d: -header_line.count(d))
+    candidates = ([sniffed] if sniffed else []) + by_count
+    for delimiter in candidates:
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        if any(header_key(cell) in HEADER_ALIASES["email"] for cell in cells):
+            return delimiter
+    return sniffed or (by_count[0] if header_line.count(by_count[0]) else ",")
+
+
+def map_header(header: list[str] | None, line: int, notes: list[str]) -> dict[str, int]:
+    """Column index of each role (email, name...); the ignored columns go into ``notes``."""
+    columns: dict[str, int] = {}
+    ignored = []
+    for index, cell in enumerate(header or []):
+        key = header_key(cell)
+        role = next((r for r, names in HEADER_ALIASES.items() if key in names), None)
+        if role is None:
+            if key:
+                ignored.append(cell.strip())
+            continue
+        if role in columns:
+            raise CsvFormatError(
+                f"columns {columns[role] + 1} and {index + 1} are both a {role!r} column "
+                f"({header[columns[role]].strip()!r} and {cell.strip()!r}); keep one", line=line)
+        columns[role] = index
+    if "email" not in columns:
+        found = ", ".join(repr(c.strip()) for c in header or [] if c.strip()) or "nothing"
+        raise CsvFormatError(
+            f"the header has no email column (found {found}); name the column 'email' "
+            "(also accepted: 'e-mail', 'courriel', 'mail')", line=line)
+    if ignored:
+        shown = ", ".join(repr(c) for c in ignored[:IGNORED_SHOWN])
+        more = len(ignored) - IGNORED_SHOWN
+        notes.append("ignored column(s): " + shown + (f" and {more} more" if more > 0
+                                                              else ""))
+    return columns

@@ -20,20 +20,22 @@ import os
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
 
 from digest.store.csvdecode import LABELS, LINE_MAX, CsvFormatError, Opener, TextLines
 from digest.store.csvdecode import detect_encoding as detect_encoding
+from digest.store.csvexport import FORMULA_START
+from digest.store.csvexport import write_subscriber_csv as write_subscriber_csv
 from digest.store.csvformats import (
-    HEADER_ALIASES,
     SUBSCRIBE,
     Format,
-    header_key,
+    detect_delimiter,
+    map_header,
     recognize,
     row_action,
 )
@@ -125,11 +127,6 @@ class CsvStream:
         return _read_rows(self._opener, self.result)
 
 
-DELIMITERS = ",;\t|"
-EXPORT_HEADER = ("email", "name", "locale", "status")
-# OWASP "CSV injection": spreadsheets evaluate cells starting with these as formulas.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-IGNORED_SHOWN = 12  # ignored columns named in the note (Mailchimp exports have dozens)
 
 # Language, optional script, optional region: fr, ar, fr_MA, fr-ma, zh_Hant_TW, es_419.
 _LOCALE = re.compile(r"([a-z]{2,3})(?:[-_]([a-z]{4}))?(?:[-_]([a-z]{2}|[0-9]{3}))?", re.I)
@@ -215,13 +212,13 @@ def _parse(lines: TextLines, result: CsvResult) -> Iterator[CsvRow]:
     header_at = lines.number
     lines.mark()
 
-    result.delimiter = forced_delimiter or _detect_delimiter(header_line)
+    result.delimiter = forced_delimiter or detect_delimiter(header_line)
     reader = csv.reader(itertools.chain([header_line], lines), delimiter=result.delimiter,
                         strict=True)
     header = _read(reader, header_at)
     fmt = recognize(header or [], result.source)
     result.format, result.suppression_reason = fmt.label, fmt.suppression_reason
-    columns = _map_header(header, header_at, result)
+    columns = map_header(header, header_at, result.notes)
     width = len(header or [])
 
     seen = SeenAddresses()
@@ -313,54 +310,6 @@ def _read(reader, line: int) -> list[str] | None:
         # strict=True: an unclosed quote would otherwise swallow every following row silently.
         raise CsvFormatError(f"the CSV quoting is broken ({exc}); check the quotes on this row",
                              line=line) from None
-
-
-def _detect_delimiter(header_line: str) -> str:
-    """The delimiter that makes the header show an email column.
-
-    csv.Sniffer is asked first, on the header line only (data rows hold commas inside names
-    and would mislead it); its guess is kept only if it yields an email column, otherwise the
-    candidates are tried from the most frequent on the line.
-    """
-    try:
-        sniffed = csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        sniffed = None
-    by_count = sorted(DELIMITERS, key=lambda d: -header_line.count(d))
-    candidates = ([sniffed] if sniffed else []) + by_count
-    for delimiter in candidates:
-        cells = next(csv.reader([header_line], delimiter=delimiter), [])
-        if any(header_key(cell) in HEADER_ALIASES["email"] for cell in cells):
-            return delimiter
-    return sniffed or (by_count[0] if header_line.count(by_count[0]) else ",")
-
-
-def _map_header(header: list[str] | None, line: int, result: CsvResult) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    ignored = []
-    for index, cell in enumerate(header or []):
-        key = header_key(cell)
-        role = next((r for r, names in HEADER_ALIASES.items() if key in names), None)
-        if role is None:
-            if key:
-                ignored.append(cell.strip())
-            continue
-        if role in columns:
-            raise CsvFormatError(
-                f"columns {columns[role] + 1} and {index + 1} are both a {role!r} column "
-                f"({header[columns[role]].strip()!r} and {cell.strip()!r}); keep one", line=line)
-        columns[role] = index
-    if "email" not in columns:
-        found = ", ".join(repr(c.strip()) for c in header or [] if c.strip()) or "nothing"
-        raise CsvFormatError(
-            f"the header has no email column (found {found}); name the column 'email' "
-            "(also accepted: 'e-mail', 'courriel', 'mail')", line=line)
-    if ignored:
-        shown = ", ".join(repr(c) for c in ignored[:IGNORED_SHOWN])
-        more = len(ignored) - IGNORED_SHOWN
-        result.notes.append("ignored column(s): " + shown + (f" and {more} more" if more > 0
-                                                              else ""))
-    return columns
 
 
 def _email_cell(cells: list[str], columns: dict[str, int]) -> str:
@@ -504,47 +453,3 @@ def email_key(address: str) -> str:
         return normalize_email(address).lower()
     except EmailNotValidError:
         return address.lower()
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_subscriber_csv(rows: Iterable[Any], out: str | os.PathLike | IO, *,
-                         bom: bool = False) -> int:
-    """Write ``email,name,locale,status`` rows as UTF-8 CSV (CRLF, RFC 4180); return the count.
-
-    ``rows`` items may be objects with those attributes, mappings, or 4-tuples. ``out`` is a
-    path or an open text/binary file. ``bom=True`` adds the mark Excel needs to read UTF-8.
-    Cells that a spreadsheet would run as a formula get a leading apostrophe.
-    """
-    if isinstance(out, str | os.PathLike):
-        with open(out, "w", encoding="utf-8", newline="") as handle:
-            return write_subscriber_csv(rows, handle, bom=bom)
-    if isinstance(out, io.RawIOBase | io.BufferedIOBase) or "b" in str(getattr(out, "mode", "")):
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-        try:
-            return write_subscriber_csv(rows, text, bom=bom)
-        finally:
-            text.detach()  # leave the caller's binary file open
-    if bom:
-        out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    count = 0
-    for row in rows:
-        writer.writerow([_guard(_field(row, i, key)) for i, key in enumerate(EXPORT_HEADER)])
-        count += 1
-    return count
-
-
-def _field(row: Any, index: int, key: str) -> Any:
-    if isinstance(row, Mapping):
-        return row.get(key)
-    if isinstance(row, tuple | list):
-        return row[index] if index < len(row) else None
-    return getattr(row, key, None)
-
-
-def _guard(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text

@@ -137,7 +137,7 @@ def test_broken_quoting_half_way_through_a_streamed_file_changes_nothing(db):
 
 def test_plain_csv_time_zone_column_fills_and_never_erases(db):
     import_subscribers(db, "matinale", read_subscriber_csv(
-        "email;fuseau\na@example.com;Africa/Casablanca\n".encode()))
+        b"email;fuseau\na@example.com;Africa/Casablanca\n"))
     assert stored(db, "a@example.com").timezone == "Africa/Casablanca"
     again = import_subscribers(db, "matinale", read_subscriber_csv(
         b"email,timezone\na@example.com,\n"))

@@ -190,6 +190,12 @@ def _read_rows(opener: Opener, result: CsvResult) -> Iterator[CsvRow]:
     lines = TextLines(opener, detected.encoding)
     try:
         yield from _parse(lines, result)
+    except CsvFormatError as exc:
+        if not result.source:
+            raise
+        named = CsvFormatError(f"{result.source}: {exc}")  # which file of the ZIP
+        named.line = exc.line
+        raise named from None
     finally:
         lines.close()
 

@@ -81,3 +81,11 @@ def test_too_many_members_is_refused():
     members = {f"part{i}.csv": b"email\na@example.com\n" for i in range(csvzip.MEMBERS_MAX + 1)}
     with pytest.raises(CsvFormatError, match="more than 20 CSV files"):
         open_subscriber_files(zip_bytes(members))
+
+
+def test_an_unusable_member_is_named_in_the_error():
+    streams = open_subscriber_files(zip_bytes({"a.csv": b"email\nx@example.com\n",
+                                               "b.csv": b"nom,ville\nX,Rabat\n"}))
+    assert [r.email for r in streams[0]] == ["x@example.com"]
+    with pytest.raises(CsvFormatError, match=r"^b\.csv: line 1: the header has no email col"):
+        list(streams[1])

@@ -24,23 +24,35 @@ def subscribers():
                                                             path_type=Path))
 @click.option("--list", "list_name", required=True, metavar="NAME", help="List to import into.")
 def subscribers_import(config: Config, csv_path, list_name):
-    """Import a CSV (email, name, locale; comma or semicolon) into a list.
+    """Import a CSV (email, name, locale; comma or semicolon), a listmonk export or a
+    Mailchimp audience export (the ZIP itself) into a list.
 
     Bad rows are reported with their line number; good rows are imported. Importing the same
     file again changes nothing, and never resubscribes someone who unsubscribed.
     """
-    from digest.store.csvio import read_subscriber_csv
+    from digest.store.csvio import open_subscriber_files
     from digest.store.db import open_database
     from digest.store.subscribers import import_subscribers
 
-    parsed = read_subscriber_csv(csv_path)
-    report = import_subscribers(open_database(config.database_url), list_name, parsed,
+    files = open_subscriber_files(csv_path)  # read while importing, never held whole
+    report = import_subscribers(open_database(config.database_url), list_name, files,
                                 title=config.list_config(list_name).title)
+    for recognized in report.formats:
+        err.print(f"[cyan]format:[/] {recognized}")
     for note in report.notes:
         err.print(f"[yellow]note:[/] {note}")
-    for rejected in report.rejected:
-        err.print(f"[yellow]line {rejected.line}:[/] {rejected.reason}")
+    for item in report.rejected:
+        err.print(f"[yellow]{_where(item)}:[/] {item.reason}")
+    if report.total_rejected > len(report.rejected):
+        err.print(f"[yellow]... and {report.total_rejected - len(report.rejected)} more "
+                  "rejected rows[/]")
+    for item in report.warnings:
+        err.print(f"[yellow]{_where(item)} (imported):[/] {item.reason}")
     out.print(_import_summary(report, list_name))
+
+
+def _where(item) -> str:
+    return f"{item.file} line {item.line}" if item.file else f"line {item.line}"
 
 
 @subscribers.command("list")
@@ -105,11 +117,13 @@ def _import_summary(report, list_name: str) -> str:
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.unchanged} unchanged"]
     for attr, label in (("merged", "duplicates merged"),
                         ("skipped_unsubscribed", "kept unsubscribed"),
-                        ("skipped_suppressed", "suppressed, not imported")):
+                        ("skipped_suppressed", "suppressed, not imported"),
+                        ("opted_out", "recorded as unsubscribed"),
+                        ("suppressed", "recorded as suppressed")):
         value = getattr(report, attr, 0)
         if value:
             parts.append(f"{value} {label}")
-    parts.append(f"{len(report.rejected)} rejected")
+    parts.append(f"{report.total_rejected} rejected")
     return f"list '{list_name}': " + ", ".join(parts)
 
 

@@ -1,38 +1,48 @@
-"""Subscriber CSV files as spreadsheets really export them. Pure: no database, no network.
+"""Subscriber CSV files as spreadsheets and mailing tools really export them. No database.
 
-Reading never raises for a bad row: each row is imported, rejected (with its line and a reason)
-or merged into an earlier row for the same address. Only a file that cannot be read as a
-subscriber list at all (no email column, not text, broken quoting) raises CsvFormatError.
-The rules are spelled out for people in subscribers/FORMAT.md; keep the two in step.
+Reading streams: a file (or each CSV in a ZIP) is read row by row and never held whole, so an
+import's memory does not grow with the file. Reading never raises for a bad row: each row is
+imported, rejected (with its line and a reason) or merged into an earlier row for the same
+address. Only a file that cannot be read as a subscriber list at all (no email column, not
+text, broken quoting) raises CsvFormatError. Encodings are in ``csvdecode``, which tool wrote
+the file in ``csvformats``, ZIP archives in ``csvzip``. The rules are spelled out for people in
+subscribers/FORMAT.md; keep the two in step.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import functools
+import hashlib
 import io
 import itertools
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
 
-from digest.errors import ImportRowError
-from digest.store.schema import NAME_MAX
+from digest.store.csvdecode import LABELS, LINE_MAX, CsvFormatError, Opener, TextLines
+from digest.store.csvdecode import detect_encoding as detect_encoding
+from digest.store.csvexport import FORMULA_START
+from digest.store.csvexport import write_subscriber_csv as write_subscriber_csv
+from digest.store.csvformats import (
+    SUBSCRIBE,
+    Format,
+    detect_delimiter,
+    map_header,
+    recognize,
+    row_action,
+)
+from digest.store.csvzip import is_zip, open_zip
+from digest.store.schema import NAME_MAX, TIMEZONE_MAX
 
-
-class CsvFormatError(ImportRowError):
-    """The whole file is unusable; ``line`` says where, when one line is to blame."""
-
-    def __init__(self, message: str, *, line: int | None = None):
-        self.line = line
-        super().__init__(f"line {line}: {message}" if line else message)
+__all__ = ["CsvFormatError"]  # re-exported: callers catch it from here
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class CsvRow:
     email: str  # normalised by email_validator: domain lower-cased, local part as given
     name: str = ""  # "" when the file gives none
     locale: str | None = None  # "fr", "ar", "fr_MA"...; None when the file gives none
+    timezone: str | None = None  # IANA name ("Africa/Casablanca"); None when none or invalid
+    action: str = SUBSCRIBE  # csvformats.SUBSCRIBE, OPT_OUT or SUPPRESS
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class Rejected:
     line: int
     reason: str
     value: str = ""  # the email cell as found, to help the person fixing the file
+    file: str = ""  # the CSV inside a ZIP this row comes from ("" for a plain file)
 
 
 @dataclass(frozen=True)
@@ -59,36 +72,61 @@ class Merged:
     email: str
 
 
+# Rejected rows, warnings and merges kept in detail per file; beyond, they are only counted
+# (a hostile million-row file of bad rows must not make the report itself the memory hog).
+REPORT_MAX = 1000
+
+
 @dataclass
 class CsvResult:
-    rows: list[CsvRow] = field(default_factory=list)
+    rows: list[CsvRow] = field(default_factory=list)  # empty while streaming (CsvStream)
     rejected: list[Rejected] = field(default_factory=list)
     merged: list[Merged] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # file-level remarks (encoding guess, ...)
     encoding: str = "utf-8"
     delimiter: str = ","
+    format: str = "CSV"  # csvformats.Format.label: "Mailchimp audience export (...)"...
+    suppression_reason: str = "blocklisted"  # for SUPPRESS rows (csvformats.Format)
+    source: str = ""  # file name inside a ZIP
+    warnings: list[Rejected] = field(default_factory=list)  # imported, but a value dropped
+    rejected_count: int = 0  # all rejected rows, including those past REPORT_MAX
+    merged_count: int = 0
+
+    def reject(self, item: Rejected) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < REPORT_MAX:
+            self.rejected.append(replace(item, file=self.source) if self.source else item)
+
+    def warn(self, item: Rejected) -> None:
+        if len(self.warnings) < REPORT_MAX:
+            self.warnings.append(replace(item, file=self.source) if self.source else item)
+
+    def merge(self, item: Merged) -> None:
+        self.merged_count += 1
+        if len(self.merged) < REPORT_MAX:
+            self.merged.append(item)
+
+    @property
+    def total_rejected(self) -> int:
+        return max(self.rejected_count, len(self.rejected))
+
+    @property
+    def total_merged(self) -> int:
+        return max(self.merged_count, len(self.merged))
 
 
-# Header cells are compared after _header_key(): case-folded, "_" as space, spaces collapsed.
-HEADER_ALIASES: Mapping[str, frozenset[str]] = {
-    "email": frozenset({
-        "email", "e-mail", "mail", "email address", "e-mail address", "courriel",
-        "adresse email", "adresse e-mail", "adresse mail", "adresse électronique",
-        "البريد الإلكتروني", "البريد الالكتروني", "البريد",
-    }),
-    "name": frozenset({"name", "full name", "fullname", "display name", "nom", "nom complet",
-                       "الاسم"}),
-    "locale": frozenset({"locale", "language", "lang", "langue", "اللغة"}),
-    # Present in our own exports: lets an export be re-imported without resubscribing anyone.
-    "status": frozenset({"status", "statut"}),
-}
-IMPORTED_STATUSES = frozenset({"", "active", "subscribed"})
-NOT_IMPORTED_STATUSES = frozenset({"unsubscribed", "suppressed", "bounced", "cleaned"})
+class CsvStream:
+    """One subscriber CSV, read row by row when iterated (once). ``result`` fills in as the
+    rows go by (format, encoding, rejected, merged...); the rows themselves are not kept."""
 
-DELIMITERS = ",;\t|"
-EXPORT_HEADER = ("email", "name", "locale", "status")
-# OWASP "CSV injection": spreadsheets evaluate cells starting with these as formulas.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+    def __init__(self, opener: Opener, source: str = ""):
+        self.result = CsvResult(source=source)
+        self._opener = opener
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        return _read_rows(self._opener, self.result)
+
+
 
 # Language, optional script, optional region: fr, ar, fr_MA, fr-ma, zh_Hant_TW, es_419.
 _LOCALE = re.compile(r"([a-z]{2,3})(?:[-_]([a-z]{4}))?(?:[-_]([a-z]{2}|[0-9]{3}))?", re.I)
@@ -97,23 +135,75 @@ _LOCALE = re.compile(r"([a-z]{2,3})(?:[-_]([a-z]{4}))?(?:[-_]([a-z]{2}|[0-9]{3})
 # --------------------------------------------------------------------------- reading
 
 
-def read_subscriber_csv(data: bytes | str | os.PathLike) -> CsvResult:
-    """Parse a subscriber CSV given as bytes or as a path (``str`` is a path, not CSV text)."""
-    if not isinstance(data, bytes | bytearray):
+def open_subscriber_files(data: bytes | str | os.PathLike) -> list[CsvStream]:
+    """The subscriber CSVs in ``data`` (bytes, or a path: ``str`` is a path, not CSV text):
+    one for a CSV file, one per CSV member for a ZIP (Mailchimp's audience export), the
+    opt-outs and suppressions first. Nothing is read beyond the first bytes yet."""
+    if isinstance(data, bytes | bytearray):
+        payload = bytes(data)
+        head = payload[:4]
+
+        def opener() -> IO[bytes]:
+            return io.BytesIO(payload)
+    else:
         path = Path(data)
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                head = handle.read(4)
         except OSError as exc:
             raise CsvFormatError(f"cannot read {path}: {exc.strerror or exc}") from None
-    result = CsvResult()
-    text = _decode(bytes(data), result)
 
-    stream = io.StringIO(text, newline="")  # newline="": the csv module sees CR/LF itself
-    consumed = 0  # physical lines before the header
+        def opener() -> IO[bytes]:
+            return open(path, "rb")
+    if not is_zip(head):
+        return [CsvStream(opener)]
+    contents = open_zip(opener())
+    # Opt-outs and suppressions before subscriptions, so the same address in two files of one
+    # export ends up on the side of the person's refusal whatever the archive order.
+    members = sorted(contents.members, key=lambda m: 0 if re.match(
+        r"(cleaned|unsubscribed)_", m.name.rsplit("/", 1)[-1], re.I) else 1)
+    streams = [CsvStream(member.opener, member.name) for member in members]
+    if contents.ignored:
+        streams[0].result.notes.append(
+            "ignored in the ZIP (not .csv): " + ", ".join(repr(n) for n in contents.ignored[:10])
+            + (f" and {len(contents.ignored) - 10} more" if len(contents.ignored) > 10 else ""))
+    return streams
+
+
+def read_subscriber_csv(data: bytes | str | os.PathLike) -> CsvResult:
+    """Parse one subscriber CSV into memory (``rows`` filled): for small files and tests.
+    Imports stream with ``open_subscriber_files`` instead."""
+    streams = open_subscriber_files(data)
+    if len(streams) != 1:
+        raise CsvFormatError(f"the ZIP holds {len(streams)} CSV files: import the ZIP itself "
+                             "with 'digest subscribers import'")
+    rows = list(streams[0])
+    streams[0].result.rows = rows
+    return streams[0].result
+
+
+def _read_rows(opener: Opener, result: CsvResult) -> Iterator[CsvRow]:
+    detected = detect_encoding(opener)
+    result.encoding = detected.encoding
+    if detected.note:
+        result.notes.append(detected.note)
+    lines = TextLines(opener, detected.encoding)
+    try:
+        yield from _parse(lines, result)
+    except CsvFormatError as exc:
+        if not result.source:
+            raise
+        named = CsvFormatError(f"{result.source}: {exc}")  # which file of the ZIP
+        named.line = exc.line
+        raise named from None
+    finally:
+        lines.close()
+
+
+def _parse(lines: TextLines, result: CsvResult) -> Iterator[CsvRow]:
     forced_delimiter = None
     header_line = ""
-    for header_line in stream:
-        consumed += 1
+    for header_line in lines:
         stripped = header_line.strip()
         if not stripped:
             continue
@@ -125,35 +215,96 @@ def read_subscriber_csv(data: bytes | str | os.PathLike) -> CsvResult:
     else:
         raise CsvFormatError(
             "the file is empty: expected a header line such as 'email,name,locale'")
-    consumed -= 1  # the header itself is re-read by the csv reader below
+    header_at = lines.number
+    lines.mark()
 
-    result.delimiter = forced_delimiter or _detect_delimiter(header_line)
-    reader = csv.reader(itertools.chain([header_line], stream), delimiter=result.delimiter,
+    result.delimiter = forced_delimiter or detect_delimiter(header_line)
+    reader = csv.reader(itertools.chain([header_line], lines), delimiter=result.delimiter,
                         strict=True)
-    header = _read(reader, consumed + 1)
-    columns = _map_header(header, consumed + 1, result)
+    header = _read(reader, header_at)
+    fmt = recognize(header or [], result.source)
+    result.format, result.suppression_reason = fmt.label, fmt.suppression_reason
+    columns = map_header(header, header_at, result.notes)
+    width = len(header or [])
 
-    previous = reader.line_num
-    seen: dict[str, int] = {}  # email key -> line of the row that won
+    seen = SeenAddresses()
     while True:
-        start = consumed + previous + 1
-        cells = _read(reader, start)
-        if cells is None:
+        lines.mark()
+        start = lines.number + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
             break
-        previous = reader.line_num
+        except csv.Error as exc:
+            if "field larger than field limit" not in str(exc):
+                # strict=True: an unclosed quote would otherwise swallow every row after it.
+                raise CsvFormatError(f"the CSV quoting is broken ({exc}); check the quotes "
+                                     "on this row", line=start) from None
+            _skip_record(lines, start)
+            result.reject(Rejected(start, f"a field is longer than {csv.field_size_limit():,} "
+                                          "characters: row skipped"))
+            continue
+        if lines.long_line:
+            result.reject(Rejected(start, f"line {lines.long_line} is longer than "
+                                          f"{LINE_MAX:,} bytes: row skipped"))
+            continue
         if not any(cell.strip() for cell in cells):
             continue  # blank line, or ";;;" left by a spreadsheet: not a row, not an error
-        outcome = _parse_row(cells, start, len(header), columns, result.delimiter)
+        if lines.bad_line:
+            label = LABELS[lines.encoding]
+            result.reject(Rejected(
+                start, f"line {lines.bad_line} is not {label} like the rest of the file "
+                       "(a file mixing encodings?): fix the names on it or save the file as "
+                       "'CSV UTF-8'", _email_cell(cells, columns)[:100]))
+            continue
+        outcome = _parse_row(cells, start, width, columns, result.delimiter, fmt, result)
         if isinstance(outcome, Rejected):
-            result.rejected.append(outcome)
+            result.reject(outcome)
             continue
-        key = outcome.email.lower()
-        if key in seen:
-            result.merged.append(Merged(line=start, first_line=seen[key], email=outcome.email))
+        first = seen.first_line(outcome.email.lower(), start)
+        if first is not None:
+            result.merge(Merged(line=start, first_line=first, email=outcome.email))
             continue
-        seen[key] = start
-        result.rows.append(outcome)
-    return result
+        yield outcome
+
+
+class SeenAddresses:
+    """The addresses already read in one file, each with the line of its first row.
+
+    The only per-row memory an import keeps, so it is packed: 12 bytes per address (an 80-bit
+    BLAKE2 digest of the key, 2 bytes of it choosing one of 65,536 buckets, and the line)
+    instead of ~120 for a dict of strings. Two different addresses share a digest with a
+    probability of about 1e-12 in a file of a million. Lookups are ``bytearray.find``.
+    """
+
+    ENTRY = 12  # 8 bytes of digest + 4 bytes of line number
+
+    def __init__(self):
+        self._buckets: list[bytearray | None] = [None] * 65536
+
+    def first_line(self, key: str, line: int) -> int | None:
+        """The line of an earlier row with ``key``; None (and ``line`` is remembered) if new."""
+        digest = hashlib.blake2b(key.encode(), digest_size=10).digest()
+        index, tag = int.from_bytes(digest[:2], "big"), digest[2:]
+        bucket = self._buckets[index]
+        if bucket is None:
+            bucket = self._buckets[index] = bytearray()
+        at = bucket.find(tag)
+        while at != -1:
+            if at % self.ENTRY == 0:
+                return int.from_bytes(bucket[at + 8:at + 12], "big")
+            at = bucket.find(tag, at + 1)
+        bucket += tag + min(line, 2**32 - 1).to_bytes(4, "big")
+        return None
+
+
+def _skip_record(lines: TextLines, start: int) -> None:
+    """After an oversized field: read on to the end of its record (an even number of quotes
+    at a line end), so the next row starts where it should."""
+    while lines.quotes % 2:
+        if next(lines, None) is None:
+            raise CsvFormatError("the CSV quoting is broken (a quote is never closed); check "
+                                 "the quotes on this row", line=start)
 
 
 def _read(reader, line: int) -> list[str] | None:
@@ -167,93 +318,13 @@ def _read(reader, line: int) -> list[str] | None:
                              line=line) from None
 
 
-def _decode(data: bytes, result: CsvResult) -> str:
-    if data.startswith(b"PK\x03\x04"):
-        raise CsvFormatError("this is a spreadsheet workbook (.xlsx/.ods), not CSV: "
-                             "save it as 'CSV UTF-8' first")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Excel's "Unicode text" export: UTF-16 with a BOM, tab-separated.
-        try:
-            result.encoding = "utf-16"
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise CsvFormatError("the file starts with a UTF-16 mark but is not UTF-16") from None
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
-        result.encoding = "utf-8-sig"
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad_line = data.count(b"\n", 0, exc.start) + 1
-    # Not UTF-8: a spreadsheet's "CSV" export in a Western Windows locale is cp1252, whose
-    # accented letters are where French names put them. latin-1 decodes anything (last resort).
-    for encoding in ("cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        result.encoding = encoding
-        result.notes.append(
-            f"the file is not UTF-8 (first bad byte on line {bad_line}); it was read as "
-            f"{'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}: check accented names, "
-            "or save it as 'CSV UTF-8'"
-        )
-        return text
-    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
-
-
-def _detect_delimiter(header_line: str) -> str:
-    """The delimiter that makes the header show an email column.
-
-    csv.Sniffer is asked first, on the header line only (data rows hold commas inside names
-    and would mislead it); its guess is kept only if it yields an email column, otherwise the
-    candidates are tried from the most frequent on the line.
-    """
-    try:
-        sniffed = csv.Sniffer().sniff(header_line, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        sniffed = None
-    by_count = sorted(DELIMITERS, key=lambda d: -header_line.count(d))
-    candidates = ([sniffed] if sniffed else []) + by_count
-    for delimiter in candidates:
-        cells = next(csv.reader([header_line], delimiter=delimiter), [])
-        if any(_header_key(cell) in HEADER_ALIASES["email"] for cell in cells):
-            return delimiter
-    return sniffed or (by_count[0] if header_line.count(by_count[0]) else ",")
-
-
-def _header_key(cell: str) -> str:
-    cell = unicodedata.normalize("NFC", cell.strip().lstrip("\ufeff")).casefold()
-    return " ".join(cell.replace("_", " ").split())
-
-
-def _map_header(header: list[str] | None, line: int, result: CsvResult) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    ignored = []
-    for index, cell in enumerate(header or []):
-        key = _header_key(cell)
-        role = next((r for r, names in HEADER_ALIASES.items() if key in names), None)
-        if role is None:
-            if key:
-                ignored.append(cell.strip())
-            continue
-        if role in columns:
-            raise CsvFormatError(
-                f"columns {columns[role] + 1} and {index + 1} are both a {role!r} column "
-                f"({header[columns[role]].strip()!r} and {cell.strip()!r}); keep one", line=line)
-        columns[role] = index
-    if "email" not in columns:
-        found = ", ".join(repr(c.strip()) for c in header or [] if c.strip()) or "nothing"
-        raise CsvFormatError(
-            f"the header has no email column (found {found}); name the column 'email' "
-            "(also accepted: 'e-mail', 'courriel', 'mail')", line=line)
-    if ignored:
-        result.notes.append("ignored column(s): " + ", ".join(repr(c) for c in ignored))
-    return columns
+def _email_cell(cells: list[str], columns: dict[str, int]) -> str:
+    index = columns["email"]
+    return cells[index].strip() if index < len(cells) else ""
 
 
 def _parse_row(cells: list[str], line: int, width: int, columns: dict[str, int],
-               delimiter: str) -> CsvRow | Rejected:
+               delimiter: str, fmt: Format, result: CsvResult) -> CsvRow | Rejected:
     def cell(role: str) -> str:
         index = columns.get(role)
         return cells[index] if index is not None and index < len(cells) else ""
@@ -271,14 +342,14 @@ def _parse_row(cells: list[str], line: int, width: int, columns: dict[str, int],
     except EmailNotValidError as exc:
         return Rejected(line, f"invalid email address: {exc}", shown)
 
-    status = _header_key(cell("status"))
-    if status in NOT_IMPORTED_STATUSES:
-        return Rejected(line, f"marked {status!r} in the status column: not imported", shown)
-    if status not in IMPORTED_STATUSES:
-        return Rejected(line, f"unknown status {cell('status').strip()!r} "
-                              "(expected empty, 'active' or 'unsubscribed')", shown)
+    action, refusal = row_action(fmt, cell("status").strip(), cell("subscription_status"))
+    if action is None:
+        return Rejected(line, refusal, shown)
 
-    name = unicodedata.normalize("NFC", _unescape(cell("name").strip()))
+    name = _unescape(cell("name").strip()) or " ".join(
+        part for part in (_unescape(cell("first_name").strip()),
+                          _unescape(cell("last_name").strip())) if part)
+    name = unicodedata.normalize("NFC", name)
     bad = next((c for c in name if unicodedata.category(c) == "Cc" or c in "\u2028\u2029"), None)
     if bad is not None:
         # A line break in a name would end up in an email header or a greeting line.
@@ -292,7 +363,15 @@ def _parse_row(cells: list[str], line: int, width: int, columns: dict[str, int],
     if raw_locale and locale is None:
         return Rejected(line, f"unknown locale {raw_locale!r} (expected e.g. fr, ar, en, fr_MA)",
                         shown)
-    return CsvRow(line=line, email=email, name=name, locale=locale)
+
+    raw_zone = cell("timezone").strip()
+    zone = normalize_timezone(raw_zone)
+    if raw_zone and zone is None:
+        # Not fatal: the row is imported without it and the site's time zone applies.
+        result.warn(Rejected(line, f"time zone {raw_zone[:70]!r} is not an IANA time zone "
+                                   "name (e.g. Africa/Casablanca): dropped", shown))
+    return CsvRow(line=line, email=email, name=name, locale=locale, timezone=zone,
+                  action=action)
 
 
 def _unescape(value: str) -> str:
@@ -311,6 +390,22 @@ def normalize_locale(value: str | None) -> str | None:
     parts = [language.lower()] + ([script.title()] if script else []) + (
         [region.upper()] if region else [])
     return "_".join(parts)
+
+
+@functools.cache
+def _time_zones() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in zoneinfo.available_timezones()}
+
+
+def normalize_timezone(value: str | None) -> str | None:
+    """The IANA name (``Africa/Casablanca``, any case) as zoneinfo spells it; None otherwise.
+
+    Looked up among zoneinfo's known zones rather than by loading ``ZoneInfo(value)``, which
+    would accept any file name under the tz database folder."""
+    value = (value or "").strip()
+    if not value or len(value) > TIMEZONE_MAX:
+        return None
+    return _time_zones().get(value.casefold())
 
 
 # RFC 5322 dot-atom, the same character set email_validator accepts without further checks.
@@ -364,47 +459,3 @@ def email_key(address: str) -> str:
         return normalize_email(address).lower()
     except EmailNotValidError:
         return address.lower()
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_subscriber_csv(rows: Iterable[Any], out: str | os.PathLike | IO, *,
-                         bom: bool = False) -> int:
-    """Write ``email,name,locale,status`` rows as UTF-8 CSV (CRLF, RFC 4180); return the count.
-
-    ``rows`` items may be objects with those attributes, mappings, or 4-tuples. ``out`` is a
-    path or an open text/binary file. ``bom=True`` adds the mark Excel needs to read UTF-8.
-    Cells that a spreadsheet would run as a formula get a leading apostrophe.
-    """
-    if isinstance(out, str | os.PathLike):
-        with open(out, "w", encoding="utf-8", newline="") as handle:
-            return write_subscriber_csv(rows, handle, bom=bom)
-    if isinstance(out, io.RawIOBase | io.BufferedIOBase) or "b" in str(getattr(out, "mode", "")):
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-        try:
-            return write_subscriber_csv(rows, text, bom=bom)
-        finally:
-            text.detach()  # leave the caller's binary file open
-    if bom:
-        out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    count = 0
-    for row in rows:
-        writer.writerow([_guard(_field(row, i, key)) for i, key in enumerate(EXPORT_HEADER)])
-        count += 1
-    return count
-
-
-def _field(row: Any, index: int, key: str) -> Any:
-    if isinstance(row, Mapping):
-        return row.get(key)
-    if isinstance(row, tuple | list):
-        return row[index] if index < len(row) else None
-    return getattr(row, key, None)
-
-
-def _guard(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text

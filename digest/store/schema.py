@@ -40,6 +40,7 @@ MEMBERSHIP_STATUSES = ("active", "unsubscribed")
 NAME_MAX = 200  # csvio rejects longer names rather than letting the column truncate/refuse them
 EMAIL_MAX = 320  # 64 + 1 + 255; email_validator enforces the real limit (254) before we get here
 LIST_NAME_MAX = 100
+TIMEZONE_MAX = 64  # IANA names are at most ~32 characters; csvio checks them against zoneinfo
 
 
 def utcnow() -> datetime:
@@ -97,6 +98,9 @@ subscribers = Table(
     Column("email_key", String(EMAIL_MAX), nullable=False, unique=True),
     Column("name", String(NAME_MAX), nullable=False, default=""),
     Column("locale", String(35), nullable=True),  # None: use the list's / site's locale
+    # IANA name from an import (Mailchimp's TIMEZONE, a CSV's timezone column), validated
+    # against zoneinfo; None: unknown, the site's time zone applies.
+    Column("timezone", String(TIMEZONE_MAX), nullable=True),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
 )

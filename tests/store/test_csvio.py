@@ -113,21 +113,24 @@ def test_arabic_headers_and_names(fixture_path):
     assert result.rejected == [] and result.notes == []
 
 
-def test_latin1_file_falls_back_to_cp1252_with_a_note(fixture_path):
+def test_cp1252_file_is_detected_with_a_note(fixture_path):
     result = read_subscriber_csv(fixture_path("latin1.csv"))
     assert result.encoding == "cp1252"
     assert [r.name for r in result.rows] == ["Hélène Œillet", "François Müller"]
     assert len(result.notes) == 1
-    assert result.notes[0].startswith("the file is not UTF-8 (first bad byte on line 2)")
+    assert result.notes[0].startswith("the file is not UTF-8; it was read as Windows-1252")
 
 
-def test_bytes_undefined_in_cp1252_fall_back_to_latin1():
-    result = read_subscriber_csv(b"email,name,notes\nx@example.com,Zo\xe9,A\x81B\n")
-    assert result.encoding == "latin-1"
-    assert result.rows == [CsvRow(2, "x@example.com", "Zoé", None)]
-    # Latin-1 maps 0x81 to a C1 control: in a name it is refused like any control character.
-    rejected = read_subscriber_csv(b"email,name\nx@example.com,A\x81B\n").rejected
-    assert [(r.line, "U+0081" in r.reason) for r in rejected] == [(2, True)]
+def test_cp1252_row_with_a_byte_cp1252_lacks_is_rejected_alone():
+    # Attack: a byte undefined in Windows-1252 (0x81) inside a Western file. Before, the whole
+    # file fell back to Latin-1; now that row alone is reported, with its line.
+    data = ("email,name\nx@example.com,Zoé Lefèvre\ny@example.com,Hélène\n".encode("cp1252")
+            + b"z@example.com,A\x81B\xe9\n")
+    result = read_subscriber_csv(data)
+    assert result.encoding == "cp1252"
+    assert [r.name for r in result.rows] == ["Zoé Lefèvre", "Hélène"]
+    assert [(r.line, r.value) for r in result.rejected] == [(4, "z@example.com")]
+    assert "line 4 is not Windows-1252" in result.rejected[0].reason
 
 
 def test_utf16_tab_separated_unicode_text(fixture_path):
@@ -186,7 +189,7 @@ def test_two_email_columns_is_an_error():
 @pytest.mark.parametrize("data, message", [
     (b"", "the file is empty"),
     (b"\r\n\r\n  \n", "the file is empty"),
-    (b"PK\x03\x04rest-of-a-zip", "spreadsheet workbook"),
+    (b"PK\x03\x04rest-of-a-zip", "the ZIP file is damaged"),
 ])
 def test_unusable_files(data, message):
     with pytest.raises(CsvFormatError, match=message):
@@ -287,3 +290,150 @@ def test_write_accepts_objects_tuples_text_and_binary_streams():
     assert binary.getvalue().startswith(b"\xef\xbb\xbfemail,name,locale,status\r\n")
     assert "Hélène".encode() in binary.getvalue()
     assert not binary.closed  # the caller's stream is left open
+
+
+# --------------------------------------------------------------------------- hostile input
+# (issue 8: oversized fields, encodings, tools' exports; database side in tests/hostile/)
+
+
+def test_a_200k_character_field_fails_its_row_only(fixture_path):
+    # Before: csv's field limit (131,072) raised out of the reader and the whole file was lost.
+    result = read_subscriber_csv(fixture_path("long-field.csv"))
+    assert [(r.line, r.email) for r in result.rows] == [
+        (2, "before@example.com"), (5, "after@example.com")]  # the field spans lines 3-4
+    assert [(r.line, r.reason) for r in result.rejected] == [
+        (3, "a field is longer than 131,072 characters: row skipped")]
+
+
+def test_a_physical_line_over_the_line_cap_is_skipped_unread():
+    # A 3 MB line without any line break: never held whole, its row rejected, the next kept.
+    data = (b"email,name\nfirst@example.com,A\nhuge@example.com," + b"z" * 3_000_000
+            + b"\nlast@example.com,B\n")
+    result = read_subscriber_csv(data)
+    assert [r.email for r in result.rows] == ["first@example.com", "last@example.com"]
+    assert [r.line for r in result.rejected] == [3]
+    assert "line 3 is longer than 1,048,576 bytes" in result.rejected[0].reason
+
+
+def test_an_overlong_quoted_field_that_never_closes_still_refuses_the_file():
+    # Recovering from an oversized field must not turn a broken quote into silent data loss.
+    data = b'email,name\nok@example.com,A\nbad@example.com,"' + b"q\n" * 80_000
+    with pytest.raises(CsvFormatError) as info:
+        read_subscriber_csv(data)
+    assert info.value.line == 3 and "quoting is broken" in str(info.value)
+
+
+def test_cp1256_arabic_excel_export_is_detected(fixture_path):
+    # Before: read as Windows-1252, Arabic names stored as "ÝÇØãÉ" with only a note.
+    result = read_subscriber_csv(fixture_path("arabic-cp1256.csv"))
+    assert (result.encoding, result.delimiter) == ("cp1256", ";")
+    assert [(r.line, r.name, r.locale) for r in result.rows] == [
+        (2, "فاطمة الزهراء العلوي", "ar"), (3, "يوسف بنجلون", "ar_MA"),
+        (4, "سلمى الإدريسي", None), (5, "حميد", "ar")]
+    assert "Windows-1256" in result.notes[0]
+
+
+def test_mixed_encodings_are_reported_row_by_row(fixture_path):
+    # A UTF-8 file with one Windows-1252 and one Windows-1256 row pasted in.
+    result = read_subscriber_csv(fixture_path("mixed-encoding.csv"))
+    assert result.encoding == "utf-8"
+    assert [(r.line, r.name) for r in result.rows] == [
+        (2, "Inès Lefèvre"), (3, "ليلى"), (6, "Zoé")]
+    assert [(r.line, r.value) for r in result.rejected] == [
+        (4, "gerard@example.com"), (5, "rachid@example.com")]
+    assert all("is not UTF-8 like the rest of the file" in r.reason for r in result.rejected)
+
+
+def test_utf8_line_inside_a_cp1252_file_is_not_stored_as_mojibake():
+    data = ("email,name\na@example.com,Hélène\nb@example.com,François\n".encode("cp1252")
+            + "c@example.com,Gérard\n".encode())
+    result = read_subscriber_csv(data)
+    assert result.encoding == "cp1252"
+    assert [r.name for r in result.rows] == ["Hélène", "François"]
+    assert [r.line for r in result.rejected] == [4]  # would have been "GÃ©rard"
+
+
+def test_utf8_found_only_deep_in_a_large_ascii_file_is_still_detected():
+    # The detector's sample is the non-ASCII lines, wherever they are, not the first bytes.
+    data = b"email,name\n" + b"".join(b"p%d@example.com,Plain\n" % i for i in range(20_000))
+    data += "late@example.com,سارة\n".encode("cp1256")
+    result = read_subscriber_csv(data)
+    assert result.encoding == "cp1256" and result.rows[-1].name == "سارة"
+
+
+def test_listmonk_export_is_recognised(fixture_path):
+    result = read_subscriber_csv(fixture_path("listmonk-export.csv"))
+    assert result.format == "listmonk subscriber export"
+    assert [(r.email, r.name, r.action) for r in result.rows] == [
+        ("salma@example.com", "Salma Bennani", "subscribe"),
+        ("omar@example.org", "عمر الفاسي", "subscribe"),
+        ("spam.report@example.com", "Blocked Person", "suppress"),
+    ]
+    assert [(r.line, r.reason) for r in result.rejected] == [
+        (5, "disabled in listmonk: not imported")]
+
+
+def test_listmonk_per_list_subscription_status():
+    result = read_subscriber_csv(
+        b"uuid,email,name,attributes,status,subscription_status\n"
+        b"u1,a@example.com,A,{},enabled,confirmed\nu2,b@example.com,B,{},enabled,unsubscribed\n"
+        b"u3,c@example.com,C,{},enabled,unconfirmed\n")
+    assert [(r.email, r.action) for r in result.rows] == [
+        ("a@example.com", "subscribe"), ("b@example.com", "unsubscribe"),
+        ("c@example.com", "subscribe")]
+
+
+@pytest.mark.parametrize("name, label, action", [
+    ("subscribed_members_export_3f9a1c2b7e.csv", "subscribed", "subscribe"),
+    ("unsubscribed_members_export_3f9a1c2b7e.csv", "unsubscribed", "unsubscribe"),
+    ("cleaned_members_export_3f9a1c2b7e.csv", "cleaned", "suppress"),
+])
+def test_mailchimp_files_are_recognised_by_their_header(fixture_path, name, label, action):
+    # Before: "Email Address" was found, First/Last Name dropped, and every file imported
+    # as active subscribers, the unsubscribed and cleaned ones included.
+    result = read_subscriber_csv(fixture_path("mailchimp/" + name))
+    assert result.format == f"Mailchimp audience export ({label} members)"
+    assert {r.action for r in result.rows} == {action}
+    assert all(r.name for r in result.rows)
+
+
+def test_mailchimp_names_and_time_zones(fixture_path):
+    result = read_subscriber_csv(fixture_path("mailchimp/subscribed_members_export_3f9a1c2b7e.csv"))
+    assert [(r.name, r.timezone) for r in result.rows] == [
+        ("Nadia Ben Ali", "Africa/Casablanca"), ("John Smith", "America/New_York"),
+        ("ياسمين العلوي", None), ("Solo", None)]
+    assert [(w.line, w.reason) for w in result.warnings] == [
+        (4, "time zone 'Mars/Olympus_Mons' is not an IANA time zone name "
+            "(e.g. Africa/Casablanca): dropped")]
+    assert result.rejected == []
+
+
+def test_a_renamed_mailchimp_file_keeps_the_stricter_meaning(fixture_path):
+    # The unsubscribed file, renamed, with its UNSUB_* columns deleted: still opt-outs, because
+    # the file name Mailchimp gave it says so (and the reverse: the header wins over a name).
+    text = fixture_path("mailchimp/unsubscribed_members_export_3f9a1c2b7e.csv").read_text()
+    trimmed = text.replace("UNSUB_TIME", "X1").replace("UNSUB_CAMPAIGN_TITLE", "X2")
+    from digest.store.csvformats import recognize
+    header = trimmed.splitlines()[0].replace('"', "").split(",")
+    assert recognize(header, "unsubscribed_members_export_1.csv").part == "unsubscribed"
+    assert recognize(header, "members.csv").part == "subscribed"
+    assert recognize(text.splitlines()[0].replace('"', "").split(","),
+                     "subscribed_members_export_1.csv").part == "unsubscribed"
+
+
+@pytest.mark.parametrize("header", ["timezone", "fuseau", "Time Zone", "fuseau horaire"])
+def test_plain_csv_time_zone_column(header):
+    result = read_subscriber_csv(
+        f"email;{header}\na@example.com;europe/paris\nb@example.com;UTC+2\n"
+        "c@example.com;\n".encode())
+    assert [(r.email, r.timezone) for r in result.rows] == [
+        ("a@example.com", "Europe/Paris"), ("b@example.com", None), ("c@example.com", None)]
+    assert [w.line for w in result.warnings] == [3]
+
+
+@pytest.mark.parametrize("value", ["../../../../etc/passwd", "/etc/localtime", "Europe/../UTC",
+                                   "x" * 500, "Europe/Paris\x00"])
+def test_time_zone_names_that_are_paths_are_refused(value):
+    from digest.store.csvio import normalize_timezone
+
+    assert normalize_timezone(value) is None

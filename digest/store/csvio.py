@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, EmailSyntaxError, validate_email
 
 from digest.errors import ImportRowError
+from digest.headers import ENCODED_WORD_IN_ADDRESS
 from digest.store.schema import NAME_MAX
 
 
@@ -333,6 +334,8 @@ def normalize_email(address: str) -> str:
     other address, and every invalid one (for the exact message), goes through
     email_validator itself. tests/store/test_csvio.py checks both paths agree.
     """
+    if "=?" in address:  # email_validator accepts "=?utf-8?b?...?=@x.org"; headers decode it
+        raise EmailSyntaxError(f"The email address {ENCODED_WORD_IN_ADDRESS}.")
     local, at, domain = address.partition("@")
     if (at and domain.isascii() and _DOT_ATOM.fullmatch(local)
             and local.lower() not in _ROLE_MAILBOXES and len(address) <= _EMAIL_MAX):

@@ -9,8 +9,8 @@ on every Python and on every path (``build_message``, the MIME template, SendGri
 SendGrid turns into MIME itself):
 
 - free text (names, subjects, titles): encoded words are decoded by us, their text made one line
-  like everything else, and any ``=?`` left (a word inside a word) is broken up as ``= ?``, so
-  no parser downstream can decode anything out of it;
+  like everything else, and any ``=?`` left that a ``?=`` follows (a word inside a word) is
+  broken up as ``= ?``, so no parser downstream can decode anything out of it;
 - addresses: an address with an encoded word, a control character or white space is refused
   (``address_problem``), where it enters and again where it is written.
 
@@ -49,8 +49,10 @@ def header_text(text: str, limit: int | None = None) -> str:
     if "=?" in text:
         text = ENCODED_WORD.sub(_decoded, text)
     text = one_line(text)
-    if "=?" in text:
-        # Still there: malformed, or a word inside a decoded word. Never let it be parsed.
+    start = text.find("=?")
+    if start >= 0 and "?=" in text[start + 2:]:
+        # Still a possible encoded word (malformed, spaced, or one inside a decoded word): no
+        # parser may ever decode it. A "=?" with no "?=" after it cannot start one.
         text = text.replace("=?", "= ?")
     if limit is not None:
         text = shorten(text, limit)

@@ -1,6 +1,6 @@
 """Shared fixtures: a complete site configured in a temporary folder, with a real database.
 
-The database-facing tests (DATABASE_FACING below: tests/store/, tests/hostile/, tests/test_send*.py,
+The database-facing tests (DATABASE_FACING below: tests/store/, tests/test_send*.py,
 tests/test_cli*.py, tests/test_schedule*.py, tests/web/) that use ``site``/``config``/``db``
 run twice: on a SQLite file (``[sqlite]``) and on a fresh PostgreSQL database of their own
 (``[postgresql]``), created on the server named by DIGEST_TEST_POSTGRES_URL and dropped after

@@ -19,12 +19,14 @@ from digest.config import Config, parse_config
 from digest.delivery.base import SendJob
 from digest.errors import ConfigError
 from digest.models import Rendered, SourceResult, Story, Subscriber
-from digest.send import make_job
+from digest.send import RecipientFactory, make_job
 from digest.store.csvio import read_subscriber_csv
+from digest.tokens import TokenSigner
 from tests.conftest import ROOT, SAMPLE_NOW
 
 EMAIL = "reader@example.org"
 REF = datetime.fromisoformat(SAMPLE_NOW)
+SIGNER = TokenSigner("k" * 40)
 
 
 class Refused(Exception):
@@ -69,6 +71,11 @@ def _job(config: Config, headline: str = "Le Maroc et la France renforcent leur 
     # The rendering carries the edition's subject (digest/render/pipeline.py); the bodies of
     # the sample edition are rendered once for every test.
     return make_job(config, edition, dataclasses.replace(_rendered(), subject=edition.subject))
+
+
+def recipient_for(job: SendJob, subscriber: Subscriber):
+    """The subscriber's Recipient as the send loop makes it (signed links, Message-ID)."""
+    return RecipientFactory(config_with(), job, SIGNER)(subscriber)
 
 
 def headline(value):

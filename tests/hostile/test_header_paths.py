@@ -21,8 +21,6 @@ from digest.delivery.mime_template import MessageTemplate
 from digest.delivery.sendgrid import SendGridBackend
 from digest.delivery.smtp import SmtpBackend
 from digest.headers import SUBJECT_MAX, header_text
-from digest.send import RecipientFactory
-from digest.tokens import TokenSigner
 from tests.delivery.sendgrid_server import SendGridServer
 from tests.delivery.smtp_server import SmtpTestServer
 from tests.hostile.fixtures.header_values import HEADER_VALUES, LEGITIMATE
@@ -34,10 +32,9 @@ from tests.hostile.mail import (
     json_strings,
     sendgrid_mime,
 )
-from tests.hostile.sources import SOURCES, Refused, config_with
+from tests.hostile.sources import SOURCES, Refused, recipient_for
 
 KEY = "SG.hostile-headers-test"
-SIGNER = TokenSigner("k" * 40)
 VALUES = [pytest.param(value, id=vid) for vid, value, _ in HEADER_VALUES]
 
 
@@ -51,10 +48,6 @@ def smtp_server():
 def sendgrid_server():
     with SendGridServer(api_key=KEY) as server:
         yield server
-
-
-def recipient_for(job, subscriber):
-    return RecipientFactory(config_with(), job, SIGNER)(subscriber)
 
 
 def made(source, value):

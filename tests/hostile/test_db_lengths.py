@@ -98,3 +98,20 @@ def test_feed_cache_keeps_no_oversized_validator(db):
     long_url = url + "?q=" + "x" * 3000  # over feed_cache.url: not cached rather than a crash
     cache.put(long_url, etag=None, last_modified=None, body=b"<rss/>", content_type=None)
     assert cache.get(long_url) is None
+
+
+def test_a_schedule_with_an_oversized_field_is_refused_clearly(db):
+    """Attacks: schedules.name / cron (String(100)) from the command line."""
+    from digest.store.schedules import Schedule, ScheduleError, add_schedule
+
+    with pytest.raises(ScheduleError, match="name is longer than 100"):
+        add_schedule(db, Schedule(name="n" * 500, list_name="matinale", cron="0 7 * * *",
+                                  timezone="Africa/Casablanca"))
+
+
+def test_an_oversized_address_from_a_webhook_is_not_a_crash(db):
+    """Attacks: suppressions.email_key (String(320)) with a bounce for a 5 kB "address"."""
+    from digest.store.subscribers import is_suppressed, suppress
+
+    assert suppress(db, "a" * 5000 + "@example.org", "bounce", source="sendgrid-webhook") is False
+    assert not is_suppressed(db, "a" * 5000 + "@example.org")

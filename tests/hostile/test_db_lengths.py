@@ -8,6 +8,7 @@ insert (editions.subject is String(1000)).
 from __future__ import annotations
 
 import dataclasses
+import io
 from datetime import datetime
 from email import message_from_bytes
 from email.policy import default
@@ -115,3 +116,26 @@ def test_an_oversized_address_from_a_webhook_is_not_a_crash(db):
 
     assert suppress(db, "a" * 5000 + "@example.org", "bounce", source="sendgrid-webhook") is False
     assert not is_suppressed(db, "a" * 5000 + "@example.org")
+
+
+def test_hostile_names_through_the_database_and_the_send_loop(config, db, tmp_path):
+    """Attacks: CSV names stored in the database, read back by the send loop, written to To.
+    Every name the import accepts must come out of every message as one header, no Bcc."""
+    import csv
+
+    from tests.hostile.fixtures.header_values import HEADER_VALUES
+    from tests.hostile.mail import BUILD_HEADERS, check_message
+
+    buf = io.StringIO()
+    rows = [[f"reader{i}@example.org", value] for i, (_, value, _) in enumerate(HEADER_VALUES)]
+    csv.writer(buf, lineterminator="\r\n").writerows([["email", "name"], *rows])
+    report = import_subscribers(db, "matinale", read_subscriber_csv(buf.getvalue().encode()))
+    assert report.added >= 15  # the encoded-word names all pass the import: they are text
+    stored, _ = edition_for_send(config, db, list_name="matinale",
+                                 now=datetime.fromisoformat(SAMPLE_NOW))
+    sent = deliver(config, db, stored, OutboxBackend(tmp_path / "out"),
+                   signer=TokenSigner("k" * 40))
+    files = sorted((tmp_path / "out").glob("*.eml"))
+    assert sent.sent == report.added == len(files)
+    for path in files:
+        check_message(path.read_bytes(), headers=BUILD_HEADERS, html=None, text=None)

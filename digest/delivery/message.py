@@ -121,7 +121,8 @@ def list_id(title: str, list_name: str, site_url: str) -> str:
     domain = (urlsplit(site_url).hostname or "localhost").removeprefix("www.")
     label = "".join(c for c in list_name.lower() if c.isascii() and (c.isalnum() or c in "-_"))
     label = label or "list"
-    title = header_text(title).replace("\\", "").replace('"', "'")
+    # Quotes and backslashes out first: removing one afterwards could join "=\?" into "=?".
+    title = header_text(title.replace("\\", "").replace('"', "'"))
     return f'"{title}" <{label}.{domain}>'
 
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.config import Config, SourceConfig
 from digest.errors import NoStoriesError
+from digest.headers import SUBJECT_MAX, header_text, one_line
 from digest.locale import long_date
 from digest.models import Edition, SourceResult, Story
 
@@ -85,7 +86,8 @@ def make_edition(
     return Edition(
         id=edition_id(list_name, ref),
         list_name=list_name,
-        subject=one_line(config.edition.subject.format(**fields)),
+        # A 100 kB headline in {top} must not become a 100 kB subject (or crash the insert).
+        subject=header_text(config.edition.subject.format(**fields), SUBJECT_MAX),
         preheader=_shorten(one_line(config.edition.preheader.format(**fields)), PREHEADER_MAX),
         locale=config.site.locale,
         timezone=config.site.timezone,
@@ -142,16 +144,6 @@ def normalize_title(title: str) -> str:
     decomposed = unicodedata.normalize("NFKD", title.casefold())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(re.sub(r"[\W_]+", " ", bare).split())
-
-
-def one_line(text: str) -> str:
-    """Collapse every kind of line break and control character: the result may go in a header."""
-    # isprintable() is False exactly for categories C and Z other than the ASCII space: the
-    # common case (a clean name, per recipient) returns at once.
-    if text.isprintable() and "  " not in text and text == text.strip():
-        return text
-    cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
-    return " ".join(cleaned.split())
 
 
 def sources_for(config: Config, overrides: Sequence[SourceConfig] | None) -> tuple[SourceConfig, ...]:

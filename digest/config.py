@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 
 from digest.errors import ConfigError
+from digest.headers import address_problem
 
 SOURCE_KINDS = ("auto", "text", "rss", "page")
 ROLES = ("ticker", "featured")
@@ -32,6 +33,7 @@ DEFAULT_BOILERPLATE = (
 )
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 USER_AGENT = "digest/0.1 (morning newsletter builder)"
+LIST_TITLE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,10 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         if value is not None and not _plain_address(value):
             raise ConfigError(f"is not a plain email address: {value!r}", path=path,
                               key=f"sender.{key}")
+        # Goes into From/Reply-To/List-Unsubscribe and the SMTP envelope as it is.
+        problem = value is not None and address_problem(value)
+        if problem:
+            raise ConfigError(f"{value!r} {problem}", path=path, key=f"sender.{key}")
     if any(c in sender.name for c in "\r\n"):
         raise ConfigError("must be one line", path=path, key="sender.name")
 
@@ -309,6 +315,9 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         s = _Section(table, f"lists.{name}", path)
         lists[name] = ListConfig(name=name, title=s.get("title", str, name))
         s.finish()
+        if len(lists[name].title) > LIST_TITLE_MAX:  # the lists.title column
+            raise ConfigError(f"must be at most {LIST_TITLE_MAX} characters", path=path,
+                              key=f"lists.{name}.title")
 
     sources = tuple(
         _source(entry, i, root, path) for i, entry in enumerate(top.get("sources", list, []))

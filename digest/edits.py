@@ -15,12 +15,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from digest.collect import one_line
+from digest.headers import SUBJECT_MAX, header_text
 from digest.models import Edition, Story
 
 SECTIONS = ("ticker", "featured")
 NOTE_MAX = 2000
-SUBJECT_MAX = 200
 
 
 def story_key(story: Story) -> str:
@@ -43,7 +42,7 @@ def clean(edits: dict | None) -> dict:
     if note:
         out["note"] = note
     # One line: the subject becomes a header, and no CR/LF from data may reach a header.
-    subject = one_line(edits.get("subject") or "")[:SUBJECT_MAX]
+    subject = header_text(edits.get("subject") or "", SUBJECT_MAX)
     if subject:
         out["subject"] = subject
     return out

@@ -1,8 +1,10 @@
 """Build one RFC 5322 message from a personalized digest. Used by the outbox and SMTP backends.
 
-Header safety: every value that came from data (names, subject, list title) goes through
-``one_line`` first, then through Python's header registry, which encodes non-ASCII per RFC 2047
-and quotes display names. A CR or LF from data therefore never reaches a header.
+Header safety: every value that came from data (names, subject, list title, ids) goes through
+``digest.headers`` first (one line, encoded words decoded and broken up, bounded), then through
+Python's header registry, which encodes non-ASCII per RFC 2047 and quotes display names. So no
+CR, LF or NUL from data reaches a header, whatever the Python patch version (gh-121650), and
+an address that carries an encoded word or a control character is refused (ValueError).
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime
 
-from digest.collect import one_line
+from digest.headers import (
+    NAME_MAX,
+    SUBJECT_MAX,
+    address_problem,
+    header_text,
+    message_id_text,
+)
 
 
 @dataclass(frozen=True)
@@ -67,23 +75,27 @@ def _fold_list(name: str, value: str, linesep: str) -> str:
 def build_message(env: Envelope, *, html: str, text: str) -> EmailMessage:
     """multipart/alternative: text/plain first, then text/html, both UTF-8."""
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = _address(env.from_name, env.from_email)
-    msg["To"] = _address(env.to_name, env.to_email)
+    msg["From"] = mailbox(env.from_name, env.from_email)
+    msg["To"] = mailbox(env.to_name, env.to_email)
     if env.reply_to:
-        msg["Reply-To"] = _address("", env.reply_to)
-    msg["Subject"] = one_line(env.subject)
+        msg["Reply-To"] = mailbox("", env.reply_to)
+    msg["Subject"] = header_text(env.subject, SUBJECT_MAX)
     msg["Date"] = format_datetime(env.date) if env.date else _now()
-    msg["Message-ID"] = env.message_id or make_message_id(env.from_email)
-    msg["List-Id"] = one_line(env.list_id)
+    msg["Message-ID"] = message_id(env)
+    msg["List-Id"] = header_text(env.list_id)
     msg["List-Unsubscribe"] = list_unsubscribe(env.unsubscribe_url, env.unsubscribe_mailto)
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     for name, value in env.extra_headers:
-        msg[one_line(name)] = one_line(value)
+        if not _FIELD_NAME.match(name):
+            raise ValueError(f"{name!r} is not a header field name")
+        msg[name] = header_text(value)
     msg.set_content(text, subtype="plain", charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
     return msg
 
 
+# RFC 5322 field name: printable ASCII except the colon.
+_FIELD_NAME = re.compile(r"[!-9;-~]+\Z")
 # Printable ASCII without <, > and ",": what a URL may hold inside the header's <...>.
 _HEADER_SAFE = re.compile(r"[!-+\--;=?-~]*\Z")
 
@@ -96,6 +108,8 @@ def list_unsubscribe(url: str, mailto: str | None) -> str:
     """
     if not _HEADER_SAFE.match(url):
         url = _header_url(url)
+    if "=?" in url:  # would be decoded as an encoded word; %3F is the same "?" to the server
+        url = url.replace("=?", "=%3F")
     if mailto:
         return f"<{url}>, <mailto:{mailto}?subject=unsubscribe%20{url.rsplit('/', 1)[-1]}>"
     return f"<{url}>"
@@ -107,8 +121,14 @@ def list_id(title: str, list_name: str, site_url: str) -> str:
     domain = (urlsplit(site_url).hostname or "localhost").removeprefix("www.")
     label = "".join(c for c in list_name.lower() if c.isascii() and (c.isalnum() or c in "-_"))
     label = label or "list"
-    title = one_line(title).replace("\\", "").replace('"', "'")
+    # Quotes and backslashes out first: removing one afterwards could join "=\?" into "=?".
+    title = header_text(title.replace("\\", "").replace('"', "'"))
     return f'"{title}" <{label}.{domain}>'
+
+
+def message_id(env: Envelope) -> str:
+    """The envelope's Message-ID, reduced to what a msg-id may hold, or a new one."""
+    return message_id_text(env.message_id) if env.message_id else make_message_id(env.from_email)
 
 
 def make_message_id(from_email: str) -> str:
@@ -116,14 +136,18 @@ def make_message_id(from_email: str) -> str:
     return f"<{secrets.token_hex(12)}@{domain}>"
 
 
-def _address(name: str, email: str) -> Address:
+def mailbox(name: str, email: str) -> Address:
+    """A From/To/Reply-To value; ValueError for an address no header may carry."""
+    problem = address_problem(email)
+    if problem:
+        raise ValueError(f"the address {email!r} {problem}")
     local, _, domain = email.rpartition("@")
     if not local.isascii():
         # An encoded-word is not allowed in an address; such mailboxes need SMTPUTF8.
         raise ValueError(f"{email!r} has a non-ASCII local part (SMTPUTF8), not supported")
     if not domain.isascii():
         domain = domain.encode("idna").decode("ascii")
-    return Address(display_name=one_line(name), username=local, domain=domain)
+    return Address(display_name=header_text(name, NAME_MAX), username=local, domain=domain)
 
 
 def _header_url(url: str) -> str:

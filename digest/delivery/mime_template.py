@@ -29,10 +29,10 @@ from dataclasses import replace
 from digest.delivery.message import (
     POLICY,
     Envelope,
-    _address,
     build_message,
     list_unsubscribe,
-    make_message_id,
+    mailbox,
+    message_id,
 )
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ class MessageTemplate:
         if replace(env, **same) != self.env:
             return None
         slots = {
-            "to": _field("To", _address(env.to_name, env.to_email)),
-            "message_id": _field("Message-ID", env.message_id or make_message_id(env.from_email)),
+            "to": _field("To", mailbox(env.to_name, env.to_email)),
+            "message_id": _field("Message-ID", message_id(env)),
             "list_unsubscribe": _field(
                 "List-Unsubscribe", list_unsubscribe(env.unsubscribe_url, env.unsubscribe_mailto)),
         }

@@ -24,7 +24,6 @@ from email.utils import parsedate_to_datetime
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from digest.collect import one_line
 from digest.config import SendGridConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.message import list_unsubscribe
@@ -34,6 +33,7 @@ from digest.errors import (
     DeliveryTooLarge,
     DeliveryTransient,
 )
+from digest.headers import NAME_MAX, SUBJECT_MAX, address_problem, header_text, one_line
 
 NAME = "sendgrid"
 MAX_BATCH = 1000  # personalizations per request, and recipients (to+cc+bcc) per request
@@ -60,8 +60,9 @@ def _strings_bytes(mapping: Mapping[str, str], limit: int) -> int:
 
 
 def recipient_name(name: str) -> str:
-    """SendGrid refuses a ``to.name`` containing ``;`` or ``,`` (400 for the whole request)."""
-    return one_line(name.replace(";", " ").replace(",", " "))
+    """SendGrid refuses a ``to.name`` containing ``;`` or ``,`` (400 for the whole request).
+    SendGrid writes the MIME itself: the name must hold nothing a mail parser would decode."""
+    return header_text(name.replace(";", " ").replace(",", " "), NAME_MAX)
 
 
 def categories(job: SendJob, config: SendGridConfig) -> list[str]:
@@ -69,7 +70,7 @@ def categories(job: SendJob, config: SendGridConfig) -> list[str]:
     configured ones: unique, non-empty, at most 10 of at most 255 characters (else a 400)."""
     seen: dict[str, None] = {}
     for name in (job.edition.list_name, job.edition.id, *config.categories):
-        name = one_line(name)[:MAX_CATEGORY_CHARS]
+        name = header_text(name)[:MAX_CATEGORY_CHARS]  # an identifier: cut, no ellipsis
         if name:
             seen.setdefault(name, None)
     return list(seen)[:MAX_CATEGORIES]
@@ -92,6 +93,11 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
             f"SendGrid refuses a non-ASCII From address: {job.from_email!r}; change sender.email",
             backend=NAME,
         )
+    for what, address in (("sender.email", job.from_email), ("sender.reply_to", job.reply_to),
+                          ("sender.unsubscribe_mailto", job.unsubscribe_mailto)):
+        problem = address and address_problem(address)
+        if problem:
+            raise DeliveryRefused(f"the {what} address {address!r} {problem}", backend=NAME)
     personalizations = []
     skipped = []
     included = []
@@ -104,7 +110,7 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
             # Each address at most once per request, or SendGrid refuses all of it (400).
             skipped.append(Outcome(sid, "retry", "address already in this request"))
             continue
-        if not _ADDRESS.match(email):
+        if not _ADDRESS.match(email) or address_problem(email):
             skipped.append(Outcome(sid, "failed", "not an address SendGrid accepts"))
             continue
         values = recipient.values
@@ -139,18 +145,20 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
         included.append(recipient)
 
     sender = {"email": job.from_email}
-    if one_line(job.from_name):
-        sender["name"] = one_line(job.from_name)
+    from_name = header_text(job.from_name, NAME_MAX)
+    if from_name:
+        sender["name"] = from_name
     body: dict = {
         "personalizations": personalizations,
         "from": sender,
-        "subject": one_line(job.rendered.subject),
+        # SendGrid builds the MIME itself: every header value is made safe here, as for SMTP.
+        "subject": header_text(job.rendered.subject, SUBJECT_MAX),
         # text/plain must come first. The parts keep their tokens: SendGrid fills them.
         "content": [
             {"type": "text/plain", "value": job.rendered.text},
             {"type": "text/html", "value": job.rendered.html},
         ],
-        "headers": {"List-Id": one_line(job.list_id)},
+        "headers": {"List-Id": header_text(job.list_id)},
         # Message level, so every event of the send finds its edition; never personal data.
         "custom_args": {"edition_id": job.edition.id, "list": job.edition.list_name},
         "categories": categories(job, config),

@@ -43,6 +43,7 @@ from digest.config import SmtpConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.mime_template import MessageMaker
 from digest.errors import DeliveryAuthError, DeliveryError, DeliveryRefused, DeliveryTransient
+from digest.headers import address_problem
 
 log = logging.getLogger(__name__)
 # What bad subscriber data can raise while one message is built (a value missing, a header that
@@ -77,6 +78,10 @@ class SmtpBackend:
         outcomes: list[Outcome] = []
         sent = 0
         ahead: dict[int, bytes] = {}
+        if not _plain_address(job.from_email):
+            # MAIL FROM is written raw (pipelined): a CR/LF here would be an SMTP command.
+            raise DeliveryRefused(f"the sender address {job.from_email!r} cannot go in an SMTP "
+                                  "envelope: change sender.email", backend="smtp")
 
         def build_next(i: int) -> None:
             # Called while the server digests message i: message i+1 is built meanwhile, so
@@ -91,8 +96,9 @@ class SmtpBackend:
         for i, recipient in enumerate(batch):
             sub = recipient.subscriber
             if not _plain_address(sub.email):
-                outcomes.append(Outcome(sub.id, "failed", "not a plain ASCII address "
-                                        "(SMTPUTF8 is not supported)"))
+                why = address_problem(sub.email)
+                outcomes.append(Outcome(sub.id, "failed", f"the address {why}" if why else
+                                        "not a plain ASCII address (SMTPUTF8 is not supported)"))
                 continue
             try:
                 raw = ahead.pop(i, None) or self.message_bytes(job, recipient)
@@ -325,7 +331,10 @@ class SmtpBackend:
 
 
 def _plain_address(address: str) -> bool:
-    return address.isascii() and address.isprintable() and not any(c in address for c in " <>")
+    # The envelope is written raw (RCPT TO:<...>): no CR/LF/NUL, space or bracket, and no
+    # encoded word, since the same address goes into the To header.
+    return (address.isascii() and not any(c in address for c in " <>")
+            and address_problem(address) is None)
 
 
 def _loopback(host: str) -> bool:

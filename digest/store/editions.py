@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from digest.collect import one_line
 from digest.edition_json import edition_from_dict, edition_to_dict
 from digest.errors import DigestError
+from digest.headers import SUBJECT_MAX, header_text, one_line
 from digest.models import Edition, Rendered
 from digest.store import schema as t
 from digest.store.db import Database
@@ -97,7 +97,9 @@ def save_edition(db: Database, edition: Edition, rendered: Rendered, *,
 
 def _rendering(edition: Edition, rendered: Rendered) -> dict:
     return {
-        "subject": edition.subject,
+        # The column is for listings; bounded whatever the edition's source (a JSON file, an
+        # old build): String(1000) makes PostgreSQL refuse a longer one and lose the send.
+        "subject": header_text(edition.subject, SUBJECT_MAX),
         "edition_json": json.dumps(edition_to_dict(edition), ensure_ascii=False),
         "html": rendered.html,
         "text": rendered.text,

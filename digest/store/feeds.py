@@ -37,6 +37,15 @@ class SqlFeedCache:
     def put(self, url: str, *, etag: str | None, last_modified: str | None, body: bytes,
             content_type: str | None) -> None:
         """Store (or replace) the entry for ``url``; ``fetched_at`` records when."""
+        # The server chose these: over a column's length PostgreSQL would refuse the insert.
+        # A cut validator would never match, so an oversized one is not kept at all.
+        c = t.feed_cache.c
+        if len(url) > c.url.type.length:
+            return  # not cached: the next run fetches it in full
+        etag = etag if etag is None or len(etag) <= c.etag.type.length else None
+        if last_modified is not None and len(last_modified) > c.last_modified.type.length:
+            last_modified = None
+        content_type = content_type and content_type[:c.content_type.type.length]
         with self.db.write() as conn:
             upsert(conn, t.feed_cache, {
                 "url": url, "etag": etag, "last_modified": last_modified, "body": bytes(body),

@@ -69,6 +69,10 @@ def add_schedule(db: Database, schedule: Schedule, *, replace: bool = False) -> 
     values = {k: getattr(schedule, k) for k in _SETTINGS}
     now = utcnow()
     s = t.schedules
+    for key, value in (("name", schedule.name), *values.items()):
+        limit = getattr(s.c[key].type, "length", None)
+        if limit and isinstance(value, str) and len(value) > limit:  # PostgreSQL would refuse
+            raise ScheduleError(f"the schedule's {key} is longer than {limit} characters")
     with db.write() as conn:
         exists = conn.scalar(select(s.c.name).where(s.c.name == schedule.name))
         if exists and not replace:

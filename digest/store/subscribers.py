@@ -169,7 +169,8 @@ def _get_or_create_list(conn: Connection, name: str, title: str | None,
     list_id = conn.scalar(select(t.lists.c.id).where(t.lists.c.name == name))
     if list_id is not None:
         return list_id, False
-    result = conn.execute(insert(t.lists).values(name=name, title=title or name, created_at=now))
+    title = (title or name)[:t.lists.c.title.type.length]  # a long --title must not crash PostgreSQL
+    result = conn.execute(insert(t.lists).values(name=name, title=title, created_at=now))
     return result.inserted_primary_key[0], True
 
 

@@ -46,6 +46,8 @@ def is_suppressed(db: Database, email: str) -> bool:
 def record(conn: Connection, key: str, reason: str, source: str | None,
            now: datetime) -> bool:
     """Insert the suppression inside the caller's transaction, unless one exists."""
+    if len(key) > t.EMAIL_MAX:  # a webhook's garbage: no subscriber can hold such a key
+        return False
     return insert_ignore(conn, t.suppressions, {
         "email_key": key, "reason": reason, "source": (source or None) and source[:200],
         "created_at": now,

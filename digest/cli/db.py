@@ -59,11 +59,13 @@ def upgrade(config: Config):
         if not status.up_to_date and status.state not in ("empty", "ahead") and path:
             copy = backup_sqlite(db, backup_name(path, status.current))
             err.print(f"backup: {copy}")
-        before, head = upgrade_schema(db)
-    if before.up_to_date:
-        out.print(f"already at {head} (head): nothing to do")
+        done = upgrade_schema(db)
+    for repair in done.repaired:
+        out.print(f"older schema: {repair}")
+    if done.before.up_to_date:
+        out.print(f"already at {done.head} (head): nothing to do")
     else:
-        out.print(f"upgraded: {before.current or 'none'} -> {head}")
+        out.print(f"upgraded: {done.before.current or 'none'} -> {done.head}")
 
 
 @db_group.command("backup")

@@ -22,6 +22,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect
 
 from digest.errors import StoreError
+from digest.store.older import bring_to_baseline
 from digest.store.schema import metadata
 
 if TYPE_CHECKING:
@@ -147,8 +148,18 @@ def prepare_schema(conn: Connection) -> None:
         raise SchemaRevisionError(refusal(status), current=status.current, head=status.head)
 
 
-def upgrade_schema(db: Database) -> tuple[SchemaStatus, str]:
-    """Bring the database to the head, in one transaction; returns (where it was, the head).
+@dataclass(frozen=True)
+class Upgraded:
+    """What ``upgrade_schema`` did: where the database was, the head it is at now, and the
+    repairs made to a database older than the baseline (see digest.store.older)."""
+
+    before: SchemaStatus
+    head: str
+    repaired: tuple[str, ...] = ()
+
+
+def upgrade_schema(db: Database) -> Upgraded:
+    """Bring the database to the head, in one transaction.
 
     An empty database runs every migration; one made before migrations is checked against the
     baseline and stamped with it first. A database ahead of this code is refused.
@@ -158,16 +169,17 @@ def upgrade_schema(db: Database) -> tuple[SchemaStatus, str]:
         if status.state == "ahead":
             raise SchemaRevisionError(refusal(status), current=status.current, head=status.head)
         if status.up_to_date:
-            return status, status.head
-        if status.state == "unversioned":
-            adopt_unversioned(conn)
+            return Upgraded(status, status.head)
+        repaired = adopt_unversioned(conn) if status.state == "unversioned" else []
         command.upgrade(alembic_config(conn), "head")
-    return status, status.head
+    return Upgraded(status, status.head, tuple(repaired))
 
 
-def adopt_unversioned(conn: Connection) -> None:
+def adopt_unversioned(conn: Connection) -> list[str]:
     """Stamp a database made before migrations with the baseline, once it is shown to have the
-    baseline's tables and columns; a database of an older digest is refused with what it lacks."""
+    baseline's tables and columns. One written by a digest older than the baseline is first
+    brought to it (digest.store.older); returns what that changed. Anything else is refused."""
+    done = bring_to_baseline(conn, script_directory().get_revision(BASELINE).module)
     expected = baseline_columns()
     found = inspect(conn)
     tables = set(found.get_table_names())
@@ -180,10 +192,11 @@ def adopt_unversioned(conn: Connection) -> None:
         missing += [f"{table}.{c}" for c in sorted(columns - have)]
     if missing:
         raise StoreError(
-            f"the database has digest's tables but not the schema migrations start from "
-            f"(missing {', '.join(missing)}): it was written by a digest older than its first "
-            f"release with migrations; open it once with that release (0ec184e) and retry")
+            f"the database has some of digest's tables but not the schema migrations start "
+            f"from (missing {', '.join(missing)}), and is not one an earlier digest wrote; "
+            f"nothing was changed")
     MigrationContext.configure(conn).stamp(script_directory(), BASELINE)
+    return done
 
 
 @functools.cache

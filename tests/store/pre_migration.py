@@ -17,7 +17,9 @@ from sqlalchemy.engine import make_url
 
 from digest.store.revision import BASELINE, alembic_config
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "db" / "pre-migration.db"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "db"
+FIXTURE = FIXTURES / "pre-migration.db"
+OLDER = FIXTURES / "older-7f8d174.db"  # before the approval columns, events, schedules
 
 
 def plain_engine(url: str):
@@ -68,11 +70,12 @@ def make_pre_migration(url: str) -> None:
         source.dispose()
 
 
-def snapshot(url: str, tables: list[str] | None = None) -> dict[str, list[tuple]]:
+def snapshot(url: str, tables: list[str] | None = None,
+             fixture_file: Path = FIXTURE) -> dict[str, list[tuple]]:
     """Every row of the fixture's tables (or ``tables``), in the fixture's columns, with
     timestamps as aware UTC: comparable across backends and before/after an upgrade."""
     fixture = MetaData()
-    fixture_engine = create_engine(f"sqlite:///{FIXTURE}")
+    fixture_engine = create_engine(f"sqlite:///{fixture_file}")
     fixture.reflect(fixture_engine)
     fixture_engine.dispose()
     engine = plain_engine(url)

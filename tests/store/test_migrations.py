@@ -1,14 +1,17 @@
 """Schema revisions: new databases, migrations from nothing, refusals, upgrades keeping rows."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
+from sqlalchemy.engine import make_url
 
-from digest.store import revision
+from digest.errors import StoreError
+from digest.store import older, revision
 from digest.store import schema as t
 from digest.store.db import open_database
 from digest.store.revision import (
@@ -19,7 +22,8 @@ from digest.store.revision import (
     script_directory,
     upgrade_schema,
 )
-from tests.store.pre_migration import drop_everything, make_pre_migration, snapshot
+from digest.store.editions import get_edition, list_editions
+from tests.store.pre_migration import OLDER, drop_everything, make_pre_migration, snapshot
 
 
 @pytest.fixture
@@ -39,13 +43,13 @@ def test_there_is_one_head():
 def test_migrations_from_nothing_give_exactly_the_metadata(url):
     """Every schema change to digest/store/schema.py must come with a migration."""
     with open_database(url, check_schema=False) as db:
-        before, head = upgrade_schema(db)
-        assert before.state == "empty" and head == head_revision()
+        done = upgrade_schema(db)
+        assert done.before.state == "empty" and done.head == head_revision()
         with db.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={
                 "compare_type": True, "compare_server_default": True})
             assert compare_metadata(context, t.metadata) == []
-            assert schema_revision(conn) == head
+            assert schema_revision(conn) == done.head
 
 
 def test_a_new_database_is_created_at_the_head(url):
@@ -66,22 +70,73 @@ def test_a_database_made_before_migrations_is_refused_then_adopted(url):
                        r"digest needs 0001: run `digest db upgrade`"):
         open_database(url)
     with open_database(url, check_schema=False) as db:
-        status, head = upgrade_schema(db)
-    assert status.state == "unversioned" and status.current is None
+        done = upgrade_schema(db)
+    assert done.before.state == "unversioned" and done.before.current is None
+    assert done.repaired == ()  # main's schema is the baseline
     assert snapshot(url) == before
     with open_database(url) as db:
-        assert schema_revision(db.engine) == head
+        assert schema_revision(db.engine) == done.head
 
 
-def test_an_older_digests_database_is_refused_with_what_it_lacks(url):
+def test_an_unknown_shape_is_refused_with_what_it_lacks(url):
     make_pre_migration(url)
     with open_database(url, check_schema=False) as db:
         with db.write() as conn:
-            conn.execute(t.schedules.delete())  # no FK points at it: drop it as 418b46b lacked it
-            conn.exec_driver_sql("DROP TABLE schedules")
-        with pytest.raises(Exception, match=r"missing table schedules\)"):
+            conn.exec_driver_sql("ALTER TABLE subscribers DROP COLUMN locale")
+        with pytest.raises(StoreError, match=r"missing subscribers\.locale\), and is not one "
+                           r"an earlier digest wrote; nothing was changed$"):
             upgrade_schema(db)
         assert schema_status(db.engine).state == "unversioned"  # nothing was stamped
+
+
+def make_older(url: str) -> None:
+    """A database as 7f8d174 wrote it: on SQLite the file itself; on PostgreSQL the baseline
+    with that commit's differences put back (its code never ran there)."""
+    if url.startswith("sqlite:"):
+        path = Path(make_url(url).database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(OLDER, path)
+        return
+    make_pre_migration(url)
+    with open_database(url, check_schema=False) as db, db.write() as conn:
+        for table in ("events", "schedules", "scheduler_lease"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.exec_driver_sql("DELETE FROM deliveries WHERE edition_id = 'soir-2025-07-01'")
+        conn.exec_driver_sql("DELETE FROM editions WHERE id = 'soir-2025-07-01'")
+        for column in older.APPROVAL_COLUMNS:
+            conn.exec_driver_sql(f"ALTER TABLE editions DROP COLUMN {column}")
+        conn.exec_driver_sql("ALTER TABLE editions DROP CONSTRAINT ck_editions_status")
+        conn.exec_driver_sql("ALTER TABLE editions ADD CONSTRAINT ck_editions_status CHECK "
+                             "(status IN ('ready', 'sending', 'paused', 'sent'))")
+        conn.exec_driver_sql("DROP INDEX ix_deliveries_edition_id")
+        conn.exec_driver_sql("CREATE INDEX ix_deliveries_edition_status "
+                             "ON deliveries (edition_id, status, id)")
+
+
+def test_a_database_older_than_the_baseline_is_brought_to_it(url):
+    make_older(url)
+    fixture = OLDER if url.startswith("sqlite:") else None
+    kept = ["lists", "subscribers", "memberships", "suppressions", "deliveries"]
+    before = (snapshot(url, kept, fixture_file=fixture) if fixture else snapshot(url, kept))
+    with open_database(url, check_schema=False) as db:
+        done = upgrade_schema(db)
+        assert done.repaired == (
+            "created events, scheduler_lease, schedules", "added editions.needs_approval",
+            "added editions.approved_at", "added editions.approved_by",
+            "added editions.edits_json", "allowed edition status 'skipped'",
+            "re-indexed deliveries")
+        with db.engine.connect() as conn:  # exactly today's schema now
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, t.metadata) == []
+    after = snapshot(url, kept, fixture_file=fixture) if fixture else snapshot(url, kept)
+    assert after == before and before["deliveries"]
+    with open_database(url) as db:
+        [edition] = list_editions(db)
+        assert edition["id"] == "matinale-2025-07-01"
+        stored = get_edition(db, edition["id"])
+        assert stored.status == "sent" and stored.needs_approval is False
+        with db.write() as conn:  # the new status is allowed by the CHECK now
+            conn.execute(t.editions.update().values(status="skipped"))
 
 
 def test_an_unknown_revision_is_refused_as_ahead(url):
@@ -144,8 +199,8 @@ def test_an_upgrade_rebuilding_a_table_keeps_every_row(url, later_revision):
                        r"digest needs 0002: run `digest db upgrade`$"):
         open_database(url)
     with open_database(url, check_schema=False) as db:
-        status, head = upgrade_schema(db)
-        assert (status.state, status.current, head) == ("behind", "0001", "0002")
+        done = upgrade_schema(db)
+        assert (done.before.state, done.before.current, done.head) == ("behind", "0001", "0002")
         assert "nickname" in {c["name"] for c in inspect(db.engine).get_columns("subscribers")}
     assert snapshot(url) == before  # not one membership or ledger row cascaded away
     with open_database(url) as db, db.read() as conn:

@@ -14,6 +14,7 @@ from digest.errors import StoreError
 from digest.store import older, revision
 from digest.store import schema as t
 from digest.store.db import open_database
+from digest.store.editions import get_edition, list_editions
 from digest.store.revision import (
     SchemaRevisionError,
     head_revision,
@@ -22,7 +23,6 @@ from digest.store.revision import (
     script_directory,
     upgrade_schema,
 )
-from digest.store.editions import get_edition, list_editions
 from tests.store.pre_migration import OLDER, drop_everything, make_pre_migration, snapshot
 
 

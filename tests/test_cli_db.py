@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from digest.store import schema as t
 from digest.store.db import open_database
+from digest.store.revision import head_revision
 from tests.store.pre_migration import make_pre_migration, snapshot
 from tests.test_cli import digest
 
@@ -34,13 +35,13 @@ def test_a_database_from_before_migrations_is_upgraded_in_place_and_sends(site, 
         assert "Traceback" not in refused.stderr
         assert " ".join(refused.stderr.split()) == (
             "error: the database is at no revision (it was made before digest had "
-            "migrations); this digest needs 0001: run `digest db upgrade`")
+            f"migrations); this digest needs {head_revision()}: run `digest db upgrade`")
 
     current = digest("db", "current", cwd=tmp_path, check=False)
     assert current.returncode == 1 and "revision: none" in current.stdout
 
     upgraded = digest("db", "upgrade", cwd=tmp_path)
-    assert "upgraded: none -> 0001" in upgraded.stdout
+    assert f"upgraded: none -> {head_revision()}" in upgraded.stdout
     assert snapshot(url) == before
     if url.startswith("sqlite:"):
         [backup] = Path(url.removeprefix("sqlite:///")).parent.glob("digest.db.bak-none-*")
@@ -68,7 +69,8 @@ def test_db_current_on_a_new_database_and_backup_refusals(site, config, tmp_path
     with open_database(config.database_url):
         pass
     current = digest("db", "current", cwd=tmp_path)
-    assert current.stdout.split() == ["revision:", "0001", "head:", "0001", "up", "to", "date"]
+    head = head_revision()
+    assert current.stdout.split() == ["revision:", head, "head:", head, "up", "to", "date"]
     backup = digest("db", "backup", str(tmp_path / "b.db"), cwd=tmp_path, check=False)
     if config.database_url.startswith("sqlite:"):
         assert backup.returncode == 0 and (tmp_path / "b.db").is_file()

@@ -67,7 +67,7 @@ def test_a_database_made_before_migrations_is_refused_then_adopted(url):
     make_pre_migration(url)
     before = snapshot(url)
     with pytest.raises(SchemaRevisionError, match=r"made before digest had migrations\); this "
-                       r"digest needs 0001: run `digest db upgrade`"):
+                       rf"digest needs {head_revision()}: run `digest db upgrade`"):
         open_database(url)
     with open_database(url, check_schema=False) as db:
         done = upgrade_schema(db)
@@ -154,8 +154,8 @@ LATER = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -177,11 +177,11 @@ def downgrade():
 
 @pytest.fixture
 def later_revision(tmp_path, monkeypatch):
-    """This digest, plus a revision 0002 that rebuilds the subscribers table."""
+    """This digest, plus a revision 9999 after its head that rebuilds the subscribers table."""
     scripts = tmp_path / "migrations"
     shutil.copytree(revision.MIGRATIONS_DIR, scripts,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_nickname.py").write_text(LATER)
+    (scripts / "versions" / "9999_nickname.py").write_text(LATER.format(head=head_revision()))
     monkeypatch.setattr(revision, "MIGRATIONS_DIR", scripts)
     script_directory.cache_clear()
     yield
@@ -196,11 +196,11 @@ def test_an_upgrade_rebuilding_a_table_keeps_every_row(url, later_revision):
             revision.adopt_unversioned(conn)  # at 0001 now, like a database made by 0001's code
     before = snapshot(url)
     with pytest.raises(SchemaRevisionError, match=r"^the database is at revision 0001; this "
-                       r"digest needs 0002: run `digest db upgrade`$"):
+                       r"digest needs 9999: run `digest db upgrade`$"):
         open_database(url)
     with open_database(url, check_schema=False) as db:
         done = upgrade_schema(db)
-        assert (done.before.state, done.before.current, done.head) == ("behind", "0001", "0002")
+        assert (done.before.state, done.before.current, done.head) == ("behind", "0001", "9999")
         assert "nickname" in {c["name"] for c in inspect(db.engine).get_columns("subscribers")}
     assert snapshot(url) == before  # not one membership or ledger row cascaded away
     with open_database(url) as db, db.read() as conn:
@@ -208,18 +208,19 @@ def test_an_upgrade_rebuilding_a_table_keeps_every_row(url, later_revision):
 
 
 def test_a_failed_migration_changes_nothing(url, later_revision):
+    head = script_directory().get_revision("9999").down_revision
     with open_database(url) as db, db.write() as conn:
         conn.execute(t.lists.insert().values(name="matin", title="Matin"))
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
-    broken = revision.MIGRATIONS_DIR / "versions" / "0002_nickname.py"
-    broken.write_text(LATER.replace('batch.add_column(sa.Column("nickname", sa.String(50), '
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{head}'")
+    broken = revision.MIGRATIONS_DIR / "versions" / "9999_nickname.py"
+    broken.write_text(LATER.format(head=head).replace('batch.add_column(sa.Column("nickname", sa.String(50), '
                                     'nullable=True))',
                                     'batch.add_column(sa.Column("nickname", sa.String(50)))\n'
                                     '    op.execute("SELECT * FROM no_such_table")'))
     with open_database(url, check_schema=False) as db:
         with pytest.raises(Exception, match="no_such_table"):
             upgrade_schema(db)
-        assert schema_revision(db.engine) == "0001"
+        assert schema_revision(db.engine) == head
         assert "nickname" not in {c["name"] for c in inspect(db.engine).get_columns("subscribers")}
 
 

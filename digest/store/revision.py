@@ -120,6 +120,9 @@ def refusal(status: SchemaStatus) -> str:
     if status.state == "unversioned":
         return (f"the database is at no revision (it was made before digest had migrations); "
                 f"this digest needs {status.head}: {UPGRADE_HINT}")
+    if status.state == "empty":
+        return (f"the database is empty (no digest table); this digest needs {status.head}: "
+                f"any command creates the tables, or {UPGRADE_HINT}")
     if status.state == "ahead":
         return (f"the database is at revision {status.current}, which this digest does not "
                 f"know (a newer digest wrote it); this digest needs {status.head}: use the "

@@ -64,12 +64,16 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
         postgres_server.drop(name)
 
 
-def test_copy_refuses_a_target_with_rows(tmp_path):
+def test_copy_refuses_a_target_with_rows_and_a_source_without_tables(tmp_path):
     source = f"sqlite:///{tmp_path / 'a.db'}"
     target = f"sqlite:///{tmp_path / 'b.db'}"
     with open_database(source) as a, open_database(target) as b:
         suppress(b, "x@example.org", "bounce")
         with pytest.raises(StoreError, match=r"not empty \(suppressions hold rows\)"):
+            copy_database(a, b)
+    nothing = f"sqlite:///{tmp_path / 'nothing.db'}"
+    with open_database(nothing, check_schema=False) as a, open_database(target) as b:
+        with pytest.raises(StoreError, match=r"^the database is empty \(no digest table\)"):
             copy_database(a, b)
 
 

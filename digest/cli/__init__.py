@@ -30,8 +30,11 @@ def main() -> None:
         err.print(f"[red]config error:[/] {exc}", markup=True)
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
+        from digest.store.revision import SchemaRevisionError
+
         err.print(f"[red]error:[/] {exc}", markup=True)
-        sys.exit(EXIT_FAILED)
+        # A database at another schema revision needs the operator (`digest db upgrade`).
+        sys.exit(EXIT_USAGE if isinstance(exc, SchemaRevisionError) else EXIT_FAILED)
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")
         sys.exit(130)
@@ -49,4 +52,4 @@ def cli(ctx, config_path):
 
 
 # Registered on import; the modules only add commands to ``cli``.
-from digest.cli import edition, schedule, subscribers, web  # noqa: E402,F401
+from digest.cli import db, edition, schedule, subscribers, web  # noqa: E402,F401

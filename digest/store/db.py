@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from digest.errors import StoreError
-from digest.store.schema import metadata
+from digest.store.revision import prepare_schema
 
 # How long a SQLite writer waits for another writer before giving up ("database is locked").
 # Long enough for a 100k-row import running in another process to finish its transaction.
@@ -54,6 +54,34 @@ class Database:
             with conn.begin():
                 yield conn
 
+    @contextmanager
+    def migrating(self) -> Iterator[Connection]:
+        """A write transaction for changing the schema (``digest db upgrade``).
+
+        On SQLite, foreign keys are switched off for it: batch migrations rebuild a table by
+        copying it and dropping the old one, and with foreign keys on, that DROP would delete
+        (ON DELETE CASCADE) every membership and ledger row pointing at it. The pragma only
+        takes effect outside a transaction, so it is set before BEGIN, and the keys are
+        checked (PRAGMA foreign_key_check) before the transaction commits.
+        """
+        with self.engine.connect() as conn:
+            sqlite = self.dialect == "sqlite"
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            try:
+                conn.execution_options(**{_WRITE: True})
+                with conn.begin():
+                    yield conn
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreError(f"the migration left {len(broken)} rows pointing "
+                                             f"at nothing (first: {tuple(broken[0])}); nothing "
+                                             f"was changed")
+            finally:
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+
     def close(self) -> None:
         """Close pooled connections. The object must not be used afterwards."""
         self.engine.dispose()
@@ -68,9 +96,15 @@ class Database:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
 
 
-def open_database(url: str, *, echo: bool = False) -> Database:
+def open_database(url: str, *, echo: bool = False, check_schema: bool = True) -> Database:
     """Connect to ``url`` (``sqlite:///abs/path.db`` or ``postgresql+psycopg://...``) and make
-    sure every table exists. Raises StoreError with a sentence if that is impossible.
+    sure the schema is the one this code needs: an empty database gets every table (stamped
+    with the head revision); one at another revision raises SchemaRevisionError, a StoreError
+    whose sentence says to run ``digest db upgrade``. Raises StoreError with a sentence if the
+    database cannot be used.
+
+    ``check_schema=False`` (the ``digest db`` commands) only connects: nothing is created or
+    checked, so a database of any revision can be inspected, upgraded, backed up or copied.
 
     A PostgreSQL URL without a driver (``postgresql://...``, or ``postgres://...`` as some
     hosts hand them out) means psycopg 3, the driver digest depends on and is tested with.
@@ -111,11 +145,17 @@ def open_database(url: str, *, echo: bool = False) -> Database:
         # Inside a write transaction: on SQLite two processes starting at once serialise here
         # instead of both seeing "no table" and the second failing with "already exists".
         with db.write() as conn:
-            metadata.create_all(conn)
+            if check_schema:
+                prepare_schema(conn)
+            else:
+                conn.exec_driver_sql("SELECT 1")
     except DBAPIError as exc:  # cannot connect, no such database, no right to create tables...
         engine.dispose()
         raise StoreError(f"cannot open the database {parsed.render_as_string()}: "
                          f"{exc.orig}") from None
+    except StoreError:  # the schema is at another revision
+        engine.dispose()
+        raise
     return db
 
 

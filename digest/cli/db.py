@@ -1,0 +1,110 @@
+"""db current|upgrade|backup|copy: the schema's revision, upgrades, backups, moving data.
+
+These are the only commands that open a database of any revision (check_schema=False): every
+other one refuses a database that is not at this digest's head and points here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from digest.cli import cli
+from digest.cli.common import EXIT_FAILED, err, out, with_config
+from digest.config import Config
+
+
+def _open(url: str):
+    from digest.store.db import open_database
+
+    return open_database(url, check_schema=False)
+
+
+@cli.group("db")
+def db_group():
+    """The database: schema revision, upgrade, backup, copy to another database."""
+
+
+@db_group.command("current")
+@with_config
+def current(config: Config):
+    """Say which schema revision the database is at, and whether it is this digest's."""
+    from digest.store.revision import refusal, schema_status
+
+    with _open(config.database_url) as db:
+        status = schema_status(db.engine)
+    out.print(f"revision: {status.current or 'none'}")
+    out.print(f"head:     {status.head}")
+    if status.up_to_date:
+        out.print("up to date")
+    elif status.state == "empty":
+        out.print("empty: the tables are created on first use (or by `digest db upgrade`)")
+    else:
+        out.print(refusal(status))
+        sys.exit(EXIT_FAILED)
+
+
+@db_group.command("upgrade")
+@with_config
+def upgrade(config: Config):
+    """Apply the migrations this database lacks (a SQLite file is backed up beside it first)."""
+    from digest.store.backup import backup_name, backup_sqlite, sqlite_file
+    from digest.store.revision import schema_status, upgrade_schema
+
+    with _open(config.database_url) as db:
+        status = schema_status(db.engine)
+        path = sqlite_file(db)
+        if not status.up_to_date and status.state not in ("empty", "ahead") and path:
+            copy = backup_sqlite(db, backup_name(path, status.current))
+            err.print(f"backup: {copy}")
+        done = upgrade_schema(db)
+    for repair in done.repaired:
+        out.print(f"older schema: {repair}")
+    if done.before.up_to_date:
+        out.print(f"already at {done.head} (head): nothing to do")
+    else:
+        out.print(f"upgraded: {done.before.current or 'none'} -> {done.head}")
+
+
+@db_group.command("backup")
+@with_config
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(config: Config, file: Path):
+    """Copy the SQLite database to FILE, safely while the scheduler runs."""
+    from digest.store.backup import backup_sqlite
+
+    with _open(config.database_url) as db:
+        written = backup_sqlite(db, file)
+    out.print(f"backup: {written} ({written.stat().st_size:,} bytes)")
+
+
+@db_group.command("copy")
+@with_config
+@click.option("--to", "to_url", required=True, metavar="URL",
+              help="The empty database to copy into (sqlite:///path or postgresql://...).")
+@click.option("--batch-rows", type=click.IntRange(min=1), default=5_000, show_default=True,
+              help="Rows read and written per batch.")
+def copy(config: Config, to_url: str, batch_rows: int):
+    """Copy every table of the database into another, empty one (ids and statuses kept)."""
+    from digest.store.copy import copy_database
+
+    with _open(config.database_url) as source, _open(to_url) as target:
+        with err.status("copying") as status:
+            copied = copy_database(
+                source, target, batch_rows=batch_rows,
+                progress=lambda table, rows: status.update(f"copying {table}: {rows:,} rows"))
+    for table, rows in copied.items():
+        out.print(f"{table:<16} {rows:>9,}")
+    out.print(f"copied {sum(copied.values()):,} rows to "
+              f"{_hidden(to_url)}")
+
+
+def _hidden(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - already opened above, so this cannot really fail
+        return "the target"

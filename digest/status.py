@@ -13,30 +13,26 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.store import stats
+from digest.store.revision import schema_status
 from digest.store.schedules import LEASE_STALE, lease_holder
 
 log = logging.getLogger("digest.status")
 
 
 def schema_state(db) -> dict:
-    """{"revision": the database's schema revision or None, "current": bool}.
+    """{"revision": the database's schema revision, "head": this code's, "current": bool}.
 
-    The one place that knows how schema versions are tracked. With migrations
-    (``digest.store.migrations`` offering ``current_revision(db)`` and ``head_revision()``) the
-    database is current when its revision is the code's head. Without them, the schema is
-    created from the tables' definitions, so it is current when every table exists.
+    The one place /healthz and ``health --json`` learn whether the schema is the one this code
+    expects (Alembic's revision, through ``digest.store.revision``). A table missing although
+    the revision is current (dropped by hand) also counts as not current.
     """
-    try:
-        from digest.store import migrations
-    except ImportError:
-        migrations = None
-    if migrations is not None and hasattr(migrations, "current_revision") \
-            and hasattr(migrations, "head_revision"):
-        revision, head = migrations.current_revision(db), migrations.head_revision()
-        return {"revision": revision, "head": head, "current": revision == head}
+    status = schema_status(db.engine)
     missing = stats.missing_tables(db)
-    return {"revision": None, "current": not missing,
-            **({"missing_tables": missing} if missing else {})}
+    out = {"revision": status.current, "head": status.head,
+           "current": status.up_to_date and not missing}
+    if missing:
+        out["missing_tables"] = missing
+    return out
 
 
 def snapshot(db, now: datetime, *, detail: bool = False) -> dict:

@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
 from digest.store.db import Database
+from digest.store.revision import head_revision
 from tests.web.conftest import SECRET, Client, events_body, sign
 from tests.web.server import running
 
@@ -59,7 +61,7 @@ def test_healthz_reports_the_database_lease_and_last_editions(client, web_db, dr
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["ok"] is True and body["database"] == "ok" and body["schema_current"] is True
-    assert body["revision"] is None  # no migration machinery (yet): the tables are checked
+    assert body["revision"] == head_revision()  # a new database is made at the head
     assert body["scheduler"] is None
     [latest] = body["lists"]
     assert (latest["list"], latest["edition"], latest["status"]) == (
@@ -111,6 +113,19 @@ def test_healthz_is_503_when_the_schema_is_not_current(client, web_db):
     body = response.json()
     assert body["database"] == "ok" and body["schema_current"] is False
     assert body["schema"]["missing_tables"] == ["scheduler_lease"]
+
+
+def test_healthz_is_503_when_the_database_is_at_an_older_revision(client, web_db):
+    """A database an older digest wrote (the web app was upgraded, `db upgrade` not run yet)."""
+    from sqlalchemy import text
+
+    with web_db.write() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["schema_current"] is False
+    assert body["schema"] == {"revision": "0001", "head": head_revision(), "current": False}
 
 
 def test_metrics_are_off_unless_enabled(client):

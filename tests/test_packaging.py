@@ -158,7 +158,7 @@ def test_postgresql_without_the_extra_names_it(site, tmp_path, monkeypatch, caps
 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
     url = "postgresql://digest:s3cret@127.0.0.1:1/digest"
-    with pytest.raises(StoreError, match=r"needs the postgres extra: pip install 'digest\[postgres\]'"):
+    with pytest.raises(StoreError, match=r"postgres extra: pip install 'digest\[postgres\]'"):
         open_database(url)
 
     monkeypatch.setenv("DIGEST_DATABASE_URL", url)

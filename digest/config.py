@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 
+from digest import __version__
 from digest.errors import ConfigError
 from digest.headers import address_problem
+from digest.resources import default_templates
 
 SOURCE_KINDS = ("auto", "text", "rss", "page")
 ROLES = ("ticker", "featured")
@@ -31,8 +33,7 @@ DEFAULT_BOILERPLATE = (
     "Follow us on",
     "تابعونا على",
 )
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-USER_AGENT = "digest/0.1 (morning newsletter builder)"
+USER_AGENT = f"digest/{__version__} (morning newsletter builder)"
 LIST_TITLE_MAX = 200
 
 
@@ -327,7 +328,7 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         raise ConfigError("source names must be unique", path=path, key="sources")
 
     templates = top.get("templates_dir", str, None)
-    templates_dir = (root / templates).resolve() if templates else DEFAULT_TEMPLATES
+    templates_dir = (root / templates).resolve() if templates else default_templates()
     sendgrid = _sendgrid(top.get("sendgrid", dict, {}), path, env)
     smtp = _smtp(top.get("smtp", dict, {}), path, env)
     delivery = _delivery(top.get("delivery", dict, {}), path)

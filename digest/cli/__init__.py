@@ -10,8 +10,10 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err
+from digest.cli.version import show_version
 from digest.errors import ConfigError, DigestError
 
 
@@ -27,12 +29,13 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}", markup=True)
+        err.print(f"[red]config error:[/] {escape(str(exc))}", markup=True)
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
         from digest.store.revision import SchemaRevisionError
 
-        err.print(f"[red]error:[/] {exc}", markup=True)
+        # Escaped: a message is text, e.g. "pip install 'digest[postgres]'", never markup.
+        err.print(f"[red]error:[/] {escape(str(exc))}", markup=True)
         # A database at another schema revision needs the operator (`digest db upgrade`).
         sys.exit(EXIT_USAGE if isinstance(exc, SchemaRevisionError) else EXIT_FAILED)
     except KeyboardInterrupt:
@@ -43,7 +46,8 @@ def main() -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).")
-@click.version_option(package_name="digest")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=show_version, help="Show digest's, tzdata's and Python's versions.")
 @click.pass_context
 def cli(ctx, config_path):
     """Build a news site's morning digest and deliver it to subscriber lists."""
@@ -52,4 +56,4 @@ def cli(ctx, config_path):
 
 
 # Registered on import; the modules only add commands to ``cli``.
-from digest.cli import db, edition, schedule, subscribers, web  # noqa: E402,F401
+from digest.cli import db, edition, init, schedule, subscribers, web  # noqa: E402,F401

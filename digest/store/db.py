@@ -107,7 +107,8 @@ def open_database(url: str, *, echo: bool = False, check_schema: bool = True) ->
     checked, so a database of any revision can be inspected, upgraded, backed up or copied.
 
     A PostgreSQL URL without a driver (``postgresql://...``, or ``postgres://...`` as some
-    hosts hand them out) means psycopg 3, the driver digest depends on and is tested with.
+    hosts hand them out) means psycopg 3, the driver digest is tested with (installed by the
+    ``postgres`` extra).
     """
     try:
         parsed = make_url(url)
@@ -128,11 +129,12 @@ def open_database(url: str, *, echo: bool = False, check_schema: bool = True) ->
 
     try:
         engine = create_engine(parsed, echo=echo, pool_pre_ping=not is_sqlite)
-    except ModuleNotFoundError as exc:
-        hint = (" (PostgreSQL needs psycopg 3: pip install 'psycopg[binary]')"
-                if parsed.drivername == "postgresql+psycopg" else "")
+    except ImportError as exc:  # no driver, or psycopg without its binary part
+        if parsed.drivername == "postgresql+psycopg":
+            raise StoreError(f"cannot use the database {parsed.render_as_string()}: PostgreSQL "
+                             "needs the postgres extra: pip install 'digest[postgres]'") from None
         raise StoreError(f"cannot use the database {parsed.render_as_string()}: the driver is "
-                         f"not installed: {exc}{hint}") from None
+                         f"not installed: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - unknown dialect, bad arguments...
         raise StoreError(f"cannot use the database {parsed.render_as_string()}: {exc}") from None
     if is_sqlite:

@@ -40,8 +40,9 @@ def screenshot(html: str, out_dir: Path, stem: str, widths=WIDTHS) -> list[Path]
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise DigestError("screenshots need the playwright package (pip install playwright; "
-                          "never 'playwright install': the system's Chromium is used)") from None
+        raise DigestError("screenshots need the screenshots extra: pip install "
+                          "'digest[screenshots]' (never 'playwright install': the system's "
+                          "Chromium is used)") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     with sync_playwright() as p:

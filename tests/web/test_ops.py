@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 

@@ -11,7 +11,6 @@ Each subscriber's IANA time zone (imported from a CSV `timezone` column or Mailc
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None

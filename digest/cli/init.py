@@ -1,0 +1,68 @@
+"""`digest init DIR`: a starter site, so an installed wheel gives a first digest without the
+repository. The files are the ones the wheel carries (digest.resources), written with the
+repository's own layout, so the starter digest.toml is the repository's, unchanged."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+import click
+
+from digest.cli import cli
+from digest.cli.common import EXIT_USAGE
+from digest.errors import DigestError
+from digest.resources import STARTER_FILES, TEMPLATES, data_root
+
+SAMPLE_NOW = "2025-07-01T08:00:00+01:00"  # the morning samples/homepage-fr.txt was captured
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Write into a folder that is not empty, replacing files of the same name.")
+def init(directory: Path, force: bool):
+    """Write a starter site in DIRECTORY: an annotated digest.toml, a copy of the email
+    templates to customize, a sample homepage (the configured source) and example
+    subscribers."""
+    if not force and _has_files(directory):
+        exc = click.ClickException(f"{directory} is not empty: choose a new folder, or add "
+                                   "--force to write the starter files over what is there")
+        exc.exit_code = EXIT_USAGE
+        raise exc
+    write_starter_site(directory)
+    here = shlex.quote(str(directory))
+    # Plain echo, not rich: a path is not markup, and the commands must not be wrapped.
+    click.echo(f"Wrote a starter site in {directory}:")
+    click.echo("  digest.toml   the settings (site, sender, lists, sources), annotated\n"
+               "  templates/    the email templates, yours to change\n"
+               "  samples/      a sample homepage, the configured source\n"
+               "  subscribers/  an example subscriber list and the CSV format")
+    click.echo("Next:")
+    click.echo(f"  cd {here}\n"
+               f"  digest build --now {SAMPLE_NOW}   # writes out/edition.html\n"
+               "  digest subscribers import subscribers/matinale-example.csv --list matinale\n"
+               f"  digest send --list matinale --backend outbox --now {SAMPLE_NOW}")
+
+
+def _has_files(directory: Path) -> bool:
+    try:
+        return directory.exists() and any(directory.iterdir())
+    except OSError as exc:
+        raise DigestError(f"cannot read {directory}: {exc.strerror or exc}") from None
+
+
+def write_starter_site(directory: Path) -> None:
+    root = data_root()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(root / TEMPLATES, directory / TEMPLATES, dirs_exist_ok=True,
+                        copy_function=shutil.copyfile,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for name in STARTER_FILES:
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / name, directory / name)
+    except OSError as exc:
+        raise DigestError(f"cannot write the starter site in {directory}: "
+                          f"{exc.strerror or exc}") from None

@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -135,6 +136,9 @@ class DeliveryConfig:
 class WebConfig:
     backend: str = "outbox"  # where test sends and signup confirmations go
     outbox_dir: Path | None = None  # default: <state_dir>/outbox
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default: the
+    # client is the socket peer (digest/web/clientaddr.py).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -351,8 +355,18 @@ def _web(table: Any, root: Path, path: Path | None) -> WebConfig:
         raise ConfigError(f"must be 'outbox', 'smtp' or 'sendgrid', not {backend!r}", path=path,
                           key="web.backend")
     outbox = s.get("outbox_dir", str, None)
+    proxies = []
+    for entry in s.get("trusted_proxies", list, []):
+        try:
+            if not isinstance(entry, str):  # ip_network(1) would mean 0.0.0.1
+                raise TypeError(entry)
+            proxies.append(ip_network(entry.strip(), strict=False))
+        except (TypeError, ValueError):
+            raise ConfigError(f"must be a list of IP addresses or networks; {entry!r} is not "
+                              "one", path=path, key="web.trusted_proxies") from None
     s.finish()
-    return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None)
+    return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None,
+                     trusted_proxies=tuple(proxies))
 
 
 def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:

@@ -4,7 +4,6 @@ server, not only in the browser that logged out."""
 from datetime import timedelta
 
 import httpx
-
 from sqlalchemy import select
 
 from digest.store import schema as t

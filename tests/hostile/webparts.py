@@ -32,13 +32,13 @@ class Peer:
     """A client whose socket address is ``ip`` (httpx's ASGITransport sets scope["client"]),
     with its own cookies: one attacker, one editor, one proxy."""
 
-    def __init__(self, app, ip: str, *, loop=None):
+    def __init__(self, asgi_app, ip: str, *, loop=None):
         self.loop = loop or asyncio.new_event_loop()
         self.own_loop = loop is None
-        transport = httpx.ASGITransport(app=app, client=(ip, 40000),
+        transport = httpx.ASGITransport(app=asgi_app, client=(ip, 40000),
                                         raise_app_exceptions=False)
         self.http = httpx.AsyncClient(transport=transport, base_url=BASE)
-        self.base = app.state.web.base
+        self.base = asgi_app.state.web.base
 
     def request(self, method, path, **kw):
         url = path if path.startswith("http") else self.base + path

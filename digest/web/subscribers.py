@@ -120,19 +120,23 @@ async def signup(request: Request):
     # One confirmation per address per hour, whatever the client: the form must not become a
     # way to flood someone's inbox from many addresses. The page says the same either way.
     key, now = _address_key(web.secret, address), utcnow()
-    if await run_in_threadpool(claim_confirmation, web.db, key, now=now):
-        try:
-            await run_in_threadpool(
-                send_notice, web.config, web.make_backend(), to=address,
-                subject=f"{web.config.site.name}: confirm your subscription",
-                lines=[f"Someone (we hope you) asked to receive {lists[list_name]} at this "
-                       "address.",
-                       "Follow this link to confirm; if it was not you, ignore this message and "
-                       "nothing will happen."],
-                link=link, locale=web.config.site.locale)
-        except Exception:
-            log.exception("signup confirmation to a new address failed")
-            await run_in_threadpool(release_confirmation, web.db, key, sent_at=now)
+    if not await run_in_threadpool(claim_confirmation, web.db, key, now=now):
+        return _check_your_inbox(request)
+    try:
+        await run_in_threadpool(
+            send_notice, web.config, web.make_backend(), to=address,
+            subject=f"{web.config.site.name}: confirm your subscription",
+            lines=[f"Someone (we hope you) asked to receive {lists[list_name]} at this address.",
+                   "Follow this link to confirm; if it was not you, ignore this message and "
+                   "nothing will happen."],
+            link=link, locale=web.config.site.locale)
+    except Exception:
+        log.exception("signup confirmation to a new address failed")
+        await run_in_threadpool(release_confirmation, web.db, key, sent_at=now)
+    return _check_your_inbox(request)
+
+
+def _check_your_inbox(request: Request):
     # The same answer for every address, known or not: the form reveals nothing.
     return page(request, "message.html", {
         "heading": "Check your inbox",

@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -144,6 +145,9 @@ class WebConfig:
     metrics: bool = False  # serve {prefix}/metrics (Prometheus); off unless asked for
     # DIGEST_METRICS_TOKEN: when set, /metrics wants "Authorization: Bearer <token>".
     metrics_token: str | None = field(default=None, repr=False)
+    # Proxies whose X-Forwarded-For is believed (addresses or networks); none by default: the
+    # client is the socket peer (digest/web/clientaddr.py).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -367,10 +371,20 @@ def _web(table: Any, root: Path, path: Path | None, env: Mapping[str, str]) -> W
         raise ConfigError(f"must be 'outbox', 'smtp' or 'sendgrid', not {backend!r}", path=path,
                           key="web.backend")
     outbox = s.get("outbox_dir", str, None)
+    proxies = []
+    for entry in s.get("trusted_proxies", list, []):
+        try:
+            if not isinstance(entry, str):  # ip_network(1) would mean 0.0.0.1
+                raise TypeError(entry)
+            proxies.append(ip_network(entry.strip(), strict=False))
+        except (TypeError, ValueError):
+            raise ConfigError(f"must be a list of IP addresses or networks; {entry!r} is not "
+                              "one", path=path, key="web.trusted_proxies") from None
     metrics = s.get("metrics", bool, WebConfig.metrics)
     s.finish()
     return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None,
-                     metrics=metrics, metrics_token=env.get("DIGEST_METRICS_TOKEN") or None)
+                     trusted_proxies=tuple(proxies), metrics=metrics,
+                     metrics_token=env.get("DIGEST_METRICS_TOKEN") or None)
 
 
 def _sendgrid(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:

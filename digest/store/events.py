@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -10,6 +11,22 @@ from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.suppressions import record as record_suppression
 from digest.store.upsert import _dialect_insert, insert_ignore
+
+EVENT_ID_MAX = t.events.c.sg_event_id.type.length  # 100
+HASHED = "sha256:"
+
+
+def stored_event_id(sg_event_id: str) -> str:
+    """The key an event is deduplicated on. SendGrid's ids are ~22 ASCII characters and are
+    kept as they are; any other id (too long for the column, not printable ASCII, or shaped
+    like one of ours) is stored as a SHA-256: fixed length, and two different ids never meet,
+    as cutting them to the column's length would make them do. Refusing such ids instead
+    would make SendGrid retry the whole batch for 24 hours and lose its other events."""
+    if (len(sg_event_id) <= EVENT_ID_MAX and sg_event_id.isascii() and sg_event_id.isprintable()
+            and not sg_event_id.startswith(HASHED)):
+        return sg_event_id
+    digest = hashlib.sha256(sg_event_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASHED + digest
 
 
 def record_event(db: Database, *, sg_event_id: str, kind: str, edition_id: str | None,
@@ -20,7 +37,7 @@ def record_event(db: Database, *, sg_event_id: str, kind: str, edition_id: str |
     now = t.utcnow()
     with db.write() as conn:
         values = {
-            "sg_event_id": sg_event_id[:100], "kind": kind[:30],
+            "sg_event_id": stored_event_id(sg_event_id), "kind": kind[:30],
             "edition_id": edition_id[:150] if edition_id else None,
             "delivery_id": delivery_id, "occurred_at": occurred_at, "received_at": now,
         }

@@ -274,3 +274,30 @@ scheduler_lease = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=False),
 )
+
+
+# -- the web app (digest/web/auth.py, digest/web/subscribers.py) --------------------------------
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # An editor's login. The cookie carries a random id; only its SHA-256 is stored, so a copy
+    # of the database does not hold live sessions. Logout sets revoked_at: the cookie, still
+    # validly signed, is refused from then on.
+    Column("id_hash", String(64), primary_key=True),
+    Column("editor", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("last_seen_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),  # purged after it
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+signup_confirmations = Table(
+    "signup_confirmations",
+    metadata,
+    # When the signup form last mailed a confirmation to an address, so it mails one at most
+    # per hour whatever the client. Keyed by an HMAC of the address (the app's secret key), not
+    # the address: nobody is recorded for having been typed into a form.
+    Column("address_key", String(64), primary_key=True),
+    Column("sent_at", UtcDateTime, nullable=False, index=True),
+)

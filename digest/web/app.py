@@ -29,7 +29,10 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.store.db import Database, open_database
 from digest.tokens import BadToken, TokenSigner, load_secret_key
-from digest.web.ratelimit import RateLimit
+from digest.web.bodylimit import BodyLimit
+from digest.web.clientaddr import ClientAddress
+from digest.web.logredact import RememberTokens, install_log_redaction
+from digest.web.ratelimit import LoginLimit, RateLimit
 
 log = logging.getLogger("digest.web")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -46,7 +49,7 @@ class WebState:
     signer: TokenSigner  # the unsubscribe/preferences tokens of the emails
     base: str  # the path prefix, e.g. "/digest" ("" at the root)
     make_backend: Any  # () -> a delivery Backend, for test sends and confirmations
-    login_limit: RateLimit = field(default_factory=lambda: RateLimit(10, 300))
+    login_limit: LoginLimit = field(default_factory=LoginLimit)
     signup_limit: RateLimit = field(default_factory=lambda: RateLimit(5, 3600))
 
 
@@ -68,6 +71,7 @@ def _default_backend(config: Config):
 def create_app(config: Config, *, db: Database | None = None, make_backend=None) -> Starlette:
     from digest.web import api, auth, editors, hooks, ops, subscribers
 
+    install_log_redaction()
     secret = load_secret_key(config.secret_key, config.state_dir).value
     web = WebState(
         config=config,
@@ -87,7 +91,10 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
     app = Starlette(
         routes=top,
         middleware=[
+            Middleware(RememberTokens),
             Middleware(SecurityHeaders),
+            Middleware(ClientAddress, trusted=config.web.trusted_proxies),
+            Middleware(BodyLimit, paths={f"{web.base}/hooks/sendgrid": hooks.MAX_BODY}),
             Middleware(SessionMiddleware, secret_key=session_key, session_cookie="digest_session",
                        max_age=SESSION_HOURS * 3600, same_site="strict",
                        https_only=config.site.public_url.startswith("https://"),

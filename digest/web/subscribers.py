@@ -11,6 +11,8 @@ token's holder can do anyway: unsubscribe that one address from that one list.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 
 from email_validator import EmailNotValidError
@@ -23,9 +25,11 @@ from starlette.routing import Route
 
 from digest.errors import StoreError
 from digest.render.strings import _TABLE as _LANGUAGES
-from digest.store.csvio import normalize_email, normalize_locale
+from digest.store.csvio import email_key, normalize_email, normalize_locale
 from digest.store.editions import get_edition, list_editions
 from digest.store.preferences import confirm_signup, memberships_of, set_locale, set_membership
+from digest.store.schema import utcnow
+from digest.store.signups import claim_confirmation, release_confirmation
 from digest.store.subscribers import get_subscriber, unsubscribe
 from digest.web.app import page, state
 from digest.web.auth import client_ip, form_with_csrf
@@ -83,6 +87,12 @@ async def preferences(request: Request):
         "saved": saved, "list_name": list_name})
 
 
+def _address_key(secret: str, address: str) -> str:
+    """What signup_confirmations keeps instead of the address: an HMAC under the app's key."""
+    return hmac.new(secret.encode(), b"digest.signup:" + email_key(address).encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def _serializer(request: Request) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(state(request).secret, salt="digest.signup")
 
@@ -107,6 +117,11 @@ async def signup(request: Request):
     token = _serializer(request).dumps(
         [address, list_name, locale if locale in LANGUAGES else None])
     link = f"{web.config.site.public_url}/confirm/{token}"
+    # One confirmation per address per hour, whatever the client: the form must not become a
+    # way to flood someone's inbox from many addresses. The page says the same either way.
+    key, now = _address_key(web.secret, address), utcnow()
+    if not await run_in_threadpool(claim_confirmation, web.db, key, now=now):
+        return _check_your_inbox(request)
     try:
         await run_in_threadpool(
             send_notice, web.config, web.make_backend(), to=address,
@@ -117,6 +132,11 @@ async def signup(request: Request):
             link=link, locale=web.config.site.locale)
     except Exception:
         log.exception("signup confirmation to a new address failed")
+        await run_in_threadpool(release_confirmation, web.db, key, sent_at=now)
+    return _check_your_inbox(request)
+
+
+def _check_your_inbox(request: Request):
     # The same answer for every address, known or not: the form reveals nothing.
     return page(request, "message.html", {
         "heading": "Check your inbox",

@@ -85,7 +85,7 @@ def test_serve_starts_the_app(site, tmp_path):
 def test_access_log_redacts_subscription_tokens():
     import logging
 
-    from digest.cli.web import RedactTokens
+    from digest.web.logredact import RedactTokens
 
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
                                ("127.0.0.1:5", "POST", "/digest/u/5.matinale.SIGNATURE?x=1",

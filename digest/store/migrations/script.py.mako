@@ -10,7 +10,9 @@ WITHOUT ROWID, or renames (it writes drop + add, which loses the data).
 
 import sqlalchemy as sa
 from alembic import op
-${imports if imports else ""}
+% if imports:
+${imports}
+% endif
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

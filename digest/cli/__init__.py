@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err
+from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err, styled
 from digest.errors import ConfigError, DigestError
 
 
@@ -19,7 +19,7 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False, prog_name="digest")
     except click.exceptions.Abort:
-        err.print("[red]aborted[/]")
+        err.print(styled(("aborted", "red")))
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -27,13 +27,13 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}", markup=True)
+        err.print(styled(("config error:", "red"), f" {exc}"))
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
-        err.print(f"[red]error:[/] {exc}", markup=True)
+        err.print(styled(("error:", "red"), f" {exc}"))
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
+        err.print(styled(("interrupted", "red")))
         sys.exit(130)
 
 

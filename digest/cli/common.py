@@ -6,13 +6,13 @@ import functools
 from datetime import datetime
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from digest.cli.output import err, out, styled
 from digest.config import Config, load_config
+from digest.visible import visible
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+__all__ = ["err", "out", "styled"]  # the consoles every command prints through
 
 EXIT_USAGE = 2  # bad config or arguments
 EXIT_FAILED = 1  # the work could not be done
@@ -63,17 +63,17 @@ def signer_for(config: Config):
 
     key = load_secret_key(config.secret_key, config.state_dir)
     if key.generated_at:
-        err.print(
-            f"[yellow]warning:[/] DIGEST_SECRET_KEY is not set; using the local key in "
-            f"{key.generated_at}. Unsubscribe links stop working if that file is lost: set "
-            "DIGEST_SECRET_KEY in production."
-        )
+        err.print(styled(
+            ("warning:", "yellow"),
+            f" DIGEST_SECRET_KEY is not set; using the local key in {key.generated_at}. "
+            "Unsubscribe links stop working if that file is lost: set DIGEST_SECRET_KEY in "
+            "production."))
     return TokenSigner(key.value)
 
 
 def progress_bar(label: str) -> Progress:
     return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+        TextColumn(visible(label), markup=False), BarColumn(), MofNCompleteColumn(), _RateColumn(),
         TimeRemainingColumn(), console=err, transient=True,
     )
 

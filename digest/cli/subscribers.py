@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from digest.cli import cli
-from digest.cli.common import err, out, with_config
+from digest.cli.common import err, out, styled, with_config
 from digest.config import Config
 
 
@@ -37,9 +37,9 @@ def subscribers_import(config: Config, csv_path, list_name):
     report = import_subscribers(open_database(config.database_url), list_name, parsed,
                                 title=config.list_config(list_name).title)
     for note in report.notes:
-        err.print(f"[yellow]note:[/] {note}")
+        err.print(styled(("note:", "yellow"), f" {note}"))
     for rejected in report.rejected:
-        err.print(f"[yellow]line {rejected.line}:[/] {rejected.reason}")
+        err.print(styled((f"line {rejected.line}:", "yellow"), f" {rejected.reason}"))
     out.print(_import_summary(report, list_name))
 
 

@@ -7,15 +7,20 @@ and registers itself on ``cli``.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
 
 from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err, styled
 from digest.errors import ConfigError, DigestError
+from digest.logs import setup_logging
 
 
 def main() -> None:
+    # Warnings from the library reach stderr through the redacting handler, never raw; the
+    # scheduler command replaces it with its own (INFO, text or JSON).
+    setup_logging(level=logging.WARNING)
     try:
         cli.main(standalone_mode=False, prog_name="digest")
     except click.exceptions.Abort:

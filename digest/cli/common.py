@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from digest.cli.output import err, out, styled
 from digest.config import Config, load_config
+from digest.logs import never_log
 from digest.visible import visible
 
 __all__ = ["err", "out", "styled"]  # the consoles every command prints through
@@ -62,6 +63,7 @@ def signer_for(config: Config):
     from digest.tokens import TokenSigner, load_secret_key
 
     key = load_secret_key(config.secret_key, config.state_dir)
+    never_log(key.value)  # a key read from var/.secret-key is as secret as DIGEST_SECRET_KEY
     if key.generated_at:
         err.print(styled(
             ("warning:", "yellow"),

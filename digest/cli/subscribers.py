@@ -72,12 +72,21 @@ def subscribers_list(config: Config, list_name):
               help="Write to this file instead of stdout.")
 def subscribers_export(config: Config, list_name, out_file):
     """Write a list as CSV (email, name, locale, status)."""
+    from digest.private_files import create_private_file
     from digest.store.db import open_database
     from digest.store.subscribers import export_subscribers
 
     db = open_database(config.database_url)
     if out_file:
-        count = export_subscribers(db, list_name, out_file)
+        # Every address of the list: owner-only when this creates the file (an existing file
+        # keeps the mode its owner gave it).
+        created = create_private_file(out_file)
+        try:
+            count = export_subscribers(db, list_name, out_file)
+        except BaseException:
+            if created:  # e.g. no such list: leave no empty file behind
+                out_file.unlink(missing_ok=True)
+            raise
         err.print(f"wrote {count} subscribers to {out_file}")
     else:
         export_subscribers(db, list_name, sys.stdout)

@@ -51,7 +51,7 @@ SQLITE_URL = "sqlite:///state/digest.db"  # the site's database, relative to dig
 BACKENDS = ("sqlite", "postgresql")
 # Tests (by path under tests/, prefixes) that run on every backend; the others run on SQLite
 # only. A test about SQLite itself opts out with @pytest.mark.sqlite_only.
-DATABASE_FACING = ("store/", "test_send", "test_cli", "test_schedule", "web/")
+DATABASE_FACING = ("store/", "test_send", "test_cli", "test_schedule", "web/", "hostile/")
 POSTGRES_ENV = "DIGEST_TEST_POSTGRES_URL"
 
 

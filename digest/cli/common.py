@@ -8,12 +8,10 @@ from datetime import datetime
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from digest.cli.output import err, out, styled
+from digest.cli.output import err, out, styled  # noqa: F401 - the commands print through these
 from digest.config import Config, load_config
 from digest.logs import never_log
 from digest.visible import visible
-
-__all__ = ["err", "out", "styled"]  # the consoles every command prints through
 
 EXIT_USAGE = 2  # bad config or arguments
 EXIT_FAILED = 1  # the work could not be done

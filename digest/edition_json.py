@@ -8,11 +8,11 @@ with the site's offset, or null for a story its source gave no date.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
 from digest.models import Edition, Image, SourceResult, Story
+from digest.private_files import make_private_dir, write_private
 
 FORMAT_VERSION = 1
 
@@ -60,14 +60,13 @@ def edition_from_dict(data: dict) -> Edition:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write beside the target, then rename: a crash never leaves half a file behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write beside the target, then rename: a crash never leaves half a file behind. The file
+    is 0600 (digest.private_files): it is the message that goes to the subscribers."""
+    write_private(path, text.encode("utf-8"))
 
 
 def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(out_dir)
     paths = {
         "json": out_dir / "edition.json",
         "html": out_dir / "edition.html",

@@ -18,6 +18,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, Signer
 
 from digest.errors import DigestError
+from digest.private_files import FILE_MODE, make_private_dir
 
 KEY_FILE = ".secret-key"
 
@@ -42,7 +43,7 @@ def load_secret_key(configured: str | None, state_dir: Path) -> SecretKey:
         return SecretKey(configured)
     path = state_dir / KEY_FILE
     if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(state_dir)
         # O_EXCL: two processes starting at once must not write two different keys.
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -50,6 +51,7 @@ def load_secret_key(configured: str | None, state_dir: Path) -> SecretKey:
             pass
         else:
             with os.fdopen(fd, "w") as fh:
+                os.fchmod(fd, FILE_MODE)  # exactly 0600, whatever the umask
                 fh.write(secrets.token_urlsafe(48))
     value = path.read_text().strip()
     if len(value) < 32:

@@ -7,21 +7,25 @@ and registers itself on ``cli``.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
-from rich.markup import escape
 
-from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err
+from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err, styled
 from digest.cli.version import show_version
 from digest.errors import ConfigError, DigestError
+from digest.logs import setup_logging
 
 
 def main() -> None:
+    # Warnings from the library reach stderr through the redacting handler, never raw; the
+    # scheduler command replaces it with its own (INFO, text or JSON).
+    setup_logging(level=logging.WARNING)
     try:
         cli.main(standalone_mode=False, prog_name="digest")
     except click.exceptions.Abort:
-        err.print("[red]aborted[/]")
+        err.print(styled(("aborted", "red")))
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -29,17 +33,16 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        err.print(f"[red]config error:[/] {escape(str(exc))}", markup=True)
+        err.print(styled(("config error:", "red"), f" {exc}"))
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
         from digest.store.revision import SchemaRevisionError
 
-        # Escaped: a message is text, e.g. "pip install 'digest[postgres]'", never markup.
-        err.print(f"[red]error:[/] {escape(str(exc))}", markup=True)
+        err.print(styled(("error:", "red"), f" {exc}"))
         # A database at another schema revision needs the operator (`digest db upgrade`).
         sys.exit(EXIT_USAGE if isinstance(exc, SchemaRevisionError) else EXIT_FAILED)
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
+        err.print(styled(("interrupted", "red")))
         sys.exit(130)
 
 

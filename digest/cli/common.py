@@ -6,13 +6,12 @@ import functools
 from datetime import datetime
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from digest.cli.output import err, out, styled  # noqa: F401 - the commands print through these
 from digest.config import Config, load_config
-
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+from digest.logs import never_log
+from digest.visible import visible
 
 EXIT_USAGE = 2  # bad config or arguments
 EXIT_FAILED = 1  # the work could not be done
@@ -62,18 +61,19 @@ def signer_for(config: Config):
     from digest.tokens import TokenSigner, load_secret_key
 
     key = load_secret_key(config.secret_key, config.state_dir)
+    never_log(key.value)  # a key read from var/.secret-key is as secret as DIGEST_SECRET_KEY
     if key.generated_at:
-        err.print(
-            f"[yellow]warning:[/] DIGEST_SECRET_KEY is not set; using the local key in "
-            f"{key.generated_at}. Unsubscribe links stop working if that file is lost: set "
-            "DIGEST_SECRET_KEY in production."
-        )
+        err.print(styled(
+            ("warning:", "yellow"),
+            f" DIGEST_SECRET_KEY is not set; using the local key in {key.generated_at}. "
+            "Unsubscribe links stop working if that file is lost: set DIGEST_SECRET_KEY in "
+            "production."))
     return TokenSigner(key.value)
 
 
 def progress_bar(label: str) -> Progress:
     return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+        TextColumn(visible(label), markup=False), BarColumn(), MofNCompleteColumn(), _RateColumn(),
         TimeRemainingColumn(), console=err, transient=True,
     )
 

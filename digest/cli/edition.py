@@ -18,6 +18,7 @@ from digest.cli.common import (
     out,
     progress_bar,
     signer_for,
+    styled,
     with_config,
 )
 from digest.config import Config, source_from_location
@@ -73,14 +74,14 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     from digest.store.subscribers import count_members
 
     db = open_database(config.database_url)
-    with err.status("reading sources and rendering"):
+    with err.status(styled("reading sources and rendering")):
         stored, built = edition_for_send(
             config, db, list_name=list_name, now=now,
             sources=[source_from_location(s) for s in sources] or None, out_dir=out_dir)
     if built:
         _print_build(built)
     else:
-        out.print(f"[bold]{stored.id}[/]  {stored.edition.subject}")
+        out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
         out.print(f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
                   + (f" ({stored.reason})" if stored.reason else "")
                   + ("; --source is ignored when resuming" if sources else ""))
@@ -127,7 +128,7 @@ def status(config: Config, edition_id):
         raise DigestError(f"there is no edition {edition_id!r} (ids look like "
                           f"<list>-YYYY-MM-DD)")
     c = ledger.counts(db, edition_id)
-    out.print(f"[bold]{stored.id}[/]  {stored.edition.subject}")
+    out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
     out.print(f"  status {stored.status}" + (f": {stored.reason}" if stored.reason else "")
               + (f", backend {stored.backend}" if stored.backend else ""))
     table = Table(*(k for k in ("total", *c)))
@@ -142,7 +143,7 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     from digest.store.db import open_database
 
     overrides = [source_from_location(s) for s in sources] or None
-    with err.status("reading sources and rendering"), \
+    with err.status(styled("reading sources and rendering")), \
             cached_fetcher(config, open_database(config.database_url)) as fetcher:
         return build_edition(config, list_name=list_name, now=now, sources=overrides,
                              out_dir=out_dir, fetcher=fetcher)
@@ -156,7 +157,7 @@ def _stop_on_signals(stop):
         if stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C means now
         stop.set()
-        err.print("[yellow]stopping after the batch in flight...[/]")
+        err.print(styled(("stopping after the batch in flight...", "yellow")))
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -178,28 +179,31 @@ def _print_report(report) -> None:
     if report.backend == "outbox":
         out.print(f"messages in {report.destination}")
     for address, reason in report.failures[:10]:
-        err.print(f"[red]failed[/] {address}: {reason}")
+        err.print(styled(("failed", "red"), f" {address}: {reason}"))
     if report.newly_unknown:
-        err.print(f"[yellow]{report.newly_unknown} message(s) were in flight when an earlier run "
-                  "stopped: they may or may not have arrived, and were not sent again. Run "
-                  "again with --resend-unknown to send them (some may arrive twice).[/]")
+        err.print(styled((f"{report.newly_unknown} message(s) were in flight when an earlier "
+                          "run stopped: they may or may not have arrived, and were not sent "
+                          "again. Run again with --resend-unknown to send them (some may arrive "
+                          "twice).", "yellow")))
     if report.status != "sent":
-        err.print(f"[yellow]paused:[/] {report.reason}. Run the same command again to resume; "
-                  f"'digest status {report.edition_id}' shows the ledger.")
+        err.print(styled(("paused:", "yellow"),
+                         f" {report.reason}. Run the same command again to resume; "
+                         f"'digest status {report.edition_id}' shows the ledger."))
 
 
 def _print_build(built) -> None:
     for warning in built.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(styled(("warning:", "yellow"), f" {warning}"))
     e = built.edition
     html_kb = len(built.rendered.html.encode("utf-8")) / 1024
-    out.print(f"[bold]{e.id}[/]  {e.subject}")
+    out.print(styled((e.id, "bold"), f"  {e.subject}"))
     out.print(f"  {len(e.ticker)} headlines, {len(e.featured)} featured, "
               f"HTML {html_kb:.1f} KB, window {e.window_start:%Y-%m-%d %H:%M} -> "
               f"{e.reference_time:%Y-%m-%d %H:%M %z}")
     for src in e.sources:
-        state = "[green]ok[/]" if src.ok else f"[red]failed[/] {src.error}"
-        out.print(f"  source {src.name}: {len(src.stories)} stories {state}")
+        state = ("ok", "green") if src.ok else ("failed", "red")
+        out.print(styled(f"  source {src.name}: {len(src.stories)} stories ", state,
+                         "" if src.ok else f" {src.error}"))
     for kind, path in built.paths.items():
         out.print(f"  {kind}: {path}")
 

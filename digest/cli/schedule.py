@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from digest.cli import cli
-from digest.cli.common import EXIT_FAILED, err, out, parse_now, signer_for, with_config
+from digest.cli.common import EXIT_FAILED, err, out, parse_now, signer_for, styled, with_config
 from digest.config import Config
 
 
@@ -77,8 +77,9 @@ def schedule_add(config: Config, name, list_name, cron, tz, draft_at, approval, 
     from digest.store.subscribers import lists
 
     if list_name not in config.lists and list_name not in {info[0] for info in lists(db)}:
-        err.print(f"[yellow]warning:[/] there is no list {list_name!r} yet: import subscribers "
-                  f"with 'digest subscribers import CSV --list {list_name}' before the first send")
+        err.print(styled(("warning:", "yellow"),
+                         f" there is no list {list_name!r} yet: import subscribers with 'digest "
+                         f"subscribers import CSV --list {list_name}' before the first send"))
     draft, send = next_times(s, datetime.now(UTC))
     out.print(f"schedule {name}: list {list_name}, next send {_both(send)}"
               + (f", draft {_both(draft)}" if draft else ""))
@@ -99,15 +100,16 @@ def schedule_list(config: Config, now):
         out.print("no schedules ('digest schedule add' adds one)")
     for s in schedules:
         draft, send = next_times(s, now)
-        out.print(f"[bold]{s.name}[/]  list {s.list_name}, cron \"{s.cron}\" {s.timezone}, "
-                  f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
-                  f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}")
+        out.print(styled((s.name, "bold"),
+                         f"  list {s.list_name}, cron \"{s.cron}\" {s.timezone}, "
+                         f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
+                         f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"))
         if draft:
             out.print(f"  next draft {_both(draft)}")
         out.print(f"  next send  {_both(send)}")
         if s.last_run_at:
             out.print(f"  last run   {s.last_run_at:%Y-%m-%d %H:%M} UTC: {s.last_status}"
-                      + (f" ({s.last_reason})" if s.last_reason else ""), markup=False)
+                      + (f" ({s.last_reason})" if s.last_reason else ""))
 
 
 def _both(when: datetime) -> str:
@@ -203,7 +205,7 @@ def scheduler(config: Config, log_format, out_dir):
     runner = Runner(config, _db(config), out_dir=_outbox(config, out_dir),
                     signer=signer_for(config), stop=stop)
     runner.start()
-    out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it", highlight=False)
+    out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it")
     runner.run()
 
 
@@ -247,8 +249,7 @@ def editions(config: Config, list_name, limit):
             state += f": {row['reason']}"
         out.print(f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
                   f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
-                  f"  unknown {c['unknown']:>3}  {took:>7}  {state}",
-                  markup=False, soft_wrap=True)
+                  f"  unknown {c['unknown']:>3}  {took:>7}  {state}", soft_wrap=True)
 
 
 @cli.command()
@@ -281,7 +282,7 @@ def health(config: Config, list_name, as_json, now):
             sys.exit(EXIT_FAILED)
         return
     for v in verdicts:
-        out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}", markup=False)
+        out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}")
     if not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 

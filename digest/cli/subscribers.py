@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from digest.cli import cli
-from digest.cli.common import err, out, with_config
+from digest.cli.common import err, out, styled, with_config
 from digest.config import Config
 
 
@@ -38,16 +38,16 @@ def subscribers_import(config: Config, csv_path, list_name):
     report = import_subscribers(open_database(config.database_url), list_name, files,
                                 title=config.list_config(list_name).title)
     for recognized in report.formats:
-        err.print(f"[cyan]format:[/] {recognized}")
+        err.print(styled(("format:", "cyan"), f" {recognized}"))
     for note in report.notes:
-        err.print(f"[yellow]note:[/] {note}")
+        err.print(styled(("note:", "yellow"), f" {note}"))
     for item in report.rejected:
-        err.print(f"[yellow]{_where(item)}:[/] {item.reason}")
+        err.print(styled((f"{_where(item)}:", "yellow"), f" {item.reason}"))
     if report.total_rejected > len(report.rejected):
-        err.print(f"[yellow]... and {report.total_rejected - len(report.rejected)} more "
-                  "rejected rows[/]")
+        err.print(styled((f"... and {report.total_rejected - len(report.rejected)} more "
+                          "rejected rows", "yellow")))
     for item in report.warnings:
-        err.print(f"[yellow]{_where(item)} (imported):[/] {item.reason}")
+        err.print(styled((f"{_where(item)} (imported):", "yellow"), f" {item.reason}"))
     out.print(_import_summary(report, list_name))
 
 
@@ -84,12 +84,21 @@ def subscribers_list(config: Config, list_name):
               help="Write to this file instead of stdout.")
 def subscribers_export(config: Config, list_name, out_file):
     """Write a list as CSV (email, name, locale, status)."""
+    from digest.private_files import create_private_file
     from digest.store.db import open_database
     from digest.store.subscribers import export_subscribers
 
     db = open_database(config.database_url)
     if out_file:
-        count = export_subscribers(db, list_name, out_file)
+        # Every address of the list: owner-only when this creates the file (an existing file
+        # keeps the mode its owner gave it).
+        created = create_private_file(out_file)
+        try:
+            count = export_subscribers(db, list_name, out_file)
+        except BaseException:
+            if created:  # e.g. no such list: leave no empty file behind
+                out_file.unlink(missing_ok=True)
+            raise
         err.print(f"wrote {count} subscribers to {out_file}")
     else:
         export_subscribers(db, list_name, sys.stdout)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from digest.cli import cli
-from digest.cli.common import edition_options, err, out, with_config
+from digest.cli.common import edition_options, err, out, styled, with_config
 from digest.config import Config, source_from_location
 from digest.errors import DigestError
 
@@ -25,8 +25,8 @@ def serve(config: Config, host, port):
 
     signer_for(config)  # warns when DIGEST_SECRET_KEY is not set
     if not config.editors:
-        err.print("[yellow]warning:[/] no \\[editors] table in the config: nobody can log in "
-                  "(see 'digest editor-password')")
+        err.print(styled(("warning:", "yellow"), " no [editors] table in the config: nobody "
+                         "can log in (see 'digest editor-password')"))
     app = create_app(config)
     out.print(f"digest web app on http://{host}:{port}{base_path(config.site.public_url)}/")
     # create_app put the token redaction on uvicorn's loggers. proxy_headers off: the app

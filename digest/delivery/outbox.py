@@ -2,16 +2,18 @@
 
 Files are named ``<edition id>.<subscriber id>.eml`` so a rerun overwrites rather than duplicates,
 and each is written to a temporary name and renamed, so a crash never leaves half a message.
+Files are 0600 in a folder made 0700 (digest.private_files): each holds an address and live
+unsubscribe links.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.mime_template import MessageMaker
+from digest.private_files import make_private_dir, write_private
 
 
 class OutboxBackend:
@@ -19,7 +21,7 @@ class OutboxBackend:
 
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.out_dir)  # each message holds an address and live links
         self.info = BackendInfo(name="outbox", destination=str(self.out_dir))
         self._messages = MessageMaker()
 
@@ -35,9 +37,7 @@ class OutboxBackend:
                 outcomes.append(Outcome(recipient.subscriber.id, "failed", str(exc)))
                 continue
             path = self.path_for(job, recipient)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(raw)
-            os.replace(tmp, path)
+            write_private(path, raw)
             outcomes.append(Outcome(recipient.subscriber.id, "sent", path.name))
         return outcomes
 

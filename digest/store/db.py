@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from digest.errors import StoreError
+from digest.private_files import create_private_file, make_private_dir
 from digest.store.revision import prepare_schema
 
 # How long a SQLite writer waits for another writer before giving up ("database is locked").
@@ -122,9 +123,16 @@ def open_database(url: str, *, echo: bool = False, check_schema: bool = True) ->
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(Path(database).parent)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder for the database {database}: "
+                                 f"{exc.strerror or exc}") from None
+            try:
+                # Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files it
+                # creates the mode of the database file, and all three hold every address.
+                create_private_file(database)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database {database}: "
                                  f"{exc.strerror or exc}") from None
 
     try:

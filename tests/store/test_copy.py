@@ -2,6 +2,7 @@
 
 import stat
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,8 +13,10 @@ from digest.store.backup import backup_sqlite
 from digest.store.copy import copy_database
 from digest.store.db import open_database
 from digest.store.revision import schema_revision, upgrade_schema
+from digest.store.signups import claim_confirmation
 from digest.store.subscribers import ensure_list
 from digest.store.suppressions import suppress
+from digest.store.web_sessions import create_session
 from tests.conftest import SAMPLE, SITE_TOML
 from tests.store.pre_migration import make_pre_migration
 from tests.test_cli import digest
@@ -32,6 +35,10 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
     make_pre_migration(source)
     with open_database(source, check_schema=False) as db:
         upgrade_schema(db)
+        # Tables added after the fixture was written: a row each, so the copy must carry them.
+        now = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+        create_session(db, "a" * 64, "amina", now=now, lifetime=timedelta(hours=12))
+        assert claim_confirmation(db, "b" * 64, now=now)
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

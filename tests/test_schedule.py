@@ -272,6 +272,24 @@ def test_jobs_survive_a_restart_with_their_next_run_time(dbfile):
         again.shutdown()
 
 
+def test_a_stored_casablanca_job_keeps_the_package_zone_and_names_its_tzdata(
+        dbfile, system_tzpath):
+    add_schedule(dbfile, Schedule(name="matin", list_name="matinale", cron="0 7 * * *",
+                                  timezone="Africa/Casablanca"))
+    first = started(dbfile)
+    sync_jobs(first, list_schedules(dbfile), now=datetime(2026, 12, 1, 12, tzinfo=UTC))
+    first.shutdown()
+    again = started(dbfile)
+    try:
+        job = again.get_job("send:matin")
+        # 07:00 in Casablanca on 2026-12-02 is 07:00 UTC in tzdata 2026f (the "system" says 06:00).
+        assert job.next_run_time == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+        assert job.trigger.timezone is CASA
+        assert f"tzdata={tzdata.IANA_VERSION}" in job.name  # an upgrade recomputes the job
+    finally:
+        again.shutdown()
+
+
 def test_changes_pause_and_removal_reach_the_job_store(dbfile):
     s = Schedule(name="matin", list_name="matinale", cron="0 7 * * *", timezone="Europe/Paris")
     add_schedule(dbfile, s)

@@ -18,7 +18,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 
@@ -26,6 +26,7 @@ from digest import __version__
 from digest.errors import ConfigError
 from digest.headers import address_problem
 from digest.resources import default_templates
+from digest.zones import is_zone, zone
 
 SOURCE_KINDS = ("auto", "text", "rss", "page")
 ROLES = ("ticker", "featured")
@@ -49,7 +50,7 @@ class SiteConfig:
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        return zone(self.timezone)  # from the tzdata package, never the system's database
 
 
 @dataclass(frozen=True)
@@ -494,9 +495,7 @@ def _url(s: _Section, key: str, *, required: bool = False) -> str:
 
 def _timezone(s: _Section, path: Path | None) -> str:
     name = s.get("timezone", str, required=True)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not is_zone(name):
         raise ConfigError(f"unknown IANA time zone {name!r}", path=path,
                           key="site.timezone") from None
     return name

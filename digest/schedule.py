@@ -12,9 +12,11 @@ Choices made on purpose (APScheduler's defaults are not what a morning digest wa
   never overlapped by the next firing.
 - One scheduler per database (a lease row with a heartbeat): APScheduler must never share a job
   store between processes.
-- Cron times are wall-clock in the schedule's zone. A time that does not exist (spring forward)
-  fires once, an hour "late" by the wall clock; a time that happens twice (fall back) fires the
-  first time only (DailyCronTrigger). The edition id per local day backs this up.
+- Cron times are wall-clock in the schedule's zone, read from the tzdata package (digest.zones),
+  never the system's database. A time that does not exist (spring forward) fires once, at the
+  first instant after the gap (03:00 for 02:30 in Paris); a time that happens twice (fall back)
+  fires the first time only, even for a job computed between the two (DailyCronTrigger). The
+  edition id per local day backs this up.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Event
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -34,6 +36,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from digest.errors import DigestError
 from digest.store.schedules import Schedule, ScheduleError
+from digest.zones import UnknownZone, tzdata_version
+from digest.zones import zone as tzdata_zone
 
 log = logging.getLogger("digest.scheduler")
 
@@ -46,20 +50,64 @@ _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class DailyCronTrigger(CronTrigger):
-    """A cron trigger that never fires twice at the same wall-clock time of the same day.
+    """A cron trigger for one fixed wall-clock time a day that fires exactly once a local day.
 
-    When clocks go back, 02:30 happens twice; CronTrigger fires at both. The repeat is skipped.
+    CronTrigger alone gets both clock changes wrong for a morning digest:
+    - a time that does not exist (02:30 on the Paris spring-forward day) comes back as the
+      non-existent wall time, i.e. 03:30; it fires at the end of the gap instead (03:00, the
+      first instant after it);
+    - a time that happens twice (02:30 on fall-back day) fires at both, and a job computed
+      between the two gets the second; only the first ever fires.
+    The zone should come from digest.zones (the tzdata package; it pickles as its name).
     """
 
     def get_next_fire_time(self, previous_fire_time, now):
-        nxt = super().get_next_fire_time(previous_fire_time, now)
-        if nxt is not None and previous_fire_time is not None:
-            before = previous_fire_time.astimezone(self.timezone).replace(tzinfo=None)
-            if nxt.replace(tzinfo=None) == before:
-                # In UTC: wall-clock arithmetic would drop the fold and land on the first 02:30.
-                after = nxt.astimezone(UTC) + timedelta(seconds=1)
-                return super().get_next_fire_time(nxt, after)
-        return nxt
+        while True:
+            nxt = super().get_next_fire_time(previous_fire_time, now)
+            if nxt is None:
+                return None
+            real = _real(nxt, self.timezone)
+            if real is None:  # the second of a repeated wall time: today's ran at the first
+                now = nxt.astimezone(UTC) + timedelta(seconds=1)
+                previous_fire_time = None
+                continue
+            return real
+
+    def __setstate__(self, state):
+        tz = state.get("timezone")
+        # A job stored before zones came from the tzdata package has a system ZoneInfo.
+        name = tz if isinstance(tz, str) else getattr(tz, "key", None)
+        if name:
+            state = {**state, "timezone": tzdata_zone(name)}
+        super().__setstate__(state)
+
+
+def _real(moment: datetime, tz) -> datetime | None:
+    """The instant CronTrigger meant by ``moment`` (a wall time in ``tz``), as a wall time that
+    exists: a time in a spring-forward gap -> the end of the gap; the second occurrence of a
+    repeated time -> None (skip it); anything else unchanged."""
+    instant = moment.astimezone(UTC)
+    wall = instant.astimezone(tz)
+    if wall.replace(tzinfo=None) != moment.replace(tzinfo=None, fold=0):
+        # Not the wall time asked for: it fell in a gap. The gap ends at the zone's transition,
+        # between the instants the wall time means with the offsets before and after it.
+        naive = moment.replace(tzinfo=None, fold=0)
+        low = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+        high = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+        low, high = min(low, high), max(low, high)
+        after = high.astimezone(tz).utcoffset()
+        # zoneinfo does not expose its transitions: bisect on whole seconds (they all are).
+        while high - low > timedelta(seconds=1):
+            mid = low + (high - low) / 2
+            mid = mid.replace(microsecond=0)
+            if mid.astimezone(tz).utcoffset() == after:
+                high = mid
+            else:
+                low = mid
+        return high.astimezone(tz)
+    if wall.fold == 1 and wall.replace(fold=0).astimezone(UTC) != instant:
+        return None
+    return wall
 
 
 def parse_cron(expr: str) -> dict[str, str]:
@@ -84,11 +132,11 @@ def parse_cron(expr: str) -> dict[str, str]:
 
 
 def zone(name: str) -> ZoneInfo:
+    """The schedule's zone from the tzdata package; a ScheduleError when it is not one."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"unknown time zone {name!r} (use an IANA name such as "
-                            "Africa/Casablanca or Europe/Paris)") from None
+        return tzdata_zone(name)
+    except UnknownZone as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 def parse_draft_at(value: str | None, cron: dict[str, str]) -> tuple[int, int] | None:
@@ -190,8 +238,10 @@ def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = No
         for job_id, (kind, trigger) in triggers.items():
             if trigger is None:
                 continue
-            # The job's name carries its spec: a change of cron, zone or pause replaces the job.
-            spec = f"{kind} {s.name}: {s.cron} {s.timezone} draft={s.draft_at} paused={s.paused}"
+            # The job's name carries its spec: a change of cron, zone, pause or time zone data
+            # (a tzdata upgrade may move the stored next run time) replaces the job.
+            spec = (f"{kind} {s.name}: {s.cron} {s.timezone} draft={s.draft_at} "
+                    f"paused={s.paused} tzdata={tzdata_version()[1]}")
             wanted[job_id] = spec
             current = scheduler.get_job(job_id)
             if current is not None and current.name == spec:

@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import version
 
 import pytest
+import tzdata
 
 from tests.conftest import EXAMPLE_CSV, SAMPLE_NOW
 from tests.test_cli import digest
@@ -25,6 +27,18 @@ def start_scheduler(tmp_path, *args):
             return proc, lines
     proc.wait(timeout=10)
     pytest.fail("the scheduler did not start:\n" + "".join(lines))
+
+
+def test_schedule_list_never_shows_a_local_time_that_does_not_exist(site, tmp_path):
+    digest("schedule", "add", "night", "--list", "matinale", "--cron", "30 2 * * *",
+           "--tz", "Europe/Paris", cwd=tmp_path)
+    spring = digest("schedule", "list", "--now", "2026-03-28T12:00:00+01:00", cwd=tmp_path)
+    # 02:30 does not exist on 2026-03-29 in Paris: the send is at the end of the gap.
+    assert "next send  2026-03-29 03:00 CEST (01:00 UTC)" in spring.stdout
+    assert "02:30" not in spring.stdout.replace('"30 2 * * *"', "")
+    autumn = digest("schedule", "list", "--now", "2026-10-25T00:45:00+00:00", cwd=tmp_path)
+    # Between the two 02:30s of fall-back day: today's ran at the first; next is tomorrow.
+    assert "next send  2026-10-26 02:30 CET (01:30 UTC)" in autumn.stdout
 
 
 @pytest.fixture
@@ -153,7 +167,10 @@ def test_health_json_has_the_same_verdicts_and_exit_codes(site, tmp_path, with_r
     assert report["schema_current"] is True
     [verdict] = report["schedules"]
     assert verdict["list"] == "matinale" and verdict["ok"] is False
-    assert " ".join(lines.stdout.split()) == f"FAIL matinale: {verdict['line']}"  # rich wraps
+    text, tz_line = lines.stdout.rsplit("time zones:", 1)
+    assert " ".join(text.split()) == f"FAIL matinale: {verdict['line']}"  # rich wraps
+    assert report["tzdata"] == {"package": version("tzdata"), "iana": tzdata.IANA_VERSION}
+    assert tz_line.strip() == f"tzdata {version('tzdata')} (IANA {tzdata.IANA_VERSION})"
     [latest] = report["latest_editions"]
     assert latest == {**latest, "edition": "matinale-2025-07-01",
                       "status": "ready, not approved", "sources_failed": 0}

@@ -18,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+import tzdata
 
 from digest.resources import STARTER_FILES
 from tests.conftest import ROOT, SAMPLE, SAMPLE_NOW, SITE_TOML, SQLITE_URL
@@ -59,7 +60,7 @@ def files_under(folder: Path) -> set[str]:
 def test_version_names_digest_tzdata_and_python(tmp_path):
     proc = digest("--version", cwd=tmp_path)
     assert proc.stdout == (f"digest {PYPROJECT_VERSION} (tzdata {version('tzdata')}, "
-                           f"Python {platform.python_version()})\n")
+                           f"IANA {tzdata.IANA_VERSION}, Python {platform.python_version()})\n")
 
 
 def test_one_version_everywhere():

@@ -1,10 +1,15 @@
 """APScheduler wiring on a fake clock: fire times across DST and Ramadan, the job store in a real
 SQLite file across a restart, the lease. Nothing here sleeps."""
 
+import pickle
+import shutil
+import zoneinfo
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import pytest
+import tzdata
 from apscheduler.triggers.cron import CronTrigger
 
 from digest.schedule import (
@@ -31,8 +36,10 @@ from digest.store.schedules import (
     renew_lease,
     set_paused,
 )
+from digest.zones import UnknownZone, is_zone, zone
 
-PARIS, CASA = ZoneInfo("Europe/Paris"), ZoneInfo("Africa/Casablanca")
+# The zones the code uses: the tzdata package's (digest.zones), never the system's database.
+PARIS, CASA = zone("Europe/Paris"), zone("Africa/Casablanca")
 
 
 def fires(trigger, start, days):
@@ -77,9 +84,10 @@ def test_one_fire_per_local_day_across_the_change(tz, before, hour, minute):
     days = local_days(times, tz)
     # No day skipped, none twice: five consecutive local dates.
     assert days == [before + timedelta(days=i) for i in range(1, 6)]
-    # At least 23 h between two sends (an hour lost or gained, never a day).
+    # 23 to 25 h between two sends (an hour lost or gained, never a day; 23.5 and 24.5 h
+    # around a 02:30 that falls in a gap and fires at its end, 03:00).
     gaps = {b - a for a, b in zip(times, times[1:], strict=False)}
-    assert gaps <= {timedelta(hours=23), timedelta(hours=24), timedelta(hours=25)}
+    assert all(timedelta(hours=23) <= g <= timedelta(hours=25) for g in gaps), gaps
 
 
 def test_plain_crontrigger_fires_twice_when_clocks_go_back_which_is_why_we_wrap_it():
@@ -94,16 +102,97 @@ def test_the_exact_instants_around_the_changes():
         trigger = DailyCronTrigger(hour=2, minute=30, timezone=tz)
         for t in fires(trigger, datetime(before.year, before.month, before.day, 12, tzinfo=tz), 3):
             at[(tz.key, t.astimezone(tz).date())] = t.astimezone(UTC)
-    # Paris spring forward: 02:30 does not exist; it fires at 01:30 UTC (03:30 CEST).
-    assert at[("Europe/Paris", date(2026, 3, 29))] == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    # Paris spring forward: 02:30 does not exist; it fires at the first instant after the gap,
+    # 03:00 CEST = 01:00 UTC (plain CronTrigger: 03:30).
+    assert at[("Europe/Paris", date(2026, 3, 29))] == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
     # Paris fall back: 02:30 happens twice; only the first (CEST, 00:30 UTC) fires.
     assert at[("Europe/Paris", date(2026, 10, 25))] == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
     # Casablanca into Ramadan time (03:00 -> 02:00): first 02:30, at UTC+1.
     assert at[("Africa/Casablanca", date(2026, 2, 15))] == datetime(2026, 2, 15, 1, 30,
                                                                     tzinfo=UTC)
-    # Casablanca back to UTC+1 (02:00 -> 03:00): 02:30 does not exist; fires at 02:30 UTC.
-    assert at[("Africa/Casablanca", date(2026, 3, 22))] == datetime(2026, 3, 22, 2, 30,
+    # Casablanca back to UTC+1 (02:00 -> 03:00): 02:30 does not exist; fires at 03:00 local,
+    # 02:00 UTC.
+    assert at[("Africa/Casablanca", date(2026, 3, 22))] == datetime(2026, 3, 22, 2, 0,
                                                                     tzinfo=UTC)
+
+
+@pytest.fixture
+def system_tzpath(tmp_path):
+    """A "system" time zone database whose Africa/Casablanca is plain UTC+1 (what the system's
+    2025b says for Morocco from 2026 on), put first on zoneinfo's search path."""
+    fake = tmp_path / "zoneinfo"
+    (fake / "Africa").mkdir(parents=True)
+    with resources.as_file(resources.files("tzdata.zoneinfo") / "Etc" / "GMT-1") as gmt1:
+        shutil.copy(gmt1, fake / "Africa" / "Casablanca")
+    zoneinfo.reset_tzpath(to=[str(fake)])
+    ZoneInfo.clear_cache()
+    yield fake
+    zoneinfo.reset_tzpath()
+    ZoneInfo.clear_cache()
+
+
+def test_casablanca_comes_from_the_tzdata_package_not_the_system_database(system_tzpath):
+    assert tzdata.IANA_VERSION >= "2026f"  # the package's rules these answers are from
+    # 2026-12-02: outside Ramadan, Morocco is on UTC+0 from 2026 on in the package's data;
+    # the system's 2025b (here the fake one) still says UTC+1, i.e. 06:00 UTC.
+    assert ZoneInfo("Africa/Casablanca").utcoffset(datetime(2026, 12, 2)) == timedelta(hours=1)
+    s = Schedule(name="m", list_name="matinale", cron="0 7 * * *", timezone="Africa/Casablanca")
+    fire = send_trigger(s).get_next_fire_time(None, datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+    assert fire.astimezone(zone("Africa/Casablanca")).hour == 7
+    # What the package's own file says, read without zoneinfo's search path.
+    with (resources.files("tzdata.zoneinfo") / "Africa" / "Casablanca").open("rb") as f:
+        package = ZoneInfo.from_file(f)
+    assert fire == datetime(2026, 12, 2, 7, tzinfo=package)
+
+
+def test_zone_names_are_checked_strictly_and_loaded_once():
+    assert zone("Europe/Paris") is zone("Europe/Paris") and zone("UTC").key == "UTC"
+    for bad in ("../etc/passwd", "Europe/../Europe/Paris", "/Europe/Paris", "europe/paris",
+                "Europe\\Paris", "Europe/Paris/", "", "Mars/Olympus", "zones", "tzdata.zi"):
+        assert not is_zone(bad)
+        with pytest.raises(UnknownZone, match="unknown time zone"):
+            zone(bad)
+
+
+def test_fall_back_a_job_computed_between_the_two_half_past_twos_waits_for_tomorrow():
+    trigger = DailyCronTrigger(hour=2, minute=30, timezone=PARIS)
+    # 2026-10-25: 02:30 CEST = 00:30 UTC, then 02:30 CET = 01:30 UTC. A job (re)computed at
+    # 00:45 UTC, after the first: plain CronTrigger picks the second; ours fires the next day.
+    between = datetime(2026, 10, 25, 0, 45, tzinfo=UTC)
+    assert CronTrigger(hour=2, minute=30, timezone=PARIS).get_next_fire_time(
+        None, between).astimezone(UTC) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    nxt = trigger.get_next_fire_time(None, between)
+    assert nxt.astimezone(UTC) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
+    before = datetime(2026, 10, 25, 0, 15, tzinfo=UTC)
+    first = trigger.get_next_fire_time(None, before)
+    assert first.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def test_spring_forward_fire_time_is_a_local_time_that_exists():
+    trigger = DailyCronTrigger(hour=2, minute=30, timezone=PARIS)
+    fire = trigger.get_next_fire_time(None, datetime(2026, 3, 28, 12, tzinfo=UTC))
+    # The wall time carried is the real one (03:00 CEST), not the non-existent 02:30.
+    assert (fire.hour, fire.minute, fire.utcoffset()) == (3, 0, timedelta(hours=2))
+    assert fire.astimezone(UTC).astimezone(PARIS) == fire
+    plain_fire = CronTrigger(hour=2, minute=30, timezone=PARIS).get_next_fire_time(
+        None, datetime(2026, 3, 28, 12, tzinfo=UTC))
+    assert plain_fire.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30
+    draft, send = next_times(Schedule(name="n", list_name="l", cron="0 3 * * *",
+                                      timezone="Europe/Paris", draft_at="02:30"),
+                             datetime(2026, 3, 28, 12, tzinfo=UTC))
+    assert (draft.isoformat(), send.isoformat()) == ("2026-03-29T03:00:00+02:00",
+                                                     "2026-03-29T03:00:00+02:00")
+
+
+def test_triggers_pickle_by_zone_name_and_old_jobs_get_the_package_zone():
+    trigger = DailyCronTrigger(hour=7, minute=0, timezone=CASA)
+    assert pickle.loads(pickle.dumps(trigger)).timezone is CASA
+    # A job stored before this change carries a ZoneInfo of the system database.
+    old = CronTrigger.__getstate__(trigger) | {"timezone": ZoneInfo("Africa/Casablanca")}
+    revived = DailyCronTrigger.__new__(DailyCronTrigger)
+    revived.__setstate__(old)
+    assert revived.timezone is CASA
 
 
 def test_seven_oclock_moves_in_utc_with_the_zone_and_stays_seven_locally():
@@ -179,6 +268,24 @@ def test_jobs_survive_a_restart_with_their_next_run_time(dbfile):
         # the scheduler was down is APScheduler's to run (within grace) or report as missed.
         sync_jobs(again, list_schedules(dbfile))
         assert again.get_job("send:matin").next_run_time == send.next_run_time
+    finally:
+        again.shutdown()
+
+
+def test_a_stored_casablanca_job_keeps_the_package_zone_and_names_its_tzdata(
+        dbfile, system_tzpath):
+    add_schedule(dbfile, Schedule(name="matin", list_name="matinale", cron="0 7 * * *",
+                                  timezone="Africa/Casablanca"))
+    first = started(dbfile)
+    sync_jobs(first, list_schedules(dbfile), now=datetime(2026, 12, 1, 12, tzinfo=UTC))
+    first.shutdown()
+    again = started(dbfile)
+    try:
+        job = again.get_job("send:matin")
+        # 07:00 in Casablanca on 2026-12-02 is 07:00 UTC in tzdata 2026f (the "system" says 06:00).
+        assert job.next_run_time == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+        assert job.trigger.timezone is CASA
+        assert f"tzdata={tzdata.IANA_VERSION}" in job.name  # an upgrade recomputes the job
     finally:
         again.shutdown()
 

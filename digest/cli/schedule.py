@@ -113,7 +113,10 @@ def schedule_list(config: Config, now):
 
 
 def _both(when: datetime) -> str:
-    return f"{when:%Y-%m-%d %H:%M %Z} ({when.astimezone(UTC):%H:%M} UTC)"
+    """Local and UTC. Through UTC first, so the local time shown is one that exists (a wall time
+    in a spring-forward gap would print as itself, an hour away from the instant it means)."""
+    local = when.astimezone(UTC).astimezone(when.tzinfo)
+    return f"{local:%Y-%m-%d %H:%M %Z} ({when.astimezone(UTC):%H:%M} UTC)"
 
 
 @schedule.command("pause")
@@ -262,6 +265,7 @@ def health(config: Config, list_name, as_json, now):
     """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
     from digest.errors import StoreError
     from digest.scheduled import health as check
+    from digest.zones import tzdata_label
 
     try:
         db = _db(config)
@@ -278,18 +282,18 @@ def health(config: Config, list_name, as_json, now):
         return
     if not verdicts:
         out.print("no schedules" + (f" for list {list_name}" if list_name else ""))
-        if list_name:
-            sys.exit(EXIT_FAILED)
-        return
     for v in verdicts:
         out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}")
-    if not all(v.ok for v in verdicts):
+    # Last, after the verdicts a monitor greps: which time zone data the send times came from.
+    out.print(f"time zones: {tzdata_label()}")
+    if (not verdicts and list_name) or not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 
 
 def _health_json(db, now: datetime, list_name: str | None, verdicts) -> None:
     """The same verdicts and exit code as the lines, plus what /healthz reports."""
     from digest.status import snapshot
+    from digest.zones import tzdata_version
 
     state = snapshot(db, now, detail=True)
     if list_name:
@@ -300,6 +304,7 @@ def _health_json(db, now: datetime, list_name: str | None, verdicts) -> None:
         "schedules": [{"list": v.list_name, "ok": v.ok, "line": v.line} for v in verdicts],
         **{k: v for k, v in state.items() if k != "lists"},
         "latest_editions": state["lists"],
+        "tzdata": dict(zip(("package", "iana"), tzdata_version(), strict=True)),
     }
     click.echo(json.dumps(report, ensure_ascii=False, indent=2))  # no rich: markup-free
     if not report["ok"]:

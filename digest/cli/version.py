@@ -12,11 +12,16 @@ from digest import __version__
 
 
 def version_text() -> str:
+    """'digest 0.1.0 (tzdata 2026.6, IANA 2026f, Python 3.11.7)': the package every time zone
+    is read from (digest.zones), with the IANA release it carries."""
     try:
-        tzdata = f"tzdata {version('tzdata')}"
+        version("tzdata")
     except PackageNotFoundError:
-        tzdata = "tzdata not installed"
-    return f"digest {__version__} ({tzdata}, Python {platform.python_version()})"
+        return f"digest {__version__} (tzdata not installed, Python {platform.python_version()})"
+    from digest.zones import tzdata_version
+
+    package, iana = tzdata_version()
+    return f"digest {__version__} (tzdata {package}, IANA {iana}, Python {platform.python_version()})"
 
 
 def show_version(ctx: click.Context, _param, value: bool) -> None:

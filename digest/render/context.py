@@ -17,6 +17,7 @@ from digest.config import Config
 from digest.locale import direction, long_date, short_time
 from digest.models import Edition, Story
 from digest.render.strings import strings
+from digest.zones import zone
 
 CONTENT_WIDTH = 550  # 600 px body minus 25 px padding on each side
 LOGO_WIDTH = 180
@@ -89,7 +90,7 @@ def build_context(
     edition: Edition, config: Config, list_title: str, slot: Mapping[str, str]
 ) -> dict:
     locale = edition.locale or config.site.locale
-    tz = ZoneInfo(edition.timezone or config.site.timezone)
+    tz = zone(edition.timezone or config.site.timezone)
     dir_ = direction(locale)
     ui = strings(locale)
     start, end = ("right", "left") if dir_ == "rtl" else ("left", "right")

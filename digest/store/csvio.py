@@ -19,7 +19,6 @@ import itertools
 import os
 import re
 import unicodedata
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +41,7 @@ from digest.store.csvformats import (
 )
 from digest.store.csvzip import is_zip, open_zip
 from digest.store.schema import NAME_MAX, TIMEZONE_MAX
+from digest.zones import available
 
 __all__ = ["CsvFormatError"]  # re-exported: callers catch it from here
 
@@ -395,14 +395,12 @@ def normalize_locale(value: str | None) -> str | None:
 
 @functools.cache
 def _time_zones() -> dict[str, str]:
-    return {zone.casefold(): zone for zone in zoneinfo.available_timezones()}
+    return {name.casefold(): name for name in available()}
 
 
 def normalize_timezone(value: str | None) -> str | None:
-    """The IANA name (``Africa/Casablanca``, any case) as zoneinfo spells it; None otherwise.
-
-    Looked up among zoneinfo's known zones rather than by loading ``ZoneInfo(value)``, which
-    would accept any file name under the tz database folder."""
+    """The IANA name (``Africa/Casablanca``, any case) as the tzdata package spells it; None
+    otherwise (the package's list of zones, the one source digest.zones loads from)."""
     value = (value or "").strip()
     if not value or len(value) > TIMEZONE_MAX:
         return None

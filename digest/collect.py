@@ -108,7 +108,7 @@ def edition_id(list_name: str, reference_time: datetime) -> str:
 
 def dedupe(stories: Sequence[Story]) -> list[Story]:
     """Drop repeats by canonical link or normalized title; featured beats ticker."""
-    kept: list[Story | None] = []
+    kept: list[Story] = []
     index: dict[str, int] = {}
     for story in stories:
         keys = _keys(story)
@@ -123,7 +123,7 @@ def dedupe(stories: Sequence[Story]) -> list[Story]:
             kept[hit] = story
         for k in keys:
             index.setdefault(k, hit)
-    return [s for s in kept if s is not None]
+    return kept
 
 
 def canonical_url(url: str) -> str:

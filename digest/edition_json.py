@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from digest.models import Edition, Image, SourceResult, Story
+from digest.models import Edition, Image, Role, SourceResult, Story
 from digest.private_files import make_private_dir, write_private
 
 FORMAT_VERSION = 1
@@ -80,7 +80,7 @@ def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -
 
 
 def _story(story: Story) -> dict:
-    out = {
+    out: dict[str, object] = {
         "title": story.title,
         "url": story.url,
         "published_at": story.published_at.isoformat() if story.published_at else None,
@@ -100,7 +100,7 @@ def _story(story: Story) -> dict:
     return out
 
 
-def _read_story(data: dict, role: str) -> Story:
+def _read_story(data: dict, role: Role) -> Story:
     image = data.get("image")
     return Story(
         title=data["title"],

@@ -28,8 +28,8 @@ def schema_state(db) -> dict:
     """
     status = schema_status(db.engine)
     missing = stats.missing_tables(db)
-    out = {"revision": status.current, "head": status.head,
-           "current": status.up_to_date and not missing}
+    out: dict[str, object] = {"revision": status.current, "head": status.head,
+                              "current": status.up_to_date and not missing}
     if missing:
         out["missing_tables"] = missing
     return out

@@ -18,6 +18,10 @@ from digest.resources import STARTER_FILES, TEMPLATES, data_root
 SAMPLE_NOW = "2025-07-01T08:00:00+01:00"  # the morning samples/homepage-fr.txt was captured
 
 
+class _NotEmpty(click.ClickException):
+    exit_code = EXIT_USAGE  # the folder given is the problem, as with a bad argument
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True,
@@ -27,10 +31,8 @@ def init(directory: Path, force: bool):
     templates to customize, a sample homepage (the configured source) and example
     subscribers."""
     if not force and _has_files(directory):
-        exc = click.ClickException(f"{directory} is not empty: choose a new folder, or add "
-                                   "--force to write the starter files over what is there")
-        exc.exit_code = EXIT_USAGE
-        raise exc
+        raise _NotEmpty(f"{directory} is not empty: choose a new folder, or add --force to "
+                        "write the starter files over what is there")
     write_starter_site(directory)
     here = shlex.quote(str(directory))
     # Plain echo, not rich: a path is not markup, and the commands must not be wrapped.

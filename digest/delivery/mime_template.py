@@ -137,7 +137,8 @@ def encode_body(text: str, cache: dict[bytes, bytes] | None = None) -> tuple[byt
     """
     lines = text.encode("utf-8").splitlines()
     data = b"\r\n".join(lines) + b"\r\n"
-    if max(map(len, lines), default=0) <= POLICY.max_line_length:
+    limit = POLICY.max_line_length  # None would mean no limit, as in email.contentmanager
+    if limit is None or max(map(len, lines), default=0) <= limit:
         if data.isascii():
             return b"7bit", data
         if POLICY.cte_type == "8bit":

@@ -48,19 +48,24 @@ def make_tokens(
     })
 
 
-def _split(document: str, tokens: Mapping[str, str]) -> tuple[list[str | None], tuple]:
-    """Literal chunks with ``None`` where a token stood, and (index, key) for each of those."""
+def _split(
+    document: str, tokens: Mapping[str, str]
+) -> tuple[list[str], tuple[tuple[int, str], ...]]:
+    """Literal chunks with ``""`` where a token stood, and (index, key) for each of those.
+
+    Literal chunks are never empty, so the ``""`` are exactly the slots ``fill`` overwrites.
+    """
     if not tokens:
         return [document], ()
     by_token = {token: key for key, token in tokens.items()}
     pattern = re.compile("(" + "|".join(re.escape(t) for t in by_token) + ")")
     pieces = pattern.split(document)
-    chunks: list[str | None] = []
+    chunks: list[str] = []
     slots = []
     for i, piece in enumerate(pieces):
         if i % 2:  # odd indices are the captured tokens
             slots.append((len(chunks), by_token[piece]))
-            chunks.append(None)
+            chunks.append("")
         elif piece:
             chunks.append(piece)
     return chunks, tuple(slots)

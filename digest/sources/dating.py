@@ -24,8 +24,9 @@ Daylight-saving transitions follow from the same rule instead of special cases:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # "07:34", "7:34", "07h34", "07.34". \d also matches Arabic-Indic digits, which int() reads.
@@ -83,11 +84,12 @@ class BackwardsDater:
         if instant <= self.reference:
             self._bound = instant
 
-    def _latest_on(self, day: date, clock: time) -> datetime | None:
+    # dt.date, not date: inside this class, ``date`` names the method above.
+    def _latest_on(self, day: dt.date, clock: time) -> datetime | None:
         fitting = [c for c in self._instants(day, clock) if c <= self._bound]
         return max(fitting) if fitting else None
 
-    def _instants(self, day: date, clock: time) -> list[datetime]:
+    def _instants(self, day: dt.date, clock: time) -> list[datetime]:
         """The UTC instants at which the wall clock showed ``clock`` on ``day`` (0, 1 or 2)."""
         early, late = (
             datetime.combine(day, clock, tzinfo=self.tz).replace(fold=fold).astimezone(UTC)

@@ -294,6 +294,7 @@ def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: D
         # response built from bytes (httpx.MockTransport in tests) was read when it was made;
         # its stream, a ByteStream, still yields the raw bytes.
         stream = response.stream if response.is_stream_consumed else response.iter_raw()
+        assert isinstance(stream, Iterable)  # an httpx.Client's streams are synchronous
         for chunk in stream:
             raw_size += len(chunk)
             if raw_size > max_bytes:

@@ -65,7 +65,8 @@ class AddressRefused(SourceError):
 
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))  # unique, in the resolver's order
+    # An IPv4 or IPv6 sockaddr starts with the address as text (str() only tells mypy so).
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # unique, in resolver's order
 
 
 def kind_of(ip: IPAddress) -> str | None:
@@ -202,26 +203,27 @@ class GuardedBackend(httpcore.NetworkBackend):
             pass
         # getaddrinfo has no timeout of its own: it runs in a thread we stop waiting for at
         # the deadline (the thread ends when the system resolver gives up).
-        answer: dict[str, object] = {}
+        found: list[str] = []
+        errors: list[Exception] = []
 
         def lookup() -> None:
             try:
-                answer["addresses"] = self._resolver(host, port)
+                found.extend(self._resolver(host, port))
             except Exception as exc:  # noqa: BLE001 - re-raised in the fetching thread below
-                answer["error"] = exc
+                errors.append(exc)
 
         worker = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
         worker.start()
         worker.join(self._deadline.left(None, httpcore.ConnectTimeout))
         if worker.is_alive():
             raise httpcore.ConnectTimeout(f"resolving {host} outlasted the deadline")
-        error = answer.get("error")
+        error = errors[0] if errors else None
         if isinstance(error, socket.gaierror):
             raise httpcore.ConnectError(f"{host} could not be resolved ({error.strerror})")
         if error is not None:
             raise httpcore.ConnectError(f"{host} could not be resolved ({error})")
         try:
-            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in answer["addresses"]]
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in found]
         except ValueError as exc:
             raise httpcore.ConnectError(f"{host} resolved to a bad address: {exc}") from None
         if not addresses:
@@ -284,6 +286,7 @@ class GuardedTransport(httpx.BaseTransport):
         )
         with _as_httpx_errors():
             response = self._pool.handle_request(core)
+        assert isinstance(response.stream, Iterable)  # a synchronous pool streams synchronously
         return httpx.Response(status_code=response.status, headers=response.headers,
                               stream=_Body(response.stream), extensions=response.extensions)
 

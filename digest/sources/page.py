@@ -93,7 +93,7 @@ def parse_page(
 ) -> SourceResult:
     warnings: list[str] = []
     using_defaults = not selectors
-    chosen = dict(DEFAULT_SELECTORS if using_defaults else selectors)
+    chosen = dict(selectors or DEFAULT_SELECTORS)
     unknown = sorted(set(chosen) - set(SELECTOR_KEYS))
     if unknown:
         warnings.append(f"unknown selector key(s) ignored: {', '.join(unknown)}")
@@ -108,6 +108,7 @@ def parse_page(
 
     stories: list[Story] = []
     items = compiled["ticker_item"](doc) if "ticker_item" in compiled else []
+    assert isinstance(items, list)  # a CSS selector's XPath always selects a list of elements
     dater = BackwardsDater(reference_time, tz)
     seen: set[tuple[str, str | None]] = set()
     skipped = duplicates = 0
@@ -245,7 +246,7 @@ def _featured_story(container, compiled, fallback, base, reference_time, tz, nam
     if not title:
         return None
     paragraphs: list[str] = []
-    matched = []
+    matched: list[lxml.html.HtmlElement] = []
     for table in (compiled, fallback):
         if "featured_paragraphs" in table and not matched:
             matched = table["featured_paragraphs"](container)

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 import feedparser
 import nh3
 
-from digest.models import Image, SourceResult, Story
+from digest.models import Image, Role, SourceResult, Story
 from digest.sources.plain import as_int, clean_line, html_paragraphs, html_to_text, safe_url
 
 SUMMARY_TAGS = {"p", "br", "b", "strong", "i", "em", "a", "ul", "ol", "li", "blockquote"}
@@ -91,7 +91,7 @@ def parse_feed(
     stories: list[Story] = []
     undated = untitled = 0
     for entry in entries:
-        story = _story(entry, name=name, role=role or "ticker", base=base_url, tz=tz)
+        story = _story(entry, name=name, role=_feed_role(role), base=base_url, tz=tz)
         if story is None:
             untitled += 1
             continue
@@ -112,7 +112,17 @@ def parse_feed(
     return SourceResult(name=name, stories=tuple(stories), warnings=tuple(warnings))
 
 
-def _story(entry, *, name: str, role: str, base: str | None, tz: ZoneInfo | None) -> Story | None:
+def _feed_role(role: str | None) -> Role:
+    """The role every story of the feed takes: the source's, else "ticker"."""
+    if role is None or role == "ticker":
+        return "ticker"
+    if role == "featured":
+        return "featured"
+    # digest.config accepts only the two roles; anything else is a caller's bug.
+    raise ValueError(f"a story role is 'ticker' or 'featured', not {role!r}")
+
+
+def _story(entry, *, name: str, role: Role, base: str | None, tz: ZoneInfo | None) -> Story | None:
     summary = _summary_source(entry)
     richest = max(_html_bodies(entry), key=lambda h: len(html_to_text(h)), default="")
     paragraphs = html_paragraphs(richest)
@@ -205,7 +215,7 @@ def _date(entry, tz: ZoneInfo | None) -> datetime | None:
         parsed = dict.get(entry, key)
         if parsed:
             try:
-                return datetime(*parsed[:6], tzinfo=UTC)
+                return datetime(*parsed[:6]).replace(tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     # <pubDate><time datetime="..."> (Drupal): feedparser keeps the inner element's attributes.

@@ -153,7 +153,8 @@ def map_header(header: list[str] | None, line: int, notes: list[str]) -> dict[st
     """Column index of each role (email, name...); the ignored columns go into ``notes``."""
     columns: dict[str, int] = {}
     ignored = []
-    for index, cell in enumerate(header or []):
+    cells = header or []
+    for index, cell in enumerate(cells):
         key = header_key(cell)
         role = next((r for r, names in HEADER_ALIASES.items() if key in names), None)
         if role is None:
@@ -163,10 +164,10 @@ def map_header(header: list[str] | None, line: int, notes: list[str]) -> dict[st
         if role in columns:
             raise CsvFormatError(
                 f"columns {columns[role] + 1} and {index + 1} are both a {role!r} column "
-                f"({header[columns[role]].strip()!r} and {cell.strip()!r}); keep one", line=line)
+                f"({cells[columns[role]].strip()!r} and {cell.strip()!r}); keep one", line=line)
         columns[role] = index
     if "email" not in columns:
-        found = ", ".join(repr(c.strip()) for c in header or [] if c.strip()) or "nothing"
+        found = ", ".join(repr(c.strip()) for c in cells if c.strip()) or "nothing"
         raise CsvFormatError(
             f"the header has no email column (found {found}); name the column 'email' "
             "(also accepted: 'e-mail', 'courriel', 'mail')", line=line)

@@ -68,7 +68,7 @@ class Database:
         with self.engine.connect() as conn:
             sqlite = self.dialect == "sqlite"
             if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+                _driver_execute(conn, "PRAGMA foreign_keys = OFF")
             try:
                 conn.execution_options(**{_WRITE: True})
                 with conn.begin():
@@ -81,7 +81,7 @@ class Database:
                                              f"was changed")
             finally:
                 if sqlite:
-                    conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                    _driver_execute(conn, "PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         """Close pooled connections. The object must not be used afterwards."""
@@ -95,6 +95,13 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+def _driver_execute(conn: Connection, statement: str) -> None:
+    """Run ``statement`` on the driver's connection, past SQLAlchemy's automatic BEGIN."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # only a closed or invalidated connection has none
+    driver.execute(statement)
 
 
 def open_database(url: str, *, echo: bool = False, check_schema: bool = True) -> Database:

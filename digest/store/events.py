@@ -12,7 +12,7 @@ from digest.store.db import Database
 from digest.store.suppressions import record as record_suppression
 from digest.store.upsert import _dialect_insert, insert_ignore
 
-EVENT_ID_MAX = t.events.c.sg_event_id.type.length  # 100
+EVENT_ID_MAX = t.max_length(t.events.c.sg_event_id)  # 100
 HASHED = "sha256:"
 
 

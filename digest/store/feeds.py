@@ -40,12 +40,12 @@ class SqlFeedCache:
         # The server chose these: over a column's length PostgreSQL would refuse the insert.
         # A cut validator would never match, so an oversized one is not kept at all.
         c = t.feed_cache.c
-        if len(url) > c.url.type.length:
+        if len(url) > t.max_length(c.url):
             return  # not cached: the next run fetches it in full
-        etag = etag if etag is None or len(etag) <= c.etag.type.length else None
-        if last_modified is not None and len(last_modified) > c.last_modified.type.length:
+        etag = etag if etag is None or len(etag) <= t.max_length(c.etag) else None
+        if last_modified is not None and len(last_modified) > t.max_length(c.last_modified):
             last_modified = None
-        content_type = content_type and content_type[:c.content_type.type.length]
+        content_type = content_type and content_type[:t.max_length(c.content_type)]
         with self.db.write() as conn:
             upsert(conn, t.feed_cache, {
                 "url": url, "etag": etag, "last_modified": last_modified, "body": bytes(body),

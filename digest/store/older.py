@@ -85,7 +85,7 @@ def _approval_columns(conn) -> list[str]:
     sqlite = conn.dialect.name == "sqlite"
     context = MigrationContext.configure(conn, opts={"render_as_batch": sqlite})
     ops = Operations(context)
-    columns = {
+    columns: dict[str, Column] = {
         # The server default only fills the existing rows; it is dropped just below, as the
         # baseline has none (digest always writes the value).
         "needs_approval": Column("needs_approval", Boolean(), nullable=False,

@@ -71,9 +71,11 @@ def confirm_signup(db: Database, email: str, list_name: str, *, locale: str | No
         list_id, _ = _get_or_create_list(conn, _check_list_name(list_name), title, now)
         sid = conn.scalar(select(s.c.id).where(s.c.email_key == key))
         if sid is None:
-            sid = conn.execute(insert(s).values(
+            made = conn.execute(insert(s).values(
                 email=address, email_key=key, name="", locale=locale, created_at=now,
-                updated_at=now)).inserted_primary_key[0]
+                updated_at=now)).inserted_primary_key
+            assert made is not None  # a single-row INSERT always reports the key it made
+            sid = made[0]
         conn.execute(delete(t.suppressions).where(t.suppressions.c.email_key == key,
                                                   t.suppressions.c.reason == "unsubscribe"))
         _set(conn, sid, list_id, True, now)

@@ -47,6 +47,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def max_length(column: Column) -> int:
+    """The declared length of a ``String(n)`` column: what PostgreSQL refuses to exceed."""
+    kind = column.type
+    if not isinstance(kind, String) or kind.length is None:
+        raise TypeError(f"column {column.name} has no declared length")
+    return kind.length
+
+
 class UtcDateTime(TypeDecorator):
     """A timezone-aware UTC timestamp on every backend.
 

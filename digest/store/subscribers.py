@@ -20,6 +20,7 @@ from typing import IO, NamedTuple
 from sqlalchemy import (
     Connection,
     Integer,
+    Row,
     and_,
     bindparam,
     case,
@@ -169,9 +170,11 @@ def _get_or_create_list(conn: Connection, name: str, title: str | None,
     list_id = conn.scalar(select(t.lists.c.id).where(t.lists.c.name == name))
     if list_id is not None:
         return list_id, False
-    title = (title or name)[:t.lists.c.title.type.length]  # a long --title must not crash PostgreSQL
+    title = (title or name)[:t.max_length(t.lists.c.title)]  # a long --title must not crash PostgreSQL
     result = conn.execute(insert(t.lists).values(name=name, title=title, created_at=now))
-    return result.inserted_primary_key[0], True
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row INSERT always reports the key it made
+    return key[0], True
 
 
 # --------------------------------------------------------------------------- import
@@ -328,7 +331,7 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
 # --------------------------------------------------------------------------- reading
 
 
-def _keyset(db: Database, base, key, batch_size: int) -> Iterator[list]:
+def _keyset(db: Database, base, key, batch_size: int) -> Iterator[Sequence[Row]]:
     """Rows of ``base`` ordered by ``key``, ``batch_size`` at a time, each batch its own short
     read (``key > last``): no transaction stays open while the caller works on a batch."""
     base = base.order_by(key).limit(batch_size)

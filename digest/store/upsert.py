@@ -15,12 +15,14 @@ from sqlalchemy import Connection, Table, insert, select, update
 def _dialect_insert(conn: Connection):
     name = conn.dialect.name
     if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        return None
-    return dialect_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    return None
 
 
 def _key(table: Table) -> list[str]:

@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.templating import Jinja2Templates
 
 from digest.config import Config
@@ -81,9 +81,9 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
         base=base_path(config.site.public_url),
         make_backend=make_backend or _default_backend(config),
     )
-    routes = [*auth.routes, *editors.routes, *subscribers.routes, *hooks.routes, *api.routes,
-              *ops.routes]
-    top = [Mount(web.base, routes=routes)] if web.base else routes
+    routes: list[BaseRoute] = [*auth.routes, *editors.routes, *subscribers.routes,
+                               *hooks.routes, *api.routes, *ops.routes]
+    top: list[BaseRoute] = [Mount(web.base, routes=routes)] if web.base else routes
     if web.base:
         top.insert(0, Route("/", lambda r: RedirectResponse(f"{web.base}/", 303)))
     # A key of its own for the session cookie, so a session can never pass for a token.

@@ -23,8 +23,8 @@ def client_address(peer: str | None, forwarded_for: list[str], trusted: Networks
         return peer
     hops = [h.strip() for value in forwarded_for for h in value.split(",") if h.strip()]
     address = peer
-    for hop in reversed(hops):
-        hop = _bare(hop)
+    for raw in reversed(hops):
+        hop = _bare(raw)
         if hop is None:  # garbage where a trusted proxy should have written an address
             return address
         address = hop

@@ -43,7 +43,9 @@ def save_edits(config: Config, db: Database, stored: StoredEdition, edits: dict)
                               list_title=config.list_config(edition.list_name).title)
     stored_edits = {**edits, "base": edition_to_dict(base)} if edits else None
     replace_rendering(db, stored.id, edition, rendered, edits=stored_edits)
-    return get_edition(db, stored.id)
+    saved = get_edition(db, stored.id)
+    assert saved is not None  # replace_rendering raises when the edition is gone
+    return saved
 
 
 def filled(config: Config, stored: StoredEdition) -> tuple[str, str]:
@@ -88,7 +90,10 @@ def _check(name: str, ok: bool, detail: str) -> dict:
 
 def _text_of(html: str) -> str:
     try:
-        return re.sub(r"\s+", " ", lxml.html.document_fromstring(html).text_content())
+        doc = lxml.html.document_fromstring(html)
+        # lxml-stubs says _Element; the HTML parser makes HtmlElements (with text_content).
+        assert isinstance(doc, lxml.html.HtmlElement)
+        return re.sub(r"\s+", " ", doc.text_content())
     except (etree.ParserError, ValueError):
         return html
 

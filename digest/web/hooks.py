@@ -57,7 +57,7 @@ async def sendgrid(request: Request):
             rows.append(row)
     new = 0
     for row in rows:
-        new += await run_in_threadpool(lambda r=row: record_event(web.db, **r))
+        new += await run_in_threadpool(record_event, web.db, **row)
     return JSONResponse({"received": len(events), "new": new})
 
 

@@ -8,10 +8,11 @@ with the site's offset, or null for a story its source gave no date.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
+from digest.atomic import write_bytes_atomic
+from digest.errors import DigestError
 from digest.models import Edition, Image, SourceResult, Story
 
 FORMAT_VERSION = 1
@@ -61,22 +62,24 @@ def edition_from_dict(data: dict) -> Edition:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write beside the target, then rename: a crash never leaves half a file behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": out_dir / "edition.json",
         "html": out_dir / "edition.html",
         "text": out_dir / "edition.txt",
     }
     data = edition_to_dict(edition, html_bytes=len(html.encode("utf-8")))
-    write_text_atomic(paths["json"], json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    write_text_atomic(paths["html"], html)
-    write_text_atomic(paths["text"], text)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(paths["json"], json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_text_atomic(paths["html"], html)
+        write_text_atomic(paths["text"], text)
+    except OSError as exc:
+        raise DigestError(f"cannot write the edition files to {out_dir}: "
+                          f"{exc.strerror or exc}; choose another --out") from None
     return paths
 
 

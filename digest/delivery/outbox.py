@@ -10,8 +10,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from digest.atomic import write_bytes_atomic
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.mime_template import MessageMaker
+from digest.errors import DigestError
 
 
 class OutboxBackend:
@@ -19,7 +21,13 @@ class OutboxBackend:
 
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.out_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            raise DigestError(f"cannot write messages to the outbox {self.out_dir}: "
+                              f"{exc.strerror or exc}; choose another --out") from None
         self.info = BackendInfo(name="outbox", destination=str(self.out_dir))
         self._messages = MessageMaker()
 
@@ -35,9 +43,12 @@ class OutboxBackend:
                 outcomes.append(Outcome(recipient.subscriber.id, "failed", str(exc)))
                 continue
             path = self.path_for(job, recipient)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(raw)
-            os.replace(tmp, path)
+            try:
+                write_bytes_atomic(path, raw)
+            except OSError as exc:  # a full disk: failed, and --retry-failed sends it later
+                outcomes.append(Outcome(recipient.subscriber.id, "failed",
+                                        f"could not write {path.name}: {exc.strerror or exc}"))
+                continue
             outcomes.append(Outcome(recipient.subscriber.id, "sent", path.name))
         return outcomes
 

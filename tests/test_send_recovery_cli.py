@@ -142,6 +142,8 @@ def test_smtp_drop_after_the_relay_queued_it_is_unknown_not_a_duplicate(site, tm
         again = smtp_send(tmp_path, "--resend-unknown", check=True)
         assert "2 unknown (--resend-unknown)" in again.stdout
         server.wait_for(122)
+        nothing = smtp_send(tmp_path, "--resend-unknown", check=True)  # none left: exit 0
+        assert "nothing to do" in nothing.stdout and len(server.messages) == 122
     assert counts(site)["unknown"] == 0
     status = digest("status", EDITION, cwd=tmp_path).stdout
     assert "resent (--resend-unknown): 2, now 2 sent" in status

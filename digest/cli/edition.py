@@ -120,7 +120,9 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         return
 
     stop = Event()
-    with _stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar:
+    report = None
+    with _stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, \
+            _nothing_to_do():
         task = bar.add_task("send", total=None)
         report = deliver(
             config, db, stored, make_backend(backend, config, out_dir=out_dir),
@@ -128,6 +130,8 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
             retry_failed=retry_failed, reason=reason, stop=stop,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if report is None:
+        return
     _print_report(report)
     if report.status != "sent":
         sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
@@ -202,6 +206,18 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
             cached_fetcher(config, open_database(config.database_url)) as fetcher:
         return build_edition(config, list_name=list_name, now=now, sources=overrides,
                              out_dir=out_dir, fetcher=fetcher)
+
+
+@contextlib.contextmanager
+def _nothing_to_do():
+    """AlreadySent while claiming (e.g. --resend-unknown on a sent edition with nothing unknown,
+    or another process finished it meanwhile) is a sentence and exit 0, not an error."""
+    from digest.store.editions import AlreadySent
+
+    try:
+        yield
+    except AlreadySent as exc:
+        out.print(str(exc))
 
 
 @contextlib.contextmanager

@@ -165,7 +165,9 @@ def requeue(conn, edition_id: str, status: str, reason: str | None = None) -> in
     stmt = update(d).where(d.c.edition_id == edition_id, d.c.status == status)
     if reason:
         stmt = stmt.where(func.lower(d.c.detail).contains(reason.lower(), autoescape=True))
-    return conn.execute(stmt.values(status="pending", requeued_from=status,
+    # attempts back to 0: the operator asked for a fresh try, with the whole retry budget (a
+    # row that gave up after 451s would otherwise give up again at its first 4xx).
+    return conn.execute(stmt.values(status="pending", requeued_from=status, attempts=0,
                                     updated_at=utcnow())).rowcount
 
 

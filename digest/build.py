@@ -100,12 +100,16 @@ def edition_for_send(
     out_dir: Path | None = None,
     fetcher: Fetcher | None = None,
     needs_approval: bool = False,
+    store: bool = True,
 ):
     """The stored edition of this list and day, built and stored first if there is none.
 
     Returns (stored, built): ``built`` is None when the edition was stored already, which is how
     a second ``digest send`` the same day resumes the first one instead of rebuilding it.
     Without a ``fetcher``, one is made whose conditional-GET cache lives in ``db``.
+    ``store=False`` (a dry run) writes nothing to the database: no edition (the real send later
+    builds from the sources as they are then), no feed cache; it returns (None, built) when
+    there was no stored edition.
     """
     from digest.store.editions import EditionExists, get_edition, save_edition
 
@@ -113,6 +117,10 @@ def edition_for_send(
     stored = get_edition(db, edition_id(list_name, ref))
     if stored is not None:
         return stored, None
+    if not store:
+        built = build_edition(config, list_name=list_name, now=ref, sources=sources,
+                              out_dir=out_dir, fetcher=fetcher)
+        return None, built
     with contextlib.nullcontext(fetcher) if fetcher else cached_fetcher(config, db) as fetcher:
         built = build_edition(config, list_name=list_name, now=ref, sources=sources,
                               out_dir=out_dir, fetcher=fetcher)

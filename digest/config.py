@@ -135,6 +135,9 @@ class DeliveryConfig:
     max_retries: int = 5  # for transient errors of one batch, before the send pauses
     backoff_base: float = 1.0  # seconds; doubles per retry, with jitter
     backoff_max: float = 120.0
+    # The longest a provider's Retry-After is waited (honoured in full up to this); beyond it
+    # the send pauses, resumable, rather than sleeping for hours or cutting the wait short.
+    retry_after_max: float = 3600.0
     error_budget: float = 0.05  # failed share of attempted messages that pauses the send
     error_budget_min: int = 20  # ...once at least this many were attempted
 

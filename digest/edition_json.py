@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from digest.errors import DigestError
 from digest.models import Edition, Image, Role, SourceResult, Story
 from digest.private_files import make_private_dir, write_private
 
@@ -66,16 +67,20 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -> dict[str, Path]:
-    make_private_dir(out_dir)
     paths = {
         "json": out_dir / "edition.json",
         "html": out_dir / "edition.html",
         "text": out_dir / "edition.txt",
     }
     data = edition_to_dict(edition, html_bytes=len(html.encode("utf-8")))
-    write_text_atomic(paths["json"], json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    write_text_atomic(paths["html"], html)
-    write_text_atomic(paths["text"], text)
+    try:
+        make_private_dir(out_dir)
+        write_text_atomic(paths["json"], json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_text_atomic(paths["html"], html)
+        write_text_atomic(paths["text"], text)
+    except OSError as exc:
+        raise DigestError(f"cannot write the edition files to {out_dir}: "
+                          f"{exc.strerror or exc}; choose another --out") from None
     return paths
 
 

@@ -71,3 +71,9 @@ class DeliveryTooLarge(DeliveryRefused):
 
 class DeliveryTransient(DeliveryError):
     """Temporary: the same request may succeed later (429, 5xx, timeouts, dropped connections)."""
+
+
+class DeliveryUncertain(DeliveryError):
+    """The batch was handed over but its answer was lost (a timeout or a dropped connection
+    after the request body or the message data was sent): the provider may have accepted it.
+    Retrying could deliver it twice, so the loop records it 'unknown', like a crash would."""

@@ -11,6 +11,7 @@ Folders that already exist are left alone: their mode is the operator's choice.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -42,14 +43,20 @@ def write_private(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` as a 0600 file: beside it first, then renamed, so a crash
     never leaves half a file and the file is never readable by others, even for a moment."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    # O_NOFOLLOW: a symlink planted at the temporary name must not redirect the write.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
-                 FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fd, FILE_MODE)  # a temporary file left by a crash keeps its old mode
-        fh.write(data)
-    os.replace(tmp, path)
+    # A temporary name of its own (mkstemp: O_EXCL, 0600, never through a planted symlink), so
+    # two writers of the same target (two sends with one --out) never share it.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), FILE_MODE)
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def create_private_file(path: str | os.PathLike) -> bool:

@@ -98,7 +98,7 @@ def _send(config, db, schedule, now, *, out_dir, signer, stop, backend) -> RunRe
         log.error("no edition for %s: %s", schedule.name, exc, extra={**ctx, "reason": str(exc)})
         return RunResult("failed", f"build failed: {exc}")
     ctx["edition"] = stored.id
-    if stored.status in ("sent", "skipped"):
+    if stored.status in ("sent", "skipped", "cancelled"):  # cancelled: for good (digest cancel)
         log.info("%s was %s already; nothing to do", stored.id, stored.status, extra=ctx)
         return RunResult("done", f"{stored.status} already", stored.id)
 

@@ -6,7 +6,13 @@ rendered once, hands the batch to the backend, and records each answer. It paces
 (sliding-window rate limit), retries what is transient (backoff with jitter, or the provider's
 Retry-After), splits a batch the provider found too large, and pauses the send when a refusal is
 systematic or the error budget is spent. A stop request (Ctrl-C, SIGTERM) finishes the batch in
-flight, records it, and leaves the edition paused and resumable.
+flight, records it, and leaves the edition paused and resumable; it also cuts short any wait
+(backoff, Retry-After), leaving the batch not yet posted pending.
+
+Every row's state is exact after each answer: each half of a split batch is recorded as its
+answer comes, a batch handed over whose answer was lost is 'unknown' (never retried blindly),
+and rows never handed over go back to pending whenever the loop stops early. Between batches
+the loop reads the edition's status, so `digest cancel` stops it after the batch in flight.
 """
 
 from __future__ import annotations
@@ -28,13 +34,20 @@ from digest.errors import (
     DeliveryRefused,
     DeliveryTooLarge,
     DeliveryTransient,
+    DeliveryUncertain,
 )
 from digest.models import Edition, Rendered, Subscriber
 from digest.pacing import Limits, SlidingWindow, backoff
 from digest.render.personalize import Personalizer
 from digest.render.strings import Greeter
 from digest.store import ledger
-from digest.store.editions import StoredEdition, claim_edition, new_owner, release_edition
+from digest.store.editions import (
+    StoredEdition,
+    claim_edition,
+    edition_status,
+    new_owner,
+    release_edition,
+)
 from digest.tokens import TokenSigner
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -46,7 +59,7 @@ class SendReport:
     list_name: str
     backend: str
     destination: str
-    status: str = "sent"  # sent | paused | interrupted | dry-run
+    status: str = "sent"  # sent | paused | interrupted | cancelled
     reason: str | None = None
     total: int = 0  # ledger rows: every member of the list when the send started
     sent: int = 0
@@ -54,6 +67,9 @@ class SendReport:
     skipped: int = 0
     unknown: int = 0
     pending: int = 0
+    cancelled: int = 0
+    retried: int = 0  # failed rows put back by retry_failed in this run
+    resent: int = 0  # unknown rows put back by resend_unknown in this run
     newly_unknown: int = 0  # rows a crashed run left in flight, found at this start
     seconds: float = 0.0
     requests: int = 0
@@ -62,6 +78,14 @@ class SendReport:
 
 class Pause(Exception):
     """Stop the loop and leave the edition paused with this reason."""
+
+
+class Interrupted(Exception):
+    """A stop request came while the loop waited: what was not posted is pending again."""
+
+
+class Cancelled(Exception):
+    """The operator cancelled the edition (``digest cancel``) while it was being sent."""
 
 
 def make_job(config: Config, edition: Edition, rendered: Rendered) -> SendJob:
@@ -120,16 +144,19 @@ class Sender:
 
     def __init__(self, config: Config, db, stored: StoredEdition, backend: Backend, *,
                  signer: TokenSigner, stop: Event | None = None,
-                 progress: Progress | None = None, clock=time.monotonic, sleep=time.sleep,
+                 progress: Progress | None = None, clock=time.monotonic, sleep=None,
                  rng=random.random):
         self.config, self.db, self.stored, self.backend = config, db, stored, backend
         self.delivery = config.delivery
         self.stop = stop or Event()
         self.progress = progress
-        self.clock, self.sleep, self.rng = clock, sleep, rng
+        # Backoff and Retry-After waits return at once on a stop request (Event.wait); pacing
+        # waits (at most a window, usually under a second) keep a plain sleep: an interrupted
+        # one would spin.
+        self.clock, self.sleep, self.rng = clock, sleep or self.stop.wait, rng
         self.job = make_job(config, stored.edition, stored.rendered)
         self.make_recipient = RecipientFactory(config, self.job, signer)
-        self.limits = limits_for(self.delivery, clock=clock, sleep=sleep)
+        self.limits = limits_for(self.delivery, clock=clock, sleep=sleep or time.sleep)
         wanted = self.delivery.batch_size or backend.max_batch
         self.batch_size = max(1, min(wanted, backend.max_batch,
                                      self.limits.largest_batch or wanted))
@@ -141,36 +168,51 @@ class Sender:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def run(self, *, resend_unknown: bool = False) -> SendReport:
+    def run(self, *, resend_unknown: bool = False, retry_failed: bool = False,
+            reason: str | None = None) -> SendReport:
+        """``resend_unknown`` / ``retry_failed`` (optionally only failures whose reason contains
+        ``reason``) put those rows back to pending first, reopening an edition already sent."""
         started = self.clock()
         edition_id = self.stored.id
+        r = self.report
+        if resend_unknown or retry_failed:
+            r.resent, r.retried = ledger.reopen_sent(self.db, edition_id, unknown=resend_unknown,
+                                                     failed=retry_failed, reason=reason)
         previous = claim_edition(self.db, edition_id, self.owner, backend=self.backend.info.name)
-        status, reason = "paused", None
+        status, why = "paused", None
         try:
             # The audience is fixed when the send starts (one INSERT ... SELECT, atomic): a resume
             # neither adds people who subscribed since nor loses anyone.
             if previous == "ready" or not sum(self._counts().values()):
                 ledger.populate(self.db, edition_id, self.stored.list_id)
-            self.report.newly_unknown = ledger.mark_interrupted(self.db, edition_id)
+            r.newly_unknown = ledger.mark_interrupted(self.db, edition_id)
             if resend_unknown:
-                ledger.resend_unknown(self.db, edition_id)
+                r.resent += ledger.resend_unknown(self.db, edition_id)
+            if retry_failed:
+                r.retried += ledger.retry_failed(self.db, edition_id, reason)
             self._tally()
             self._passes()
             if self.stop.is_set():
-                status, reason = "paused", "stopped by the operator (Ctrl-C or SIGTERM)"
-                self.report.status = "interrupted"
-            else:
-                status = "sent" if self._left() == 0 else "paused"
-                if status == "paused":
-                    reason = "some deliveries are still pending"
+                raise Interrupted
+            status = "sent" if self._left() == 0 else "paused"
+            if status == "paused":
+                why = "some deliveries are still pending"
         except Pause as exc:
-            status, reason = "paused", str(exc)
-            self.report.status = "paused"
+            status, why = "paused", str(exc)
+            r.status = "paused"
+        except Interrupted:
+            status, why = "paused", "stopped by the operator (Ctrl-C or SIGTERM)"
+            r.status = "interrupted"
+        except Cancelled:
+            status = "cancelled"
         finally:
             self.backend.close()
-            release_edition(self.db, edition_id, self.owner, status=status, reason=reason)
+            if status != "cancelled":  # a cancel cleared the lease: nothing to give back
+                release_edition(self.db, edition_id, self.owner, status=status, reason=why)
+            if edition_status(self.db, edition_id) == "cancelled":
+                r.status, why = "cancelled", "cancelled by the operator ('digest cancel')"
             self._tally()
-            self.report.reason = reason
+            self.report.reason = why
             if status == "paused" and self.report.status == "sent":
                 self.report.status = "paused"
             self.report.seconds = self.clock() - started
@@ -182,6 +224,8 @@ class Sender:
         for attempt in range(1, self.delivery.max_retries + 2):
             after, claimed_any = 0, False
             while not self.stop.is_set():
+                if edition_status(self.db, self.stored.id) == "cancelled":
+                    raise Cancelled
                 batch = ledger.claim_batch(self.db, self.stored.id, self.stored.list_id,
                                            after=after, limit=self.batch_size, owner=self.owner)
                 if batch.last_id is None:
@@ -199,8 +243,78 @@ class Sender:
                                cap=self.delivery.backoff_max, rng=self.rng))
 
     def _deliver(self, batch: list[Recipient], attempts: dict[int, int]) -> None:
+        """Post one claimed batch; every row ends recorded, or back to pending if the loop
+        stops before handing it over."""
+        unanswered = {r.delivery_id for r in batch}
+        try:
+            self._post(batch, attempts, unanswered)
+        except (Pause, Interrupted):
+            if unanswered:  # never handed over (or refused before it was): not in flight
+                ledger.record(self.db, [(i, "pending", None) for i in sorted(unanswered)],
+                              edition_id=self.stored.id, owner=self.owner)
+            raise
+
+    def _post(self, batch: list[Recipient], attempts: dict[int, int],
+              unanswered: set[int]) -> None:
+        """Hand ``batch`` to the backend and record its answer at once (each half of a split
+        batch as its own answer comes: a refusal of the second half leaves the first sent)."""
+        delivery_of = {r.subscriber.id: r.delivery_id for r in batch}
+        d = self.delivery
+        for attempt in range(1, d.max_retries + 2):
+            self.limits.acquire(len(batch))
+            if self.stop.is_set():
+                raise Interrupted
+            self.report.requests += 1
+            try:
+                answers = self.backend.send_batch(self.job, batch)
+            except DeliveryTooLarge as exc:
+                if len(batch) == 1:
+                    self._record([(batch[0].delivery_id, "failed", _describe(exc))], attempts,
+                                 unanswered)
+                    return
+                half = len(batch) // 2
+                self._post(batch[:half], attempts, unanswered)
+                self._post(batch[half:], attempts, unanswered)
+                return
+            except DeliveryAuthError as exc:
+                raise Pause(f"{_describe(exc)}; nothing more was sent") from None
+            except DeliveryRefused as exc:
+                self._record([(r.delivery_id, "failed", _describe(exc)) for r in batch],
+                             attempts, unanswered, budget=False)
+                raise Pause(f"the provider refused a batch of {len(batch)}: {_describe(exc)}; "
+                            "it would refuse the rest the same way. Fix the cause, then run "
+                            "the same command with --retry-failed") from None
+            except DeliveryUncertain as exc:
+                # Handed over, answer lost: it may have arrived. Same rule as a crash.
+                self._record([(r.delivery_id, "unknown", _describe(exc)) for r in batch],
+                             attempts, unanswered)
+                return
+            except DeliveryTransient as exc:
+                if attempt > d.max_retries:
+                    raise Pause(f"gave up after {attempt} tries: {_describe(exc)}") from None
+                if exc.retry_after is not None:
+                    wait = exc.retry_after  # the provider's word, not our backoff cap
+                    if wait > d.retry_after_max:
+                        raise Pause(
+                            f"{_describe(exc)}: that is more than delivery.retry_after_max "
+                            f"({d.retry_after_max:g} s); run the same command again "
+                            "later") from None
+                else:
+                    wait = backoff(attempt, base=d.backoff_base, cap=d.backoff_max,
+                                   rng=self.rng)
+                self.sleep(wait)
+                if self.stop.is_set():
+                    raise Interrupted from None
+                continue
+            self._record([(delivery_of[o.subscriber_id], o.status, o.detail) for o in answers],
+                         attempts, unanswered)
+            return
+        raise AssertionError("unreachable")
+
+    def _record(self, answers: list[tuple[int, str, str]], attempts: dict[int, int],
+                unanswered: set[int], *, budget: bool = True) -> None:
         results = []
-        for delivery_id, status, detail in self._post(batch):
+        for delivery_id, status, detail in answers:
             if status == "retry":
                 tries = attempts[delivery_id]
                 if tries > self.delivery.max_retries:
@@ -209,51 +323,15 @@ class Sender:
                     status = "pending"
             results.append((delivery_id, status, detail))
         ledger.record(self.db, results, edition_id=self.stored.id, owner=self.owner)
+        unanswered.difference_update(i for i, _, _ in results)
         sent = sum(st == "sent" for _, st, _ in results)
         failed = sum(st == "failed" for _, st, _ in results)
-        self._count(sent=sent, failed=failed)
-        self._budget(len(results), failed)
-
-    def _post(self, batch: list[Recipient]) -> list[tuple[int, str, str]]:
-        """(delivery id, status, detail) for each recipient of the batch."""
-        delivery_of = {r.subscriber.id: r.delivery_id for r in batch}
-        for attempt in range(1, self.delivery.max_retries + 2):
-            self.limits.acquire(len(batch))
-            self.report.requests += 1
-            try:
-                answers = self.backend.send_batch(self.job, batch)
-            except DeliveryTooLarge as exc:
-                if len(batch) == 1:
-                    return [(batch[0].delivery_id, "failed", _describe(exc))]
-                half = len(batch) // 2
-                return self._post(batch[:half]) + self._post(batch[half:])
-            except DeliveryAuthError as exc:
-                self._release(batch)
-                raise Pause(f"{_describe(exc)}; nothing more was sent") from None
-            except DeliveryRefused as exc:
-                results = [(r.delivery_id, "failed", _describe(exc)) for r in batch]
-                ledger.record(self.db, results, edition_id=self.stored.id, owner=self.owner)
-                self._count(failed=len(batch))
-                raise Pause(f"the provider refused a batch of {len(batch)}: {_describe(exc)}; "
-                            "it would refuse the rest the same way") from None
-            except DeliveryTransient as exc:
-                if attempt > self.delivery.max_retries:
-                    self._release(batch)
-                    raise Pause(f"gave up after {attempt} tries: {_describe(exc)}") from None
-                wait = exc.retry_after if exc.retry_after is not None else backoff(
-                    attempt, base=self.delivery.backoff_base, cap=self.delivery.backoff_max,
-                    rng=self.rng)
-                self.sleep(min(wait, self.delivery.backoff_max))
-                continue
-            return [(delivery_of[o.subscriber_id], o.status, o.detail) for o in answers]
-        raise AssertionError("unreachable")
+        unknown = sum(st == "unknown" for _, st, _ in results)
+        self._count(sent=sent, failed=failed, unknown=unknown)
+        if budget:  # an unknown did not arrive as far as we know: it spends the budget too
+            self._budget(len(results), failed + unknown)
 
     # -- bookkeeping ---------------------------------------------------------------------------
-
-    def _release(self, batch: list[Recipient]) -> None:
-        """Not sent after all (the provider said so): back to pending for a later run."""
-        ledger.record(self.db, [(r.delivery_id, "pending", None) for r in batch],
-                      edition_id=self.stored.id, owner=self.owner)
 
     def _budget(self, attempted: int, failed: int) -> None:
         self._attempted += attempted
@@ -275,13 +353,16 @@ class Sender:
         r = self.report
         r.total = sum(c.values())
         r.sent, r.failed, r.skipped, r.unknown = c["sent"], c["failed"], c["skipped"], c["unknown"]
+        r.cancelled = c["cancelled"]
         r.pending = c["pending"] + c["sending"]
         self._progress()
 
-    def _count(self, *, sent: int = 0, failed: int = 0, skipped: int = 0) -> None:
+    def _count(self, *, sent: int = 0, failed: int = 0, skipped: int = 0,
+               unknown: int = 0) -> None:
         r = self.report
         r.sent, r.failed, r.skipped = r.sent + sent, r.failed + failed, r.skipped + skipped
-        r.pending -= sent + failed + skipped
+        r.unknown += unknown
+        r.pending -= sent + failed + skipped + unknown
         self._progress()
 
     def _progress(self) -> None:
@@ -295,10 +376,11 @@ class Sender:
 
 
 def deliver(config: Config, db, stored: StoredEdition, backend: Backend, *,
-            signer: TokenSigner, resend_unknown: bool = False, **kw) -> SendReport:
+            signer: TokenSigner, resend_unknown: bool = False, retry_failed: bool = False,
+            reason: str | None = None, **kw) -> SendReport:
     """Send (or resume) a stored edition through a backend. The library call behind the CLI."""
     return Sender(config, db, stored, backend, signer=signer, **kw).run(
-        resend_unknown=resend_unknown)
+        resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason)
 
 
 def _describe(exc: DeliveryError) -> str:

@@ -1,4 +1,4 @@
-"""build, send, status: one edition from sources to subscribers."""
+"""build, send, status, cancel: one edition from sources to subscribers."""
 
 from __future__ import annotations
 
@@ -53,11 +53,19 @@ def build(config: Config, list_name, now, sources, out_dir):
               help="Folder for the edition files and, with the outbox backend, one .eml per "
               "recipient.")
 @click.option("--dry-run", is_flag=True,
-              help="Build the edition and count who would receive it; send nothing.")
+              help="Build the edition and count who would receive it; send and store nothing.")
 @click.option("--resend-unknown", is_flag=True,
-              help="Also send to subscribers whose message was in flight when an earlier run "
-              "died (it may reach them twice).")
-def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown):
+              help="Also send to subscribers whose message may or may not have arrived (in "
+              "flight when a run died, or its answer lost); it may reach them twice. Reopens an "
+              "edition already sent.")
+@click.option("--retry-failed", is_flag=True,
+              help="Put the failed deliveries back and send them (after fixing the cause of a "
+              "refusal). Reopens an edition already sent.")
+@click.option("--reason", metavar="TEXT",
+              help="With --retry-failed: only failures whose reason contains TEXT (any case), "
+              "e.g. 553 or 'gave up'; 'digest status' lists the reasons.")
+def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown,
+         retry_failed, reason):
     """Deliver today's edition to every active subscriber of a list.
 
     The edition is built and stored on the first run of the day; running the same command
@@ -73,19 +81,31 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     from digest.store.db import open_database
     from digest.store.subscribers import count_members
 
+    if reason and not retry_failed:
+        raise click.UsageError("--reason goes with --retry-failed")
     db = open_database(config.database_url)
     with err.status(styled("reading sources and rendering")):
         stored, built = edition_for_send(
             config, db, list_name=list_name, now=now,
-            sources=[source_from_location(s) for s in sources] or None, out_dir=out_dir)
+            sources=[source_from_location(s) for s in sources] or None, out_dir=out_dir,
+            store=not dry_run)
     if built:
         _print_build(built)
-    else:
+    if stored is None:  # a dry run before the day's first send: built, stored nowhere
+        m = count_members(db, list_name)
+        out.print(f"dry run: would send to {m['active']} subscribers of '{list_name}' "
+                  f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
+                  f"via {backend}; nothing was stored")
+        return
+    if not built:
         out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
         out.print(f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
                   + (f" ({stored.reason})" if stored.reason else "")
                   + ("; --source is ignored when resuming" if sources else ""))
-    if stored.status == "sent":
+    if stored.status in ("cancelled", "skipped"):
+        out.print(f"edition {stored.id} was {stored.status}; nothing to do")
+        return
+    if stored.status == "sent" and not (resend_unknown or retry_failed):
         out.print(f"edition {stored.id} was sent already; nothing to do")
         return
     if dry_run:
@@ -101,16 +121,45 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         return
 
     stop = Event()
-    with _stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar:
+    report = None
+    with _stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, \
+            _nothing_to_do():
         task = bar.add_task("send", total=None)
         report = deliver(
             config, db, stored, make_backend(backend, config, out_dir=out_dir),
-            signer=signer_for(config), resend_unknown=resend_unknown, stop=stop,
+            signer=signer_for(config), resend_unknown=resend_unknown,
+            retry_failed=retry_failed, reason=reason, stop=stop,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    if report is None:
+        return
     _print_report(report)
     if report.status != "sent":
         sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
+
+
+@cli.command()
+@with_config
+@click.argument("edition_id", metavar="EDITION")
+@click.option("--reason", metavar="TEXT", help="Why, kept with the edition (digest status).")
+def cancel(config: Config, edition_id, reason):
+    """Stop an edition for good: nobody else gets it, and no resume or schedule sends it.
+
+    Its pending deliveries become 'cancelled'. A send running now stops after the batch in
+    flight (recorded as usual).
+    """
+    from digest.store.db import open_database
+    from digest.store.editions import cancel_edition
+
+    db = open_database(config.database_url)
+    done = cancel_edition(db, edition_id, reason=reason)
+    if done["already"]:
+        out.print(f"edition {edition_id} was cancelled already")
+        return
+    out.print(f"cancelled {edition_id}: {done['cancelled']} pending deliveries will not be sent")
+    if done["in_flight"]:
+        out.print(f"  {done['in_flight']} in flight with the running sender, which stops after "
+                  "recording them")
 
 
 @cli.command()
@@ -134,6 +183,17 @@ def status(config: Config, edition_id):
     table = Table(*(k for k in ("total", *c)))
     table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
     out.print(table)
+    for source, flag in (("failed", "retried (--retry-failed)"),
+                         ("unknown", "resent (--resend-unknown)")):
+        now_in = ledger.requeued(db, edition_id).get(source)
+        if now_in:
+            out.print(f"  {flag}: {sum(now_in.values())}, now "
+                      + ", ".join(f"{n} {st}" for st, n in sorted(now_in.items())))
+    reasons = ledger.failure_reasons(db, edition_id)
+    if reasons:
+        out.print("  failed, by reason (--retry-failed --reason TEXT picks some):")
+        for text, n in reasons:
+            out.print(f"    {n} × {text}")
     for address, reason in ledger.failures(db, edition_id, limit=10):
         out.print(f"  failed {address}: {reason}")
 
@@ -147,6 +207,18 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
             cached_fetcher(config, open_database(config.database_url)) as fetcher:
         return build_edition(config, list_name=list_name, now=now, sources=overrides,
                              out_dir=out_dir, fetcher=fetcher)
+
+
+@contextlib.contextmanager
+def _nothing_to_do():
+    """AlreadySent while claiming (e.g. --resend-unknown on a sent edition with nothing unknown,
+    or another process finished it meanwhile) is a sentence and exit 0, not an error."""
+    from digest.store.editions import AlreadySent
+
+    try:
+        yield
+    except AlreadySent as exc:
+        out.print(str(exc))
 
 
 @contextlib.contextmanager
@@ -169,23 +241,36 @@ def _stop_on_signals(stop):
 
 def _print_report(report) -> None:
     table = Table(title=f"{report.edition_id} via {report.backend}: {report.status}")
-    for col in ("members", "sent", "skipped", "failed", "unknown", "pending", "requests",
-                "seconds"):
+    for col in ("members", "sent", "skipped", "failed", "unknown", "pending", "cancelled",
+                "requests", "seconds"):
         table.add_column(col, justify="right")
     table.add_row(*(str(v) for v in (report.total, report.sent, report.skipped, report.failed,
-                                     report.unknown, report.pending, report.requests)),
+                                     report.unknown, report.pending, report.cancelled,
+                                     report.requests)),
                   f"{report.seconds:.2f}")
     out.print(table)
     if report.backend == "outbox":
         out.print(f"messages in {report.destination}")
     for address, reason in report.failures[:10]:
         err.print(styled(("failed", "red"), f" {address}: {reason}"))
+    if report.retried or report.resent:
+        out.print(f"put back by the operator: {report.retried} failed (--retry-failed), "
+                  f"{report.resent} unknown (--resend-unknown)")
+    if report.failed and report.status != "cancelled":
+        err.print(styled((f"{report.failed} delivery(ies) failed and were not sent again.",
+                          "yellow"),
+                         " Once the cause is fixed, run the same command with --retry-failed "
+                         "(--reason TEXT for some of them)."))
     if report.newly_unknown:
         err.print(styled((f"{report.newly_unknown} message(s) were in flight when an earlier "
                           "run stopped: they may or may not have arrived, and were not sent "
                           "again. Run again with --resend-unknown to send them (some may arrive "
                           "twice).", "yellow")))
-    if report.status != "sent":
+    if report.status == "cancelled":
+        err.print(styled(("cancelled:", "yellow"),
+                         f" {report.reason}; {report.cancelled} deliveries were not sent and "
+                         "will not be."))
+    elif report.status != "sent":
         err.print(styled(("paused:", "yellow"),
                          f" {report.reason}. Run the same command again to resume; "
                          f"'digest status {report.edition_id}' shows the ledger."))

@@ -4,12 +4,18 @@ The send loop (digest/send.py) owns batching, pacing, retries, the ledger and th
 A backend turns one batch of recipients into requests or messages and answers in one of two ways:
 
 - one ``Outcome`` per recipient, in any order: ``sent``, ``failed`` (permanent for that
-  recipient only, e.g. an SMTP 550 for one address) or ``retry`` (temporary for that recipient
-  only, e.g. an SMTP 450);
+  recipient only, e.g. an SMTP 550 for one address), ``retry`` (temporary for that recipient
+  only, e.g. an SMTP 450) or ``unknown`` (handed over, answer lost: it may have arrived, so it
+  is never retried blindly);
 - or it raises a ``digest.errors.DeliveryError`` subclass for the whole batch:
   ``DeliveryTransient`` (the loop waits ``retry_after`` or backs off, then retries),
   ``DeliveryTooLarge`` (the loop splits the batch), ``DeliveryAuthError`` (the loop stops),
-  ``DeliveryRefused`` (the batch failed; the loop pauses the send, since it is systematic).
+  ``DeliveryRefused`` (the batch failed; the loop pauses the send, since it is systematic),
+  ``DeliveryUncertain`` (the request was sent but its answer lost: the batch is 'unknown').
+
+The ambiguity rule: an error before the request or message was wholly handed over (connection
+refused, reset while connecting or writing, a reply refusing it) is safe to retry; a timeout or
+a dropped connection after it was handed over, before the answer, is not.
 
 A backend never sleeps, retries or records anything itself.
 """
@@ -67,7 +73,7 @@ class Recipient:
 @dataclass(frozen=True)
 class Outcome:
     subscriber_id: int
-    status: Literal["sent", "failed", "retry"]
+    status: Literal["sent", "failed", "retry", "unknown"]
     detail: str = ""
 
 

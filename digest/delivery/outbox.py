@@ -8,11 +8,13 @@ unsubscribe links.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.mime_template import MessageMaker
+from digest.errors import DigestError
 from digest.private_files import make_private_dir, write_private
 
 
@@ -21,7 +23,13 @@ class OutboxBackend:
 
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
-        make_private_dir(self.out_dir)  # each message holds an address and live links
+        try:
+            make_private_dir(self.out_dir)  # each message holds an address and live links
+            if not os.access(self.out_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            raise DigestError(f"cannot write messages to the outbox {self.out_dir}: "
+                              f"{exc.strerror or exc}; choose another --out") from None
         self.info = BackendInfo(name="outbox", destination=str(self.out_dir))
         self._messages = MessageMaker()
 
@@ -37,7 +45,12 @@ class OutboxBackend:
                 outcomes.append(Outcome(recipient.subscriber.id, "failed", str(exc)))
                 continue
             path = self.path_for(job, recipient)
-            write_private(path, raw)
+            try:
+                write_private(path, raw)
+            except OSError as exc:  # a full disk: failed, and --retry-failed sends it later
+                outcomes.append(Outcome(recipient.subscriber.id, "failed",
+                                        f"could not write {path.name}: {exc.strerror or exc}"))
+                continue
             outcomes.append(Outcome(recipient.subscriber.id, "sent", path.name))
         return outcomes
 

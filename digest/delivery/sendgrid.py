@@ -32,6 +32,7 @@ from digest.errors import (
     DeliveryRefused,
     DeliveryTooLarge,
     DeliveryTransient,
+    DeliveryUncertain,
 )
 from digest.headers import NAME_MAX, SUBJECT_MAX, address_problem, header_text, one_line
 
@@ -216,10 +217,11 @@ class SendGridBackend:
         except HTTPError as exc:
             raise self._http_error(exc) from None
         # The library does not wrap network errors: they arrive as urllib/socket/http.client ones.
-        except TimeoutError as exc:
-            raise DeliveryTransient(
-                f"SendGrid did not answer within {self.config.timeout:g} s; the request may or "
-                "may not have been accepted", backend=NAME, detail=str(exc)) from exc
+        # The ambiguity rule: urllib raises URLError while connecting or writing the request,
+        # so SendGrid cannot have the whole body and a retry is safe. Anything raised after
+        # the body was written (a timeout or a dropped connection while waiting for the answer)
+        # means SendGrid may have accepted it: with no idempotency key, a retry could mail the
+        # batch twice, so it is reported uncertain and the loop records it 'unknown'.
         except urllib.error.URLError as exc:  # raised while connecting or sending
             reason = exc.reason
             if isinstance(reason, TimeoutError):
@@ -227,12 +229,17 @@ class SendGridBackend:
             else:
                 message = f"could not reach SendGrid at {host}: {reason}"
             raise DeliveryTransient(message, backend=NAME, detail=str(reason)) from exc
+        except TimeoutError as exc:
+            raise DeliveryUncertain(
+                f"SendGrid did not answer within {self.config.timeout:g} s after the request "
+                "was sent; it may or may not have been accepted", backend=NAME,
+                detail=str(exc)) from exc
         except (http.client.HTTPException, OSError) as exc:
             # RemoteDisconnected, ConnectionResetError, IncompleteRead: it may have arrived.
-            raise DeliveryTransient(
+            raise DeliveryUncertain(
                 f"SendGrid closed the connection without a complete answer "
-                f"({type(exc).__name__}); the request may or may not have been accepted",
-                backend=NAME, detail=str(exc)) from exc
+                f"({type(exc).__name__}) after the request was sent; it may or may not have "
+                "been accepted", backend=NAME, detail=str(exc)) from exc
 
     def _http_error(self, exc: HTTPError) -> Exception:
         status = int(exc.status_code)

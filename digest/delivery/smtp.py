@@ -17,7 +17,9 @@ How the relay's answers become outcomes (digest/delivery/base.py has the contrac
 - RCPT or DATA refused, 5xx -> "failed" for that subscriber only; 4xx -> "retry";
 - MAIL FROM refused, 5xx -> DeliveryRefused (the sender is refused: same for every message);
   4xx -> DeliveryTransient;
-- 421 or a dropped connection -> reconnect and resend that message, once;
+- 421 or a dropped connection -> reconnect and resend that message, once; except when the
+  connection drops (or times out) after the final dot of DATA, before the reply: the relay may
+  have queued it, so it is "unknown" (never resent blindly) and the next message reconnects;
 - login refused -> DeliveryAuthError; 4xx on AUTH, no connection, timeout -> DeliveryTransient.
 
 Batch-wide errors are raised only while nothing in the batch was sent: raising would throw away
@@ -113,7 +115,7 @@ class SmtpBackend:
                 log.warning("SMTP batch cut short after %d sent: %s", sent, exc)
                 outcomes += [Outcome(r.subscriber.id, "retry", f"not sent: {exc}") for r in batch[i:]]
                 return outcomes
-            sent += status == "sent"
+            sent += status in ("sent", "unknown")  # both were handed over: never raise now
             outcomes.append(Outcome(sub.id, status, detail))
         return outcomes
 
@@ -196,7 +198,13 @@ class SmtpBackend:
                 raw = b"." + raw
             conn.send(raw + (b".\r\n" if raw.endswith(b"\r\n") else b"\r\n.\r\n"))
             meanwhile()  # without PIPELINING: while the server digests the message
-            code, reply = conn.getreply()
+            try:
+                code, reply = conn.getreply()
+            except OSError as exc:  # SMTPServerDisconnected, a timeout: the answer is lost
+                self._discard()
+                return "unknown", (f"the connection to {self.where} dropped after the message "
+                                   f"was sent, before the reply ({self._clean(exc)}): the "
+                                   "relay may have queued it")
         if code != 250:
             return self._refused(conn, code, reply)
         return "sent", f"{code} {self._clean(reply)}"

@@ -198,6 +198,8 @@ def claim_edition(db: Database, edition_id: str, owner: str, *, backend: str,
             raise DigestError(f"there is no stored edition {edition_id}")
         if row.status == "skipped":
             raise AlreadySent(f"edition {edition_id} was skipped on purpose; nothing to do")
+        if row.status == "cancelled":
+            raise AlreadySent(f"edition {edition_id} was cancelled; nothing to do")
         if row.needs_approval and row.approved_at is None:
             raise NotApproved(
                 f"edition {edition_id} waits for an editor's approval: approve it in the web app "
@@ -238,6 +240,53 @@ def release_edition(db: Database, edition_id: str, owner: str, *, status: str,
         conn.execute(update(t.editions)
                      .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
                      .values(**values))
+
+
+def edition_status(db: Database, edition_id: str) -> str | None:
+    """The stored status alone: the sender reads it between batches to see a cancel."""
+    with db.read() as conn:
+        return conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition_id))
+
+
+def cancel_edition(db: Database, edition_id: str, *, reason: str | None = None,
+                   now: datetime | None = None) -> dict[str, int]:
+    """Stop an edition for good: its pending rows become 'cancelled', the edition 'cancelled'.
+
+    A sender still running sees it between batches and stops after the batch in flight, whose
+    rows it records as usual (they are 'sending' here and left to it). With no live sender,
+    rows left 'sending' by a dead one become 'unknown', as a resume would have marked them.
+    The lease is cleared so that the sender's release cannot turn the edition back to 'sent'
+    or 'paused'. Returns {'cancelled': rows, 'in_flight': rows left to a live sender}.
+    """
+    now = now or utcnow()
+    e, d = t.editions, t.deliveries
+    with db.write() as conn:
+        row = conn.execute(select(e.c.status, e.c.owner, e.c.heartbeat_at)
+                           .where(e.c.id == edition_id).with_for_update()).first()
+        if row is None:
+            raise DigestError(f"there is no stored edition {edition_id}")
+        if row.status in ("sent", "skipped"):
+            raise DigestError(f"edition {edition_id} is {row.status}: there is nothing left "
+                              "to cancel")
+        if row.status == "cancelled":
+            return {"cancelled": 0, "in_flight": 0, "already": 1}
+        cancelled = conn.execute(
+            update(d).where(d.c.edition_id == edition_id, d.c.status == "pending")
+            .values(status="cancelled", detail="cancelled by the operator", updated_at=now)
+        ).rowcount
+        in_flight = 0
+        if row.status == "sending" and _lease_alive(row, now):
+            in_flight = conn.scalar(select(func.count()).select_from(d).where(
+                d.c.edition_id == edition_id, d.c.status == "sending")) or 0
+        else:
+            conn.execute(
+                update(d).where(d.c.edition_id == edition_id, d.c.status == "sending")
+                .values(status="unknown", detail="in flight when the sending process stopped",
+                        updated_at=now))
+        why = one_line(reason)[:500] if reason else "cancelled by the operator"
+        conn.execute(update(e).where(e.c.id == edition_id).values(
+            status="cancelled", reason=why, owner=None, heartbeat_at=None, finished_at=now))
+    return {"cancelled": cancelled, "in_flight": in_flight, "already": 0}
 
 
 def list_editions(db: Database, list_name: str | None = None, limit: int = 50) -> list[dict]:

@@ -3,8 +3,12 @@
 Life of a row: ``pending`` -> ``sending`` (committed BEFORE the batch is handed to a backend)
 -> ``sent`` / ``failed`` (committed after the answer). A row still ``sending`` when its process
 died cannot be known to have arrived: the next run marks it ``unknown`` and leaves it alone
-unless the operator asks for it again (``resend_unknown``). ``skipped`` rows are members who
-unsubscribed or were suppressed, checked when their batch comes up, not when the send started.
+unless the operator asks for it again (``resend_unknown``); so is a row whose answer was lost
+after the message was handed over (a connection dropped after SMTP's final dot or after an HTTP
+request body was sent). ``failed`` rows go back to pending only when the operator asks
+(``retry_failed``). ``skipped`` rows are members who unsubscribed or were suppressed, checked
+when their batch comes up, not when the send started. ``cancelled`` rows were pending when the
+operator cancelled the edition (``digest cancel``).
 """
 
 from __future__ import annotations
@@ -143,12 +147,71 @@ def mark_interrupted(db: Database, edition_id: str) -> int:
 
 def resend_unknown(db: Database, edition_id: str) -> int:
     """The operator asked: unknown rows go back to pending (they may arrive twice)."""
-    d = t.deliveries
     with db.write() as conn:
-        return conn.execute(
-            update(d).where(d.c.edition_id == edition_id, d.c.status == "unknown")
-            .values(status="pending", updated_at=utcnow())
-        ).rowcount
+        return requeue(conn, edition_id, "unknown")
+
+
+def retry_failed(db: Database, edition_id: str, reason: str | None = None) -> int:
+    """The operator asked: failed rows (those whose reason contains ``reason``, any case) go
+    back to pending. A failure is an answer, so nobody gets it twice by this."""
+    with db.write() as conn:
+        return requeue(conn, edition_id, "failed", reason)
+
+
+def requeue(conn, edition_id: str, status: str, reason: str | None = None) -> int:
+    """Inside a write transaction: rows of ``status`` (and ``reason``) back to pending, marked
+    with where they came from for ``digest status``."""
+    d = t.deliveries
+    stmt = update(d).where(d.c.edition_id == edition_id, d.c.status == status)
+    if reason:
+        stmt = stmt.where(func.lower(d.c.detail).contains(reason.lower(), autoescape=True))
+    # attempts back to 0: the operator asked for a fresh try, with the whole retry budget (a
+    # row that gave up after 451s would otherwise give up again at its first 4xx).
+    return conn.execute(stmt.values(status="pending", requeued_from=status, attempts=0,
+                                    updated_at=utcnow())).rowcount
+
+
+def reopen_sent(db: Database, edition_id: str, *, unknown: bool, failed: bool,
+                reason: str | None = None) -> tuple[int, int]:
+    """A ``sent`` edition the operator asks to finish: the asked-for rows back to pending and
+    the edition ``paused`` again, in one transaction (nobody holds a lease on a sent edition).
+    Returns (unknown, failed) rows put back; an edition not ``sent`` is left for the sender to
+    requeue under its lease."""
+    e = t.editions
+    with db.write() as conn:
+        status = conn.scalar(select(e.c.status).where(e.c.id == edition_id).with_for_update())
+        if status != "sent":
+            return 0, 0
+        n_unknown = requeue(conn, edition_id, "unknown") if unknown else 0
+        n_failed = requeue(conn, edition_id, "failed", reason) if failed else 0
+        if n_unknown or n_failed:
+            conn.execute(update(e).where(e.c.id == edition_id).values(
+                status="paused", reason="reopened by the operator"))
+    return n_unknown, n_failed
+
+
+def requeued(db: Database, edition_id: str) -> dict[str, dict[str, int]]:
+    """{'failed' | 'unknown': {status now: rows}} for the rows the operator put back."""
+    d = t.deliveries
+    with db.read() as conn:
+        rows = conn.execute(
+            select(d.c.requeued_from, d.c.status, func.count())
+            .where(d.c.edition_id == edition_id, d.c.requeued_from.is_not(None))
+            .group_by(d.c.requeued_from, d.c.status)).all()
+    out: dict[str, dict[str, int]] = {}
+    for source, status, n in rows:
+        out.setdefault(source, {})[status] = n
+    return out
+
+
+def failure_reasons(db: Database, edition_id: str, limit: int = 10) -> list[tuple[str, int]]:
+    """(reason, rows) of failed rows, most common first: what ``--reason`` can pick."""
+    d = t.deliveries
+    n = func.count().label("n")
+    with db.read() as conn:
+        return [(r.detail or "", r.n) for r in conn.execute(
+            select(d.c.detail, n).where(d.c.edition_id == edition_id, d.c.status == "failed")
+            .group_by(d.c.detail).order_by(n.desc(), d.c.detail).limit(limit))]
 
 
 def counts(db: Database, edition_id: str) -> dict[str, int]:

@@ -164,8 +164,9 @@ feed_cache = Table(
 )
 
 
-EDITION_STATUSES = ("ready", "sending", "paused", "sent", "skipped")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
+EDITION_STATUSES = ("ready", "sending", "paused", "sent", "skipped", "cancelled")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown",
+                     "cancelled")
 
 editions = Table(
     "editions",
@@ -174,7 +175,8 @@ editions = Table(
     Column("list_id", Integer, ForeignKey("lists.id", ondelete="CASCADE"), nullable=False),
     # ready: rendered and stored (a draft until it is sent), nobody sending; sending: a process
     # holds the lease; paused: stopped on purpose (error budget, Ctrl-C, auth) and resumable;
-    # sent: finished; skipped: not sent on purpose (nothing new), with the reason.
+    # sent: finished; skipped: not sent on purpose (nothing new), with the reason; cancelled:
+    # stopped for good by the operator (`digest cancel`): never resumed or scheduled again.
     Column("status", String(20), nullable=False, default="ready"),
     # The approval gate: a draft that needs approval is not sent until an editor approves it.
     # Any edit after approval withdraws it (the editor approved what they saw).
@@ -198,7 +200,7 @@ editions = Table(
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     Column("started_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
-    CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent', 'skipped')",
+    CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent', 'skipped', 'cancelled')",
                     name="status"),
 )
 
@@ -213,14 +215,19 @@ deliveries = Table(
            nullable=False),
     # pending: to send; sending: handed to a backend, answer not recorded yet; sent; failed;
     # skipped: suppressed or unsubscribed at send time; unknown: was 'sending' when its process
-    # died, so it may or may not have arrived (resent only on --resend-unknown).
+    # died, or its answer was lost (a dropped connection after the message was handed over), so
+    # it may or may not have arrived (resent only on --resend-unknown); cancelled: still pending
+    # when the operator cancelled the edition.
     Column("status", String(10), nullable=False, default="pending"),
+    # 'failed' or 'unknown' when the operator put the row back (--retry-failed,
+    # --resend-unknown): `digest status` counts them and what became of them.
+    Column("requeued_from", String(10), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("detail", String(500), nullable=True),  # provider message id, or why it failed
     Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
     UniqueConstraint("edition_id", "subscriber_id"),
     CheckConstraint(
-        "status IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'unknown')",
+        "status IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'unknown', 'cancelled')",
         name="status"),
     # (edition, id), not (edition, status, id): the status changes twice per row, and an index
     # on it would be rewritten each time; the claim scans pending rows in id order anyway.

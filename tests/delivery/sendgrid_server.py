@@ -24,7 +24,7 @@ Script kinds, consumed one per request, then "ok" forever (an optional ":N" sets
                      close without answering; other requests and shutdown are not held up
   drop               read the request, close the socket without any answer
   drop-after-accept  record the request as accepted, then close without answering: the client
-                     cannot know it arrived (duplicates on retry are the loop's problem)
+                     cannot know it arrived (the loop records it unknown, never retries it)
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ Scriptable behaviour, read on every command, so tests may change it while the se
   (``lambda n: 553 if n >= 2 else None``: the sender is refused from the third message on);
 - ``drop_after = N``: on each connection, once N messages were accepted, the next transaction is
   cut at ``drop_at`` ("mail": on MAIL FROM; "data": after the message data was received, before
-  it is accepted, so it is NOT recorded), by closing the socket without a word, or with
-  ``drop_reply="421"`` by answering "421 ... closing" and then closing;
+  it is accepted, so it is NOT recorded; "queued": after the message was accepted and
+  recorded, before the 250 is written: the relay has it, the client cannot know), by closing
+  the socket without a word, or with ``drop_reply="421"`` by answering "421 ... closing" and
+  then closing;
 - ``max_connections = N``: after the N-th connection the server stops listening, so further
   connection attempts are refused by the OS (a relay that went away); open ones keep working.
 
@@ -370,11 +372,18 @@ class SmtpTestServer:
             connection=server.number,
             mail_options=tuple(envelope.mail_options),
         )
+        cut = self.drop_after is not None and self.drop_at == "queued" \
+            and server.accepted >= self.drop_after
         with self._cond:
             self.messages.append(received)
             number = len(self.messages)
             self._cond.notify_all()
         server.accepted += 1
+        if cut:  # queued, and the reply never leaves: the client cannot know it arrived
+            with self._cond:
+                self.drops += 1
+            server.transport.abort()
+            return "250 never seen: the connection is gone"
         return f"250 2.0.0 OK queued as T{number:06d}"
 
 

@@ -197,8 +197,7 @@ def test_one_connection_is_reused_across_batches_and_closed_with_quit(server, sa
     assert wait_until(lambda: server.quits == 1)
 
 
-@pytest.mark.parametrize("drop_at", ["mail", "data"])
-@pytest.mark.parametrize("reply", [None, "421"])
+@pytest.mark.parametrize(("drop_at", "reply"), [("mail", None), ("mail", "421"), ("data", "421")])
 def test_dropped_connection_mid_batch_reconnects_and_loses_nothing(server, sample, drop_at, reply):
     job, _ = sample
     server.drop_after, server.drop_at, server.drop_reply = 3, drop_at, reply
@@ -211,6 +210,24 @@ def test_dropped_connection_mid_batch_reconnects_and_loses_nothing(server, sampl
     assert server.recipients() == [r.subscriber.email for r in batch]
     assert server.drops == 3 and server.connections == 4 == backend.connections_opened
     assert [m.connection for m in server.messages] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
+
+
+@pytest.mark.parametrize("drop_at", ["data", "queued"])
+def test_a_drop_after_the_final_dot_is_unknown_and_not_resent(server, sample, drop_at):
+    # After DATA's final dot and before the 250 the client cannot know whether the relay
+    # queued it ("queued": it did; "data": it did not): never resent blindly.
+    job, _ = sample
+    server.drop_after, server.drop_at = 3, drop_at
+    batch = recipients(sample, 8)
+    with backend_for(server) as backend:
+        outcomes = backend.send_batch(job, batch)
+    assert [o.status for o in outcomes] == ["sent"] * 3 + ["unknown"] + ["sent"] * 3 + ["unknown"]
+    assert "may have queued it" in outcomes[3].detail
+    emails = [r.subscriber.email for r in batch]
+    expected = emails if drop_at == "queued" else [e for i, e in enumerate(emails) if i not in (3, 7)]
+    server.wait_for(len(expected))
+    assert server.recipients() == expected  # each at most once
+    assert server.connections == 2 and server.drops == 2
 
 
 def test_connection_closed_between_batches_is_reopened(server, sample):

@@ -42,7 +42,7 @@ export PATH="$WORK/venv/bin:$PATH"
 
 where="$(python -c 'import digest; print(digest.__file__)')"
 [[ "$where" == "$WORK/venv/"* ]] || fail "digest was imported from $where, not the venv"
-digest --version | grep -E '^digest [0-9][^ ]* \(tzdata [0-9]+\.[0-9]+, Python [0-9.]+\)$' \
+digest --version | grep -E '^digest [0-9][^ ]* \(tzdata [0-9]+\.[0-9]+, IANA [0-9]{4}[a-z]+, Python [0-9.]+\)$' \
     || fail "digest --version"
 
 digest init site

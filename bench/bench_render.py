@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.build import build_edition  # noqa: E402
 from digest.config import load_config  # noqa: E402
+from digest.delivery.loop import RecipientFactory, make_job  # noqa: E402
+from digest.edition.build import build_edition  # noqa: E402
 from digest.models import Subscriber  # noqa: E402
 from digest.render import naive_render  # noqa: E402
-from digest.send import RecipientFactory, make_job  # noqa: E402
 from digest.tokens import TokenSigner  # noqa: E402
 
 NOW = datetime.fromisoformat("2025-07-01T08:00:00+01:00")

@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.build import edition_for_send  # noqa: E402
 from digest.config import load_config  # noqa: E402
+from digest.delivery.loop import RecipientFactory, deliver, make_job  # noqa: E402
 from digest.delivery.sendgrid import SendGridBackend  # noqa: E402
+from digest.edition.build import edition_for_send  # noqa: E402
 from digest.render import naive_render  # noqa: E402
-from digest.send import RecipientFactory, deliver, make_job  # noqa: E402
 from digest.store.db import open_database  # noqa: E402
 from digest.tokens import TokenSigner  # noqa: E402
 

@@ -34,12 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.build import build_edition  # noqa: E402
 from digest.config import SmtpConfig, load_config  # noqa: E402
+from digest.delivery.loop import RecipientFactory, make_job  # noqa: E402
 from digest.delivery.message import build_message  # noqa: E402
 from digest.delivery.smtp import SmtpBackend  # noqa: E402
+from digest.edition.build import build_edition  # noqa: E402
 from digest.models import Subscriber  # noqa: E402
-from digest.send import RecipientFactory, make_job  # noqa: E402
 from digest.tokens import TokenSigner  # noqa: E402
 from tests.delivery.smtp_server import SmtpTestServer, ca_pem, client_context  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""Plain data passed between the parts. No behaviour that needs I/O lives here."""
+"""Plain data passed between the parts, and the edition's JSON form (edition.json, also what
+the database stores). No behaviour that needs I/O lives here."""
 
 from __future__ import annotations
 
@@ -100,3 +101,109 @@ class Rendered:
     @property
     def html_bytes(self) -> int:
         return len(self.html.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class CachedFeed:
+    etag: str | None
+    last_modified: str | None
+    body: bytes
+    content_type: str | None
+
+
+# -- edition.json ----------------------------------------------------------------------------
+# The ``edition.json`` contract: what other tools read. Add keys freely; never rename or drop one.
+#
+# Required by DESIGN.md: id, subject, preheader, locale, timezone, ticker[] (title, url,
+# published_at) and featured[] (title, url, published_at, paragraphs). ``published_at`` is ISO 8601
+# with the site's offset, or null for a story its source gave no date.
+
+FORMAT_VERSION = 1
+
+
+def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
+    return {
+        "format": FORMAT_VERSION,
+        "id": edition.id,
+        "list": edition.list_name,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "locale": edition.locale,
+        "direction": edition.direction,
+        "timezone": edition.timezone,
+        "reference_time": edition.reference_time.isoformat(),
+        "window_start": edition.window_start.isoformat(),
+        "note": edition.note,
+        "ticker": [_story_dict(s) for s in edition.ticker],
+        "featured": [_story_dict(s) for s in edition.featured],
+        "sources": [_source_dict(r) for r in edition.sources],
+        "warnings": list(edition.warnings),
+        **({"html_bytes": html_bytes} if html_bytes is not None else {}),
+        **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None
+           else {}),
+    }
+
+
+def edition_from_dict(data: dict) -> Edition:
+    """Read back an edition.json (drafts kept for editors, replays)."""
+    return Edition(
+        id=data["id"],
+        list_name=data.get("list", data["id"].rsplit("-", 3)[0]),
+        subject=data["subject"],
+        preheader=data["preheader"],
+        locale=data["locale"],
+        timezone=data["timezone"],
+        reference_time=datetime.fromisoformat(data["reference_time"]),
+        window_start=datetime.fromisoformat(data["window_start"]),
+        ticker=tuple(_story_from_dict(s, "ticker") for s in data["ticker"]),
+        featured=tuple(_story_from_dict(s, "featured") for s in data["featured"]),
+        warnings=tuple(data.get("warnings", ())),
+        note=data.get("note"),
+        build_seconds=data.get("build_seconds"),
+    )
+
+
+def _story_dict(story: Story) -> dict:
+    out: dict[str, object] = {
+        "title": story.title,
+        "url": story.url,
+        "published_at": story.published_at.isoformat() if story.published_at else None,
+        "source": story.source,
+    }
+    if story.role == "featured" or story.paragraphs:
+        out["paragraphs"] = list(story.paragraphs)
+    if story.summary_html:
+        out["summary_html"] = story.summary_html
+    if story.image:
+        out["image"] = {
+            "url": story.image.url,
+            "alt": story.image.alt,
+            "width": story.image.width,
+            "height": story.image.height,
+        }
+    return out
+
+
+def _story_from_dict(data: dict, role: Role) -> Story:
+    image = data.get("image")
+    return Story(
+        title=data["title"],
+        role=role,
+        source=data.get("source", ""),
+        url=data.get("url"),
+        published_at=datetime.fromisoformat(data["published_at"]) if data.get("published_at")
+        else None,
+        paragraphs=tuple(data.get("paragraphs", ())),
+        summary_html=data.get("summary_html"),
+        image=Image(**image) if image else None,
+    )
+
+
+def _source_dict(result: SourceResult) -> dict:
+    return {
+        "name": result.name,
+        "ok": result.ok,
+        "stories": len(result.stories),
+        "error": result.error,
+        "warnings": list(result.warnings),
+    }

@@ -1,7 +1,7 @@
 """Shared fixtures: a complete site configured in a temporary folder, with a real database.
 
-The database-facing tests (DATABASE_FACING below: tests/store/, tests/test_send*.py,
-tests/test_cli*.py, tests/test_schedule*.py, tests/web/, tests/hostile/) that use ``site``/``config``/``db``
+The database-facing tests (DATABASE_FACING below: tests/store/, tests/delivery/test_send*.py,
+tests/cli/, tests/schedule/, tests/web/, tests/hostile/) that use ``site``/``config``/``db``
 run twice: on a SQLite file (``[sqlite]``) and on a fresh PostgreSQL database of their own
 (``[postgresql]``), created on the server named by DIGEST_TEST_POSTGRES_URL and dropped after
 the test. Without that variable the PostgreSQL variant is skipped, except under CI (CI=true),
@@ -51,7 +51,8 @@ SQLITE_URL = "sqlite:///state/digest.db"  # the site's database, relative to dig
 BACKENDS = ("sqlite", "postgresql")
 # Tests (by path under tests/, prefixes) that run on every backend; the others run on SQLite
 # only. A test about SQLite itself opts out with @pytest.mark.sqlite_only.
-DATABASE_FACING = ("store/", "test_send", "test_cli", "test_schedule", "web/", "hostile/")
+DATABASE_FACING = ("store/", "delivery/test_send.py", "delivery/test_send_", "cli/", "schedule/",
+                   "web/", "hostile/")
 POSTGRES_ENV = "DIGEST_TEST_POSTGRES_URL"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import cli
+from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, err, out, with_config
 from digest.config import Config
 

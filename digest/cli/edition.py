@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from digest.cli import cli
+from digest.cli.app import cli
 from digest.cli.common import (
     EXIT_FAILED,
     edition_options,
@@ -35,7 +35,7 @@ from digest.errors import DigestError
               help="Folder for edition.json, edition.html and edition.txt.")
 def build(config: Config, list_name, now, sources, out_dir):
     """Gather the sources and write one rendered edition (JSON, HTML, text)."""
-    from digest.build import default_list
+    from digest.edition.build import default_list
 
     built = _build(config, list_name or default_list(config), now, sources, out_dir)
     _print_build(built)
@@ -74,9 +74,9 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     """
     from threading import Event
 
-    from digest.build import edition_for_send
     from digest.delivery import make_backend
-    from digest.send import deliver
+    from digest.delivery.loop import deliver
+    from digest.edition.build import edition_for_send
     from digest.store import ledger
     from digest.store.db import open_database
     from digest.store.subscribers import count_members
@@ -122,7 +122,7 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
 
     stop = Event()
     report = None
-    with _stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, \
+    with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, \
             _nothing_to_do():
         task = bar.add_task("send", total=None)
         report = deliver(
@@ -199,7 +199,7 @@ def status(config: Config, edition_id):
 
 
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
-    from digest.build import build_edition, cached_fetcher
+    from digest.edition.build import build_edition, cached_fetcher
     from digest.store.db import open_database
 
     overrides = [source_from_location(s) for s in sources] or None
@@ -222,7 +222,7 @@ def _nothing_to_do():
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop):
+def stop_on_signals(stop):
     """Ctrl-C or SIGTERM: finish the batch in flight, record it, leave the edition resumable."""
 
     def handler(signum, frame):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import cli
+from digest.cli.app import cli
 from digest.cli.common import EXIT_USAGE
 from digest.errors import DigestError
 from digest.resources import STARTER_FILES, TEMPLATES, data_root

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import cli
+from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, err, out, parse_now, signer_for, styled, with_config
 from digest.config import Config
 
@@ -65,7 +65,7 @@ def schedule():
 def schedule_add(config: Config, name, list_name, cron, tz, draft_at, approval, if_nothing_new,
                  min_stories, backend, replace):
     """Add a schedule. A running scheduler picks it up within seconds; none needs to run."""
-    from digest.schedule import next_times, validate
+    from digest.schedule.triggers import next_times, validate
     from digest.store.schedules import Schedule, add_schedule
 
     s = Schedule(name=name, list_name=list_name, cron=cron, timezone=tz or config.site.timezone,
@@ -90,7 +90,7 @@ def schedule_add(config: Config, name, list_name, cron, tz, draft_at, approval, 
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
 def schedule_list(config: Config, now):
     """Schedules with their next draft and send times, local and UTC."""
-    from digest.schedule import next_times
+    from digest.schedule.triggers import next_times
     from digest.store.schedules import list_schedules
 
     now = _now(now)
@@ -162,14 +162,14 @@ def schedule_run(config: Config, name, now, out_dir):
     """Run a schedule's send now: build (or reuse) today's edition, then send or skip it."""
     from threading import Event
 
-    from digest.cli.edition import _stop_on_signals
-    from digest.scheduled import run_send
+    from digest.cli.edition import stop_on_signals
+    from digest.schedule.runs import run_send
     from digest.store.schedules import get_schedule
 
     db = _db(config)
     s = get_schedule(db, name)
     stop = Event()
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop):
         result = run_send(config, db, s, _now(now), out_dir=_outbox(config, out_dir),
                           signer=signer_for(config), stop=stop)
     out.print(f"{result.edition_id or name}: {result.status}"
@@ -195,7 +195,7 @@ def scheduler(config: Config, log_format, out_dir):
     from threading import Event
 
     from digest.logs import setup_logging
-    from digest.schedule import Runner
+    from digest.schedule.scheduler import Runner
 
     setup_logging(log_format)
     stop = Event()
@@ -241,6 +241,8 @@ def editions(config: Config, list_name, limit):
     # One line per edition, never wrapped: an operator greps this and pastes it into tickets.
     for row in rows:
         stored = get_edition(db, row["id"])
+        if stored is None:  # removed between the two reads (a concurrent `digest db` copy)
+            continue
         c = ledger.counts(db, row["id"])
         n = len(stored.edition.ticker) + len(stored.edition.featured)
         took = (f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
@@ -264,7 +266,7 @@ def editions(config: Config, list_name, limit):
 def health(config: Config, list_name, as_json, now):
     """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
     from digest.errors import StoreError
-    from digest.scheduled import health as check
+    from digest.schedule.health import health as check
     from digest.zones import tzdata_label
 
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from digest.cli import cli
+from digest.cli.app import cli
 from digest.cli.common import err, out, styled, with_config
 from digest.config import Config
 

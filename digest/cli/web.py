@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli import cli
+from digest.cli.app import cli
 from digest.cli.common import edition_options, err, out, styled, with_config
 from digest.config import Config, source_from_location
 from digest.errors import DigestError
@@ -21,7 +21,8 @@ def serve(config: Config, host, port):
     import uvicorn
 
     from digest.cli.common import signer_for
-    from digest.web.app import base_path, create_app
+    from digest.web.app import create_app
+    from digest.web.pages import base_path
 
     signer_for(config)  # warns when DIGEST_SECRET_KEY is not set
     if not config.editors:
@@ -45,7 +46,7 @@ def serve(config: Config, host, port):
               help="Folder for PNGs of the email at 375 px and 800 px (headless Chromium).")
 def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
     """Screenshots of an edition: a stored one (EDITION_ID) or one built now."""
-    from digest.build import build_edition, default_list, preview_values
+    from digest.edition.build import build_edition, default_list, preview_values
     from digest.render import Personalizer
     from digest.web.screenshot import screenshot
 

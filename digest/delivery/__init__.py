@@ -1,6 +1,6 @@
 """Delivery backends: outbox (local .eml files), smtp (a relay), sendgrid (v3 API).
 
-Each only builds, posts and parses; the one send loop lives in digest/send.py.
+Each only builds, posts and parses; the one send loop lives in digest/delivery/loop.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What every delivery backend is handed and what it answers. Backends only build, post, parse.
 
-The send loop (digest/send.py) owns batching, pacing, retries, the ledger and the error budget.
+The send loop (digest/delivery/loop.py) owns batching, pacing, retries, the ledger and the error budget.
 A backend turns one batch of recipients into requests or messages and answers in one of two ways:
 
 - one ``Outcome`` per recipient, in any order: ``sent``, ``failed`` (permanent for that

@@ -54,6 +54,7 @@ _TABLE: dict[str, dict[str, str]] = {
 }
 
 KEYS = frozenset(_TABLE[FALLBACK])
+LANGUAGES = frozenset(_TABLE)  # the locales with strings of their own
 _NAME_MAX = 80
 
 

@@ -29,16 +29,9 @@ from zoneinfo import ZoneInfo
 
 from digest.config import SourceConfig
 from digest.errors import SourceError
-from digest.models import SourceResult
+from digest.models import CachedFeed, SourceResult
 from digest.sources.detect import NOT_A_SOURCE, binary_kind, detect_kind
-from digest.sources.fetch import (
-    CachedFeed,
-    FeedCache,
-    Fetched,
-    Fetcher,
-    MemoryFeedCache,
-    read_location,
-)
+from digest.sources.fetch import FeedCache, Fetched, Fetcher, MemoryFeedCache, read_location
 from digest.sources.page import parse_page
 from digest.sources.rss import parse_feed
 from digest.sources.text import parse_text

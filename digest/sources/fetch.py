@@ -45,6 +45,7 @@ import httpx
 
 from digest.config import SourceConfig
 from digest.errors import SourceError
+from digest.models import CachedFeed
 from digest.sources.decode import ACCEPT_ENCODING, decoded, encodings
 from digest.sources.guard import (
     AddressRefused,
@@ -72,14 +73,6 @@ class Fetched:
     content_type: str | None
     final_url: str  # after redirects; a file:// URI for local files
     from_cache: bool = False
-
-
-@dataclass(frozen=True)
-class CachedFeed:
-    etag: str | None
-    last_modified: str | None
-    body: bytes
-    content_type: str | None
 
 
 class FeedCache(Protocol):

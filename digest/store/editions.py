@@ -18,14 +18,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from digest.edition_json import edition_from_dict, edition_to_dict
 from digest.errors import DigestError
 from digest.headers import SUBJECT_MAX, header_text, one_line
-from digest.models import Edition, Rendered
+from digest.models import Edition, Rendered, edition_from_dict, edition_to_dict
 from digest.store import schema as t
 from digest.store.db import Database
+from digest.store.lists import list_row_id
 from digest.store.schema import utcnow
-from digest.store.subscribers import _list_id
 
 LEASE_STALE_AFTER = timedelta(seconds=90)
 
@@ -77,7 +76,7 @@ def save_edition(db: Database, edition: Edition, rendered: Rendered, *,
     list and day must not replace what a send may already be delivering."""
     try:
         with db.write() as conn:
-            list_id = _list_id(conn, edition.list_name)
+            list_id = list_row_id(conn, edition.list_name)
             exists = conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition.id))
             if exists is not None:
                 raise EditionExists(f"edition {edition.id} is stored already ({exists})")
@@ -308,11 +307,11 @@ def _lease_alive(row, now: datetime) -> bool:
     host, _, rest = (row.owner or "").partition(":")
     pid = rest.split(":", 1)[0]
     if host == socket.gethostname() and pid.isdigit():
-        return _pid_alive(int(pid))
+        return pid_alive(int(pid))
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.suppressions import record as record_suppression
-from digest.store.upsert import _dialect_insert, insert_ignore
+from digest.store.upsert import insert_for_dialect, insert_ignore
 
 EVENT_ID_MAX = t.max_length(t.events.c.sg_event_id)  # 100
 HASHED = "sha256:"
@@ -41,7 +41,7 @@ def record_event(db: Database, *, sg_event_id: str, kind: str, edition_id: str |
             "edition_id": edition_id[:150] if edition_id else None,
             "delivery_id": delivery_id, "occurred_at": occurred_at, "received_at": now,
         }
-        dialect_insert = _dialect_insert(conn)
+        dialect_insert = insert_for_dialect(conn)
         if dialect_insert is not None:
             # RETURNING rather than rowcount: psycopg 3 reports -1 for INSERT ... ON CONFLICT
             # DO NOTHING through SQLAlchemy, so rowcount cannot tell a duplicate apart.

@@ -1,14 +1,14 @@
 """The SQL-backed feed cache: validators (ETag, Last-Modified) and last body per URL.
 
-Implements ``digest.sources.fetch.FeedCache`` by duck typing; it is not imported at module
-level so ``digest.store`` never pulls in the fetcher (httpx) and the two cannot import each
-other in a cycle.
+Implements ``digest.sources.fetch.FeedCache`` by duck typing, with ``digest.models.CachedFeed``
+as the entry, so ``digest.store`` never imports the fetcher (httpx).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from digest.models import CachedFeed
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.upsert import upsert
@@ -22,7 +22,7 @@ class SqlFeedCache:
 
     def get(self, url: str):
         """The stored entry for ``url`` as a ``CachedFeed``, or None."""
-        from digest.sources.fetch import CachedFeed  # lazy: see the module docstring
+
 
         c = t.feed_cache.c
         with self.db.read() as conn:

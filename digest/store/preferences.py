@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from digest.normalize import email_key, normalize_email
 from digest.store import schema as t
-from digest.store.csvio import email_key, normalize_email
 from digest.store.db import Database
-from digest.store.subscribers import _check_list_name, _get_or_create_list
+from digest.store.lists import check_list_name, get_or_create_list
 
 
 def memberships_of(db: Database, subscriber_id: int) -> dict[str, str]:
@@ -28,7 +28,7 @@ def set_membership(db: Database, subscriber_id: int, list_name: str, active: boo
                    title: str | None = None) -> None:
     now = t.utcnow()
     with db.write() as conn:
-        list_id, _ = _get_or_create_list(conn, _check_list_name(list_name), title, now)
+        list_id, _ = get_or_create_list(conn, check_list_name(list_name), title, now)
         _set(conn, subscriber_id, list_id, active, now)
 
 
@@ -68,7 +68,7 @@ def confirm_signup(db: Database, email: str, list_name: str, *, locale: str | No
     s = t.subscribers
     now = t.utcnow()
     with db.write() as conn:
-        list_id, _ = _get_or_create_list(conn, _check_list_name(list_name), title, now)
+        list_id, _ = get_or_create_list(conn, check_list_name(list_name), title, now)
         sid = conn.scalar(select(s.c.id).where(s.c.email_key == key))
         if sid is None:
             made = conn.execute(insert(s).values(

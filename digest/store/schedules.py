@@ -1,7 +1,7 @@
 """Schedules as the operator wrote them, the outcome of their last run, and the scheduler lease.
 
 The APScheduler job store is not here: it is derived from these rows by the one running
-scheduler (digest/schedule.py). The lease row is what makes it the only one.
+scheduler (digest/schedule/scheduler.py). The lease row is what makes it the only one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from digest.errors import DigestError
 from digest.store import schema as t
 from digest.store.db import Database
-from digest.store.editions import _pid_alive
+from digest.store.editions import pid_alive
 from digest.store.schema import utcnow
 
 # The scheduler renews its lease every LEASE_RENEW; another one may take over after
@@ -227,5 +227,5 @@ def _alive(row, now: datetime) -> bool:
     host, _, rest = row.owner.partition(":")
     pid = rest.split(":", 1)[0]
     if host == socket.gethostname() and pid.isdigit():
-        return _pid_alive(int(pid))
+        return pid_alive(int(pid))
     return True

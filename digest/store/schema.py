@@ -249,7 +249,7 @@ events = Table(
 )
 
 
-# -- scheduling (digest/schedule.py, digest/store/schedules.py) ---------------------------------
+# -- scheduling (digest/schedule/scheduler.py, digest/store/schedules.py) ---------------------------------
 
 schedules = Table(
     "schedules",
@@ -291,7 +291,7 @@ scheduler_lease = Table(
 )
 
 
-# -- the web app (digest/web/auth.py, digest/web/subscribers.py) --------------------------------
+# -- the web app (digest/web/session.py, digest/web/subscribers.py) --------------------------------
 
 web_sessions = Table(
     "web_sessions",

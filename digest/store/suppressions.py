@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, exists, select
 
+from digest.normalize import email_key
 from digest.store import schema as t
-from digest.store.csvio import email_key
 from digest.store.db import Database
 from digest.store.upsert import insert_ignore
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 
 
-def _dialect_insert(conn: Connection):
+def insert_for_dialect(conn: Connection):
     name = conn.dialect.name
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,7 +31,7 @@ def _key(table: Table) -> list[str]:
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """Insert ``values`` unless a row with the same primary key exists; True if inserted."""
-    dialect_insert = _dialect_insert(conn)
+    dialect_insert = insert_for_dialect(conn)
     if dialect_insert is not None:
         stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
             index_elements=_key(table))
@@ -49,7 +49,7 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> None:
     """Insert ``values``, or overwrite the non-key columns of the row with the same key."""
     key = _key(table)
     rest = {k: v for k, v in values.items() if k not in key}
-    dialect_insert = _dialect_insert(conn)
+    dialect_insert = insert_for_dialect(conn)
     if dialect_insert is not None:
         stmt = dialect_insert(table).values(**values)
         conn.execute(stmt.on_conflict_do_update(

@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from digest.edition_json import edition_to_dict
+from digest.models import edition_to_dict
 from digest.store.editions import get_edition, list_editions
 from digest.store.events import edition_counts
 from digest.web import drafts
-from digest.web.app import state
-from digest.web.auth import require_editor
+from digest.web.pages import state
+from digest.web.session import require_editor
 
 
 def _iso(value):

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 import lxml.html
 from lxml import etree
 
-from digest import edits as edit_ops
-from digest.build import preview_values
 from digest.config import Config
 from digest.delivery.base import Recipient
-from digest.edition_json import edition_from_dict, edition_to_dict
-from digest.models import Edition, Subscriber
+from digest.edition import edits as edit_ops
+from digest.edition.build import preview_values
+from digest.models import Edition, Subscriber, edition_from_dict, edition_to_dict
 from digest.render import Personalizer, render_edition
 from digest.render.checks import GMAIL_CLIP_BYTES, image_warnings, size_warning
 from digest.store.db import Database
@@ -111,8 +110,8 @@ def insecure_links(html: str) -> list[str]:
 def send_test(config: Config, stored: StoredEdition, backend, address: str) -> str:
     """One message of the draft to ``address``, with preview values (a test message must not
     carry anyone's working unsubscribe link). Returns the backend's detail."""
-    from digest.send import make_job
-    from digest.store.csvio import normalize_email
+    from digest.delivery.loop import make_job
+    from digest.normalize import normalize_email
 
     address = normalize_email(address)
     rendered = dataclasses.replace(stored.rendered, subject=f"[test] {stored.rendered.subject}")

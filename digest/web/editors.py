@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
-from digest import edits as edit_ops
+from digest.edition import edits as edit_ops
 from digest.store.editions import StoredEdition, approve_edition, get_edition, list_editions
 from digest.store.events import edition_counts
 from digest.web import drafts
-from digest.web.app import page, state
-from digest.web.auth import form_with_csrf, require_editor
+from digest.web.pages import page, state
+from digest.web.session import form_with_csrf, require_editor
 
 # The preview is the email's own HTML: sandboxed (no scripts, no forms, no top navigation) even
 # though sources' HTML is sanitized when read.

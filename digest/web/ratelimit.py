@@ -3,7 +3,7 @@
 In process only: with several web workers each keeps its own window, which still bounds what
 one client can do against one worker. Good enough to stop a script from hammering a form. (The
 signup form's per-address limit, which protects a victim's inbox, is in the database instead:
-digest/store/signups.py.) Clients are keyed by ``digest.web.auth.client_ip``.
+digest/store/signups.py.) Clients are keyed by ``digest.web.session.client_ip``.
 """
 
 from __future__ import annotations

@@ -24,17 +24,17 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from digest.errors import StoreError
-from digest.render.strings import _TABLE as _LANGUAGES
-from digest.store.csvio import email_key, normalize_email, normalize_locale
+from digest.normalize import email_key, normalize_email, normalize_locale
+from digest.render.strings import LANGUAGES as RENDERED_LOCALES
 from digest.store.editions import get_edition, list_editions
 from digest.store.preferences import confirm_signup, memberships_of, set_locale, set_membership
 from digest.store.schema import utcnow
 from digest.store.signups import claim_confirmation, release_confirmation
 from digest.store.subscribers import get_subscriber, unsubscribe
-from digest.web.app import page, state
-from digest.web.auth import client_ip, form_with_csrf
 from digest.web.drafts import filled
 from digest.web.mail import send_notice
+from digest.web.pages import page, state
+from digest.web.session import client_ip, form_with_csrf
 
 log = logging.getLogger("digest.web")
 SIGNUP_MAX_AGE = 7 * 24 * 3600
@@ -77,7 +77,7 @@ async def preferences(request: Request):
         for name, lst in web.config.lists.items():
             set_membership(web.db, subscriber.id, name, name in wanted, title=lst.title)
         locale = normalize_locale(str(form.get("locale", "")))
-        set_locale(web.db, subscriber.id, locale if locale in _LANGUAGES else None)
+        set_locale(web.db, subscriber.id, locale if locale in RENDERED_LOCALES else None)
         subscriber, saved = get_subscriber(web.db, subscriber.id), True
     members = memberships_of(web.db, subscriber.id)
     lists = [(name, lst.title, members.get(name) == "active")

@@ -14,8 +14,8 @@ from datetime import datetime
 import pytest
 from sendgrid import SendGridAPIClient
 
-from digest.build import build_edition
 from digest.config import SendGridConfig, load_config
+from digest.delivery.loop import RecipientFactory, make_job
 from digest.delivery.message import list_unsubscribe
 from digest.delivery.sendgrid import (
     MAX_BATCH,
@@ -23,6 +23,7 @@ from digest.delivery.sendgrid import (
     build_request,
     categories,
 )
+from digest.edition.build import build_edition
 from digest.errors import (
     DeliveryAuthError,
     DeliveryRefused,
@@ -31,7 +32,6 @@ from digest.errors import (
     DeliveryUncertain,
 )
 from digest.models import Subscriber
-from digest.send import RecipientFactory, make_job
 from digest.tokens import TokenSigner
 from tests.conftest import ROOT, SAMPLE_NOW
 from tests.delivery.sendgrid_server import SendGridServer, check_request

@@ -10,14 +10,14 @@ from email.policy import default
 
 import pytest
 
-from digest.build import build_edition
 from digest.config import SmtpConfig, load_config
+from digest.delivery.loop import RecipientFactory, make_job
 from digest.delivery.message import build_message
 from digest.delivery.mime_template import MessageTemplate, encode_body
 from digest.delivery.smtp import SmtpBackend
+from digest.edition.build import build_edition
 from digest.errors import DeliveryAuthError, DeliveryRefused, DeliveryTransient
 from digest.models import Subscriber
-from digest.send import RecipientFactory, make_job
 from digest.tokens import TokenSigner
 from tests.conftest import ROOT, SAMPLE_NOW
 from tests.delivery.smtp_server import SmtpTestServer, client_context, wait_until

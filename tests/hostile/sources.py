@@ -13,13 +13,13 @@ import tomllib
 from datetime import datetime
 from functools import lru_cache
 
-from digest import edits
-from digest.collect import make_edition
 from digest.config import Config, parse_config
 from digest.delivery.base import SendJob
+from digest.delivery.loop import RecipientFactory, make_job
+from digest.edition import edits
+from digest.edition.collect import make_edition
 from digest.errors import ConfigError
 from digest.models import Rendered, SourceResult, Story, Subscriber
-from digest.send import RecipientFactory, make_job
 from digest.store.csvio import read_subscriber_csv
 from digest.tokens import TokenSigner
 from tests.conftest import ROOT, SAMPLE_NOW
@@ -55,7 +55,7 @@ def config_with(**tables) -> Config:
 
 @lru_cache(maxsize=1)
 def _rendered() -> Rendered:
-    from digest.build import build_edition
+    from digest.edition.build import build_edition
 
     config = config_with()
     return build_edition(config, list_name="matinale", now=REF).rendered

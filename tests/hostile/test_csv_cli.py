@@ -1,7 +1,7 @@
 """`digest subscribers import` on a Mailchimp ZIP, end to end (a real process and database)."""
 
+from tests.cli.test_cli import digest
 from tests.hostile.csv_files import mailchimp_zip
-from tests.test_cli import digest
 
 
 def test_cli_imports_a_mailchimp_zip_and_says_what_it_recognised(site, tmp_path):

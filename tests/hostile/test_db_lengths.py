@@ -15,11 +15,11 @@ from email.policy import default
 
 import pytest
 
-from digest.build import edition_for_send
 from digest.config import load_config
+from digest.delivery.loop import deliver
 from digest.delivery.outbox import OutboxBackend
+from digest.edition.build import edition_for_send
 from digest.headers import SUBJECT_MAX
-from digest.send import deliver
 from digest.store import schema as t
 from digest.store.csvio import read_subscriber_csv
 from digest.store.db import open_database

@@ -16,8 +16,8 @@ import pytest
 from digest.config import SourceConfig, source_from_location
 from digest.sources import Fetcher, read_source
 from digest.sources.detect import binary_kind
+from tests.cli.test_cli import digest
 from tests.conftest import SAMPLE, SAMPLE_NOW
-from tests.test_cli import digest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]

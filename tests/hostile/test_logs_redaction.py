@@ -17,13 +17,13 @@ import pytest
 
 from digest.config import load_config
 from digest.logs import never_log, setup_logging
-from digest.scheduled import run_send
+from digest.schedule.runs import run_send
 from digest.store.schedules import Schedule, add_schedule, get_schedule
 from digest.tokens import TokenSigner
 from tests.conftest import SAMPLE_NOW
 from tests.delivery import sendgrid_server
 from tests.delivery.sendgrid_server import SendGridServer
-from tests.test_send import subscribe
+from tests.delivery.test_send import subscribe
 
 SECRET = "k" * 40
 SIGNER = TokenSigner(SECRET)

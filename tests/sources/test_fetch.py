@@ -8,7 +8,8 @@ import pytest
 
 from digest.config import SourceConfig
 from digest.errors import SourceError
-from digest.sources.fetch import CachedFeed, Fetcher, MemoryFeedCache, read_file, read_location
+from digest.models import CachedFeed
+from digest.sources.fetch import Fetcher, MemoryFeedCache, read_file, read_location
 
 from .conftest import FIXTURES
 

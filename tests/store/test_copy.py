@@ -17,9 +17,9 @@ from digest.store.signups import claim_confirmation
 from digest.store.subscribers import ensure_list
 from digest.store.suppressions import suppress
 from digest.store.web_sessions import create_session
+from tests.cli.test_cli import digest
 from tests.conftest import SAMPLE, SITE_TOML
 from tests.store.pre_migration import make_pre_migration
-from tests.test_cli import digest
 
 
 def every_row(url: str) -> dict[str, list[tuple]]:

@@ -6,15 +6,8 @@ import pytest
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import DigestError, ImportRowError
-from digest.store.csvio import (
-    CsvFormatError,
-    CsvRow,
-    email_key,
-    normalize_email,
-    normalize_locale,
-    read_subscriber_csv,
-    write_subscriber_csv,
-)
+from digest.normalize import email_key, normalize_email, normalize_locale
+from digest.store.csvio import CsvFormatError, CsvRow, read_subscriber_csv, write_subscriber_csv
 
 
 def lines(items):
@@ -434,6 +427,6 @@ def test_plain_csv_time_zone_column(header):
 @pytest.mark.parametrize("value", ["../../../../etc/passwd", "/etc/localtime", "Europe/../UTC",
                                    "x" * 500, "Europe/Paris\x00"])
 def test_time_zone_names_that_are_paths_are_refused(value):
-    from digest.store.csvio import normalize_timezone
+    from digest.normalize import normalize_timezone
 
     assert normalize_timezone(value) is None

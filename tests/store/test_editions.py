@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from digest.build import build_edition
+from digest.edition.build import build_edition
 from digest.errors import DigestError
 from digest.store.csvio import read_subscriber_csv
 from digest.store.editions import (

@@ -1,6 +1,6 @@
 """The SQL feed cache against the fetcher's CachedFeed type."""
 
-from digest.sources.fetch import CachedFeed
+from digest.models import CachedFeed
 from digest.store.db import open_database
 from digest.store.feeds import SqlFeedCache
 

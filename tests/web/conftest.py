@@ -80,7 +80,7 @@ def subscribed(web_db):
 @pytest.fixture
 def draft(web_config, web_db, subscribed):
     """Today's edition, stored and waiting for an editor's approval."""
-    from digest.build import build_edition
+    from digest.edition.build import build_edition
     from digest.store.editions import get_edition, save_edition
 
     built = build_edition(web_config, list_name="matinale",

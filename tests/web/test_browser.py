@@ -82,8 +82,8 @@ def test_subscriber_unsubscribes_from_the_confirmation_page(app, web_db, subscri
 def test_email_at_320px_has_no_horizontal_scroll(browser, site, locale, tmp_path):
     from datetime import datetime
 
-    from digest.build import build_edition, preview_values
     from digest.config import load_config
+    from digest.edition.build import build_edition, preview_values
     from digest.render import Personalizer
     from tests.conftest import ROOT, SAMPLE_NOW
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from digest.web.passwords import verify_password
+from tests.cli.test_cli import digest
 from tests.conftest import SAMPLE_NOW
-from tests.test_cli import digest
 
 
 def test_editor_password_prints_a_hash_the_config_accepts(site, tmp_path):

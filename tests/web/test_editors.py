@@ -6,7 +6,7 @@ from email.policy import default
 
 from markupsafe import escape
 
-from digest.edits import story_key
+from digest.edition.edits import story_key
 from digest.store.editions import get_edition
 from tests.web.conftest import EDITOR
 

@@ -1,10 +1,10 @@
-"""digest.edits: pure functions over an Edition."""
+"""digest.edition.edits: pure functions over an Edition."""
 
 from datetime import datetime
 
 import pytest
 
-from digest.edits import apply, clean, move, story_key
+from digest.edition.edits import apply, clean, move, story_key
 from digest.models import Edition, Story
 
 NOW = datetime.fromisoformat("2025-07-01T08:00:00+01:00")

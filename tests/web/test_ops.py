@@ -133,9 +133,9 @@ def test_metrics_are_off_unless_enabled(client):
 
 def sent_edition(config, db, tmp_path):
     """Today's edition sent to the example list through the outbox."""
-    from digest.build import edition_for_send
+    from digest.delivery.loop import deliver
     from digest.delivery.outbox import OutboxBackend
-    from digest.send import deliver
+    from digest.edition.build import edition_for_send
     from digest.tokens import TokenSigner
 
     stored, _ = edition_for_send(config, db, list_name="matinale",
@@ -191,7 +191,7 @@ def test_metrics_count_messages_events_sends_builds_and_the_lease(
 def test_a_failed_source_is_counted(metrics_config, web_db, subscribed, tmp_path):
     import dataclasses
 
-    from digest.build import edition_for_send
+    from digest.edition.build import edition_for_send
 
     broken = dataclasses.replace(metrics_config.sources[0], name="wire",
                                  location=str(tmp_path / "missing.txt"))

@@ -5,9 +5,9 @@ from datetime import datetime
 from email import message_from_bytes
 from email.policy import default
 
-from digest.build import edition_for_send
+from digest.delivery.loop import deliver
 from digest.delivery.outbox import OutboxBackend
-from digest.send import deliver
+from digest.edition.build import edition_for_send
 from digest.store.preferences import memberships_of
 from digest.store.subscribers import count_members, get_subscriber, is_suppressed, list_members
 from digest.tokens import TokenSigner

@@ -28,6 +28,7 @@ from threading import Event
 from digest.config import Config, DeliveryConfig
 from digest.delivery.base import Backend, Recipient, SendJob
 from digest.delivery.message import list_id
+from digest.delivery.pacing import Limits, SlidingWindow, backoff
 from digest.errors import (
     DeliveryAuthError,
     DeliveryError,
@@ -37,7 +38,6 @@ from digest.errors import (
     DeliveryUncertain,
 )
 from digest.models import Edition, Rendered, Subscriber
-from digest.pacing import Limits, SlidingWindow, backoff
 from digest.render.personalize import Personalizer
 from digest.render.strings import Greeter
 from digest.store import ledger

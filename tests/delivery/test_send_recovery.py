@@ -11,11 +11,11 @@ from threading import Event
 import pytest
 from sqlalchemy import select
 
-from digest.build import edition_for_send
 from digest.config import SendGridConfig, load_config
+from digest.delivery.loop import deliver
 from digest.delivery.sendgrid import SendGridBackend
-from digest.scheduled import run_send
-from digest.send import deliver
+from digest.edition.build import edition_for_send
+from digest.schedule.runs import run_send
 from digest.store import ledger
 from digest.store import schema as t
 from digest.store.csvio import read_subscriber_csv
@@ -24,7 +24,7 @@ from digest.store.subscribers import import_subscribers
 from digest.tokens import TokenSigner
 from tests.conftest import SAMPLE_NOW
 from tests.delivery.sendgrid_server import SendGridServer
-from tests.test_send_loop import FakeClock, Scripted
+from tests.delivery.test_send_loop import FakeClock, Scripted
 
 SIGNER = TokenSigner("k" * 40)
 KEY = "SG.recovery-key"

@@ -267,7 +267,7 @@ def test_two_writers_of_the_same_file_do_not_share_a_temporary_file(tmp_path, mo
     """Two sends with the same --out: the second writes while the first is between writing its
     temporary file and renaming it (forced here by re-entering from os.replace)."""
     import digest.private_files
-    from digest.edition_json import write_text_atomic
+    from digest.edition.files import write_text_atomic
 
     target = tmp_path / "edition.json"
     real_replace = os.replace

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.collect import edition_id, make_edition, sources_for
 from digest.config import Config, SourceConfig
-from digest.edition_json import write_edition_files
+from digest.edition.collect import edition_id, make_edition, sources_for
+from digest.edition.files import write_edition_files
 from digest.models import Edition, Rendered
 from digest.render import Personalizer, greeting, render_edition
 from digest.sources import read_sources

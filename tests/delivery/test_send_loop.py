@@ -10,12 +10,12 @@ from threading import Event
 
 import pytest
 
-from digest.build import edition_for_send
 from digest.config import load_config
 from digest.delivery.base import BackendInfo, Outcome
+from digest.delivery.loop import deliver
+from digest.delivery.pacing import SlidingWindow
+from digest.edition.build import edition_for_send
 from digest.errors import DeliveryAuthError, DeliveryRefused, DeliveryTooLarge, DeliveryTransient
-from digest.pacing import SlidingWindow
-from digest.send import deliver
 from digest.store import ledger
 from digest.store.csvio import read_subscriber_csv
 from digest.store.editions import EditionBusy, claim_edition

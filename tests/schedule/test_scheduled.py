@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from digest.scheduled import health, run_draft, run_send
+from digest.schedule.health import health
+from digest.schedule.runs import run_draft, run_send
 from digest.store.editions import approve_edition, get_edition
 from digest.store.schedules import Schedule, add_schedule, get_schedule
 from digest.tokens import TokenSigner
 from tests.conftest import SAMPLE_NOW
-from tests.test_send import subscribe
+from tests.delivery.test_send import subscribe
 
 SIGNER = TokenSigner("k" * 40)
 DAY1 = datetime.fromisoformat(SAMPLE_NOW)  # 2025-07-01 08:00 Casablanca (UTC+1)
@@ -189,7 +190,7 @@ def test_a_stop_finishes_the_batch_in_flight_and_the_next_start_resumes(config, 
                                                                         tmp_path):
     from threading import Event
 
-    from digest.scheduled import run_resume
+    from digest.schedule.runs import run_resume
 
     s = make(db)
     out = tmp_path / "out"

@@ -7,10 +7,10 @@ from email.policy import default
 
 import pytest
 
-from digest.build import edition_for_send
+from digest.delivery.loop import deliver
 from digest.delivery.outbox import OutboxBackend
+from digest.edition.build import edition_for_send
 from digest.render import pipeline
-from digest.send import deliver
 from digest.store.csvio import read_subscriber_csv
 from digest.store.subscribers import import_subscribers, suppress, unsubscribe
 from digest.tokens import TokenSigner

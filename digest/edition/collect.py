@@ -111,7 +111,7 @@ def dedupe(stories: Sequence[Story]) -> list[Story]:
     kept: list[Story] = []
     index: dict[str, int] = {}
     for story in stories:
-        keys = _keys(story)
+        keys = story_keys(story)
         hit = next((index[k] for k in keys if k in index), None)
         if hit is None:
             for k in keys:
@@ -151,7 +151,7 @@ def sources_for(config: Config, overrides: Sequence[SourceConfig] | None) -> tup
     return tuple(overrides) if overrides else config.sources
 
 
-def _keys(story: Story) -> list[str]:
+def story_keys(story: Story) -> list[str]:
     keys = []
     if story.url:
         keys.append("u:" + canonical_url(story.url))

@@ -12,16 +12,14 @@ import pytest
 import tzdata
 from apscheduler.triggers.cron import CronTrigger
 
-from digest.schedule import (
-    JOB_DEFAULTS,
+from digest.schedule.scheduler import JOB_DEFAULTS, make_scheduler, sync_jobs
+from digest.schedule.triggers import (
     MISFIRE_GRACE,
     DailyCronTrigger,
     last_due,
-    make_scheduler,
     next_times,
     parse_cron,
     send_trigger,
-    sync_jobs,
     validate,
 )
 from digest.store.db import open_database
@@ -345,10 +343,10 @@ def test_after_a_restart_a_run_missed_within_the_grace_runs_once_and_an_older_on
     import threading
     import time
 
-    from digest.schedule import Runner
+    from digest.schedule.scheduler import Runner
     from digest.store.schedules import get_schedule
     from digest.tokens import TokenSigner
-    from tests.test_send import subscribe
+    from tests.delivery.test_send import subscribe
 
     subscribe(db, [("amina@example.com", "Amina"), ("omar@example.org", "Omar")])
     for name in ("recent", "stale"):
@@ -386,12 +384,12 @@ def test_a_scheduler_started_after_a_sigterm_mid_send_finishes_that_send(config,
     import time
     from threading import Event
 
-    from digest.schedule import Runner
-    from digest.scheduled import run_send
+    from digest.schedule.runs import run_send
+    from digest.schedule.scheduler import Runner
     from digest.store.editions import get_edition
     from digest.tokens import TokenSigner
-    from tests.test_scheduled import StopAfterFirstBatch
-    from tests.test_send import subscribe
+    from tests.delivery.test_send import subscribe
+    from tests.schedule.test_scheduled import StopAfterFirstBatch
 
     subscribe(db, [("amina@example.com", "Amina"), ("omar@example.org", "Omar"),
                    ("sara@example.net", "Sara")])

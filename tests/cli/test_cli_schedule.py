@@ -12,8 +12,8 @@ from importlib.metadata import version
 import pytest
 import tzdata
 
+from tests.cli.test_cli import digest
 from tests.conftest import EXAMPLE_CSV, SAMPLE_NOW
-from tests.test_cli import digest
 
 
 def start_scheduler(tmp_path, *args):
@@ -121,7 +121,7 @@ def test_a_second_scheduler_on_the_same_database_is_refused_and_sigterm_stops_cl
 
 def test_the_job_added_from_the_cli_is_in_the_database_after_a_scheduler_restart(site, tmp_path):
     from digest.config import load_config
-    from digest.schedule import send_trigger
+    from digest.schedule.triggers import send_trigger
     from digest.store.db import open_database
     from digest.store.schedules import get_schedule
 
@@ -134,7 +134,7 @@ def test_the_job_added_from_the_cli_is_in_the_database_after_a_scheduler_restart
         assert proc.returncode == 0
     config = load_config(site, env={})
     db = open_database(config.database_url)
-    from digest.schedule import make_scheduler
+    from digest.schedule.scheduler import make_scheduler
 
     scheduler = make_scheduler(db)
     scheduler.start(paused=True)

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from digest.store import schema as t
 from digest.store.db import open_database
 from digest.store.revision import head_revision
+from tests.cli.test_cli import digest
 from tests.store.pre_migration import make_pre_migration, snapshot
-from tests.test_cli import digest
 
 NEXT_DAY = "2025-07-02T08:00:00+01:00"
 

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from threading import Event
 
-from digest.build import edition_for_send, reference_time
-from digest.collect import _keys
 from digest.config import Config
-from digest.edition_json import edition_from_dict
+from digest.edition.build import edition_for_send, reference_time
+from digest.edition.collect import story_keys
 from digest.errors import ConfigError, DigestError
+from digest.models import edition_from_dict
 from digest.store.editions import (
     AlreadySent,
     EditionBusy,
@@ -122,7 +122,7 @@ def _send(config, db, schedule, now, *, out_dir, signer, stop, backend) -> RunRe
         return RunResult("not-approved", reason, stored.id)
 
     from digest.delivery import make_backend
-    from digest.send import deliver
+    from digest.delivery.loop import deliver
 
     try:
         report = deliver(config, db, stored,
@@ -180,9 +180,9 @@ def novelty(db, stored: StoredEdition) -> tuple[int, int]:
                                   limit=NOVELTY_LOOKBACK):
         earlier = edition_from_dict(data)
         for story in (*earlier.featured, *earlier.ticker):
-            seen.update(_keys(story))
+            seen.update(story_keys(story))
     stories = (*stored.edition.featured, *stored.edition.ticker)
-    new = sum(1 for s in stories if not seen.intersection(_keys(s)))
+    new = sum(1 for s in stories if not seen.intersection(story_keys(s)))
     return new, len(stories)
 
 
@@ -208,55 +208,4 @@ def _stored_or_built(config: Config, db, schedule: Schedule, now: datetime):
 
 # -- health: what a monitor asks every few minutes ------------------------------------------
 
-@dataclass(frozen=True)
-class Health:
-    list_name: str
-    ok: bool
-    line: str
 
-
-def health(db, now: datetime, list_name: str | None = None) -> list[Health]:
-    """One verdict per list that has schedules. Failing: the last send-time run failed, its
-    edition is paused or still waits for approval, or a send is overdue (none recorded for the
-    latest due day once the misfire grace has passed). A schedule paused on purpose is fine."""
-    from digest.schedule import MISFIRE_GRACE, last_due, zone
-    from digest.store.schedules import list_schedules
-
-    by_list: dict[str, list[tuple[bool, str]]] = {}
-    for s in list_schedules(db, list_name):
-        by_list.setdefault(s.list_name, []).append(_schedule_health(db, s, now, MISFIRE_GRACE,
-                                                                    last_due, zone))
-    verdicts = []
-    for name, checks in sorted(by_list.items()):
-        ok = all(c[0] for c in checks)
-        verdicts.append(Health(name, ok, "; ".join(c[1] for c in checks)))
-    return verdicts
-
-
-def _schedule_health(db, s: Schedule, now, grace, last_due, zone) -> tuple[bool, str]:
-    label = f"schedule {s.name}"
-    if s.paused:
-        return True, f"{label} is paused"
-    tz = zone(s.timezone)
-    due = last_due(s, now - grace)
-    if due is not None and (s.created_at is None or due >= s.created_at):
-        ran_day = s.last_run_at.astimezone(tz).date() if s.last_run_at else None
-        if ran_day is None or ran_day < due.date():
-            return False, (f"{label} is overdue: no run for the send due "
-                           f"{due:%Y-%m-%d %H:%M %Z} ({due.astimezone(UTC):%H:%M} UTC)")
-    if s.last_run_at is None:
-        return True, f"{label} has not run yet"
-    when = f"{s.last_run_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
-    stored = get_edition(db, s.last_edition_id) if s.last_edition_id else None
-    if stored is None:
-        ok = s.last_status not in ("failed",)
-        return ok, f"{label} {s.last_status} at {when}" + (f": {s.last_reason}"
-                                                            if s.last_reason else "")
-    if stored.status == "paused":
-        return False, f"{stored.id} is paused: {stored.reason}"
-    if stored.status == "ready" and stored.needs_approval and stored.approved_at is None:
-        return False, f"{stored.id} was not sent: it waits for an editor's approval"
-    if stored.status == "ready":
-        return False, f"{stored.id} was not sent ({s.last_status}: {s.last_reason})"
-    reason = f" ({stored.reason})" if stored.reason and stored.status == "skipped" else ""
-    return True, f"{stored.id} {stored.status}{reason}, run at {when}"

@@ -97,7 +97,7 @@ def test_missing_and_broken_files(tmp_path):
 def test_project_config_loads():
     from pathlib import Path
 
-    config = load_config(Path(__file__).resolve().parent.parent / "digest.toml", env={})
+    config = load_config(Path(__file__).resolve().parents[2] / "digest.toml", env={})
     assert config.site.timezone == "Africa/Casablanca" and config.site.locale == "fr"
     assert config.site.postal_address and config.sender.email
 

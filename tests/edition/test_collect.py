@@ -4,14 +4,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.collect import canonical_url, dedupe, make_edition, normalize_title, one_line
 from digest.config import load_config
+from digest.edition.collect import canonical_url, dedupe, make_edition, normalize_title, one_line
 from digest.errors import NoStoriesError
 from digest.models import SourceResult, Story
 
 TZ = ZoneInfo("Africa/Casablanca")
 REF = datetime(2025, 7, 1, 8, 0, tzinfo=TZ)
-CONFIG = load_config(Path(__file__).resolve().parent.parent / "digest.toml", env={})
+CONFIG = load_config(Path(__file__).resolve().parents[2] / "digest.toml", env={})
 
 
 def story(title, hours_ago=1.0, role="ticker", url=None, source="s"):

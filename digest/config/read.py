@@ -1,0 +1,174 @@
+"""Settings, loaded once from TOML and the environment into frozen objects.
+
+This is the only module that reads the config file or the environment. Everything else gets
+a ``Config`` passed down. Lookup order for the file: ``--config FILE``, then ``DIGEST_CONFIG``,
+then ``./digest.toml``. Relative paths inside the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from digest.config.model import (
+    LIST_TITLE_MAX,
+    Config,
+    EditionConfig,
+    ListConfig,
+    SenderConfig,
+    SiteConfig,
+    ThemeConfig,
+)
+from digest.config.section import (
+    Section,
+    check_template,
+    locale_key,
+    plain_address,
+    timezone_key,
+    url_key,
+)
+from digest.config.tables import delivery_table, sendgrid_table, smtp_table, source_entry, web_table
+from digest.errors import ConfigError
+from digest.headers import address_problem
+from digest.resources import default_templates
+
+
+def resolve_config_path(explicit: str | os.PathLike | None, env: Mapping[str, str]) -> Path:
+    if explicit:
+        return Path(explicit)
+    if env.get("DIGEST_CONFIG"):
+        return Path(env["DIGEST_CONFIG"])
+    return Path("digest.toml")
+
+
+def load_config(
+    explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Load the config file named by ``explicit``, ``DIGEST_CONFIG`` or ``./digest.toml``."""
+    env = os.environ if env is None else env
+    path = resolve_config_path(explicit, env)
+    if not path.is_file():
+        raise ConfigError("config file not found (use --config FILE or DIGEST_CONFIG)", path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"is not valid TOML: {exc}", path=path) from None
+    return parse_config(data, path=path.resolve(), env=env)
+
+
+def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Config:
+    root = path.parent if path else Path.cwd()
+    top = Section(data, "", path)
+
+    s = Section(top.get("site", dict, required=True), "site", path)
+    site = SiteConfig(
+        name=s.get("name", str, required=True),
+        url=url_key(s, "url", required=True),
+        timezone=timezone_key(s, path),
+        locale=locale_key(s, path),
+        postal_address=s.get("postal_address", str, required=True),
+        public_url=url_key(s, "public_url", required=True).rstrip("/"),
+    )
+    s.finish()
+    if not site.postal_address.strip():
+        raise ConfigError("must not be empty (every email carries it)", path=path,
+                          key="site.postal_address")
+
+    s = Section(top.get("sender", dict, required=True), "sender", path)
+    sender = SenderConfig(
+        email=s.get("email", str, required=True),
+        name=s.get("name", str, ""),
+        reply_to=s.get("reply_to", str, None),
+        unsubscribe_mailto=s.get("unsubscribe_mailto", str, None),
+    )
+    s.finish()
+    for key in ("email", "reply_to", "unsubscribe_mailto"):
+        value = getattr(sender, key)
+        if value is not None and not plain_address(value):
+            raise ConfigError(f"is not a plain email address: {value!r}", path=path,
+                              key=f"sender.{key}")
+        # Goes into From/Reply-To/List-Unsubscribe and the SMTP envelope as it is.
+        problem = value is not None and address_problem(value)
+        if problem:
+            raise ConfigError(f"{value!r} {problem}", path=path, key=f"sender.{key}")
+    if any(c in sender.name for c in "\r\n"):
+        raise ConfigError("must be one line", path=path, key="sender.name")
+
+    s = Section(top.get("theme", dict, {}), "theme", path)
+    theme = s.fill(ThemeConfig, fonts=MappingProxyType(dict(s.get("fonts", dict, {}))))
+    s.finish()
+
+    s = Section(top.get("edition", dict, {}), "edition", path)
+    edition = s.fill(EditionConfig)
+    s.finish()
+    if edition.window_hours <= 0:
+        raise ConfigError("must be positive", path=path, key="edition.window_hours")
+    for key in ("subject", "preheader"):
+        check_template(getattr(edition, key), path, f"edition.{key}")
+
+    s = Section(top.get("database", dict, {}), "database", path)
+    configured_url = s.get("url", str, "sqlite:///var/digest.db")
+    db_url = env.get("DIGEST_DATABASE_URL") or configured_url
+    s.finish()
+    db_url = _absolute_sqlite(db_url, root)
+
+    lists = {}
+    for name, table in top.get("lists", dict, {}).items():
+        s = Section(table, f"lists.{name}", path)
+        lists[name] = ListConfig(name=name, title=s.get("title", str, name))
+        s.finish()
+        if len(lists[name].title) > LIST_TITLE_MAX:  # the lists.title column
+            raise ConfigError(f"must be at most {LIST_TITLE_MAX} characters", path=path,
+                              key=f"lists.{name}.title")
+
+    sources = tuple(
+        source_entry(entry, i, root, path) for i, entry in enumerate(top.get("sources", list, []))
+    )
+    names = [src.name for src in sources]
+    if len(set(names)) != len(names):
+        raise ConfigError("source names must be unique", path=path, key="sources")
+
+    templates = top.get("templates_dir", str, None)
+    templates_dir = (root / templates).resolve() if templates else default_templates()
+    sendgrid = sendgrid_table(top.get("sendgrid", dict, {}), path, env)
+    smtp = smtp_table(top.get("smtp", dict, {}), path, env)
+    delivery = delivery_table(top.get("delivery", dict, {}), path)
+    web = web_table(top.get("web", dict, {}), root, path, env)
+    editors = top.get("editors", dict, {})
+    for name, value in editors.items():
+        if not isinstance(value, str) or not value.startswith("scrypt$"):
+            raise ConfigError("must be a password hash from 'digest editor-password'",
+                              path=path, key=f"editors.{name}")
+    top.finish()
+
+    return Config(
+        path=path,
+        root=root,
+        site=site,
+        sender=sender,
+        theme=theme,
+        edition=edition,
+        sources=sources,
+        lists=MappingProxyType(lists),
+        database_url=db_url,
+        templates_dir=templates_dir,
+        secret_key=env.get("DIGEST_SECRET_KEY") or None,
+        sendgrid=sendgrid,
+        smtp=smtp,
+        delivery=delivery,
+        web=web,
+        editors=MappingProxyType(dict(editors)),
+    )
+
+
+def _absolute_sqlite(url: str, root: Path) -> str:
+    """``sqlite:///var/digest.db`` in a config means relative to the config file."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url.removeprefix(prefix)
+        if rest and rest != ":memory:":
+            return prefix + str((root / rest).resolve())
+    return url

@@ -140,6 +140,11 @@ class DeliveryConfig:
     retry_after_max: float = 3600.0
     error_budget: float = 0.05  # failed share of attempted messages that pauses the send
     error_budget_min: int = 20  # ...once at least this many were attempted
+    # A sender's lease (digest/store/workers.py): renewed every sixth of it by a thread while
+    # the sender lives; a sender silent for longer is dead and its batch in flight unknown.
+    lease_seconds: float = 90.0
+    # How long a send (or the scheduler) keeps retrying a database that does not answer.
+    database_retry_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -431,7 +436,8 @@ def _delivery(table: Any, path: Path | None) -> DeliveryConfig:
     s.finish()
     if config.batch_size is not None and not 1 <= config.batch_size <= 1000:
         raise ConfigError("must be between 1 and 1000", path=path, key="delivery.batch_size")
-    for key in ("rate_per_second", "rate_per_minute"):
+    for key in ("rate_per_second", "rate_per_minute", "lease_seconds",
+                "database_retry_seconds"):
         value = getattr(config, key)
         if value is not None and value <= 0:
             raise ConfigError("must be positive", path=path, key=f"delivery.{key}")

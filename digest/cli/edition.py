@@ -64,8 +64,11 @@ def build(config: Config, list_name, now, sources, out_dir):
 @click.option("--reason", metavar="TEXT",
               help="With --retry-failed: only failures whose reason contains TEXT (any case), "
               "e.g. 553 or 'gave up'; 'digest status' lists the reasons.")
+@click.option("--join", "join", is_flag=True,
+              help="Share the edition with the senders already on it, each claiming its own "
+              "batches (PostgreSQL only: SQLite has one sender per edition).")
 def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown,
-         retry_failed, reason):
+         retry_failed, reason, join):
     """Deliver today's edition to every active subscriber of a list.
 
     The edition is built and stored on the first run of the day; running the same command
@@ -128,7 +131,7 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         report = deliver(
             config, db, stored, make_backend(backend, config, out_dir=out_dir),
             signer=signer_for(config), resend_unknown=resend_unknown,
-            retry_failed=retry_failed, reason=reason, stop=stop,
+            retry_failed=retry_failed, reason=reason, stop=stop, share=join,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report is None:

@@ -186,6 +186,7 @@ def status(config: Config, edition_id):
     table = Table(*(k for k in ("total", *c)))
     table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
     out.print(table)
+    _print_workers(db, edition_id)
     for source, flag in (("failed", "retried (--retry-failed)"),
                          ("unknown", "resent (--resend-unknown)")):
         now_in = ledger.requeued(db, edition_id).get(source)
@@ -277,6 +278,26 @@ def _print_report(report) -> None:
         err.print(styled(("paused:", "yellow"),
                          f" {report.reason}. Run the same command again to resume; "
                          f"'digest status {report.edition_id}' shows the ledger."))
+
+
+def _print_workers(db, edition_id: str) -> None:
+    """The senders that worked on it (several on PostgreSQL with --join), and how each ended."""
+    from digest.store.workers import list_workers
+
+    for w in list_workers(db, edition_id):
+        out.print(f"  worker {w.owner}: {WORKER_STATES.get(w.status, w.status)}, "
+                  f"{w.backend or '?'}, started {w.started_at:%Y-%m-%d %H:%M:%S}, "
+                  f"last seen {w.heartbeat_at:%H:%M:%S} UTC"
+                  + (f", {w.sending} in flight" if w.sending else ""))
+
+
+WORKER_STATES = {
+    "active": "sending",
+    "done": "done",
+    "paused": "paused",
+    "stopped": "stopped",
+    "dead": "dead (lease expired or process gone: its batch in flight is unknown)",
+}
 
 
 def _print_build(built) -> None:

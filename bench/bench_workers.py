@@ -102,6 +102,7 @@ def _config(folder: Path, database_url: str) -> Path:
     cfg = folder / "digest.toml"
     cfg.write_text((ROOT / "digest.toml").read_text(encoding="utf-8").replace(
         'path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"'
+    ).replace('templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"'
     ).replace('url = "sqlite:///var/digest.db"', f'url = "{database_url}"'), encoding="utf-8")
     return cfg
 

@@ -167,6 +167,7 @@ class Sender:
         self._attempted = 0
         self._failed = 0
         self._started = 0.0
+        self._lease_lost: str | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class Sender:
                             lease_seconds=self.delivery.lease_seconds, share=self.share,
                             on_first=self._populate)
         heartbeat = workers.Heartbeat(self.db, edition_id, self.owner,
-                                      self.delivery.lease_seconds, on_lost=self.stop.set).start()
+                                      self.delivery.lease_seconds, on_lost=self._lost).start()
         status, why, outage = "paused", None, False
         try:
             r.newly_unknown = joined.newly_unknown
@@ -207,7 +208,8 @@ class Sender:
             status, why = "paused", str(exc)
             r.status = "paused"
         except Interrupted:
-            status, why = "paused", "stopped by the operator (Ctrl-C or SIGTERM)"
+            status, why = "paused", self._lease_lost or \
+                "stopped by the operator (Ctrl-C or SIGTERM)"
             r.status = "interrupted"
         except Cancelled:
             status = "cancelled"
@@ -220,6 +222,13 @@ class Sender:
             if not outage:
                 self._leave(status, why)
         return self.report
+
+    def _lost(self) -> None:
+        """The heartbeat found this worker's lease taken (silent past delivery.lease_seconds,
+        and marked dead by another): stop after the batch in flight, whose answer is kept."""
+        self._lease_lost = ("this sender's lease was taken over (it was silent for longer "
+                            "than delivery.lease_seconds)")
+        self.stop.set()
 
     def _leave(self, status: str, why: str | None) -> None:
         edition_id, r = self.stored.id, self.report

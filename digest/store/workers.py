@@ -246,24 +246,32 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=max(self.interval * 2, 5.0))
 
-    def beat(self) -> None:
+    def beat(self, *, judge: bool = True) -> None:
+        """Renew; with ``judge``, also mark dead the peers whose lease ran out."""
         now = utcnow()
         with self.db.write() as conn:
             if not touch(conn, self.edition_id, self.owner, now):
                 self.on_lost()
                 self._stop.set()
                 return
-            keep = {x.owner for x in workers(conn, self.edition_id) if x.alive(now)}
-            reap(conn, self.edition_id, keep=keep | {self.owner}, now=now)
+            if judge:
+                keep = {x.owner for x in workers(conn, self.edition_id) if x.alive(now)}
+                reap(conn, self.edition_id, keep=keep | {self.owner}, now=now)
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval):
             try:
-                self.beat()
+                # Right after an outage of its own, a worker does not judge its peers: they
+                # were cut off as long as it was, and renew on their next beat.
+                self.beat(judge=not failing)
+                failing = False
             except SQLAlchemyError as exc:
-                log.warning("could not renew the send lease of %s (the database does not "
-                            "answer: %s); trying again in %.0f s", self.edition_id,
-                            _first_line(exc), self.interval)
+                if not failing:
+                    log.warning("could not renew the send lease of %s (the database does not "
+                                "answer: %s); trying again every %.0f s", self.edition_id,
+                                _first_line(exc), self.interval)
+                failing = True
 
 
 def _check_sendable(edition_id: str, row) -> None:

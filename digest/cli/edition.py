@@ -64,8 +64,11 @@ def build(config: Config, list_name, now, sources, out_dir):
 @click.option("--reason", metavar="TEXT",
               help="With --retry-failed: only failures whose reason contains TEXT (any case), "
               "e.g. 553 or 'gave up'; 'digest status' lists the reasons.")
+@click.option("--join", "join", is_flag=True,
+              help="Share the edition with the senders already on it, each claiming its own "
+              "batches (PostgreSQL only: SQLite has one sender per edition).")
 def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown,
-         retry_failed, reason):
+         retry_failed, reason, join):
     """Deliver today's edition to every active subscriber of a list.
 
     The edition is built and stored on the first run of the day; running the same command
@@ -128,7 +131,7 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         report = deliver(
             config, db, stored, make_backend(backend, config, out_dir=out_dir),
             signer=signer_for(config), resend_unknown=resend_unknown,
-            retry_failed=retry_failed, reason=reason, stop=stop,
+            retry_failed=retry_failed, reason=reason, stop=stop, share=join,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report is None:
@@ -183,6 +186,7 @@ def status(config: Config, edition_id):
     table = Table(*(k for k in ("total", *c)))
     table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
     out.print(table)
+    _print_workers(db, edition_id)
     for source, flag in (("failed", "retried (--retry-failed)"),
                          ("unknown", "resent (--resend-unknown)")):
         now_in = ledger.requeued(db, edition_id).get(source)
@@ -274,6 +278,26 @@ def _print_report(report) -> None:
         err.print(styled(("paused:", "yellow"),
                          f" {report.reason}. Run the same command again to resume; "
                          f"'digest status {report.edition_id}' shows the ledger."))
+
+
+def _print_workers(db, edition_id: str) -> None:
+    """The senders that worked on it (several on PostgreSQL with --join), and how each ended."""
+    from digest.store.workers import list_workers
+
+    for w in list_workers(db, edition_id):
+        out.print(f"  worker {w.owner}: {WORKER_STATES.get(w.status, w.status)}, "
+                  f"{w.backend or '?'}, started {w.started_at:%Y-%m-%d %H:%M:%S}, "
+                  f"last seen {w.heartbeat_at:%H:%M:%S} UTC"
+                  + (f", {w.sending} in flight" if w.sending else ""))
+
+
+WORKER_STATES = {
+    "active": "sending",
+    "done": "done",
+    "paused": "paused",
+    "stopped": "stopped",
+    "dead": "dead (lease expired or process gone: its batch in flight is unknown)",
+}
 
 
 def _print_build(built) -> None:

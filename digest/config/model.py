@@ -133,6 +133,11 @@ class DeliveryConfig:
     retry_after_max: float = 3600.0
     error_budget: float = 0.05  # failed share of attempted messages that pauses the send
     error_budget_min: int = 20  # ...once at least this many were attempted
+    # A sender's lease (digest/store/workers.py): renewed every sixth of it by a thread while
+    # the sender lives; a sender silent for longer is dead and its batch in flight unknown.
+    lease_seconds: float = 90.0
+    # How long a send (or the scheduler) keeps retrying a database that does not answer.
+    database_retry_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

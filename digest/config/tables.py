@@ -86,7 +86,8 @@ def delivery_table(table: Any, path: Path | None) -> DeliveryConfig:
     s.finish()
     if config.batch_size is not None and not 1 <= config.batch_size <= 1000:
         raise ConfigError("must be between 1 and 1000", path=path, key="delivery.batch_size")
-    for key in ("rate_per_second", "rate_per_minute"):
+    for key in ("rate_per_second", "rate_per_minute", "lease_seconds",
+                "database_retry_seconds"):
         value = getattr(config, key)
         if value is not None and value <= 0:
             raise ConfigError("must be positive", path=path, key=f"delivery.{key}")

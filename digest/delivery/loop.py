@@ -40,14 +40,9 @@ from digest.errors import (
 from digest.models import Edition, Rendered, Subscriber
 from digest.render.personalize import Personalizer
 from digest.render.strings import Greeter
-from digest.store import ledger
-from digest.store.editions import (
-    StoredEdition,
-    claim_edition,
-    edition_status,
-    new_owner,
-    release_edition,
-)
+from digest.store import ledger, workers
+from digest.store.editions import StoredEdition, edition_status, new_owner
+from digest.store.outage import DatabaseOutage, Retry
 from digest.tokens import TokenSigner
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -145,7 +140,7 @@ class Sender:
     def __init__(self, config: Config, db, stored: StoredEdition, backend: Backend, *,
                  signer: TokenSigner, stop: Event | None = None,
                  progress: Progress | None = None, clock=time.monotonic, sleep=None,
-                 rng=random.random):
+                 rng=random.random, share: bool = False):
         self.config, self.db, self.stored, self.backend = config, db, stored, backend
         self.delivery = config.delivery
         self.stop = stop or Event()
@@ -161,10 +156,18 @@ class Sender:
         self.batch_size = max(1, min(wanted, backend.max_batch,
                                      self.limits.largest_batch or wanted))
         self.owner = new_owner()
+        self.share = share  # --join: work beside the senders already on it (PostgreSQL)
+        # Every store call of the loop rides out a database outage of this long: an answer
+        # the provider gave is recorded as soon as the database is back, never lost.
+        self.retry = Retry(self.delivery.database_retry_seconds,
+                           then="the batch in flight stays 'sending' (a resume reports it "
+                                "unknown); run the same command again once the database is back")
         self.report = SendReport(edition_id=stored.id, list_name=stored.list_name,
                                  backend=backend.info.name, destination=backend.info.destination)
         self._attempted = 0
         self._failed = 0
+        self._started = 0.0
+        self._lease_lost: str | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -172,26 +175,30 @@ class Sender:
             reason: str | None = None) -> SendReport:
         """``resend_unknown`` / ``retry_failed`` (optionally only failures whose reason contains
         ``reason``) put those rows back to pending first, reopening an edition already sent."""
-        started = self.clock()
+        self._started = self.clock()
         edition_id = self.stored.id
         r = self.report
         if resend_unknown or retry_failed:
-            r.resent, r.retried = ledger.reopen_sent(self.db, edition_id, unknown=resend_unknown,
-                                                     failed=retry_failed, reason=reason)
-        previous = claim_edition(self.db, edition_id, self.owner, backend=self.backend.info.name)
-        status, why = "paused", None
+            r.resent, r.retried = self.retry(ledger.reopen_sent, self.db, edition_id,
+                                             unknown=resend_unknown, failed=retry_failed,
+                                             reason=reason)
+        # Rows dead senders left in flight become unknown as this one joins (workers.join).
+        joined = self.retry(workers.join, self.db, edition_id, self.owner,
+                            backend=self.backend.info.name,
+                            lease_seconds=self.delivery.lease_seconds, share=self.share,
+                            on_first=self._populate)
+        heartbeat = workers.Heartbeat(self.db, edition_id, self.owner,
+                                      self.delivery.lease_seconds, on_lost=self._lost).start()
+        status, why, outage = "paused", None, False
         try:
-            # The audience is fixed when the send starts (one INSERT ... SELECT, atomic): a resume
-            # neither adds people who subscribed since nor loses anyone.
-            if previous == "ready" or not sum(self._counts().values()):
-                ledger.populate(self.db, edition_id, self.stored.list_id)
-            r.newly_unknown = ledger.mark_interrupted(self.db, edition_id)
+            r.newly_unknown = joined.newly_unknown
             if resend_unknown:
                 r.resent += ledger.resend_unknown(self.db, edition_id)
             if retry_failed:
                 r.retried += ledger.retry_failed(self.db, edition_id, reason)
             self._tally()
             self._passes()
+            self._wait_for_peers()
             if self.stop.is_set():
                 raise Interrupted
             status = "sent" if self._left() == 0 else "paused"
@@ -201,33 +208,69 @@ class Sender:
             status, why = "paused", str(exc)
             r.status = "paused"
         except Interrupted:
-            status, why = "paused", "stopped by the operator (Ctrl-C or SIGTERM)"
+            status, why = "paused", self._lease_lost or \
+                "stopped by the operator (Ctrl-C or SIGTERM)"
             r.status = "interrupted"
         except Cancelled:
             status = "cancelled"
+        except DatabaseOutage:
+            outage = True
+            raise  # the lease runs out by itself; a resume marks what was in flight unknown
         finally:
+            heartbeat.stop()
             self.backend.close()
-            if status != "cancelled":  # a cancel cleared the lease: nothing to give back
-                release_edition(self.db, edition_id, self.owner, status=status, reason=why)
-            if edition_status(self.db, edition_id) == "cancelled":
-                r.status, why = "cancelled", "cancelled by the operator ('digest cancel')"
-            self._tally()
-            self.report.reason = why
-            if status == "paused" and self.report.status == "sent":
-                self.report.status = "paused"
-            self.report.seconds = self.clock() - started
-            self.report.failures = ledger.failures(self.db, edition_id)
+            if not outage:
+                self._leave(status, why)
         return self.report
+
+    def _lost(self) -> None:
+        """The heartbeat found this worker's lease taken (silent past delivery.lease_seconds,
+        and marked dead by another): stop after the batch in flight, whose answer is kept."""
+        self._lease_lost = ("this sender's lease was taken over (it was silent for longer "
+                            "than delivery.lease_seconds)")
+        self.stop.set()
+
+    def _leave(self, status: str, why: str | None) -> None:
+        edition_id, r = self.stored.id, self.report
+        last = self.retry(workers.leave, self.db, edition_id, self.owner, status=status,
+                          reason=why)
+        if not last and status == "paused" and r.status == "sent" \
+                and why == "some deliveries are still pending":
+            status, why = "sent", "other workers carry on with the rest"
+        if self.retry(edition_status, self.db, edition_id) == "cancelled":
+            r.status, why = "cancelled", "cancelled by the operator ('digest cancel')"
+        self._tally()
+        r.reason = why
+        if status == "paused" and r.status == "sent":
+            r.status = "paused"
+        r.seconds = self.clock() - self._started
+        r.failures = self.retry(ledger.failures, self.db, edition_id)
+
+    def _populate(self, conn, previous: str) -> None:
+        """Inside workers.join, when no other worker is alive. The audience is fixed when the
+        send starts (one INSERT ... SELECT, atomic): a resume neither adds people who
+        subscribed since nor loses anyone."""
+        if previous == "ready" or not ledger.has_rows(conn, self.stored.id):
+            ledger.populate_rows(conn, self.stored.id, self.stored.list_id)
+
+    def _wait_for_peers(self) -> None:
+        """Done with what this worker could claim: wait while other workers hold rows in flight,
+        so that whoever leaves last sees their answers, or marks a dead one's batch unknown
+        (the heartbeat thread does, once that worker's lease has run out)."""
+        while not self.stop.is_set() and self.retry(workers.others_in_flight, self.db,
+                                                    self.stored.id, self.owner):
+            self.stop.wait(0.2)
 
     def _passes(self) -> None:
         """Pass over pending rows until none are left; rows told 'retry' come back next pass."""
         for attempt in range(1, self.delivery.max_retries + 2):
             after, claimed_any = 0, False
             while not self.stop.is_set():
-                if edition_status(self.db, self.stored.id) == "cancelled":
+                if self.retry(edition_status, self.db, self.stored.id) == "cancelled":
                     raise Cancelled
-                batch = ledger.claim_batch(self.db, self.stored.id, self.stored.list_id,
-                                           after=after, limit=self.batch_size, owner=self.owner)
+                batch = self.retry(ledger.claim_batch, self.db, self.stored.id,
+                                   self.stored.list_id, after=after, limit=self.batch_size,
+                                   owner=self.owner)
                 if batch.last_id is None:
                     break
                 after = batch.last_id
@@ -250,8 +293,9 @@ class Sender:
             self._post(batch, attempts, unanswered)
         except (Pause, Interrupted):
             if unanswered:  # never handed over (or refused before it was): not in flight
-                ledger.record(self.db, [(i, "pending", None) for i in sorted(unanswered)],
-                              edition_id=self.stored.id, owner=self.owner)
+                self.retry(ledger.record, self.db,
+                           [(i, "pending", None) for i in sorted(unanswered)],
+                           edition_id=self.stored.id, owner=self.owner)
             raise
 
     def _post(self, batch: list[Recipient], attempts: dict[int, int],
@@ -322,7 +366,7 @@ class Sender:
                 else:
                     status = "pending"
             results.append((delivery_id, status, detail))
-        ledger.record(self.db, results, edition_id=self.stored.id, owner=self.owner)
+        self.retry(ledger.record, self.db, results, edition_id=self.stored.id, owner=self.owner)
         unanswered.difference_update(i for i, _, _ in results)
         sent = sum(st == "sent" for _, st, _ in results)
         failed = sum(st == "failed" for _, st, _ in results)
@@ -344,7 +388,7 @@ class Sender:
             )
 
     def _counts(self) -> dict[str, int]:
-        return ledger.counts(self.db, self.stored.id)
+        return self.retry(ledger.counts, self.db, self.stored.id)
 
     def _tally(self) -> None:
         """Read the report's figures from the ledger (at the start and the end only: counting a
@@ -377,9 +421,9 @@ class Sender:
 
 def deliver(config: Config, db, stored: StoredEdition, backend: Backend, *,
             signer: TokenSigner, resend_unknown: bool = False, retry_failed: bool = False,
-            reason: str | None = None, **kw) -> SendReport:
+            reason: str | None = None, share: bool = False, **kw) -> SendReport:
     """Send (or resume) a stored edition through a backend. The library call behind the CLI."""
-    return Sender(config, db, stored, backend, signer=signer, **kw).run(
+    return Sender(config, db, stored, backend, signer=signer, share=share, **kw).run(
         resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason)
 
 

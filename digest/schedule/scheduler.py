@@ -30,6 +30,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import DigestError
 from digest.schedule.triggers import MISFIRE_GRACE, draft_trigger, send_trigger
@@ -190,18 +191,24 @@ class Runner:
 
     def run(self) -> None:
         """Block until stop is set (SIGTERM) or the lease is lost, then shut down cleanly."""
+        from digest.store.outage import Retry
         from digest.store.schedules import changes_stamp, list_schedules, renew_lease
 
+        # An idle scheduler rides out a database outage (PostgreSQL restarting) for a bounded
+        # time, with one line when it starts and one when it ends; past it, a sentence.
+        retry = Retry(self.config.delivery.database_retry_seconds,
+                      then="the scheduler stops; start it again once the database is back",
+                      say=lambda text: log.warning(text, extra={"event": "database"}))
         try:
             while not self.stop.wait(self.poll):
-                if not renew_lease(self.db, self.owner):
+                if not retry(renew_lease, self.db, self.owner):
                     log.error("lost the scheduler lease to another process; stopping",
                               extra={"event": "lease"})
                     break
-                stamp = changes_stamp(self.db)
+                stamp = retry(changes_stamp, self.db)
                 if stamp != self._stamp:
                     self._stamp = stamp
-                    sync_jobs(self.scheduler, list_schedules(self.db))
+                    sync_jobs(self.scheduler, retry(list_schedules, self.db))
         finally:
             self.shutdown()
 
@@ -211,7 +218,11 @@ class Runner:
         self.stop.set()  # a send in flight finishes its batch and pauses, resumable
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
-        release_lease(self.db, self.owner)
+        try:
+            release_lease(self.db, self.owner)
+        except SQLAlchemyError as exc:  # the database is down: the lease goes stale by itself
+            log.warning("could not release the scheduler lease (%s); it goes stale by itself",
+                        getattr(exc, "orig", None) or exc, extra={"event": "lease"})
         _Runtime.config = None
         log.info("scheduler stopped", extra={"event": "stop"})
 

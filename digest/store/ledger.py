@@ -21,9 +21,9 @@ from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, sel
 from digest.models import Subscriber
 from digest.store import schema as t
 from digest.store.db import Database
-from digest.store.editions import heartbeat
 from digest.store.schema import utcnow
 from digest.store.suppressions import suppressed_clause
+from digest.store.workers import touch
 
 DETAIL_MAX = 500
 
@@ -48,6 +48,13 @@ def populate(db: Database, edition_id: str, list_id: int) -> int:
     Members who left the list are recorded as skipped at once; suppressions are checked batch by
     batch, so one recorded during the send still counts. Rows that exist are left alone.
     """
+    with db.write() as conn:
+        return populate_rows(conn, edition_id, list_id)
+
+
+def populate_rows(conn, edition_id: str, list_id: int) -> int:
+    """populate() inside the caller's write transaction (workers.join fills the ledger under
+    the edition's lock, so that a second worker never claims from a half-filled one)."""
     m, d = t.memberships, t.deliveries
     now = utcnow()
     already = exists().where(d.c.edition_id == edition_id, d.c.subscriber_id == m.c.subscriber_id)
@@ -60,16 +67,26 @@ def populate(db: Database, edition_id: str, list_id: int) -> int:
         .where(m.c.list_id == list_id, ~already)
         .order_by(m.c.subscriber_id)
     )
-    with db.write() as conn:
-        result = conn.execute(insert(d).from_select(
-            ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source),
-            execution_options={"preserve_rowcount": True})  # an INSERT: see upsert.insert_ignore
+    result = conn.execute(insert(d).from_select(
+        ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source),
+        execution_options={"preserve_rowcount": True})  # an INSERT: see upsert.insert_ignore
     return result.rowcount or 0
+
+
+def has_rows(conn, edition_id: str) -> bool:
+    d = t.deliveries
+    return conn.scalar(select(d.c.id).where(d.c.edition_id == edition_id).limit(1)) is not None
 
 
 def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limit: int,
                 owner: str | None = None) -> Batch:
-    """The next ``limit`` pending rows after ``after``, marked ``sending`` in one transaction."""
+    """The next ``limit`` pending rows after ``after``, marked ``sending`` (and claimed by
+    ``owner``) in one transaction.
+
+    On PostgreSQL the rows are locked as they are read, skipping rows another claimer holds
+    (FOR UPDATE SKIP LOCKED): under READ COMMITTED two claimers would otherwise read the same
+    pending rows and both mark them. SQLite's BEGIN IMMEDIATE serialises claimers already.
+    """
     d, s, m = t.deliveries, t.subscribers, t.memberships
     stmt = (
         select(d.c.id, d.c.subscriber_id, d.c.attempts, s.c.email, s.c.name, s.c.locale,
@@ -80,6 +97,8 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
         .order_by(d.c.id)
         .limit(limit)
     )
+    if db.dialect == "postgresql":
+        stmt = stmt.with_for_update(of=d, skip_locked=True)
     now = utcnow()
     with db.write() as conn:
         rows = conn.execute(stmt).all()
@@ -94,9 +113,10 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
                              .values(status="skipped", detail=why, updated_at=now))
         if go:
             conn.execute(update(d).where(d.c.id.in_([r.id for r in go]))
-                         .values(status="sending", attempts=d.c.attempts + 1, updated_at=now))
+                         .values(status="sending", attempts=d.c.attempts + 1, updated_at=now,
+                                 worker=owner))
         if owner:
-            heartbeat(conn, edition_id, owner)
+            touch(conn, edition_id, owner)
     claimed = [
         Claimed(r.id, Subscriber(id=r.subscriber_id, email=r.email, name=r.name,
                                  locale=r.locale), r.attempts + 1)
@@ -131,7 +151,7 @@ def record(db: Database, results: Iterable[tuple[int, str, str]], *, edition_id:
                          .values(status=bindparam("b_status"), detail=bindparam("b_detail"),
                                  updated_at=now), singles)
         if owner:
-            heartbeat(conn, edition_id, owner)
+            touch(conn, edition_id, owner)
 
 
 def mark_interrupted(db: Database, edition_id: str) -> int:

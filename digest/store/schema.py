@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -225,6 +226,9 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("detail", String(500), nullable=True),  # provider message id, or why it failed
     Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
+    # The send_workers owner that claimed the row last: whose lease decides, when that worker
+    # dies, that its in-flight rows become 'unknown' while the other workers carry on.
+    Column("worker", String(200), nullable=True),
     UniqueConstraint("edition_id", "subscriber_id"),
     CheckConstraint(
         "status IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'unknown', 'cancelled')",
@@ -288,6 +292,26 @@ scheduler_lease = Table(
     Column("owner", String(200), nullable=False),
     Column("started_at", UtcDateTime, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=False),
+)
+
+send_workers = Table(
+    "send_workers",
+    metadata,
+    # One row per `digest send` process that worked on an edition (digest/store/workers.py):
+    # its lease (heartbeat_at + lease_seconds, renewed by a thread while it lives) and how it
+    # ended. PostgreSQL lets several be active at once; SQLite one.
+    Column("edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("owner", String(200), primary_key=True),  # host:pid:nonce
+    # active: sending; done, paused, stopped: left on its own; dead: its lease expired or
+    # its process was gone, and its in-flight rows were marked unknown.
+    Column("status", String(10), nullable=False, default="active"),
+    Column("backend", String(20), nullable=True),
+    Column("lease_seconds", Float, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    CheckConstraint("status IN ('active', 'done', 'paused', 'stopped', 'dead')", name="status"),
 )
 
 

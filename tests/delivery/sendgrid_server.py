@@ -35,7 +35,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -264,6 +264,10 @@ class _Handler(BaseHTTPRequestHandler):
                     {"message": m, "field": f, "help": HELP} for m, f in problems]}).encode())
         if kind in ("ok", "drop-after-accept"):
             message_id = owner._accept(body)
+            if owner.delay:  # a slower provider: batches stay in flight long enough to see
+                time.sleep(owner.delay)
+            if owner.on_accept is not None:  # e.g. cut the database before the answer goes
+                owner.on_accept(len(owner.message_ids))
             if kind == "drop-after-accept":
                 owner._log(kind, message_id)
                 self.close_connection = True
@@ -324,6 +328,8 @@ class SendGridServer:
         self.hang_seconds = hang_seconds
         self.ratelimit_limit = ratelimit_limit
         self.ratelimit_reset = ratelimit_reset  # unix time; default: a minute from each answer
+        self.delay = 0.0  # seconds an accepted request waits before its answer
+        self.on_accept: Callable[[int], None] | None = None  # (requests accepted so far)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._script: deque[str] = deque()
@@ -451,5 +457,7 @@ if __name__ == "__main__":
 
     with SendGridServer(api_key=sys.argv[1] if len(sys.argv) > 1 else "SG.test-key",
                         keep_bodies=False) as server:
+        if len(sys.argv) > 2:  # seconds per accepted request: a provider's round trip
+            server.delay = float(sys.argv[2])
         print(server.url, flush=True)
         sys.stdin.read()

@@ -39,6 +39,11 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
         now = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
         create_session(db, "a" * 64, "amina", now=now, lifetime=timedelta(hours=12))
         assert claim_confirmation(db, "b" * 64, now=now)
+        with db.write() as conn:  # a sender's lease row (0005)
+            edition = conn.scalar(select(t.editions.c.id).limit(1))
+            conn.execute(t.send_workers.insert().values(
+                edition_id=edition, owner="host-a:123:cafe", status="done", backend="sendgrid",
+                lease_seconds=90.0, started_at=now, heartbeat_at=now, finished_at=now))
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

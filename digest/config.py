@@ -80,6 +80,7 @@ class EditionConfig:
     subject: str = "{site} — {date}"
     preheader: str = "{top}"
     max_html_bytes: int = 100_000
+    gather_timeout: float = 30.0  # seconds for reading every source (each has its own timeout)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,8 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     s.finish()
     if edition.window_hours <= 0:
         raise ConfigError("must be positive", path=path, key="edition.window_hours")
+    if edition.gather_timeout <= 0:
+        raise ConfigError("must be positive", path=path, key="edition.gather_timeout")
     for key in ("subject", "preheader"):
         _check_template(getattr(edition, key), path, f"edition.{key}")
 

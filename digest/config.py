@@ -124,6 +124,7 @@ class SmtpConfig:
     password: str | None = field(default=None, repr=False)  # DIGEST_SMTP_PASSWORD only
     timeout: float = 30.0
     local_hostname: str | None = None  # what EHLO says; default: the machine's name
+    connections: int = 1  # reused connections used at once (relays limit them)
 
 
 @dataclass(frozen=True)
@@ -425,6 +426,8 @@ def _smtp(table: Any, path: Path | None, env: Mapping[str, str]) -> SmtpConfig:
                     port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
                     password=env.get("DIGEST_SMTP_PASSWORD") or None)
     s.finish()
+    if not 1 <= config.connections <= 32:
+        raise ConfigError("must be between 1 and 32", path=path, key="smtp.connections")
     return config
 
 

@@ -134,4 +134,7 @@ class _Payload(bytes):
     def __format__(self, spec: str) -> str:
         return f"<{len(self):,} bytes of JSON>"
 
-    __str__ = __repr__ = lambda self: f"<{len(self):,} bytes of JSON>"  # noqa: E731
+    def __str__(self) -> str:
+        return self.__format__("")
+
+    __repr__ = __str__

@@ -14,6 +14,7 @@ process (its own timeout ends it in the background).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from digest.config import SourceConfig
 from digest.models import SourceResult
 
+log = logging.getLogger(__name__)
 MAX_WORKERS = 16
 
 
@@ -56,6 +58,7 @@ def gather(
             try:
                 result = read_one(cfg)
             except Exception as exc:  # read_one broke its contract: keep the others going
+                log.exception("source %s could not be read", cfg.name)
                 result = SourceResult(name=cfg.name, error=f"Source '{cfg.name}' could not be "
                                       f"read: {type(exc).__name__}: {exc}.")
             with done:

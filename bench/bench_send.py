@@ -27,6 +27,7 @@ PostgreSQL within 1.5x of SQLite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -65,6 +66,9 @@ def main() -> None:
     parser.add_argument("--database", action="append", default=None,
                         help="'sqlite' (a temporary file), or a PostgreSQL server URL on which "
                              "a new database is made for the run; may be given several times")
+    parser.add_argument("--without-analyze", action="store_true",
+                        help="for each PostgreSQL server, also a run on another new database "
+                             "with the ANALYZE after the ledger fill skipped (its effect)")
     parser.add_argument("--database-url", default=None,
                         help="an EMPTY database to use as it is (tables are created and left)")
     args = parser.parse_args()
@@ -72,6 +76,8 @@ def main() -> None:
     if args.database_url:
         targets.append("as-is:" + args.database_url)
     targets = targets or ["sqlite"]
+    if args.without_analyze:
+        targets += ["no-analyze:" + t for t in targets if t.startswith("postgresql")]
 
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests/delivery/sendgrid_server.py"), KEY],
@@ -82,8 +88,12 @@ def main() -> None:
     try:
         for target in targets:
             with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
-                with _database(target) as db_url:
-                    results.append(_run_one(args, Path(tmp), db_url, url))
+                plain = target.removeprefix("no-analyze:")
+                with _database(plain) as db_url, _analyze(plain == target):
+                    res = _run_one(args, Path(tmp), db_url, url)
+                    if plain != target:
+                        res["backend"] += " (no ANALYZE after the fill)"
+                    results.append(res)
     finally:
         server.stdin.close()
         server.wait(10)
@@ -125,6 +135,24 @@ def main() -> None:
     first = results[0]
     print(f"ratio to the floor: "
           f"{statistics.median(first['wall']['project']) / statistics.median(first['wall']['floor']):.2f}x")
+
+
+@contextlib.contextmanager
+def _analyze(keep: bool):
+    """With ``keep`` False, the ledger fill's ANALYZE is skipped (measuring its effect)."""
+    if keep:
+        yield
+        return
+    from sqlalchemy import text
+
+    from digest.store import ledger
+
+    real = ledger.text
+    ledger.text = lambda sql: text("SELECT 1") if sql.startswith("ANALYZE") else real(sql)
+    try:
+        yield
+    finally:
+        ledger.text = real
 
 
 class _database:

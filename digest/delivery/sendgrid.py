@@ -226,8 +226,9 @@ class SendGridBackend:
         host = self.info.destination
         try:
             # Any 2xx: 202 accepted, 200 in sandbox mode. Other codes raise HTTPError.
-            # Serialized here, compact and UTF-8, and sent as it is: see JsonBody.
-            data = JsonBody(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+            # Serialized here, compact, and sent as it is: see JsonBody. ASCII (\u escapes), so
+            # no value can fail to encode (a lone surrogate in a name would, as UTF-8).
+            data = JsonBody(json.dumps(body, separators=(",", ":")))
             return self._sg.client.mail.send.post(request_body=data, request_headers=JSON)
         except HTTPError as exc:
             raise self._http_error(exc) from None

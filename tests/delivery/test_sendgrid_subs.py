@@ -99,6 +99,14 @@ def test_the_library_never_formats_the_body_even_with_debug_logging(job, caplog)
     assert KEY not in "".join(r.getMessage() for r in caplog.records if "PAYLOAD" in r.getMessage())
 
 
+def test_a_name_no_utf_8_can_carry_still_makes_a_valid_request(job):
+    batch = recipients(job, ["Amina", "Lone \udcff surrogate"])
+    with SendGridServer(api_key=KEY) as server:
+        backend = SendGridBackend(SendGridConfig(api_host=server.url, api_key=KEY, timeout=5))
+        outcomes = backend.send_batch(job[1], batch)
+        assert server.violations == [] and [o.status for o in outcomes] == ["sent", "sent"]
+
+
 def test_json_body_encodes_to_the_same_bytes():
     body = JsonBody('{"a":"é"}')
     data = body.encode("utf-8")

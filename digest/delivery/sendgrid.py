@@ -66,6 +66,10 @@ def _strings_bytes(mapping: Mapping[str, str], limit: int) -> int:
 def recipient_name(name: str) -> str:
     """SendGrid refuses a ``to.name`` containing ``;`` or ``,`` (400 for the whole request).
     SendGrid writes the MIME itself: the name must hold nothing a mail parser would decode."""
+    # The common clean name, once per recipient: what header_text would give back unchanged.
+    if (len(name) <= NAME_MAX and name.isprintable() and ";" not in name and "," not in name
+            and "=?" not in name and "  " not in name and name == name.strip()):
+        return name
     return header_text(name.replace(";", " ").replace(",", " "), NAME_MAX)
 
 

@@ -74,6 +74,10 @@ def address_problem(address: str) -> str | None:
     ("The address ..."), or None when it can."""
     if "=?" in address:
         return ENCODED_WORD_IN_ADDRESS
+    # isprintable() is False exactly for categories C and Z but the ASCII space: a clean
+    # address (every recipient of every batch) is answered without a look at each character.
+    if address.isprintable() and " " not in address:
+        return None
     if any(unicodedata.category(c)[0] in "CZ" for c in address):
         return "contains a space, a line break or another control character"
     return None

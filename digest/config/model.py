@@ -73,6 +73,7 @@ class EditionConfig:
     subject: str = "{site} — {date}"
     preheader: str = "{top}"
     max_html_bytes: int = 100_000
+    gather_timeout: float = 30.0  # seconds for reading every source (each has its own timeout)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class SmtpConfig:
     password: str | None = field(default=None, repr=False)  # DIGEST_SMTP_PASSWORD only
     timeout: float = 30.0
     local_hostname: str | None = None  # what EHLO says; default: the machine's name
+    connections: int = 1  # reused connections used at once (relays limit them)
 
 
 @dataclass(frozen=True)

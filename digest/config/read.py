@@ -106,6 +106,8 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     s.finish()
     if edition.window_hours <= 0:
         raise ConfigError("must be positive", path=path, key="edition.window_hours")
+    if edition.gather_timeout <= 0:
+        raise ConfigError("must be positive", path=path, key="edition.gather_timeout")
     for key in ("subject", "preheader"):
         check_template(getattr(edition, key), path, f"edition.{key}")
 

@@ -77,6 +77,8 @@ def smtp_table(table: Any, path: Path | None, env: Mapping[str, str]) -> SmtpCon
                     port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
                     password=env.get("DIGEST_SMTP_PASSWORD") or None)
     s.finish()
+    if not 1 <= config.connections <= 32:
+        raise ConfigError("must be between 1 and 32", path=path, key="smtp.connections")
     return config
 
 

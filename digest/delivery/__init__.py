@@ -18,9 +18,9 @@ def make_backend(name: str, config: Config, *, out_dir: Path):
 
         return OutboxBackend(out_dir)
     if name == "smtp":
-        from digest.delivery.smtp import SmtpBackend
+        from digest.delivery.smtp_pool import smtp_backend
 
-        return SmtpBackend(config.smtp)
+        return smtp_backend(config.smtp)
     if name == "sendgrid":
         from digest.delivery.sendgrid import SendGridBackend
 

@@ -3,7 +3,8 @@
 The edition goes out once per request with its placeholder tokens still in it; each recipient is
 one personalization whose ``substitutions`` fill those tokens (HTML-escaped values for the HTML
 tokens, raw values for the text tokens), so SendGrid produces exactly what ``Personalizer.fill``
-would, and the request carries the ~100 KB body once instead of 1,000 times.
+would, and the request carries the ~100 KB body once instead of 1,000 times. Each value goes
+once per personalization where it can (sendgrid_subs.py), and the body is serialized once.
 
 We post a plain JSON dict through the ``sendgrid`` library rather than its ``Mail`` helper:
 ``Mail.add_personalization`` inserts at index 0 (personalizations come out reversed) and the
@@ -27,6 +28,7 @@ from sendgrid import SendGridAPIClient
 from digest.config import SendGridConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.message import list_unsubscribe
+from digest.delivery.sendgrid_subs import JsonBody, Substitutions
 from digest.errors import (
     DeliveryAuthError,
     DeliveryRefused,
@@ -42,6 +44,7 @@ MAX_SUBSTITUTION_BYTES = 10_000  # per personalization
 MAX_CATEGORIES = 10
 MAX_CATEGORY_CHARS = 255
 MAX_DETAIL_CHARS = 1000
+JSON = {"Content-Type": "application/json; charset=utf-8"}
 # Cheap sanity check only (the store validated addresses on import): one garbage address would
 # make SendGrid refuse the whole request with a 400, failing 999 good recipients with it.
 _ADDRESS = re.compile(r"[^\s@<>,;\"()\[\]\\]+@[^\s@<>,;\"()\[\]\\]+\.[^\s@<>,;\"()\[\]\\]+\Z")
@@ -56,13 +59,17 @@ def json_bytes(obj) -> int:
 def _strings_bytes(mapping: Mapping[str, str], limit: int) -> int:
     """``json_bytes`` of a flat str->str mapping, skipped when it cannot reach ``limit``: no
     character takes more than 6 bytes in JSON (a \\u00XX escape). Runs 1,000 times a request."""
-    bound = 2 + sum(6 * (len(k) + len(v) + 1) for k, v in mapping.items())
+    bound = 2 + 6 * (sum(map(len, mapping)) + sum(map(len, mapping.values())) + len(mapping))
     return bound if bound <= limit else json_bytes(mapping)
 
 
 def recipient_name(name: str) -> str:
     """SendGrid refuses a ``to.name`` containing ``;`` or ``,`` (400 for the whole request).
     SendGrid writes the MIME itself: the name must hold nothing a mail parser would decode."""
+    # The common clean name, once per recipient: what header_text would give back unchanged.
+    if (len(name) <= NAME_MAX and name.isprintable() and ";" not in name and "," not in name
+            and "=?" not in name and "  " not in name and name == name.strip()):
+        return name
     return header_text(name.replace(";", " ").replace(",", " "), NAME_MAX)
 
 
@@ -86,7 +93,8 @@ def build_request(
     return body, skipped
 
 
-def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
+def _build(job, batch, config, subs_maker: Substitutions | None = None
+           ) -> tuple[dict, list[Outcome], list[Recipient]]:
     if len(batch) > MAX_BATCH:
         raise ValueError(f"a SendGrid request takes at most {MAX_BATCH} recipients, not {len(batch)}")
     if not job.from_email.isascii():
@@ -99,9 +107,8 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
         problem = address and address_problem(address)
         if problem:
             raise DeliveryRefused(f"the {what} address {address!r} {problem}", backend=NAME)
-    personalizations = []
     skipped = []
-    included = []
+    candidates = []
     seen: set[str] = set()
     for recipient in batch:
         sid = recipient.subscriber.id
@@ -114,8 +121,16 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
         if not _ADDRESS.match(email) or address_problem(email):
             skipped.append(Outcome(sid, "failed", "not an address SendGrid accepts"))
             continue
+        seen.add(key)
+        candidates.append((recipient, email))
+    subs_maker = subs_maker if subs_maker is not None and subs_maker.job is job \
+        else Substitutions(job)
+    (text, html), all_subs = subs_maker.batch([r.values for r, _ in candidates])
+    personalizations = []
+    included = []
+    for (recipient, email), subs in zip(candidates, all_subs, strict=True):
+        sid = recipient.subscriber.id
         values = recipient.values
-        subs = job.personalizer.substitutions(values)
         size = _strings_bytes(subs, MAX_SUBSTITUTION_BYTES)
         if size > MAX_SUBSTITUTION_BYTES:
             skipped.append(Outcome(
@@ -124,7 +139,6 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
                 f"{MAX_SUBSTITUTION_BYTES:,}-byte substitutions limit",
             ))
             continue
-        seen.add(key)
         to = {"email": email}
         name = recipient_name(recipient.subscriber.name or "")
         if name:
@@ -154,10 +168,10 @@ def _build(job, batch, config) -> tuple[dict, list[Outcome], list[Recipient]]:
         "from": sender,
         # SendGrid builds the MIME itself: every header value is made safe here, as for SMTP.
         "subject": header_text(job.rendered.subject, SUBJECT_MAX),
-        # text/plain must come first. The parts keep their tokens: SendGrid fills them.
+        # text/plain must come first. The parts keep tokens: SendGrid fills them.
         "content": [
-            {"type": "text/plain", "value": job.rendered.text},
-            {"type": "text/html", "value": job.rendered.html},
+            {"type": "text/plain", "value": text},
+            {"type": "text/html", "value": html},
         ],
         "headers": {"List-Id": header_text(job.list_id)},
         # Message level, so every event of the send finds its edition; never personal data.
@@ -191,6 +205,7 @@ class SendGridBackend:
             client = SendGridAPIClient(config.api_key, host=host)
         client.client.timeout = config.timeout  # the library has no timeout by default
         self._sg = client
+        self._subs: Substitutions | None = None
         self._secret = config.api_key or ""
         self.config = config
         self.clock = clock
@@ -198,7 +213,9 @@ class SendGridBackend:
                                 extra={"sandbox": config.sandbox})
 
     def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
-        body, outcomes, included = _build(job, batch, self.config)
+        if self._subs is None or self._subs.job is not job:
+            self._subs = Substitutions(job)  # its contents are made once per send
+        body, outcomes, included = _build(job, batch, self.config, self._subs)
         if not included:
             return outcomes
         response = self._post(body)
@@ -213,7 +230,10 @@ class SendGridBackend:
         host = self.info.destination
         try:
             # Any 2xx: 202 accepted, 200 in sandbox mode. Other codes raise HTTPError.
-            return self._sg.client.mail.send.post(request_body=body)
+            # Serialized here, compact, and sent as it is: see JsonBody. ASCII (\u escapes), so
+            # no value can fail to encode (a lone surrogate in a name would, as UTF-8).
+            data = JsonBody(json.dumps(body, separators=(",", ":")))
+            return self._sg.client.mail.send.post(request_body=data, request_headers=JSON)
         except HTTPError as exc:
             raise self._http_error(exc) from None
         # The library does not wrap network errors: they arrive as urllib/socket/http.client ones.

@@ -62,6 +62,7 @@ def build_edition(
         tz=config.site.tz,
         site_url=config.site.url,
         fetcher=fetcher,
+        deadline=config.edition.gather_timeout,
     )
     edition = make_edition(config, results, list_name=list_name, reference_time=ref, note=note)
     rendered = render_edition(edition, config, list_title=config.list_config(list_name).title)

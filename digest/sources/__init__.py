@@ -8,6 +8,7 @@ selector that is not CSS, or a parser bug all come back as
 Modules, one job each:
 
     fetch.py   the only I/O: local files and HTTP (caps, deadline, redirects, conditional GET)
+    gather.py  every source at once, under one deadline for the whole gathering
     guard.py   which addresses a fetch may connect to    decode.py  Content-Encoding, bounded
     detect.py  rss | page | text, from the bytes; or not a source at all (PNG, PDF, ZIP, ...)
     text.py    homepage text dump          rss.py   RSS 2.0 / RSS 1.0 / Atom
@@ -31,7 +32,14 @@ from digest.config import SourceConfig
 from digest.errors import SourceError
 from digest.models import CachedFeed, SourceResult
 from digest.sources.detect import NOT_A_SOURCE, binary_kind, detect_kind
-from digest.sources.fetch import FeedCache, Fetched, Fetcher, MemoryFeedCache, read_location
+from digest.sources.fetch import (
+    FeedCache,
+    Fetched,
+    Fetcher,
+    MemoryFeedCache,
+    read_location,
+)
+from digest.sources.gather import gather
 from digest.sources.page import parse_page
 from digest.sources.rss import parse_feed
 from digest.sources.text import parse_text
@@ -97,12 +105,16 @@ def read_sources(
     tz: ZoneInfo,
     site_url: str,
     fetcher: Fetcher,
+    deadline: float | None = None,
 ) -> list[SourceResult]:
-    """Read every source in order; one result per source, failures included."""
-    return [
-        read_source(cfg, reference_time=reference_time, tz=tz, site_url=site_url, fetcher=fetcher)
-        for cfg in configs
-    ]
+    """Read every source at once (gather.py); one result per source, in the configured order,
+    failures included. ``deadline``: seconds for the whole gathering, None for no limit."""
+    return gather(
+        list(configs),
+        lambda cfg: read_source(cfg, reference_time=reference_time, tz=tz, site_url=site_url,
+                                fetcher=fetcher),
+        deadline=deadline,
+    )
 
 
 def _dispatch(kind, cfg, fetched: Fetched, reference_time, tz, site_url) -> SourceResult:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,7 @@ class Fetcher:
         self._transport = transport
         self._shared: httpx.Client | None = None  # over an injected transport only
         self._ssl_context = ssl_context  # default: httpx's (certifi, verified), made on first use
+        self._lock = threading.Lock()  # the sources are read in threads (gather.py)
 
     def close(self) -> None:
         if self._shared is not None:
@@ -157,15 +159,17 @@ class Fetcher:
     @contextlib.contextmanager
     def _client(self, rules: AddressRules, deadline: Deadline) -> Iterator[httpx.Client]:
         if self._transport is not None:
-            if self._shared is None:
-                self._shared = httpx.Client(transport=self._transport, follow_redirects=False,
-                                            headers=self._headers)
+            with self._lock:
+                if self._shared is None:
+                    self._shared = httpx.Client(transport=self._transport,
+                                                follow_redirects=False, headers=self._headers)
             yield self._shared
             return
-        if self._ssl_context is None:
-            # Made on first use: loading the CA bundle costs ~30 ms, wasted when every
-            # source is a file.
-            self._ssl_context = httpx.create_ssl_context()
+        with self._lock:
+            if self._ssl_context is None:
+                # Made on first use: loading the CA bundle costs ~30 ms, wasted when every
+                # source is a file.
+                self._ssl_context = httpx.create_ssl_context()
         backend = GuardedBackend(rules, self._resolver, deadline)
         transport = GuardedTransport(backend, self._ssl_context)
         with httpx.Client(transport=transport, follow_redirects=False, headers=self._headers,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, text, update
 
 from digest.models import Subscriber
 from digest.store import schema as t
@@ -70,6 +70,10 @@ def populate_rows(conn, edition_id: str, list_id: int) -> int:
     result = conn.execute(insert(d).from_select(
         ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source),
         execution_options={"preserve_rowcount": True})  # an INSERT: see upsert.insert_ignore
+    if result.rowcount and conn.dialect.name == "postgresql":
+        # A new database has no statistics yet: the claims would be planned for an empty
+        # table and scan it on every batch (a first send 4x slower than on SQLite).
+        conn.execute(text("ANALYZE deliveries"))
     return result.rowcount or 0
 
 

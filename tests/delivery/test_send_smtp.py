@@ -62,3 +62,14 @@ def test_refusals_fail_one_recipient_and_a_dropped_connection_is_reopened(site, 
     assert "reader0007@example.com" in proc.stderr and "550" in proc.stderr
     status = digest("status", "matinale-2025-07-01", cwd=tmp_path)
     assert "sent" in status.stdout and "failed reader0007@example.com" in status.stdout
+
+
+def test_smtp_send_over_four_connections_everyone_once(site, tmp_path):
+    with SmtpTestServer() as server:
+        everyone = setup(site, tmp_path, server.port, 250)
+        site.write_text(site.read_text().replace("[smtp]\n", "[smtp]\nconnections = 4\n"))
+        proc = send(tmp_path)
+        received = server.wait_for(250)
+        assert server.connections == 4  # each opened once and reused for every batch
+    assert Counter(r for m in received for r in m.rcpt_tos) == Counter(everyone)
+    assert "via smtp: sent" in proc.stdout.replace("\n", " ")

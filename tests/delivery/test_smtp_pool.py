@@ -9,14 +9,14 @@ from datetime import datetime
 
 import pytest
 
-from digest.config import ConfigError, SmtpConfig, load_config
+from digest.config import SmtpConfig, load_config
 from digest.delivery import make_backend
 from digest.delivery.base import Outcome
 from digest.delivery.loop import RecipientFactory, make_job
 from digest.delivery.smtp import SmtpBackend
 from digest.delivery.smtp_pool import PooledSmtpBackend, smtp_backend
 from digest.edition.build import build_edition
-from digest.errors import DeliveryAuthError, DeliveryRefused, DeliveryTransient
+from digest.errors import ConfigError, DeliveryAuthError, DeliveryRefused, DeliveryTransient
 from digest.models import Subscriber
 from digest.tokens import TokenSigner
 from tests.conftest import ROOT, SAMPLE_NOW

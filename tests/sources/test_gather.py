@@ -8,8 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from digest.config import ConfigError, SourceConfig, load_config
+from digest.config import SourceConfig, load_config
 from digest.edition.build import build_edition
+from digest.errors import ConfigError
 from digest.models import SourceResult
 from digest.sources import Fetcher, read_sources
 from digest.sources.gather import gather

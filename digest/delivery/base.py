@@ -31,6 +31,9 @@ from digest.delivery.message import Envelope
 from digest.models import Edition, Rendered, Subscriber
 from digest.render.personalize import Personalizer
 
+# What a backend says of one recipient.
+Status = Literal["sent", "failed", "retry", "unknown"]
+
 
 @dataclass(frozen=True)
 class SendJob:
@@ -73,7 +76,7 @@ class Recipient:
 @dataclass(frozen=True)
 class Outcome:
     subscriber_id: int
-    status: Literal["sent", "failed", "retry", "unknown"]
+    status: Status
     detail: str = ""
 
 

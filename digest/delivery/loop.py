@@ -288,7 +288,7 @@ class Sender:
     def _deliver(self, batch: list[Recipient], attempts: dict[int, int]) -> None:
         """Post one claimed batch; every row ends recorded, or back to pending if the loop
         stops before handing it over."""
-        unanswered = {r.delivery_id for r in batch}
+        unanswered = {_row(r) for r in batch}
         try:
             self._post(batch, attempts, unanswered)
         except (Pause, Interrupted):
@@ -302,7 +302,7 @@ class Sender:
               unanswered: set[int]) -> None:
         """Hand ``batch`` to the backend and record its answer at once (each half of a split
         batch as its own answer comes: a refusal of the second half leaves the first sent)."""
-        delivery_of = {r.subscriber.id: r.delivery_id for r in batch}
+        delivery_of = {r.subscriber.id: _row(r) for r in batch}
         d = self.delivery
         for attempt in range(1, d.max_retries + 2):
             self.limits.acquire(len(batch))
@@ -313,7 +313,7 @@ class Sender:
                 answers = self.backend.send_batch(self.job, batch)
             except DeliveryTooLarge as exc:
                 if len(batch) == 1:
-                    self._record([(batch[0].delivery_id, "failed", _describe(exc))], attempts,
+                    self._record([(_row(batch[0]), "failed", _describe(exc))], attempts,
                                  unanswered)
                     return
                 half = len(batch) // 2
@@ -323,14 +323,14 @@ class Sender:
             except DeliveryAuthError as exc:
                 raise Pause(f"{_describe(exc)}; nothing more was sent") from None
             except DeliveryRefused as exc:
-                self._record([(r.delivery_id, "failed", _describe(exc)) for r in batch],
+                self._record([(_row(r), "failed", _describe(exc)) for r in batch],
                              attempts, unanswered, budget=False)
                 raise Pause(f"the provider refused a batch of {len(batch)}: {_describe(exc)}; "
                             "it would refuse the rest the same way. Fix the cause, then run "
                             "the same command with --retry-failed") from None
             except DeliveryUncertain as exc:
                 # Handed over, answer lost: it may have arrived. Same rule as a crash.
-                self._record([(r.delivery_id, "unknown", _describe(exc)) for r in batch],
+                self._record([(_row(r), "unknown", _describe(exc)) for r in batch],
                              attempts, unanswered)
                 return
             except DeliveryTransient as exc:
@@ -355,7 +355,7 @@ class Sender:
             return
         raise AssertionError("unreachable")
 
-    def _record(self, answers: list[tuple[int, str, str]], attempts: dict[int, int],
+    def _record(self, answers: list[tuple[int, str, str | None]], attempts: dict[int, int],
                 unanswered: set[int], *, budget: bool = True) -> None:
         results = []
         for delivery_id, status, detail in answers:
@@ -432,3 +432,9 @@ def _describe(exc: DeliveryError) -> str:
     if exc.detail and exc.detail not in str(exc):
         parts.append(exc.detail)
     return ": ".join(parts)
+
+
+def _row(recipient: Recipient) -> int:
+    """The ledger row of a claimed recipient (every recipient the loop sends has one)."""
+    assert recipient.delivery_id is not None, "a claimed recipient without its ledger row"
+    return recipient.delivery_id

@@ -21,6 +21,7 @@ import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -265,7 +266,7 @@ class SendGridBackend:
         status = int(exc.status_code)
         detail = self._detail(exc.body)
         said = f": {detail}" if detail else ""
-        kw = dict(backend=NAME, status=status, detail=detail)
+        kw: dict[str, Any] = {"backend": NAME, "status": status, "detail": detail}
         if status in (401, 403):
             extra = "" if status == 401 else " and that it has Mail Send permission"
             return DeliveryAuthError(

@@ -42,7 +42,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from digest.config import SmtpConfig
-from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
+from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob, Status
 from digest.delivery.mime_template import MessageMaker
 from digest.errors import DeliveryAuthError, DeliveryError, DeliveryRefused, DeliveryTransient
 from digest.headers import address_problem
@@ -140,7 +140,7 @@ class SmtpBackend:
         return self._messages.message_bytes(job, recipient)
 
     def _send(self, sender: str, to: str, raw: bytes,
-              meanwhile: Callable[[], None]) -> tuple[str, str]:
+              meanwhile: Callable[[], None]) -> tuple[Status, str]:
         for attempt in (1, 2):
             conn = self._connection()
             try:
@@ -156,7 +156,7 @@ class SmtpBackend:
         raise AssertionError("unreachable")
 
     def _transact(self, conn: smtplib.SMTP, sender: str, to: str, raw: bytes,
-                  meanwhile: Callable[[], None]) -> tuple[str, str]:
+                  meanwhile: Callable[[], None]) -> tuple[Status, str]:
         # Both addresses are plain ASCII without spaces or brackets (checked before).
         mail = f"MAIL FROM:<{sender}>"
         if conn.has_extn("size"):
@@ -209,7 +209,7 @@ class SmtpBackend:
             return self._refused(conn, code, reply)
         return "sent", f"{code} {self._clean(reply)}"
 
-    def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes) -> tuple[str, str]:
+    def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes) -> tuple[Status, str]:
         """This recipient or this message was refused; the connection stays usable."""
         self._check_421(code, reply)
         self._rset(conn)
@@ -254,7 +254,7 @@ class SmtpBackend:
             raise DeliveryRefused(
                 f"refusing to send the SMTP password for {c.username} in clear to {self.where}: "
                 "set smtp.security to 'starttls' or 'tls'", backend="smtp")
-        conn = None
+        conn: smtplib.SMTP | None = None
         try:
             if c.security == "tls":
                 conn = smtplib.SMTP_SSL(c.host, c.port, local_hostname=c.local_hostname,
@@ -265,7 +265,8 @@ class SmtpBackend:
             # Nagle's algorithm holds the tail of a message (the last TLS record, or the end of
             # DATA) until the server ACKs the rest, and servers delay that ACK up to 40 ms
             # because nothing is due yet: one stall per message. Every write here is whole.
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if conn.sock is not None:  # connected: the constructor was given a host
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo_or_helo_if_needed()
             if c.security == "starttls":
                 if not conn.has_extn("starttls"):
@@ -300,7 +301,7 @@ class SmtpBackend:
             raise DeliveryAuthError(
                 f"the SMTP server at {self.where} offers no login mechanism this client speaks "
                 f"(PLAIN, LOGIN, CRAM-MD5): {' '.join(offered)}", backend="smtp")
-        conn.user, conn.password = self.config.username, self.config.password or ""
+        conn.user, conn.password = self.config.username or "", self.config.password or ""
         try:
             conn.auth(mechanism, getattr(conn, "auth_" + mechanism.lower().replace("-", "_")))
         except UnicodeError:

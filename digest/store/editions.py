@@ -232,7 +232,8 @@ def release_edition(db: Database, edition_id: str, owner: str, *, status: str,
                     reason: str | None = None) -> None:
     """Give the lease back, leaving the edition 'sent' or 'paused' (with the reason)."""
     now = utcnow()
-    values = {"status": status, "reason": reason, "owner": None, "heartbeat_at": None}
+    values: dict[str, object] = {"status": status, "reason": reason, "owner": None,
+                                 "heartbeat_at": None}
     if status == "sent":
         values["finished_at"] = now
     with db.write() as conn:

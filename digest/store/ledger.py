@@ -129,7 +129,7 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
     return Batch(claimed, len(left) + len(suppressed), rows[-1].id)
 
 
-def record(db: Database, results: Iterable[tuple[int, str, str]], *, edition_id: str,
+def record(db: Database, results: Iterable[tuple[int, str, str | None]], *, edition_id: str,
            owner: str | None = None) -> None:
     """Store (delivery id, status, detail) answers in one transaction.
 

@@ -20,7 +20,7 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
         assert set(inspect(db.engine).get_table_names()) == {
             "lists", "subscribers", "memberships", "suppressions", "feed_cache", "editions",
             "deliveries", "events", "schedules", "scheduler_lease", "web_sessions",
-            "signup_confirmations", "alembic_version"}
+            "signup_confirmations", "send_workers", "alembic_version"}
     finally:
         db.close()
     # Opening an existing database again is fine (it is at the head revision).

@@ -13,7 +13,7 @@ operator cancelled the edition (``digest cancel``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, update
@@ -22,6 +22,7 @@ from digest.models import Subscriber
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.editions import heartbeat
+from digest.store.readerzones import in_zones
 from digest.store.schema import utcnow
 from digest.store.suppressions import suppressed_clause
 
@@ -68,8 +69,10 @@ def populate(db: Database, edition_id: str, list_id: int) -> int:
 
 
 def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limit: int,
-                owner: str | None = None) -> Batch:
-    """The next ``limit`` pending rows after ``after``, marked ``sending`` in one transaction."""
+                owner: str | None = None, zones: Collection[str] | None = None,
+                default_zone: str = "UTC") -> Batch:
+    """The next ``limit`` pending rows after ``after``, marked ``sending`` in one transaction.
+    ``zones``: only readers in those zones (``default_zone`` for those without one)."""
     d, s, m = t.deliveries, t.subscribers, t.memberships
     stmt = (
         select(d.c.id, d.c.subscriber_id, d.c.attempts, s.c.email, s.c.name, s.c.locale,
@@ -80,6 +83,8 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
         .order_by(d.c.id)
         .limit(limit)
     )
+    if zones is not None:  # a local-time send: this moment's zones only
+        stmt = stmt.where(in_zones(zones, default_zone))
     now = utcnow()
     with db.write() as conn:
         rows = conn.execute(stmt).all()

@@ -87,9 +87,12 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     if reason and not retry_failed:
         raise click.UsageError("--reason goes with --retry-failed")
     if deadline:
-        from digest.delivery.deadline import parse_hhmm
+        from digest.delivery.deadline import DeadlineError, parse_hhmm
 
-        parse_hhmm(deadline)  # a bad one is refused before anything is built
+        try:
+            parse_hhmm(deadline)  # a bad one is refused before anything is built
+        except DeadlineError as exc:
+            raise click.UsageError(str(exc)) from None
     db = open_database(config.database_url)
     with err.status(styled("reading sources and rendering")):
         stored, built = edition_for_send(

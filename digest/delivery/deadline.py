@@ -107,9 +107,21 @@ def check(est: Estimate, deadline: datetime, tz: ZoneInfo) -> str | None:
 def missed(deadline: datetime, finished: datetime, tz: ZoneInfo, *, edition_id: str) -> str | None:
     if finished <= deadline:
         return None
-    late = int((finished - deadline).total_seconds() // 60)
-    return (f"{edition_id} finished at {finished.astimezone(tz):%H:%M %Z}, after its deadline "
-            f"{deadline.astimezone(tz):%H:%M %Z} ({late} min late)")
+    end, due = finished.astimezone(tz), deadline.astimezone(tz)
+    shown = f"{end:%H:%M %Z}" if end.date() == due.date() else f"{end:%Y-%m-%d %H:%M %Z}"
+    return (f"{edition_id} finished at {shown}, after its deadline {due:%H:%M %Z} "
+            f"({_duration(finished - deadline)} late)")
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} days"
 
 
 def measured_rate(sent: int, seconds: float) -> float | None:
@@ -119,6 +131,6 @@ def measured_rate(sent: int, seconds: float) -> float | None:
 
 
 def _rate(per_second: float) -> str:
-    if per_second < 1:
+    if per_second < 2:  # 1/s reads better as the 60 a minute it was probably set as
         return f"{per_second * 60:g} messages a minute"
     return f"{per_second:g} messages a second"

@@ -122,6 +122,7 @@ def test_the_edition_is_the_site_days_built_once_before_the_earliest_zone(config
     out = tmp_path / "out"
     tokyo = run_send(config, db, s, datetime(2025, 6, 30, 22, tzinfo=UTC), out_dir=out,
                      signer=SIGNER)
+    assert tokyo.edition_id == drafted.edition_id and tokyo.status == "sent"
     assert sent_to(db) == {drafted.edition_id: {"yuki@example.jp"}}
     paris = run_send(config, db, s, datetime(2025, 7, 1, 5, tzinfo=UTC), out_dir=out,
                      signer=SIGNER)

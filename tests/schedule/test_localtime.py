@@ -145,3 +145,31 @@ def test_a_reader_who_moved_to_a_zone_already_past_is_caught_up_once(config, db,
     assert "john@example.com" not in sent_to(db)["matinale-2025-07-01"]
     run_send(config, db, s, datetime(2025, 7, 1, 11, tzinfo=UTC), out_dir=out, signer=SIGNER)
     assert len(list(out.glob("*.eml"))) == sum(len(v) for v in GROUPS.values())
+
+
+def test_the_scheduler_job_fires_at_the_earliest_zone_and_follows_new_zones(config, db,
+                                                                             readers):
+    from digest.schedule.scheduler import make_scheduler, sync_jobs
+
+    s = local_schedule(db)
+    scheduler = make_scheduler(db)
+    scheduler.start(paused=True)  # the job store is live, nothing runs on the real clock
+    try:
+        def zones_of(schedule):
+            return member_zones(db, schedule.list_name, SITE)
+
+        now = datetime(2025, 6, 30, 12, tzinfo=UTC)
+        sync_jobs(scheduler, [s], now=now, zones_of=zones_of)
+        job = scheduler.get_job("send:local")
+        # Tokyo's 07:00 on 1 July comes first (22:00 UTC on 30 June).
+        assert job.next_run_time == datetime(2025, 6, 30, 22, tzinfo=UTC)
+        assert "local_time=" in job.name and "Asia/Tokyo" in job.name
+        # A reader in a new zone: the job is replaced with that zone's time too.
+        with db.write() as conn:
+            conn.execute(update(t.subscribers).where(t.subscribers.c.email == "yuki@example.jp")
+                         .values(timezone="Pacific/Kiritimati"))  # UTC+14: 17:00 UTC
+        sync_jobs(scheduler, [s], now=now, zones_of=zones_of)
+        assert scheduler.get_job("send:local").next_run_time == datetime(2025, 6, 30, 17,
+                                                                         tzinfo=UTC)
+    finally:
+        scheduler.shutdown()

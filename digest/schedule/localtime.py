@@ -33,6 +33,9 @@ class LocalTimesTrigger(BaseTrigger):
     """The earliest of one DailyCronTrigger per zone: fires at the time in each of them."""
 
     def __init__(self, fields: dict[str, str], zones: Iterable[str]):
+        self._setup(fields, zones)
+
+    def _setup(self, fields: dict[str, str], zones: Iterable[str]) -> None:
         self.zones = sorted(set(zones))
         self.fields = dict(fields)
         self.triggers = [DailyCronTrigger(**self.fields, timezone=zone(z)) for z in self.zones]
@@ -46,7 +49,8 @@ class LocalTimesTrigger(BaseTrigger):
         return {"fields": self.fields, "zones": self.zones}
 
     def __setstate__(self, state):
-        self.__init__(state["fields"], state["zones"])
+        # Pickled as names (the job store): the zones come back from the tzdata package.
+        self._setup(state["fields"], state["zones"])
 
     def __str__(self):
         return f"local_time[{self.fields['hour']}:{self.fields['minute']} in {len(self.zones)} zones]"
@@ -124,6 +128,12 @@ def site_reference(site_tz: ZoneInfo, day: date, now: datetime) -> datetime:
     return local
 
 
+def firing_zones(config: Config, db, s: Schedule) -> list[str]:
+    """The zones a local-time schedule fires in: its readers', plus its own zone (the site's by
+    default), so that ``digest health`` finds a run at the schedule's own time every day."""
+    return sorted({*member_zones(db, s.list_name, config.site.timezone), s.timezone})
+
+
 @dataclass(frozen=True)
 class Moment:
     """One firing of a local-time schedule: what to build or send, and to whom."""
@@ -136,8 +146,7 @@ class Moment:
 
 def local_moment(config: Config, db, s: Schedule, now: datetime, *,
                  draft: bool = False) -> Moment | None:
-    site = config.site.timezone
-    found = due(s, member_zones(db, s.list_name, site) or [site], now, draft=draft)
+    found = due(s, firing_zones(config, db, s), now, draft=draft)
     if found is None:
         return None
     day, firing, zones = found

@@ -218,9 +218,9 @@ class Runner:
             self.shutdown()
 
     def zones_of(self, s: Schedule) -> list[str]:
-        from digest.store.readerzones import member_zones
+        from digest.schedule.localtime import firing_zones
 
-        return member_zones(self.db, s.list_name, self.config.site.timezone)
+        return firing_zones(self.config, self.db, s)
 
     def _zones_stamp(self) -> tuple:
         """Local-time schedules fire in their readers' zones: a reader in a new zone resyncs."""

@@ -70,14 +70,20 @@ def deadline_at(value: str, *, day: date, tz: ZoneInfo) -> datetime:
 
 
 def configured_rate(delivery: DeliveryConfig) -> float | None:
-    rates = [r for r in (delivery.rate_per_second,
-                         delivery.rate_per_minute / 60 if delivery.rate_per_minute else None)
-             if r]
+    rates = [
+        r
+        for r in (
+            delivery.rate_per_second,
+            delivery.rate_per_minute / 60 if delivery.rate_per_minute else None,
+        )
+        if r
+    ]
     return min(rates) if rates else None
 
 
-def estimate(rows: int, *, measured: float | None, delivery: DeliveryConfig,
-             now: datetime) -> Estimate:
+def estimate(
+    rows: int, *, measured: float | None, delivery: DeliveryConfig, now: datetime
+) -> Estimate:
     limit = configured_rate(delivery)
     if measured and limit and limit < measured:
         rate, basis = limit, f"the configured limit of {_rate(limit)}"
@@ -96,12 +102,16 @@ def check(est: Estimate, deadline: datetime, tz: ZoneInfo) -> str | None:
     if est.rows == 0:
         return None
     if est.finish is None:
-        return (f"cannot tell whether the deadline {when} will be met: no earlier edition "
-                "measured a rate and [delivery] sets no rate_per_second or rate_per_minute")
+        return (
+            f"cannot tell whether the deadline {when} will be met: no earlier edition "
+            "measured a rate and [delivery] sets no rate_per_second or rate_per_minute"
+        )
     if est.finish <= deadline:
         return None
-    return (f"this send cannot meet its deadline {when}: {est.rows} messages at {est.basis} "
-            f"end about {est.finish.astimezone(tz):%H:%M %Z}")
+    return (
+        f"this send cannot meet its deadline {when}: {est.rows} messages at {est.basis} "
+        f"end about {est.finish.astimezone(tz):%H:%M %Z}"
+    )
 
 
 def missed(deadline: datetime, finished: datetime, tz: ZoneInfo, *, edition_id: str) -> str | None:
@@ -109,8 +119,10 @@ def missed(deadline: datetime, finished: datetime, tz: ZoneInfo, *, edition_id: 
         return None
     end, due = finished.astimezone(tz), deadline.astimezone(tz)
     shown = f"{end:%H:%M %Z}" if end.date() == due.date() else f"{end:%Y-%m-%d %H:%M %Z}"
-    return (f"{edition_id} finished at {shown}, after its deadline {due:%H:%M %Z} "
-            f"({_duration(finished - deadline)} late)")
+    return (
+        f"{edition_id} finished at {shown}, after its deadline {due:%H:%M %Z} "
+        f"({_duration(finished - deadline)} late)"
+    )
 
 
 def _duration(delta: timedelta) -> str:

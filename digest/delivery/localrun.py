@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 
 
 def rows_for_this_run(sender: Sender) -> int:
-    pending = readerzones.pending_by_zone(sender.db, sender.stored.id,
-                                          sender.config.site.timezone)
+    pending = readerzones.pending_by_zone(sender.db, sender.stored.id, sender.config.site.timezone)
     if sender.zones is None:
         return sum(pending.values())
     return sum(n for z, n in pending.items() if z in sender.zones)
@@ -30,10 +29,12 @@ def rows_for_this_run(sender: Sender) -> int:
 
 def deadline_warning(sender: Sender, now: datetime) -> str | None:
     assert sender.deadline is not None
-    measured = readerzones.recent_rate(sender.db, sender.stored.list_name,
-                                       sender.backend.info.name, before=sender.stored.id)
-    est = dl.estimate(rows_for_this_run(sender), measured=measured,
-                      delivery=sender.delivery, now=now)
+    measured = readerzones.recent_rate(
+        sender.db, sender.stored.list_name, sender.backend.info.name, before=sender.stored.id
+    )
+    est = dl.estimate(
+        rows_for_this_run(sender), measured=measured, delivery=sender.delivery, now=now
+    )
     return dl.check(est, sender.deadline, sender.config.site.tz)
 
 
@@ -41,8 +42,7 @@ def zones_left(sender: Sender) -> str | None:
     """When a zone-limited run is done with its zones: why rows are still left, else None."""
     if sender.zones is None:
         return None
-    pending = readerzones.pending_by_zone(sender.db, sender.stored.id,
-                                          sender.config.site.timezone)
+    pending = readerzones.pending_by_zone(sender.db, sender.stored.id, sender.config.site.timezone)
     if any(z in sender.zones for z in pending):
         return None  # rows of this run's own zones are left: a real pause
     later = ", ".join(f"{z} ({n})" for z, n in sorted(pending.items()))
@@ -56,9 +56,14 @@ def record_run(sender: Sender, started: datetime, finished: datetime) -> str | N
     missed = None
     # A run that stopped early (paused, cancelled) did not finish: it is not judged on time.
     if sender.deadline is not None and r.status == "sent":
-        missed = dl.missed(sender.deadline, finished, sender.config.site.tz,
-                           edition_id=sender.stored.id)
-    readerzones.record_deadline(sender.db, sender.stored.id, deadline_at=sender.deadline,
-                                rate=dl.measured_rate(sender.sent_this_run, seconds),
-                                missed=missed)
+        missed = dl.missed(
+            sender.deadline, finished, sender.config.site.tz, edition_id=sender.stored.id
+        )
+    readerzones.record_deadline(
+        sender.db,
+        sender.stored.id,
+        deadline_at=sender.deadline,
+        rate=dl.measured_rate(sender.sent_this_run, seconds),
+        missed=missed,
+    )
     return missed

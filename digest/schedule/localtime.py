@@ -53,7 +53,9 @@ class LocalTimesTrigger(BaseTrigger):
         self._setup(state["fields"], state["zones"])
 
     def __str__(self):
-        return f"local_time[{self.fields['hour']}:{self.fields['minute']} in {len(self.zones)} zones]"
+        return (
+            f"local_time[{self.fields['hour']}:{self.fields['minute']} in {len(self.zones)} zones]"
+        )
 
 
 def _fields(s: Schedule, *, draft: bool = False) -> dict[str, str] | None:
@@ -85,8 +87,9 @@ def zone_moment(fields: dict[str, str], tz: ZoneInfo, day: date) -> datetime | N
     return t.astimezone(UTC)
 
 
-def due(s: Schedule, zones: Iterable[str], now: datetime, *,
-        draft: bool = False) -> tuple[date, str, frozenset[str]] | None:
+def due(
+    s: Schedule, zones: Iterable[str], now: datetime, *, draft: bool = False
+) -> tuple[date, str, frozenset[str]] | None:
     """(the readers' day, the zone whose moment is the latest that has come, every zone whose
     moment that day has come) at ``now``; None when no zone has a moment in the last day.
 
@@ -110,8 +113,11 @@ def due(s: Schedule, zones: Iterable[str], now: datetime, *,
     if latest is None or now - latest[0] > timedelta(days=1):
         return None
     _, day, firing = latest
-    come = frozenset(name for name in zones
-                     if (m := zone_moment(fields, zone(name), day)) is not None and m <= now)
+    come = frozenset(
+        name
+        for name in zones
+        if (m := zone_moment(fields, zone(name), day)) is not None and m <= now
+    )
     return day, firing, come
 
 
@@ -144,11 +150,12 @@ class Moment:
     deadline: datetime | None  # the schedule's deadline in the firing zone
 
 
-def local_moment(config: Config, db, s: Schedule, now: datetime, *,
-                 draft: bool = False) -> Moment | None:
+def local_moment(
+    config: Config, db, s: Schedule, now: datetime, *, draft: bool = False
+) -> Moment | None:
     found = due(s, firing_zones(config, db, s), now, draft=draft)
     if found is None:
         return None
     day, firing, zones = found
-    deadline = (deadline_at(s.deadline, day=day, tz=zone(firing)) if s.deadline else None)
+    deadline = deadline_at(s.deadline, day=day, tz=zone(firing)) if s.deadline else None
     return Moment(day, site_reference(config.site.tz, day, now), zones, deadline)

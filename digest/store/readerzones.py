@@ -32,11 +32,15 @@ def member_zones(db: Database, list_name: str, default: str) -> list[str]:
     s, m, lists = t.subscribers, t.memberships, t.lists
     zone = reader_zone(default)
     with db.read() as conn:
-        return sorted(conn.scalars(
-            select(zone).distinct()
-            .join(m, m.c.subscriber_id == s.c.id)
-            .join(lists, lists.c.id == m.c.list_id)
-            .where(lists.c.name == list_name, m.c.status == "active")))
+        return sorted(
+            conn.scalars(
+                select(zone)
+                .distinct()
+                .join(m, m.c.subscriber_id == s.c.id)
+                .join(lists, lists.c.id == m.c.list_id)
+                .where(lists.c.name == list_name, m.c.status == "active")
+            )
+        )
 
 
 def pending_by_zone(db: Database, edition_id: str, default: str) -> dict[str, int]:
@@ -45,9 +49,11 @@ def pending_by_zone(db: Database, edition_id: str, default: str) -> dict[str, in
     zone = reader_zone(default)
     with db.read() as conn:
         rows = conn.execute(
-            select(zone, func.count()).join(s, s.c.id == d.c.subscriber_id)
+            select(zone, func.count())
+            .join(s, s.c.id == d.c.subscriber_id)
             .where(d.c.edition_id == edition_id, d.c.status.in_(("pending", "sending")))
-            .group_by(zone)).all()
+            .group_by(zone)
+        ).all()
     return {z: n for z, n in rows}
 
 
@@ -57,14 +63,27 @@ def recent_rate(db: Database, list_name: str, backend: str, *, before: str) -> f
     e, lists = t.editions, t.lists
     with db.read() as conn:
         return conn.scalar(
-            select(e.c.send_rate).join(lists, lists.c.id == e.c.list_id)
-            .where(lists.c.name == list_name, e.c.backend == backend, e.c.id != before,
-                   e.c.send_rate.is_not(None))
-            .order_by(e.c.created_at.desc()).limit(1))
+            select(e.c.send_rate)
+            .join(lists, lists.c.id == e.c.list_id)
+            .where(
+                lists.c.name == list_name,
+                e.c.backend == backend,
+                e.c.id != before,
+                e.c.send_rate.is_not(None),
+            )
+            .order_by(e.c.created_at.desc())
+            .limit(1)
+        )
 
 
-def record_deadline(db: Database, edition_id: str, *, deadline_at: datetime | None,
-                    rate: float | None, missed: str | None) -> None:
+def record_deadline(
+    db: Database,
+    edition_id: str,
+    *,
+    deadline_at: datetime | None,
+    rate: float | None,
+    missed: str | None,
+) -> None:
     """After a run: its deadline, the rate it measured (when it sent enough to tell) and, if it
     finished late, the sentence that says so (a later run on time does not erase it)."""
     values: dict[str, object] = {}
@@ -82,5 +101,6 @@ def record_deadline(db: Database, edition_id: str, *, deadline_at: datetime | No
 
 def deadline_missed(db: Database, edition_id: str) -> str | None:
     with db.read() as conn:
-        return conn.scalar(select(t.editions.c.deadline_missed)
-                           .where(t.editions.c.id == edition_id))
+        return conn.scalar(
+            select(t.editions.c.deadline_missed).where(t.editions.c.id == edition_id)
+        )

@@ -32,23 +32,41 @@ def config(site):
 
 
 def send(config, db, server, *, day=0, deadline):
-    stored, _ = edition_for_send(config, db, list_name="matinale",
-                                 now=datetime.fromisoformat(SAMPLE_NOW) + timedelta(days=day))
+    stored, _ = edition_for_send(
+        config,
+        db,
+        list_name="matinale",
+        now=datetime.fromisoformat(SAMPLE_NOW) + timedelta(days=day),
+    )
     clock = FakeClock()  # pacing waits advance it: the send "takes" what the rate says
-    backend = SendGridBackend(dataclasses.replace(config.sendgrid, api_host=server.url,
-                                                  api_key=KEY, timeout=5.0))
-    return stored, deliver(config, db, stored, backend, signer=SIGNER, clock=clock,
-                           sleep=clock.sleep, deadline=deadline, wall=lambda: T0)
+    backend = SendGridBackend(
+        dataclasses.replace(config.sendgrid, api_host=server.url, api_key=KEY, timeout=5.0)
+    )
+    return stored, deliver(
+        config,
+        db,
+        stored,
+        backend,
+        signer=SIGNER,
+        clock=clock,
+        sleep=clock.sleep,
+        deadline=deadline,
+        wall=lambda: T0,
+    )
 
 
 def test_a_rate_that_cannot_meet_the_deadline_warns_at_the_start_and_health_reports_it(
-        config, db, caplog):
+    config, db, caplog
+):
     subscribe(db, 120)
-    with SendGridServer(api_key=KEY, keep_bodies=False) as server, \
-            caplog.at_level(logging.WARNING, logger="digest.delivery"):
+    with (
+        SendGridServer(api_key=KEY, keep_bodies=False) as server,
+        caplog.at_level(logging.WARNING, logger="digest.delivery"),
+    ):
         stored, report = send(config, db, server, deadline=T0 + timedelta(seconds=45))
-        assert sorted(server.delivered_addresses()) == [f"reader{i:03d}@example.com"
-                                                        for i in range(120)]
+        assert sorted(server.delivered_addresses()) == [
+            f"reader{i:03d}@example.com" for i in range(120)
+        ]
     [warning] = report.warnings[:1]
     # 06:00 UTC is 06:00 in Casablanca in December 2026 (tzdata 2026f: UTC+0 outside Ramadan)
     assert "cannot meet its deadline 06:00 +00" in warning
@@ -72,10 +90,10 @@ def test_the_next_edition_estimates_from_the_rate_the_previous_one_measured(conf
     subscribe(db, 120)
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
         send(config, db, server, deadline=T0 + timedelta(hours=1))  # on time: no warning
-        unlimited = dataclasses.replace(config, delivery=dataclasses.replace(
-            config.delivery, rate_per_minute=None))
-        stored, report = send(unlimited, db, server, day=1,
-                              deadline=T0 + timedelta(seconds=30))
+        unlimited = dataclasses.replace(
+            config, delivery=dataclasses.replace(config.delivery, rate_per_minute=None)
+        )
+        stored, report = send(unlimited, db, server, day=1, deadline=T0 + timedelta(seconds=30))
     assert stored.id == "matinale-2025-07-02"
     [warning] = report.warnings[:1]
     assert "at the 2 messages a second the previous edition measured" in warning
@@ -84,8 +102,9 @@ def test_the_next_edition_estimates_from_the_rate_the_previous_one_measured(conf
 
 def test_without_any_rate_it_says_it_cannot_tell(config, db):
     subscribe(db, 10)
-    unlimited = dataclasses.replace(config, delivery=dataclasses.replace(
-        config.delivery, rate_per_minute=None))
+    unlimited = dataclasses.replace(
+        config, delivery=dataclasses.replace(config.delivery, rate_per_minute=None)
+    )
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
         _, report = send(unlimited, db, server, deadline=T0 + timedelta(minutes=5))
     assert report.warnings and "cannot tell whether the deadline" in report.warnings[0]
@@ -95,17 +114,46 @@ def test_cli_deadline_warns_and_health_fails(site, tmp_path):
     site.write_text(site.read_text() + "\n[delivery]\nrate_per_minute = 600\n")
     csv = tmp_path / "list.csv"
     csv.write_text("email,name\n" + "".join(f"r{i}@example.com,R {i}\n" for i in range(30)))
-    digest("subscribers", "import", str(csv), "--list", "matinale", cwd=tmp_path,
-           environ=os.environ.copy())
+    digest(
+        "subscribers",
+        "import",
+        str(csv),
+        "--list",
+        "matinale",
+        cwd=tmp_path,
+        environ=os.environ.copy(),
+    )
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
-        bad = digest("send", "--list", "matinale", "--backend", "sendgrid", "--deadline", "7h",
-                     cwd=tmp_path, environ=env(server), check=False)
+        bad = digest(
+            "send",
+            "--list",
+            "matinale",
+            "--backend",
+            "sendgrid",
+            "--deadline",
+            "7h",
+            cwd=tmp_path,
+            environ=env(server),
+            check=False,
+        )
         assert bad.returncode == 2 and "--deadline '7h' is not a time of day" in bad.stderr
         assert "Traceback" not in bad.stderr and server.attempts == 0
         # --now pins the edition at 08:00 on its day: a 07:30 deadline cannot be met.
-        proc = digest("send", "--list", "matinale", "--backend", "sendgrid", "--now",
-                      SAMPLE_NOW, "--deadline", "07:30", "--out", str(tmp_path / "ed"),
-                      cwd=tmp_path, environ=env(server))
+        proc = digest(
+            "send",
+            "--list",
+            "matinale",
+            "--backend",
+            "sendgrid",
+            "--now",
+            SAMPLE_NOW,
+            "--deadline",
+            "07:30",
+            "--out",
+            str(tmp_path / "ed"),
+            cwd=tmp_path,
+            environ=env(server),
+        )
         assert len(server.delivered_addresses()) == 30
     assert "cannot meet its deadline 07:30" in proc.stderr
     health = digest("health", cwd=tmp_path, environ=os.environ.copy(), check=False)

@@ -15,31 +15,32 @@ nullable but local_time, which existing schedules get as false.
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0004'
+revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('schedules', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('local_time', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.add_column(sa.Column('deadline', sa.String(length=5), nullable=True))
-    with op.batch_alter_table('schedules', schema=None) as batch_op:
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("local_time", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(sa.Column("deadline", sa.String(length=5), nullable=True))
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
         # The default was for the rows that existed; the code always names the value.
-        batch_op.alter_column('local_time', server_default=None)
-    with op.batch_alter_table('editions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('deadline_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('send_rate', sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column('deadline_missed', sa.Text(), nullable=True))
+        batch_op.alter_column("local_time", server_default=None)
+    with op.batch_alter_table("editions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("send_rate", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("deadline_missed", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('editions', schema=None) as batch_op:
-        batch_op.drop_column('deadline_missed')
-        batch_op.drop_column('send_rate')
-        batch_op.drop_column('deadline_at')
-    with op.batch_alter_table('schedules', schema=None) as batch_op:
-        batch_op.drop_column('deadline')
-        batch_op.drop_column('local_time')
+    with op.batch_alter_table("editions", schema=None) as batch_op:
+        batch_op.drop_column("deadline_missed")
+        batch_op.drop_column("send_rate")
+        batch_op.drop_column("deadline_at")
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.drop_column("deadline")
+        batch_op.drop_column("local_time")

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.store import stats
+from digest.store.readerzones import deadline_missed
 from digest.store.revision import schema_status
 from digest.store.schedules import LEASE_STALE, lease_holder
 
@@ -66,7 +67,8 @@ def _answering(db, now: datetime, detail: bool) -> dict:
         "schema_current": True,
         **({"schema": schema} if detail else {}),
         "scheduler": _lease(db, now),
-        "lists": [_edition(e) for e in stats.latest_editions(db)],
+        "lists": [{**_edition(e), "deadline_missed": deadline_missed(db, e.id)}
+                  for e in stats.latest_editions(db)],
     }
 
 

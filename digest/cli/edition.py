@@ -67,8 +67,11 @@ def build(config: Config, list_name, now, sources, out_dir):
 @click.option("--join", "join", is_flag=True,
               help="Share the edition with the senders already on it, each claiming its own "
               "batches (PostgreSQL only: SQLite has one sender per edition).")
+@click.option("--deadline", metavar="HH:MM",
+              help="When the send should be done (the site's time, the edition's day): warns at "
+              "the start when the estimated finish is later; 'digest health' reports a miss.")
 def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown,
-         retry_failed, reason, join):
+         retry_failed, reason, join, deadline):
     """Deliver today's edition to every active subscriber of a list.
 
     The edition is built and stored on the first run of the day; running the same command
@@ -86,6 +89,13 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
 
     if reason and not retry_failed:
         raise click.UsageError("--reason goes with --retry-failed")
+    if deadline:
+        from digest.delivery.deadline import DeadlineError, parse_hhmm
+
+        try:
+            parse_hhmm(deadline)  # a bad one is refused before anything is built
+        except DeadlineError as exc:
+            raise click.UsageError(str(exc)) from None
     db = open_database(config.database_url)
     with err.status(styled("reading sources and rendering")):
         stored, built = edition_for_send(
@@ -123,6 +133,13 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
                       f"via {backend}")
         return
 
+    due = None
+    if deadline:
+        from digest.delivery.deadline import deadline_at
+
+        tz = config.site.tz
+        due = deadline_at(deadline, day=stored.edition.reference_time.astimezone(tz).date(),
+                          tz=tz)
     stop = Event()
     report = None
     with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, \
@@ -131,12 +148,14 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         report = deliver(
             config, db, stored, make_backend(backend, config, out_dir=out_dir),
             signer=signer_for(config), resend_unknown=resend_unknown,
-            retry_failed=retry_failed, reason=reason, stop=stop, share=join,
+            retry_failed=retry_failed, reason=reason, stop=stop, share=join, deadline=due,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report is None:
         return
     _print_report(report)
+    for warning in report.warnings:
+        err.print(f"warning: {warning}")
     if report.status != "sent":
         sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
 

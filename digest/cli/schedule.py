@@ -61,16 +61,23 @@ def schedule():
               help="Skip the day with fewer new stories than this.")
 @click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox",
               show_default=True)
+@click.option("--local-time", is_flag=True,
+              help="Send at the cron's time in each reader's own zone (their timezone, else the "
+              "site's): one edition, built before the earliest zone.")
+@click.option("--deadline", metavar="HH:MM",
+              help="When each send should be done (same local time as the send): warns when the "
+              "estimate is later; 'digest health' reports a miss.")
 @click.option("--replace", is_flag=True, help="Change an existing schedule of that name.")
 def schedule_add(config: Config, name, list_name, cron, tz, draft_at, approval, if_nothing_new,
-                 min_stories, backend, replace):
+                 min_stories, backend, local_time, deadline, replace):
     """Add a schedule. A running scheduler picks it up within seconds; none needs to run."""
     from digest.schedule.triggers import next_times, validate
     from digest.store.schedules import Schedule, add_schedule
 
     s = Schedule(name=name, list_name=list_name, cron=cron, timezone=tz or config.site.timezone,
                  draft_at=draft_at, approval=approval, if_nothing_new=if_nothing_new,
-                 min_stories=min_stories, backend=backend)
+                 min_stories=min_stories, backend=backend, local_time=local_time,
+                 deadline=deadline)
     validate(s)
     db = _db(config)
     add_schedule(db, s, replace=replace)
@@ -103,7 +110,9 @@ def schedule_list(config: Config, now):
         out.print(styled((s.name, "bold"),
                          f"  list {s.list_name}, cron \"{s.cron}\" {s.timezone}, "
                          f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
-                         f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"))
+                         f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"
+                         + (", in each reader's local time" if s.local_time else "")
+                         + (f", deadline {s.deadline}" if s.deadline else "")))
         if draft:
             out.print(f"  next draft {_both(draft)}")
         out.print(f"  next send  {_both(send)}")

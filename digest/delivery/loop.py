@@ -17,16 +17,18 @@ the loop reads the edition's status, so `digest cancel` stops it after the batch
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from threading import Event
 
 from digest.config import Config, DeliveryConfig
 from digest.delivery.base import Backend, Recipient, SendJob
+from digest.delivery.localrun import deadline_warning, record_run, zones_left
 from digest.delivery.message import list_id
 from digest.delivery.pacing import Limits, SlidingWindow, backoff
 from digest.errors import (
@@ -46,6 +48,7 @@ from digest.store.outage import DatabaseOutage, Retry
 from digest.tokens import TokenSigner
 
 Progress = Callable[[int, int], None]  # (done, total)
+log = logging.getLogger("digest.delivery")
 
 
 @dataclass
@@ -69,6 +72,7 @@ class SendReport:
     seconds: float = 0.0
     requests: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a deadline it cannot meet
 
 
 class Pause(Exception):
@@ -140,7 +144,8 @@ class Sender:
     def __init__(self, config: Config, db, stored: StoredEdition, backend: Backend, *,
                  signer: TokenSigner, stop: Event | None = None,
                  progress: Progress | None = None, clock=time.monotonic, sleep=None,
-                 rng=random.random, share: bool = False):
+                 rng=random.random, share: bool = False, zones: Collection[str] | None = None,
+                 deadline: datetime | None = None, wall=None):
         self.config, self.db, self.stored, self.backend = config, db, stored, backend
         self.delivery = config.delivery
         self.stop = stop or Event()
@@ -168,6 +173,11 @@ class Sender:
         self._failed = 0
         self._started = 0.0
         self._lease_lost: str | None = None
+        # A local-time send delivers only the readers of these zones (None: everyone).
+        self.zones = frozenset(zones) if zones is not None else None
+        self.deadline = deadline
+        self.sent_this_run = 0  # for the measured rate
+        self.wall = wall or (lambda: datetime.now(UTC))
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -190,6 +200,7 @@ class Sender:
         heartbeat = workers.Heartbeat(self.db, edition_id, self.owner,
                                       self.delivery.lease_seconds, on_lost=self._lost).start()
         status, why, outage = "paused", None, False
+        started_at: datetime | None = None
         try:
             r.newly_unknown = joined.newly_unknown
             if resend_unknown:
@@ -197,12 +208,18 @@ class Sender:
             if retry_failed:
                 r.retried += ledger.retry_failed(self.db, edition_id, reason)
             self._tally()
+            started_at = self.wall()
+            if self.deadline is not None:
+                self._warn(deadline_warning(self, started_at))
             self._passes()
             self._wait_for_peers()
             if self.stop.is_set():
                 raise Interrupted
             status = "sent" if self._left() == 0 else "paused"
-            if status == "paused":
+            later = zones_left(self) if status == "paused" else None
+            if later:  # the rest is for zones whose moment has not come: not a pause
+                status, why = "sending", later
+            elif status == "paused":
                 why = "some deliveries are still pending"
         except Pause as exc:
             status, why = "paused", str(exc)
@@ -221,7 +238,15 @@ class Sender:
             self.backend.close()
             if not outage:
                 self._leave(status, why)
+                if started_at is not None:  # the send got going: record its rate and deadline
+                    self._warn(record_run(self, started_at, started_at + timedelta(
+                        seconds=self.clock() - self._started)))
         return self.report
+
+    def _warn(self, message: str | None) -> None:
+        if message:
+            log.warning("%s: %s", self.stored.id, message)
+            self.report.warnings.append(message)
 
     def _lost(self) -> None:
         """The heartbeat found this worker's lease taken (silent past delivery.lease_seconds,
@@ -270,7 +295,8 @@ class Sender:
                     raise Cancelled
                 batch = self.retry(ledger.claim_batch, self.db, self.stored.id,
                                    self.stored.list_id, after=after, limit=self.batch_size,
-                                   owner=self.owner)
+                                   owner=self.owner, zones=self.zones,
+                                   default_zone=self.config.site.timezone)
                 if batch.last_id is None:
                     break
                 after = batch.last_id
@@ -371,6 +397,7 @@ class Sender:
         sent = sum(st == "sent" for _, st, _ in results)
         failed = sum(st == "failed" for _, st, _ in results)
         unknown = sum(st == "unknown" for _, st, _ in results)
+        self.sent_this_run += sent
         self._count(sent=sent, failed=failed, unknown=unknown)
         if budget:  # an unknown did not arrive as far as we know: it spends the budget too
             self._budget(len(results), failed + unknown)
@@ -422,7 +449,10 @@ class Sender:
 def deliver(config: Config, db, stored: StoredEdition, backend: Backend, *,
             signer: TokenSigner, resend_unknown: bool = False, retry_failed: bool = False,
             reason: str | None = None, share: bool = False, **kw) -> SendReport:
-    """Send (or resume) a stored edition through a backend. The library call behind the CLI."""
+    """Send (or resume) a stored edition through a backend. The library call behind the CLI.
+    ``share``: work beside the senders already on it (PostgreSQL); ``zones``: only readers in
+    those zones (a local-time schedule's moment); ``deadline``: warn at the start when the
+    estimate cannot meet it, record on the edition if missed."""
     return Sender(config, db, stored, backend, signer=signer, share=share, **kw).run(
         resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason)
 

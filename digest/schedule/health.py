@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 from digest.schedule.triggers import MISFIRE_GRACE, last_due, zone
 from digest.store.editions import get_edition
+from digest.store.readerzones import deadline_missed
 from digest.store.schedules import Schedule, list_schedules
+from digest.store.stats import latest_editions
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ def health(db, now: datetime, list_name: str | None = None) -> list[Health]:
     for s in list_schedules(db, list_name):
         by_list.setdefault(s.list_name, []).append(_schedule_health(db, s, now, MISFIRE_GRACE,
                                                                     last_due, zone))
+    # A list sent by hand (no schedule) is judged on its deadline alone.
+    for latest in latest_editions(db):
+        late = deadline_missed(db, latest.id)
+        if late and latest.list_name not in by_list and list_name in (None, latest.list_name):
+            by_list[latest.list_name] = [(False, late)]
     verdicts = []
     for name, checks in sorted(by_list.items()):
         ok = all(c[0] for c in checks)
@@ -51,6 +58,9 @@ def _schedule_health(db, s: Schedule, now, grace, last_due, zone) -> tuple[bool,
         ok = s.last_status not in ("failed",)
         return ok, f"{label} {s.last_status} at {when}" + (f": {s.last_reason}"
                                                             if s.last_reason else "")
+    late = deadline_missed(db, stored.id)
+    if late:
+        return False, late
     if stored.status == "paused":
         return False, f"{stored.id} is paused: {stored.reason}"
     if stored.status == "ready" and stored.needs_approval and stored.approved_at is None:

@@ -30,10 +30,13 @@ from pathlib import Path
 from threading import Event
 
 from digest.config import Config
+from digest.delivery.deadline import deadline_at
 from digest.edition.build import edition_for_send, reference_time
 from digest.edition.collect import story_keys
 from digest.errors import ConfigError, DigestError
 from digest.models import edition_from_dict
+from digest.schedule.localtime import local_moment
+from digest.schedule.triggers import zone
 from digest.store.editions import (
     AlreadySent,
     EditionBusy,
@@ -66,6 +69,11 @@ class RunResult:
 def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResult:
     """Build and store the day's edition (needing approval per the schedule); idempotent."""
     ctx = {"event": "draft", "list": schedule.list_name, "schedule": schedule.name}
+    if schedule.local_time:  # the readers' day, built once at the earliest zone's draft time
+        moment = local_moment(config, db, schedule, now, draft=True)
+        if moment is None:
+            return RunResult("done", "no reader's draft time has come")
+        now = moment.reference
     try:
         stored, built = _stored_or_built(config, db, schedule, now)
     except DigestError as exc:
@@ -83,14 +91,24 @@ def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResul
 def run_send(config: Config, db, schedule: Schedule, now: datetime, *, out_dir: Path,
              signer, stop: Event | None = None, backend=None) -> RunResult:
     """The send-time run of a schedule; records its outcome for ``digest health``."""
-    result = _send(config, db, schedule, now, out_dir=out_dir, signer=signer, stop=stop,
-                   backend=backend)
+    ref, zones, deadline = now, None, None
+    if schedule.local_time:  # this moment's zones only (localtime.py)
+        moment = local_moment(config, db, schedule, now)
+        if moment is None:
+            return RunResult("done", "no reader's local time has come")
+        ref, zones, deadline = moment.reference, moment.zones, moment.deadline
+    elif schedule.deadline:
+        tz = zone(schedule.timezone)
+        deadline = deadline_at(schedule.deadline, day=now.astimezone(tz).date(), tz=tz)
+    result = _send(config, db, schedule, ref, out_dir=out_dir, signer=signer, stop=stop,
+                   backend=backend, zones=zones, deadline=deadline)
     record_run(db, schedule.name, at=reference_time(config, now), status=result.status,
                reason=result.reason, edition_id=result.edition_id)
     return result
 
 
-def _send(config, db, schedule, now, *, out_dir, signer, stop, backend) -> RunResult:
+def _send(config, db, schedule, now, *, out_dir, signer, stop, backend, zones=None,
+          deadline=None) -> RunResult:
     ctx = {"event": "send", "list": schedule.list_name, "schedule": schedule.name}
     try:
         stored, _ = _stored_or_built(config, db, schedule, now)
@@ -127,7 +145,7 @@ def _send(config, db, schedule, now, *, out_dir, signer, stop, backend) -> RunRe
     try:
         report = deliver(config, db, stored,
                          backend or make_backend(schedule.backend, config, out_dir=out_dir),
-                         signer=signer, stop=stop)
+                         signer=signer, stop=stop, zones=zones, deadline=deadline)
     except NotApproved as exc:  # approval withdrawn by an edit between our read and the claim
         return RunResult("not-approved", str(exc), stored.id)
     except (AlreadySent, EditionBusy) as exc:

@@ -33,6 +33,8 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import DigestError
+from digest.schedule.localtime import draft_trigger as local_draft_trigger
+from digest.schedule.localtime import send_trigger as local_send_trigger
 from digest.schedule.triggers import MISFIRE_GRACE, draft_trigger, send_trigger
 from digest.store.schedules import Schedule, ScheduleError
 from digest.zones import tzdata_version
@@ -68,18 +70,27 @@ def _job_ids(name: str) -> tuple[str, str]:
     return f"draft:{name}", f"send:{name}"
 
 
-def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = None) -> None:
+def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = None,
+              zones_of=None) -> None:
     """Make the job store say what the schedules table says.
 
     A job whose schedule did not change is left alone, keeping its stored next run time: that is
     what lets a run missed while the scheduler was down still happen (within the grace time).
+    ``zones_of(schedule)``: the zones a local-time schedule fires in (its readers' zones).
     """
     now = now or datetime.now(UTC)
     wanted = {}
     for s in schedules:
         draft_id, send_id = _job_ids(s.name)
         try:
-            triggers = {send_id: ("send", send_trigger(s)), draft_id: ("draft", draft_trigger(s))}
+            if s.local_time:
+                zones = (zones_of(s) if zones_of else None) or [s.timezone]
+                triggers = {send_id: ("send", local_send_trigger(s, zones)),
+                            draft_id: ("draft", local_draft_trigger(s, zones))}
+            else:
+                zones = []
+                triggers = {send_id: ("send", send_trigger(s)),
+                            draft_id: ("draft", draft_trigger(s))}
         except ScheduleError as exc:
             log.error("schedule %s is invalid, not scheduled: %s", s.name, exc,
                       extra={"event": "sync", "list": s.list_name})
@@ -90,7 +101,8 @@ def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = No
             # The job's name carries its spec: a change of cron, zone, pause or time zone data
             # (a tzdata upgrade may move the stored next run time) replaces the job.
             spec = (f"{kind} {s.name}: {s.cron} {s.timezone} draft={s.draft_at} "
-                    f"paused={s.paused} tzdata={tzdata_version()[1]}")
+                    f"paused={s.paused} tzdata={tzdata_version()[1]}"
+                    + (f" local_time={','.join(zones)}" if s.local_time else ""))
             wanted[job_id] = spec
             current = scheduler.get_job(job_id)
             if current is not None and current.name == spec:
@@ -175,9 +187,9 @@ class Runner:
         self.scheduler = scheduler = make_scheduler(self.db)
         scheduler.add_listener(self._on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         scheduler.start(paused=True)
-        self._stamp = changes_stamp(self.db)
+        self._stamp = (changes_stamp(self.db), self._zones_stamp())
         schedules = list_schedules(self.db)
-        sync_jobs(scheduler, schedules)
+        sync_jobs(scheduler, schedules, zones_of=self.zones_of)
         for s in schedules:
             # A stop (SIGTERM on a deploy) left today's send half done: finish it now, once.
             if s.last_status == "interrupted" and not s.paused:
@@ -205,12 +217,25 @@ class Runner:
                     log.error("lost the scheduler lease to another process; stopping",
                               extra={"event": "lease"})
                     break
-                stamp = retry(changes_stamp, self.db)
+                stamp = (retry(changes_stamp, self.db), retry(self._zones_stamp))
                 if stamp != self._stamp:
                     self._stamp = stamp
-                    sync_jobs(self.scheduler, retry(list_schedules, self.db))
+                    sync_jobs(self.scheduler, retry(list_schedules, self.db),
+                              zones_of=self.zones_of)
         finally:
             self.shutdown()
+
+    def zones_of(self, s: Schedule) -> list[str]:
+        from digest.schedule.localtime import firing_zones
+
+        return firing_zones(self.config, self.db, s)
+
+    def _zones_stamp(self) -> tuple:
+        """Local-time schedules fire in their readers' zones: a reader in a new zone resyncs."""
+        from digest.store.schedules import list_schedules
+
+        return tuple((s.name, tuple(self.zones_of(s)))
+                     for s in list_schedules(self.db) if s.local_time)
 
     def shutdown(self) -> None:
         from digest.store.schedules import release_lease

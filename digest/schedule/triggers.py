@@ -141,6 +141,17 @@ def validate(s: Schedule) -> None:
     draft_trigger(s)
     if s.min_stories < 0:
         raise ScheduleError("--min-stories must be 0 or more")
+    if s.deadline:
+        from digest.delivery.deadline import DeadlineError, parse_hhmm
+
+        try:
+            at = parse_hhmm(s.deadline)
+        except DeadlineError as exc:
+            raise ScheduleError(str(exc)) from None
+        fields = parse_cron(s.cron)
+        if at <= (int(fields["hour"]), int(fields["minute"])):
+            raise ScheduleError(f"--deadline {s.deadline} must come after the send time the "
+                                "same day")
 
 
 def next_times(s: Schedule, now: datetime) -> tuple[datetime | None, datetime]:

@@ -13,7 +13,7 @@ operator cancelled the edition (``digest cancel``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, text, update
@@ -21,6 +21,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, sel
 from digest.models import Subscriber
 from digest.store import schema as t
 from digest.store.db import Database
+from digest.store.readerzones import in_zones
 from digest.store.schema import utcnow
 from digest.store.suppressions import suppressed_clause
 from digest.store.workers import touch
@@ -83,9 +84,11 @@ def has_rows(conn, edition_id: str) -> bool:
 
 
 def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limit: int,
-                owner: str | None = None) -> Batch:
+                owner: str | None = None, zones: Collection[str] | None = None,
+                default_zone: str = "UTC") -> Batch:
     """The next ``limit`` pending rows after ``after``, marked ``sending`` (and claimed by
-    ``owner``) in one transaction.
+    ``owner``) in one transaction. ``zones``: only readers in those zones (``default_zone`` for
+    those without one).
 
     On PostgreSQL the rows are locked as they are read, skipping rows another claimer holds
     (FOR UPDATE SKIP LOCKED): under READ COMMITTED two claimers would otherwise read the same
@@ -101,6 +104,8 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
         .order_by(d.c.id)
         .limit(limit)
     )
+    if zones is not None:  # a local-time send: this moment's zones only
+        stmt = stmt.where(in_zones(zones, default_zone))
     if db.dialect == "postgresql":
         stmt = stmt.with_for_update(of=d, skip_locked=True)
     now = utcnow()

@@ -80,3 +80,17 @@ def confirm_signup(db: Database, email: str, list_name: str, *, locale: str | No
                                                   t.suppressions.c.reason == "unsubscribe"))
         _set(conn, sid, list_id, True, now)
     return sid
+
+
+def get_timezone(db: Database, subscriber_id: int) -> str | None:
+    with db.read() as conn:
+        return conn.scalar(select(t.subscribers.c.timezone)
+                           .where(t.subscribers.c.id == subscriber_id))
+
+
+def set_timezone(db: Database, subscriber_id: int, zone: str | None) -> None:
+    """The reader's own zone (an IANA name checked by the caller); None: the site's."""
+    s = t.subscribers
+    with db.write() as conn:
+        conn.execute(update(s).where(s.c.id == subscriber_id)
+                     .values(timezone=zone or None, updated_at=t.utcnow()))

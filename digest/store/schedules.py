@@ -47,6 +47,8 @@ class Schedule:
     min_stories: int = 1
     backend: str = "outbox"
     paused: bool = False
+    local_time: bool = False  # the cron's time in each reader's zone (else the site's)
+    deadline: str | None = None  # HH:MM, in the same local time as the send
     created_at: datetime | None = None
     updated_at: datetime | None = None
     last_run_at: datetime | None = None
@@ -57,7 +59,7 @@ class Schedule:
 
 _COLUMNS = [f.name for f in fields(Schedule)]
 _SETTINGS = ("list_name", "cron", "timezone", "draft_at", "approval", "if_nothing_new",
-             "min_stories", "backend", "paused")
+             "min_stories", "backend", "paused", "local_time", "deadline")
 
 
 def _from_row(row) -> Schedule:

@@ -201,6 +201,12 @@ editions = Table(
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     Column("started_at", UtcDateTime, nullable=True),
     Column("finished_at", UtcDateTime, nullable=True),
+    # A delivery deadline (``--deadline``): the latest one a run was given, the rate (messages
+    # a second) the last run measured, for the next edition's estimate, and once any run
+    # finished after its deadline, that fact in one sentence (never cleared: health reads it).
+    Column("deadline_at", UtcDateTime, nullable=True),
+    Column("send_rate", Float, nullable=True),
+    Column("deadline_missed", Text, nullable=True),
     CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent', 'skipped', 'cancelled')",
                     name="status"),
 )
@@ -271,6 +277,10 @@ schedules = Table(
     Column("min_stories", Integer, nullable=False, default=1),
     Column("backend", String(20), nullable=False, default="outbox"),
     Column("paused", Boolean, nullable=False, default=False),
+    # local_time: the cron's time is each reader's own (their zone, else the site's);
+    # deadline: HH:MM by which each send should be done, in the same local time.
+    Column("local_time", Boolean, nullable=False, default=False),
+    Column("deadline", String(5), nullable=True),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
     # The last send-time run, whatever came of it: what `digest health` reads when no edition

@@ -186,7 +186,8 @@ def leave(db: Database, edition_id: str, owner: str, *, status: str, reason: str
     ``reason``. Returns True when this was the last live worker."""
     now = now or utcnow()
     e, w, d = t.editions, t.send_workers, t.deliveries
-    ending = {"sent": "done", "paused": "paused"}.get(status, "stopped")
+    # "sending": a local-time run done with its zones, the rest waiting for theirs.
+    ending = {"sent": "done", "sending": "done", "paused": "paused"}.get(status, "stopped")
     with db.write() as conn:
         current = conn.scalar(select(e.c.status).where(e.c.id == edition_id).with_for_update())
         conn.execute(update(w).where(w.c.edition_id == edition_id, w.c.owner == owner)
@@ -201,11 +202,16 @@ def leave(db: Database, edition_id: str, owner: str, *, status: str, reason: str
         reap(conn, edition_id, keep=set(), now=now)
         left = conn.scalar(select(func.count()).select_from(d).where(
             d.c.edition_id == edition_id, d.c.status.in_(("pending", "sending")))) or 0
-        final = "sent" if status == "sent" and not left else "paused"
+        if status == "sent" and not left:
+            final = "sent"
+        elif status == "sending" and left:  # left sending, ownerless, for the next zone's run
+            final = "sending"
+        else:
+            final = "paused"
         if final == "paused" and not reason:
             reason = "some deliveries are still pending"
-        values: dict[str, object] = {"status": final, "reason": reason if final == "paused"
-                                     else None, "owner": None, "heartbeat_at": None}
+        values: dict[str, object] = {"status": final, "reason": None if final == "sent"
+                                     else reason, "owner": None, "heartbeat_at": None}
         if final == "sent":
             values["finished_at"] = now
         conn.execute(update(e).where(e.c.id == edition_id).values(**values))

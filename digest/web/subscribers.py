@@ -11,6 +11,7 @@ token's holder can do anyway: unsubscribe that one address from that one list.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -24,10 +25,17 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from digest.errors import StoreError
-from digest.normalize import email_key, normalize_email, normalize_locale
+from digest.normalize import email_key, normalize_email, normalize_locale, normalize_timezone
 from digest.render.strings import LANGUAGES as RENDERED_LOCALES
 from digest.store.editions import get_edition, list_editions
-from digest.store.preferences import confirm_signup, memberships_of, set_locale, set_membership
+from digest.store.preferences import (
+    confirm_signup,
+    get_timezone,
+    memberships_of,
+    set_locale,
+    set_membership,
+    set_timezone,
+)
 from digest.store.schema import utcnow
 from digest.store.signups import claim_confirmation, release_confirmation
 from digest.store.subscribers import get_subscriber, unsubscribe
@@ -35,9 +43,16 @@ from digest.web.drafts import filled
 from digest.web.mail import send_notice
 from digest.web.pages import page, state
 from digest.web.session import client_ip, form_with_csrf
+from digest.zones import available
 
 log = logging.getLogger("digest.web")
 SIGNUP_MAX_AGE = 7 * 24 * 3600
+
+
+@functools.cache
+def zone_names() -> list[str]:
+    """The zones a reader may pick: the tzdata package's, Area/City names, sorted."""
+    return sorted(z for z in available() if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/")))
 LANGUAGES = {"fr": "Français", "en": "English", "ar": "العربية"}
 
 
@@ -78,13 +93,17 @@ async def preferences(request: Request):
             set_membership(web.db, subscriber.id, name, name in wanted, title=lst.title)
         locale = normalize_locale(str(form.get("locale", "")))
         set_locale(web.db, subscriber.id, locale if locale in RENDERED_LOCALES else None)
+        # An unknown zone (a forged form) means the site's: never stored as given.
+        set_timezone(web.db, subscriber.id, normalize_timezone(str(form.get("timezone", ""))))
         subscriber, saved = get_subscriber(web.db, subscriber.id), True
     members = memberships_of(web.db, subscriber.id)
     lists = [(name, lst.title, members.get(name) == "active")
              for name, lst in web.config.lists.items()]
     return page(request, "preferences.html", {
         "lists": lists, "locale": subscriber.locale or "", "languages": LANGUAGES,
-        "saved": saved, "list_name": list_name})
+        "saved": saved, "list_name": list_name, "zones": zone_names(),
+        "timezone": get_timezone(web.db, subscriber.id) or "",
+        "site_timezone": web.config.site.timezone})
 
 
 def _address_key(secret: str, address: str) -> str:

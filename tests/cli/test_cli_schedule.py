@@ -193,3 +193,17 @@ def test_health_json_when_the_database_cannot_be_opened(site, tmp_path):
     body = json.loads(report.stdout)
     assert body["ok"] is False and body["database"] == "unavailable"
     assert "cannot open the database" in body["error"] and "hunter2" not in report.stdout
+
+
+def test_schedule_add_local_time_with_a_deadline(site, tmp_path):
+    digest("schedule", "add", "local", "--list", "matinale", "--cron", "0 7 * * *",
+           "--local-time", "--deadline", "07:30", cwd=tmp_path)
+    listed = " ".join(digest("schedule", "list", cwd=tmp_path).stdout.split())  # rich wraps
+    assert "in each reader's local time, deadline 07:30" in listed
+    early = digest("schedule", "add", "x", "--list", "matinale", "--cron", "0 7 * * *",
+                   "--deadline", "06:45", cwd=tmp_path, check=False)
+    assert early.returncode == 1 and "must come after the send time" in early.stderr
+    bad = digest("schedule", "add", "y", "--list", "matinale", "--cron", "0 7 * * *",
+                 "--deadline", "half past", cwd=tmp_path, check=False)
+    assert bad.returncode == 1 and "not a time of day" in bad.stderr
+    assert "Traceback" not in early.stderr + bad.stderr

@@ -8,7 +8,7 @@ from email.policy import default
 from digest.delivery.loop import deliver
 from digest.delivery.outbox import OutboxBackend
 from digest.edition.build import edition_for_send
-from digest.store.preferences import memberships_of
+from digest.store.preferences import get_timezone, memberships_of
 from digest.store.subscribers import count_members, get_subscriber, is_suppressed, list_members
 from digest.tokens import TokenSigner
 from tests.web.conftest import SECRET
@@ -111,6 +111,24 @@ def test_preferences_change_lists_and_language(client, web_db, subscribed):
     assert memberships_of(web_db, sid) == {"matinale": "active"}
     assert get_subscriber(web_db, sid).locale is None
     assert client.post(f"/p/{token}", data={"locale": "en"}).status_code == 403  # no CSRF
+
+
+def test_preferences_set_the_readers_time_zone(client, web_db, subscribed):
+    sid = member(web_db, "camille.martin@example.com").id
+    token = SIGNER.make(sid, "matinale")
+    page = client.get(f"/p/{token}")
+    assert "The site's time zone (Africa/Casablanca)" in page.text
+    assert '<option value="America/New_York" >' in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    form = {"csrf": csrf, "lists": "matinale", "timezone": "America/New_York"}
+    saved = client.post(f"/p/{token}", data=form)
+    assert '<option value="America/New_York" selected>' in saved.text
+    assert get_timezone(web_db, sid) == "America/New_York"
+    # A forged zone is not stored; the reader falls back to the site's.
+    client.post(f"/p/{token}", data={**form, "timezone": "Mars/Olympus_Mons"})
+    assert get_timezone(web_db, sid) is None
+    client.post(f"/p/{token}", data={**form, "timezone": "europe/paris"})  # name as IANA spells it
+    assert get_timezone(web_db, sid) == "Europe/Paris"
 
 
 def _outbox(config):

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.config import load_config  # noqa: E402
-from digest.delivery.loop import RecipientFactory, make_job  # noqa: E402
+from digest.delivery.job import RecipientFactory, make_job  # noqa: E402
 from digest.edition.build import build_edition  # noqa: E402
 from digest.models import Subscriber  # noqa: E402
 from digest.render import naive_render  # noqa: E402

@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.floor import floor_send  # noqa: E402
 from digest.config import load_config  # noqa: E402
-from digest.delivery.loop import RecipientFactory, deliver, make_job  # noqa: E402
+from digest.delivery.job import RecipientFactory, make_job  # noqa: E402
+from digest.delivery.loop import deliver  # noqa: E402
 from digest.delivery.sendgrid import SendGridBackend  # noqa: E402
 from digest.edition.build import edition_for_send  # noqa: E402
 from digest.render import naive_render  # noqa: E402

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.config import SmtpConfig, load_config  # noqa: E402
-from digest.delivery.loop import RecipientFactory, make_job  # noqa: E402
+from digest.delivery.job import RecipientFactory, make_job  # noqa: E402
 from digest.delivery.message import build_message  # noqa: E402
 from digest.delivery.smtp import SmtpBackend  # noqa: E402
 from digest.delivery.smtp_pool import PooledSmtpBackend  # noqa: E402

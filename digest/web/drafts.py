@@ -110,7 +110,7 @@ def insecure_links(html: str) -> list[str]:
 def send_test(config: Config, stored: StoredEdition, backend, address: str) -> str:
     """One message of the draft to ``address``, with preview values (a test message must not
     carry anyone's working unsubscribe link). Returns the backend's detail."""
-    from digest.delivery.loop import make_job
+    from digest.delivery.job import make_job
     from digest.normalize import normalize_email
 
     address = normalize_email(address)

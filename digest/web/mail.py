@@ -18,7 +18,7 @@ from digest.models import Edition, Rendered, Subscriber
 
 def send_notice(config: Config, backend, *, to: str, subject: str, lines: list[str],
                 link: str, locale: str) -> None:
-    from digest.delivery.loop import make_job
+    from digest.delivery.job import make_job
 
     now = datetime.now(UTC)
     text = "\n\n".join([*lines, link]) + "\n"

@@ -15,7 +15,7 @@ import pytest
 from sendgrid import SendGridAPIClient
 
 from digest.config import SendGridConfig, load_config
-from digest.delivery.loop import RecipientFactory, make_job
+from digest.delivery.job import RecipientFactory, make_job
 from digest.delivery.message import list_unsubscribe
 from digest.delivery.sendgrid import (
     MAX_BATCH,

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from digest.config import SendGridConfig, load_config
-from digest.delivery.loop import RecipientFactory, make_job
+from digest.delivery.job import RecipientFactory, make_job
 from digest.delivery.sendgrid import SendGridBackend, build_request
 from digest.delivery.sendgrid_subs import JsonBody, Substitutions
 from digest.edition.build import build_edition

@@ -11,7 +11,7 @@ from email.policy import default
 import pytest
 
 from digest.config import SmtpConfig, load_config
-from digest.delivery.loop import RecipientFactory, make_job
+from digest.delivery.job import RecipientFactory, make_job
 from digest.delivery.message import build_message
 from digest.delivery.mime_template import MessageTemplate, encode_body
 from digest.delivery.smtp import SmtpBackend

@@ -12,7 +12,7 @@ import pytest
 from digest.config import SmtpConfig, load_config
 from digest.delivery import make_backend
 from digest.delivery.base import Outcome
-from digest.delivery.loop import RecipientFactory, make_job
+from digest.delivery.job import RecipientFactory, make_job
 from digest.delivery.smtp import SmtpBackend
 from digest.delivery.smtp_pool import PooledSmtpBackend, smtp_backend
 from digest.edition.build import build_edition

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from digest.config import Config, parse_config
 from digest.delivery.base import SendJob
-from digest.delivery.loop import RecipientFactory, make_job
+from digest.delivery.job import RecipientFactory, make_job
 from digest.edition import edits
 from digest.edition.collect import make_edition
 from digest.errors import ConfigError

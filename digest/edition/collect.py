@@ -27,6 +27,7 @@ from digest.errors import NoStoriesError
 from digest.headers import SUBJECT_MAX, header_text, one_line
 from digest.locale import long_date
 from digest.models import Edition, SourceResult, Story
+from digest.render.strings import briefs
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|igshid|xtor|at_\w+|ocid|cmpid)$",
@@ -82,13 +83,15 @@ def make_edition(
         "date": long_date(ref, config.site.locale),
         "top": top,
         "list": list_title,
+        "briefs": briefs(config.site.locale, len(ticker)),
     }
     return Edition(
         id=edition_id(list_name, ref),
         list_name=list_name,
         # A 100 kB headline in {top} must not become a 100 kB subject (or crash the insert).
         subject=header_text(config.edition.subject.format(**fields), SUBJECT_MAX),
-        preheader=_shorten(one_line(config.edition.preheader.format(**fields)), PREHEADER_MAX),
+        preheader=_shorten(one_line(config.edition.preheader.format(**fields)).strip(),
+                           PREHEADER_MAX),
         locale=config.site.locale,
         timezone=config.site.timezone,
         reference_time=ref,

@@ -10,7 +10,7 @@ Rules (stated here because editors and operators rely on them):
   (case, accents, punctuation and spacing ignored). The first source in configuration order wins,
   except that a featured story always beats a ticker headline for the same article.
 - Featured stories beyond ``featured_count`` are not lost: they join the ticker.
-- Ticker: newest first, at most ``ticker_max``.
+- Ticker: newest first, undated headlines last, at most ``ticker_max``.
 """
 
 from __future__ import annotations
@@ -175,10 +175,10 @@ def _localize(story: Story, tz) -> Story:
 
 
 def _newest_first(stories: list[Story]) -> list[Story]:
-    # Undated stories count as current, so they sort with the newest; sort is stable.
+    # Undated stories go last: a reader scanning by time cannot place them; sort is stable.
     return sorted(
         stories,
-        key=lambda s: s.published_at.timestamp() if s.published_at else float("inf"),
+        key=lambda s: s.published_at.timestamp() if s.published_at else float("-inf"),
         reverse=True,
     )
 

@@ -9,6 +9,8 @@ Rules (stated here because editors and operators rely on them):
   tracking parameters and trailing slash removed, query sorted), else the same normalized title
   (case, accents, punctuation and spacing ignored). The first source in configuration order wins,
   except that a featured story always beats a ticker headline for the same article.
+- Near duplicates across sources (the same story under two headlines) are merged by
+  ``digest.edition.similar`` above ``duplicate_threshold``; each merge is listed in ``merged``.
 - Featured stories beyond ``featured_count`` are not lost: they join the ticker.
 - Ticker: newest first, undated headlines last, at most ``ticker_max``.
 """
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.config import Config, SourceConfig
+from digest.edition.similar import merge_similar
 from digest.errors import NoStoriesError
 from digest.headers import SUBJECT_MAX, header_text, one_line
 from digest.locale import long_date
@@ -57,7 +60,9 @@ def make_edition(
         )
 
     in_window = [s for r in results if r.ok for s in r.stories if _inside(s, start, ref)]
-    stories = [_localize(s, tz) for s in dedupe(in_window)]
+    stories, merges = merge_similar(
+        [_localize(s, tz) for s in dedupe(in_window)], config.edition.duplicate_threshold
+    )
     if not stories:
         raise NoStoriesError(
             f"no story published between {start:%Y-%m-%d %H:%M} and {ref:%Y-%m-%d %H:%M} "
@@ -101,6 +106,7 @@ def make_edition(
         warnings=tuple(warnings),
         sources=tuple(results),
         note=note,
+        merged=tuple(m.as_dict() for m in merges),
     )
 
 

@@ -71,7 +71,7 @@ class EditionConfig:
     featured_count: int = 1
     ticker_max: int = 30
     # The top story sells the email in the inbox; the sender's name is already shown there.
-    subject: str = "{top} — {date}"
+    subject: str = "{top}"
     preheader: str = "{top} {briefs}"
     max_html_bytes: int = 100_000
     featured_paragraphs: int = 1  # the lede: 0 = headline only

@@ -64,7 +64,7 @@ def test_id_subject_preheader_in_locale_and_one_line():
     top = story("Vague de chaleur\r\nBcc: x@y", role="featured")
     e = edition(SourceResult("p", stories=(top, story("b"))))
     assert e.id == "matinale-2025-07-01"
-    assert e.subject == "Vague de chaleur Bcc: x@y — La matinale du mardi 1 juillet 2025"
+    assert e.subject == "Vague de chaleur Bcc: x@y"
     assert e.preheader == "Vague de chaleur Bcc: x@y + 1 brève"
     assert e.timezone == "Africa/Casablanca" and e.locale == "fr"
     assert e.window_start == REF - timedelta(hours=24)

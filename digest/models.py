@@ -67,6 +67,8 @@ class Edition:
     sources: tuple[SourceResult, ...] = ()
     note: str | None = None
     build_seconds: float | None = None  # sources read to rendering done (for monitoring)
+    # Near-duplicate stories merged (digest.edition.similar): {"kept", "dropped", "score"}.
+    merged: tuple[Mapping[str, object], ...] = ()
 
     @property
     def direction(self) -> str:
@@ -138,6 +140,7 @@ def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
         "featured": [_story_dict(s) for s in edition.featured],
         "sources": [_source_dict(r) for r in edition.sources],
         "warnings": list(edition.warnings),
+        "merged": [dict(m) for m in edition.merged],
         **({"html_bytes": html_bytes} if html_bytes is not None else {}),
         **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None
            else {}),
@@ -160,6 +163,7 @@ def edition_from_dict(data: dict) -> Edition:
         warnings=tuple(data.get("warnings", ())),
         note=data.get("note"),
         build_seconds=data.get("build_seconds"),
+        merged=tuple(data.get("merged", ())),
     )
 
 

@@ -70,10 +70,13 @@ class EditionConfig:
     window_hours: float = 24
     featured_count: int = 1
     ticker_max: int = 30
-    subject: str = "{site} — {date}"
-    preheader: str = "{top}"
+    # The top story sells the email in the inbox; the sender's name is already shown there.
+    subject: str = "{top}"
+    preheader: str = "{top} {briefs}"
     max_html_bytes: int = 100_000
     gather_timeout: float = 30.0  # seconds for reading every source (each has its own timeout)
+    featured_paragraphs: int = 1  # the lede: 0 = headline only
+    duplicate_threshold: float = 0.75  # token-set similarity above which two titles are one story
 
 
 @dataclass(frozen=True)

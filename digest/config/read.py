@@ -108,6 +108,11 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         raise ConfigError("must be positive", path=path, key="edition.window_hours")
     if edition.gather_timeout <= 0:
         raise ConfigError("must be positive", path=path, key="edition.gather_timeout")
+    if edition.featured_paragraphs < 0:
+        raise ConfigError("must be 0 or more", path=path, key="edition.featured_paragraphs")
+    if not 0 < edition.duplicate_threshold <= 1:
+        raise ConfigError("must be above 0 and at most 1", path=path,
+                          key="edition.duplicate_threshold")
     for key in ("subject", "preheader"):
         check_template(getattr(edition, key), path, f"edition.{key}")
 

@@ -89,10 +89,10 @@ def locale_key(s: Section, path: Path | None) -> str:
 
 def check_template(template: str, path: Path | None, key: str) -> None:
     try:
-        template.format(site="", date="", top="", list="")
+        template.format(site="", date="", top="", list="", briefs="")
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(
-            f"bad placeholder {exc}; use {{site}}, {{date}}, {{top}} or {{list}}", path=path,
+            f"bad placeholder {exc}; use {{site}}, {{date}}, {{top}}, {{list}} or {{briefs}}", path=path,
             key=key,
         ) from None
 

@@ -9,8 +9,10 @@ Rules (stated here because editors and operators rely on them):
   tracking parameters and trailing slash removed, query sorted), else the same normalized title
   (case, accents, punctuation and spacing ignored). The first source in configuration order wins,
   except that a featured story always beats a ticker headline for the same article.
+- Near duplicates across sources (the same story under two headlines) are merged by
+  ``digest.edition.similar`` above ``duplicate_threshold``; each merge is listed in ``merged``.
 - Featured stories beyond ``featured_count`` are not lost: they join the ticker.
-- Ticker: newest first, at most ``ticker_max``.
+- Ticker: newest first, undated headlines last, at most ``ticker_max``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.config import Config, SourceConfig
+from digest.edition.similar import merge_similar
 from digest.errors import NoStoriesError
 from digest.headers import SUBJECT_MAX, header_text, one_line
 from digest.locale import long_date
 from digest.models import Edition, SourceResult, Story
+from digest.render.strings import briefs
 
 TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|igshid|xtor|at_\w+|ocid|cmpid)$",
@@ -56,7 +60,9 @@ def make_edition(
         )
 
     in_window = [s for r in results if r.ok for s in r.stories if _inside(s, start, ref)]
-    stories = [_localize(s, tz) for s in dedupe(in_window)]
+    stories, merges = merge_similar(
+        [_localize(s, tz) for s in dedupe(in_window)], config.edition.duplicate_threshold
+    )
     if not stories:
         raise NoStoriesError(
             f"no story published between {start:%Y-%m-%d %H:%M} and {ref:%Y-%m-%d %H:%M} "
@@ -82,13 +88,15 @@ def make_edition(
         "date": long_date(ref, config.site.locale),
         "top": top,
         "list": list_title,
+        "briefs": briefs(config.site.locale, len(ticker)),
     }
     return Edition(
         id=edition_id(list_name, ref),
         list_name=list_name,
         # A 100 kB headline in {top} must not become a 100 kB subject (or crash the insert).
         subject=header_text(config.edition.subject.format(**fields), SUBJECT_MAX),
-        preheader=_shorten(one_line(config.edition.preheader.format(**fields)), PREHEADER_MAX),
+        preheader=_shorten(one_line(config.edition.preheader.format(**fields)).strip(),
+                           PREHEADER_MAX),
         locale=config.site.locale,
         timezone=config.site.timezone,
         reference_time=ref,
@@ -98,6 +106,7 @@ def make_edition(
         warnings=tuple(warnings),
         sources=tuple(results),
         note=note,
+        merged=tuple(m.as_dict() for m in merges),
     )
 
 
@@ -172,10 +181,10 @@ def _localize(story: Story, tz) -> Story:
 
 
 def _newest_first(stories: list[Story]) -> list[Story]:
-    # Undated stories count as current, so they sort with the newest; sort is stable.
+    # Undated stories go last: a reader scanning by time cannot place them; sort is stable.
     return sorted(
         stories,
-        key=lambda s: s.published_at.timestamp() if s.published_at else float("inf"),
+        key=lambda s: s.published_at.timestamp() if s.published_at else float("-inf"),
         reverse=True,
     )
 

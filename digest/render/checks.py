@@ -39,7 +39,7 @@ def size_breakdown(html: str) -> list[tuple[str, int, str]]:
     except (etree.ParserError, ValueError):
         return sorted(parts, key=lambda p: -p[1])
     tickers = _by_class(root, "dg-ticker")
-    rows = sum(len(t.xpath(".//tr")) for t in tickers)
+    rows = sum(len(t.xpath(".//td[contains(@class, 'dg-headline')]")) for t in tickers)
     parts.append((f"ticker ({rows} items)", sum(_bytes(t) for t in tickers),
                   "fewer ticker items (edition.ticker_max)"))
     stories = _by_class(root, "dg-story")

@@ -12,10 +12,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import lxml.html
+from markupsafe import Markup
 
 from digest.config import Config
 from digest.locale import direction, long_date, short_time
 from digest.models import Edition, Story
+from digest.render.colors import lighten
+from digest.render.days import group_by_day
+from digest.render.lede import lede
 from digest.render.strings import strings
 from digest.zones import zone
 
@@ -68,17 +72,24 @@ def _image(story: Story) -> dict | None:
             "width": width, "height": height}
 
 
-def _featured(story: Story) -> dict:
-    paragraphs = [p for p in story.paragraphs if p.strip()]
-    summary = story.summary_html if not paragraphs and story.summary_html else None
+def _featured(story: Story, count: int, site_url: str) -> dict:
+    paragraphs = lede(story.paragraphs, count)
+    has_text = any(p.strip() for p in story.paragraphs)
+    summary = story.summary_html if count > 0 and not has_text and story.summary_html else None
     return {
         "title": story.title,
         "url": story.url or None,
+        "cta_url": story.url or site_url,  # "Read more" always leads somewhere
         "image": _image(story),
         "paragraphs": paragraphs,
         "summary_html": summary,
         "text_paragraphs": paragraphs or (summary_text(summary) if summary else []),
     }
+
+
+# Invisible characters after the preheader, so that an inbox preview shows nothing of the
+# body (site name, date, greeting) after it: zero-width non-joiner, combining grapheme joiner.
+PREHEADER_FILLER = "&#847;&zwnj;&nbsp;" * 60
 
 
 def _ticker_item(story: Story, tz: ZoneInfo, locale: str) -> dict:
@@ -98,6 +109,10 @@ def build_context(
     preheader = edition.preheader.strip() or next(
         (s.title for s in (*edition.featured, *edition.ticker)), ""
     )
+    groups = [
+        (label, [_ticker_item(s, tz, locale) for s in items])
+        for label, items in group_by_day(edition.ticker, edition.reference_time, tz, ui, locale)
+    ]
     return {
         "lang": html_lang(locale),
         "dir": dir_,
@@ -118,8 +133,15 @@ def build_context(
         "date": long_date(_local(edition.reference_time, tz), locale),
         "list_title": list_title,
         "note": _paragraphs(edition.note),
-        "featured": [_featured(s) for s in edition.featured],
-        "ticker": [_ticker_item(s, tz, locale) for s in edition.ticker],
+        "featured": [
+            _featured(s, config.edition.featured_paragraphs, config.site.url)
+            for s in edition.featured
+        ],
+        "ticker": [item for _, items in groups for item in items],
+        "ticker_groups": groups,
+        "archive_url": f"{config.site.public_url}/archive/{edition.id}",
+        "preheader_filler": Markup(PREHEADER_FILLER),
+        "dark": {"primary": lighten(theme.primary_color), "link": lighten(theme.link_color)},
         "why": ui["why"].format(list=list_title),
         "visit_site": ui["visit_site"].format(site=config.site.name),
         "postal_address": " ".join(config.site.postal_address.split()),

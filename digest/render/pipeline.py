@@ -35,6 +35,14 @@ TEXT_TEMPLATE = "email.txt.j2"
 TEXT_WIDTH = 76
 _CSS_UNSAFE = re.compile(r"[<>{}\\;\r\n\x00]")
 _DOCTYPE = "<!doctype html>"
+# Apple Mail must not rescale the layout nor turn dates, addresses and numbers into links;
+# both schemes are declared so clients that darken emails use our dark rules instead.
+HEAD_META = (
+    '<meta name="x-apple-disable-message-reformatting">'
+    '<meta name="format-detection" content="telephone=no, date=no, address=no, email=no, url=no">'
+    '<meta name="color-scheme" content="light dark">'
+    '<meta name="supported-color-schemes" content="light dark">'
+)
 
 # cssutils (used by premailer) logs a warning for every mso-* / -webkit-* property.
 logging.getLogger("cssutils").setLevel(logging.CRITICAL)
@@ -97,6 +105,7 @@ def _compile_html(mjml_source: str, fonts: Mapping[str, str], *, rtl: bool = Fal
         html = mjml2html(mjml_source, fonts=dict(fonts))
     except Exception as exc:  # mjml-python raises ValueError with the parser's message
         raise RenderError(f"The MJML produced by {HTML_TEMPLATE} is invalid: {exc}") from exc
+    html = html.replace("<head>", "<head>" + HEAD_META, 1)
     if rtl:  # MJML hard-codes text-align:left on column wrappers; mirror them too
         html = html.replace("text-align:left;direction:rtl", "text-align:right;direction:rtl")
     try:

@@ -16,6 +16,13 @@ _TABLE: dict[str, dict[str, str]] = {
         "featured": "Top stories",
         "ticker": "In brief",
         "read_more": "Read more",
+        "read_online": "View online",
+        "today": "Today",
+        "yesterday": "Yesterday",
+        "earlier": "Earlier",
+        "undated": "Undated",
+        "briefs_one": "+ 1 brief",
+        "briefs_many": "+ {n} briefs",
         "greeting": "Hello,",
         "greeting_named": "Hello {name},",
         "note": "From the editors",
@@ -29,6 +36,13 @@ _TABLE: dict[str, dict[str, str]] = {
         "featured": "À la une",
         "ticker": "En bref",
         "read_more": "Lire la suite",
+        "read_online": "Voir en ligne",
+        "today": "Aujourd'hui",
+        "yesterday": "Hier",
+        "earlier": "Plus tôt",
+        "undated": "Sans heure",
+        "briefs_one": "+ 1 brève",
+        "briefs_many": "+ {n} brèves",
         "greeting": "Bonjour,",
         "greeting_named": "Bonjour {name},",
         "note": "Le mot de la rédaction",
@@ -42,6 +56,13 @@ _TABLE: dict[str, dict[str, str]] = {
         "featured": "أبرز الأخبار",
         "ticker": "باختصار",
         "read_more": "اقرأ المزيد",
+        "read_online": "عرض على الموقع",
+        "today": "اليوم",
+        "yesterday": "أمس",
+        "earlier": "قبل ذلك",
+        "undated": "بدون توقيت",
+        "briefs_one": "+ خبر موجز واحد",
+        "briefs_many": "+ {n} أخبار موجزة",
         "greeting": "مرحبًا،",
         "greeting_named": "مرحبًا {name}،",
         "note": "كلمة التحرير",
@@ -106,6 +127,13 @@ def clean_name(name: str | None) -> str:
         return ""
     flat = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", name)
     return " ".join(flat.split())[:_NAME_MAX].strip()
+
+
+def briefs(locale: str, count: int) -> str:
+    """'+ 9 brèves' for the preheader; nothing when there are none."""
+    if count <= 0:
+        return ""
+    return text(locale, "briefs_one") if count == 1 else text(locale, "briefs_many", n=str(count))
 
 
 def greeting(name: str | None, locale: str) -> str:

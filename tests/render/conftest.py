@@ -21,7 +21,7 @@ ADDRESS = "L'Écho de Casablanca, 12 boulevard d'Anfa, 20000 Casablanca, Maroc"
 
 
 def make_config(locale: str = "fr", *, theme: dict | None = None, templates_dir=None,
-                max_html_bytes: int | None = None):
+                max_html_bytes: int | None = None, **edition):
     data = {
         "site": {
             "name": SITE.get(locale, SITE["en"])[0],
@@ -33,7 +33,7 @@ def make_config(locale: str = "fr", *, theme: dict | None = None, templates_dir=
         },
         "sender": {"email": "matinale@example.ma", "name": "L'Écho"},
         "theme": dict(theme or {}),
-        "edition": {},
+        "edition": dict(edition),
     }
     if max_html_bytes is not None:
         data["edition"]["max_html_bytes"] = max_html_bytes

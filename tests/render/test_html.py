@@ -78,7 +78,9 @@ def test_preheader_is_first_in_body_and_hidden():
     style = first.get("style").replace(" ", "")
     for rule in ("display:none", "max-height:0", "overflow:hidden", "mso-hide:all"):
         assert rule in style
-    assert first.text_content() == "Le port agrandi & 12 titres"
+    # then a filler of invisible characters, so the preview shows nothing of the body after it
+    assert first.text_content().startswith("Le port agrandi & 12 titres\u034f\u200c\xa0")
+    assert not first.text_content()[len("Le port agrandi & 12 titres"):].strip("\u034f\u200c\xa0 ")
 
 
 def test_footer_has_postal_address_why_and_links(config, edition):
@@ -131,7 +133,11 @@ def test_images_have_alt_and_pixel_sizes():
     assert alts == [SITE["fr"][0], "Le port au lever du jour", "Sans légende"]
     for img in imgs:
         assert img.get("width", "").isdigit()
-    assert [(i.get("width"), i.get("height")) for i in imgs[1:]] == [("550", "367"), ("300", "200")]
+    # no pixel height: the image keeps its aspect ratio at every width (height:auto)
+    assert [(i.get("width"), i.get("height")) for i in imgs[1:]] == [("550", "auto"), ("300", "auto")]
+    for img in imgs[1:]:
+        style = img.get("style").replace(" ", "")
+        assert "width:100%" in style and "height:auto" in style
     assert not [w for w in r.warnings if "Image" in w]
 
 
@@ -153,9 +159,25 @@ def test_sanitized_summary_html_is_used_when_no_paragraphs():
     assert "Un résumé sûr" in r.text and "<strong>" not in r.text
 
 
-def test_long_featured_story_keeps_every_paragraph():
-    paragraphs = [f"Paragraphe {i} : " + "texte " * 30 for i in range(25)]
+def test_featured_story_is_a_lede_by_default():
+    paragraphs = [f"Paragraphe {i} : " + "texte " * 60 for i in range(25)]
     r = render("fr", featured=[featured_story(paragraphs=paragraphs)])
+    root = doc(r.html)
+    [lede] = by_class(root, "dg-story")[0].findall("p")
+    # about 300 characters, cut at a word end, with an ellipsis
+    assert lede.text_content().startswith("Paragraphe 0 : texte")
+    assert lede.text_content().endswith(" texte…") and 280 < len(lede.text_content()) <= 301
+    assert "Paragraphe 1 :" not in r.html and "Paragraphe 1 :" not in r.text
+    headline_only = render("fr", config=make_config("fr", featured_paragraphs=0),
+                           featured=[featured_story(paragraphs=paragraphs)])
+    assert not by_class(doc(headline_only.html), "dg-story")[0].findall("p")
+    assert "Lire la suite" in headline_only.html
+
+
+def test_featured_paragraphs_setting_keeps_more():
+    paragraphs = [f"Paragraphe {i} : " + "texte " * 30 for i in range(25)]
+    r = render("fr", config=make_config("fr", featured_paragraphs=25),
+               featured=[featured_story(paragraphs=paragraphs)])
     root = doc(r.html)
     assert len(by_class(root, "dg-story")[0].findall("p")) == 25
     for i in range(25):
@@ -170,7 +192,9 @@ def test_featured_title_link_read_more_and_unlinked_story():
     assert titles[0].find("a").get("href") == "https://www.example.ma/une/port"
     assert titles[1].find("a") is None and titles[1].text_content() == "Sans lien"
     read_more = [a for a in root.iter("a") if a.text_content() == "Lire la suite"]
-    assert [a.get("href") for a in read_more] == ["https://www.example.ma/une/port"]
+    # a story without a link sends the reader to the site
+    assert [a.get("href") for a in read_more] == ["https://www.example.ma/une/port",
+                                                   "https://www.example.ma"]
 
 
 def test_ticker_times_in_site_timezone_and_locale():
@@ -211,7 +235,7 @@ def test_styles_are_inlined_on_classed_elements():
     root = doc(render("fr").html)
     for name, rule in [("dg-time", "white-space:nowrap"), ("dg-title", "font-size:24px"),
                        ("dg-headline", "border-bottom:1px solid #eee8dc"),
-                       ("dg-foot", "font-size:13px"), ("dg-heading", "text-transform:uppercase")]:
+                       ("dg-foot", "font-size:14px"), ("dg-heading", "text-transform:uppercase")]:
         elements = by_class(root, name)
         assert elements, name
         for el in elements:

@@ -31,12 +31,13 @@ def test_oversized_ticker_warns_and_names_the_ticker(config):
 
 
 def test_huge_featured_story_warns_and_names_the_featured_text(config):
-    paragraphs = ["Un très long paragraphe du grand reportage. " * 40 for _ in range(60)]
+    paragraphs = ["Un très long paragraphe du grand reportage. " * 40 for _ in range(400)]
+    config = make_config("fr", featured_paragraphs=400)
     edition = make_edition("fr", featured=[featured_story(paragraphs=paragraphs)],
                            ticker=[ticker_story(0)])
     r = render_edition(edition, config, list_title="La matinale")
     [warning] = [w for w in r.warnings if "HTML is" in w]
-    assert "featured text (1 stories, 60 paragraphs)" in warning
+    assert "featured text (1 stories, 400 paragraphs)" in warning
     assert "Trim first: a shorter featured story" in warning
 
 

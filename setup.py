@@ -27,8 +27,9 @@ class BuildWithSiteFiles(build_py):
         for name in SHIPPED:
             source = ROOT / name
             if source.is_dir():
-                shutil.copytree(source, data / name,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"))
+                shutil.copytree(
+                    source, data / name, ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]")
+                )
             else:
                 data.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, data / name)

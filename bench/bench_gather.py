@@ -40,9 +40,16 @@ def main() -> None:
     kw = {"reference_time": REFERENCE, "tz": CASABLANCA, "site_url": SITE}
     at_once, in_turn = [], []
     with SlowFeeds(hang_seconds=30) as feeds:
-        configs = [SourceConfig(name=f"feed{i}", kind="rss", timeout=10, allow_private=True,
-                                location=feeds.url(f"feed{i}", delay=args.delay))
-                   for i in range(args.feeds)]
+        configs = [
+            SourceConfig(
+                name=f"feed{i}",
+                kind="rss",
+                timeout=10,
+                allow_private=True,
+                location=feeds.url(f"feed{i}", delay=args.delay),
+            )
+            for i in range(args.feeds)
+        ]
         for _ in range(args.rounds):
             with Fetcher("digest-bench/1.0") as fetcher:
                 t0 = time.perf_counter()
@@ -53,8 +60,16 @@ def main() -> None:
                 results = [read_source(c, fetcher=fetcher, **kw) for c in configs]
                 in_turn.append(time.perf_counter() - t0)
                 assert all(r.ok for r in results), [r.error for r in results]
-        hung = [*configs, SourceConfig(name="hung", kind="rss", timeout=20, allow_private=True,
-                                       location=feeds.url("hung", hang=True))]
+        hung = [
+            *configs,
+            SourceConfig(
+                name="hung",
+                kind="rss",
+                timeout=20,
+                allow_private=True,
+                location=feeds.url("hung", hang=True),
+            ),
+        ]
         with Fetcher("digest-bench/1.0") as fetcher:
             t0 = time.perf_counter()
             results = read_sources(hung, fetcher=fetcher, deadline=2, **kw)
@@ -62,8 +77,10 @@ def main() -> None:
         assert [r.ok for r in results] == [True] * args.feeds + [False]
     a, b = statistics.median(at_once), statistics.median(in_turn)
     print(f"{args.feeds} feeds, each answering in {args.delay * 1000:.0f} ms, {args.rounds} rounds")
-    print(f"at once (digest build): {a:.2f} s (median; {', '.join(f'{x:.2f}' for x in at_once)})"
-          f"  [target < 1.5 s]")
+    print(
+        f"at once (digest build): {a:.2f} s (median; {', '.join(f'{x:.2f}' for x in at_once)})"
+        f"  [target < 1.5 s]"
+    )
     print(f"one after another:      {b:.2f} s (median; {', '.join(f'{x:.2f}' for x in in_turn)})")
     print(f"with one hung source (its timeout 20 s, gathering deadline 2 s): {hung_s:.2f} s")
     print(f"ratio one after another / at once: {b / a:.1f}x")

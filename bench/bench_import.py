@@ -40,12 +40,16 @@ def main() -> None:
         with open(path, "w", encoding="utf-8") as out:
             out.write("email,name,locale,timezone\n")
             for start in range(0, args.rows, 10_000):
-                out.write("".join(f"person{i}@example{i % 40}.com,Personne Numéro {i},fr,"
-                                  "Africa/Casablanca\n"
-                                  for i in range(start, min(start + 10_000, args.rows))))
+                out.write(
+                    "".join(
+                        f"person{i}@example{i % 40}.com,Personne Numéro {i},fr,Africa/Casablanca\n"
+                        for i in range(start, min(start + 10_000, args.rows))
+                    )
+                )
         print(f"{args.rows:,} rows, {path.stat().st_size / 2**20:.0f} MB of CSV")
-        subprocess.run([sys.executable, "-c", CHILD, str(path), str(Path(folder) / "db.sqlite")],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-c", CHILD, str(path), str(Path(folder) / "db.sqlite")], check=True
+        )
 
 
 if __name__ == "__main__":

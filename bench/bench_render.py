@@ -92,16 +92,24 @@ def main() -> None:
     naive_us = statistics.median(naive) * 1e6
 
     size_kb = len(built.rendered.html.encode()) / 1024
-    print(f"sample edition: {len(built.edition.ticker)} headlines, "
-          f"{len(built.edition.featured)} featured, HTML {size_kb:.1f} KB")
-    print(f"build in process: first {cold_ms:.1f} ms (cold), warm median {warm_ms:.1f} ms "
-          f"over {args.builds}  [target <= 100 ms]")
-    print(f"personalize: {personal_us:.2f} us/subscriber over {len(subscribers):,} "
-          f"({personal_us * len(subscribers) / 1e6:.2f} s in all)")
+    print(
+        f"sample edition: {len(built.edition.ticker)} headlines, "
+        f"{len(built.edition.featured)} featured, HTML {size_kb:.1f} KB"
+    )
+    print(
+        f"build in process: first {cold_ms:.1f} ms (cold), warm median {warm_ms:.1f} ms "
+        f"over {args.builds}  [target <= 100 ms]"
+    )
+    print(
+        f"personalize: {personal_us:.2f} us/subscriber over {len(subscribers):,} "
+        f"({personal_us * len(subscribers) / 1e6:.2f} s in all)"
+    )
     print(f"  as SendGrid substitutions (no document per subscriber): {subst_us:.2f} us/subscriber")
     print(f"naive full render: {naive_us:,.0f} us/subscriber (median of {args.naive})")
-    print(f"ratio naive / personalized: {naive_us / personal_us:,.0f}x filled in place, "
-          f"{naive_us / subst_us:,.0f}x as substitutions  [target >= 2,000x]")
+    print(
+        f"ratio naive / personalized: {naive_us / personal_us:,.0f}x filled in place, "
+        f"{naive_us / subst_us:,.0f}x as substitutions  [target >= 2,000x]"
+    )
 
 
 if __name__ == "__main__":

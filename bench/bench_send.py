@@ -64,14 +64,24 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument("--naive", type=int, default=200, help="subscribers for the naive path")
-    parser.add_argument("--database", action="append", default=None,
-                        help="'sqlite' (a temporary file), or a PostgreSQL server URL on which "
-                             "a new database is made for the run; may be given several times")
-    parser.add_argument("--without-analyze", action="store_true",
-                        help="for each PostgreSQL server, also a run on another new database "
-                             "with the ANALYZE after the ledger fill skipped (its effect)")
-    parser.add_argument("--database-url", default=None,
-                        help="an EMPTY database to use as it is (tables are created and left)")
+    parser.add_argument(
+        "--database",
+        action="append",
+        default=None,
+        help="'sqlite' (a temporary file), or a PostgreSQL server URL on which "
+        "a new database is made for the run; may be given several times",
+    )
+    parser.add_argument(
+        "--without-analyze",
+        action="store_true",
+        help="for each PostgreSQL server, also a run on another new database "
+        "with the ANALYZE after the ledger fill skipped (its effect)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="an EMPTY database to use as it is (tables are created and left)",
+    )
     args = parser.parse_args()
     targets = list(args.database or [])
     if args.database_url:
@@ -82,8 +92,12 @@ def main() -> None:
 
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "tests/delivery/sendgrid_server.py"), KEY],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     url = server.stdout.readline().strip()
     results = []
     try:
@@ -108,35 +122,50 @@ def main() -> None:
         for kind in KINDS:
             med = statistics.median(walls[kind])
             cpu = statistics.median(res["cpu"][kind])
-            print(f"{kind:>18}: {med:6.2f} s wall (median of {len(walls[kind])}: "
-                  f"{', '.join(f'{w:.2f}' for w in walls[kind])}), {cpu:.2f} s sender CPU, "
-                  f"{med / n * 1e6:.1f} us/subscriber")
+            print(
+                f"{kind:>18}: {med:6.2f} s wall (median of {len(walls[kind])}: "
+                f"{', '.join(f'{w:.2f}' for w in walls[kind])}), {cpu:.2f} s sender CPU, "
+                f"{med / n * 1e6:.1f} us/subscriber"
+            )
         print(f"first send on this database: {walls['project'][0]:.2f} s")
-        print(f"requests per send: {res['requests']} (delivered {res['delivered']:,} in all, "
-              f"violations {res['violations']})  [target: N/1000 requests]")
+        print(
+            f"requests per send: {res['requests']} (delivered {res['delivered']:,} in all, "
+            f"violations {res['violations']})  [target: N/1000 requests]"
+        )
         print(f"sender peak RSS: {res['peak']:.0f} MB  [target 1M <= 300 MB]")
         if res["naive_us"]:
             batched_us = statistics.median(walls["project"]) / n * 1e6
-            print(f"naive path (full render + 1 request per subscriber): "
-                  f"{res['naive_us']:,.0f} us/subscriber over {args.naive}; "
-                  f"ratio naive / batched: {res['naive_us'] / batched_us:,.0f}x")
+            print(
+                f"naive path (full render + 1 request per subscriber): "
+                f"{res['naive_us']:,.0f} us/subscriber over {args.naive}; "
+                f"ratio naive / batched: {res['naive_us'] / batched_us:,.0f}x"
+            )
         ratio = statistics.median(walls["project"]) / statistics.median(walls["floor"])
         safe = statistics.median(walls["project"]) / statistics.median(walls["floor, crash-safe"])
-        cpu_ratio = statistics.median(res["cpu"]["project"]) / statistics.median(res["cpu"]["floor"])
-        print(f"{res['backend']}: project / floor {ratio:.2f}x wall ({cpu_ratio:.2f}x CPU), "
-              f"project / crash-safe floor {safe:.2f}x")
+        cpu_ratio = statistics.median(res["cpu"]["project"]) / statistics.median(
+            res["cpu"]["floor"]
+        )
+        print(
+            f"{res['backend']}: project / floor {ratio:.2f}x wall ({cpu_ratio:.2f}x CPU), "
+            f"project / crash-safe floor {safe:.2f}x"
+        )
     if len(results) > 1:
         base = results[0]
         for res in results[1:]:
             first = res["wall"]["project"][0] / base["wall"]["project"][0]
             med = statistics.median(res["wall"]["project"]) / statistics.median(
-                base["wall"]["project"])
-            print(f"{res['backend']} / {base['backend']}: first send {first:.2f}x, "
-                  f"median send {med:.2f}x  [target <= 1.5x]")
+                base["wall"]["project"]
+            )
+            print(
+                f"{res['backend']} / {base['backend']}: first send {first:.2f}x, "
+                f"median send {med:.2f}x  [target <= 1.5x]"
+            )
     first = results[0]
     print(first["request"])
-    print(f"ratio to the floor: "
-          f"{statistics.median(first['wall']['project']) / statistics.median(first['wall']['floor']):.2f}x")
+    print(
+        f"ratio to the floor: "
+        f"{statistics.median(first['wall']['project']) / statistics.median(first['wall']['floor']):.2f}x"
+    )
 
 
 @contextlib.contextmanager
@@ -170,7 +199,7 @@ class _database:
         if self.target == "sqlite":
             return "sqlite:///bench.db"  # relative to the run's temporary config
         if self.target.startswith("as-is:"):
-            return self.target[len("as-is:"):]
+            return self.target[len("as-is:") :]
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
@@ -193,20 +222,37 @@ class _database:
 
 def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
     cfg = tmp / "digest.toml"
-    cfg.write_text((ROOT / "digest.toml").read_text(encoding="utf-8").replace(
-        'path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"'
-    ).replace('templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"'
-              ).replace('url = "sqlite:///var/digest.db"', f'url = "{db_url}"'),
-        encoding="utf-8")
+    cfg.write_text(
+        (ROOT / "digest.toml")
+        .read_text(encoding="utf-8")
+        .replace('path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"')
+        .replace('templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"')
+        .replace('url = "sqlite:///var/digest.db"', f'url = "{db_url}"'),
+        encoding="utf-8",
+    )
     csv = tmp / "list.csv"
     with open(csv, "w", encoding="utf-8") as fh:
         fh.write("email,name\n")
         for i in range(args.subscribers):
             fh.write(f"reader{i:07d}@example.com,Lecteur {i}\n")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "digest", "subscribers", "import", str(csv),
-                    "--list", "matinale", "--config", str(cfg)], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "subscribers",
+            "import",
+            str(csv),
+            "--list",
+            "matinale",
+            "--config",
+            str(cfg),
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     import_s = time.perf_counter() - t0
 
     env = {"SENDGRID_API_HOST": url, "SENDGRID_API_KEY": KEY}
@@ -222,19 +268,22 @@ def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
     for _round in range(args.rounds):
         for kind in KINDS:
             t0 = time.perf_counter()
-            stored, _ = edition_for_send(config, db, list_name="matinale",
-                                         now=NOW + timedelta(days=day))
+            stored, _ = edition_for_send(
+                config, db, list_name="matinale", now=NOW + timedelta(days=day)
+            )
             build_s = time.perf_counter() - t0
             day += 1
             a0 = json.load(urllib.request.urlopen(f"{url}/_stats"))["attempts"]
             t0, c0 = time.perf_counter(), time.process_time()
             if kind == "project":
-                report = deliver(config, db, stored, SendGridBackend(config.sendgrid),
-                                 signer=signer)
+                report = deliver(
+                    config, db, stored, SendGridBackend(config.sendgrid), signer=signer
+                )
                 assert report.sent == args.subscribers, report
             else:
-                floor_send(config, db, stored, signer, url, KEY,
-                           crash_safe=kind.endswith("crash-safe"))
+                floor_send(
+                    config, db, stored, signer, url, KEY, crash_safe=kind.endswith("crash-safe")
+                )
             wall[kind].append(time.perf_counter() - t0)
             cpu[kind].append(time.process_time() - c0)
             if kind == "project":
@@ -247,12 +296,19 @@ def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
         stored, _ = edition_for_send(config, db, list_name="matinale", now=NOW)
         naive_us = _naive(config, stored, signer, url, args.naive)
     db.close()
-    return {"backend": db_url.split(":", 1)[0].split("+")[0], "import_s": import_s,
-            "build_s": build_s, "wall": wall, "cpu": cpu,
-            "requests": ", ".join(str(r) for r in sorted(requests)),
-            "delivered": after["delivered"] - before["delivered"],
-            "violations": after["violations"] - before["violations"], "peak": peak,
-            "naive_us": naive_us, "request": request}
+    return {
+        "backend": db_url.split(":", 1)[0].split("+")[0],
+        "import_s": import_s,
+        "build_s": build_s,
+        "wall": wall,
+        "cpu": cpu,
+        "requests": ", ".join(str(r) for r in sorted(requests)),
+        "delivered": after["delivered"] - before["delivered"],
+        "violations": after["violations"] - before["violations"],
+        "peak": peak,
+        "naive_us": naive_us,
+        "request": request,
+    }
 
 
 def _request_cost(config, db, signer) -> str:
@@ -267,9 +323,13 @@ def _request_cost(config, db, signer) -> str:
     stored, _ = edition_for_send(config, db, list_name="matinale", now=NOW)
     job = make_job(config, stored.edition, stored.rendered)
     make = RecipientFactory(config, job, signer)
-    batch = [dataclasses.replace(make(Subscriber(id=i + 1, email=f"reader{i:07d}@example.com",
-                                                 name=f"Lecteur {i}")), delivery_id=i + 1)
-             for i in range(1000)]
+    batch = [
+        dataclasses.replace(
+            make(Subscriber(id=i + 1, email=f"reader{i:07d}@example.com", name=f"Lecteur {i}")),
+            delivery_id=i + 1,
+        )
+        for i in range(1000)
+    ]
     times = []
     for _ in range(9):
         c0 = time.process_time()
@@ -278,17 +338,21 @@ def _request_cost(config, db, signer) -> str:
         times.append(time.process_time() - c0)
     for p, r in zip(body["personalizations"], batch, strict=True):
         p["substitutions"] = job.personalizer.substitutions(r.values)
-    body["content"] = [{"type": "text/plain", "value": job.rendered.text},
-                       {"type": "text/html", "value": job.rendered.html}]
+    body["content"] = [
+        {"type": "text/plain", "value": job.rendered.text},
+        {"type": "text/html", "value": job.rendered.html},
+    ]
     before = json.dumps(body).encode()  # the library's own json.dumps
     c0 = time.process_time()
     for _ in range(9):
         f"PAYLOAD: {before}"  # what python_http_client formats on every request
     fmt = (time.process_time() - c0) / 9
-    return (f"one 1,000-recipient request: built and serialized in "
-            f"{statistics.median(times) * 1000:.1f} ms CPU, {len(data):,} bytes (each value "
-            f"once; every token filled apart: {len(before):,} bytes); the library's debug "
-            f"message, skipped, would cost {fmt * 1000:.1f} ms to format")
+    return (
+        f"one 1,000-recipient request: built and serialized in "
+        f"{statistics.median(times) * 1000:.1f} ms CPU, {len(data):,} bytes (each value "
+        f"once; every token filled apart: {len(before):,} bytes); the library's debug "
+        f"message, skipped, would cost {fmt * 1000:.1f} ms to format"
+    )
 
 
 def _naive(config, stored, signer, url, count) -> float:
@@ -304,16 +368,21 @@ def _naive(config, stored, signer, url, count) -> float:
 
     t0 = time.perf_counter()
     for i in range(count):
-        recipient = make(Subscriber(id=10_000_000 + i, email=f"naive{i}@example.com",
-                                    name=f"Lecteur {i}"))
+        recipient = make(
+            Subscriber(id=10_000_000 + i, email=f"naive{i}@example.com", name=f"Lecteur {i}")
+        )
         html, text = naive_render(stored.edition, config, title, recipient.values)
-        client.send({
-            "from": {"email": config.sender.email, "name": config.sender.name},
-            "subject": stored.edition.subject,
-            "personalizations": [{"to": [{"email": recipient.subscriber.email}]}],
-            "content": [{"type": "text/plain", "value": text},
-                        {"type": "text/html", "value": html}],
-        })
+        client.send(
+            {
+                "from": {"email": config.sender.email, "name": config.sender.name},
+                "subject": stored.edition.subject,
+                "personalizations": [{"to": [{"email": recipient.subscriber.email}]}],
+                "content": [
+                    {"type": "text/plain", "value": text},
+                    {"type": "text/html", "value": html},
+                ],
+            }
+        )
     return (time.perf_counter() - t0) / count * 1e6
 
 

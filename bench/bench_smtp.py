@@ -94,12 +94,20 @@ class Local:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--fresh", type=int, default=300,
-                        help="messages sent with a new connection each (default 300)")
+    parser.add_argument(
+        "--fresh",
+        type=int,
+        default=300,
+        help="messages sent with a new connection each (default 300)",
+    )
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--security", choices=("none", "starttls", "tls"), default="none")
-    parser.add_argument("--connections", type=int, default=1,
-                        help="also send over this many connections at once (smtp.connections)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=1,
+        help="also send over this many connections at once (smtp.connections)",
+    )
     args = parser.parse_args()
 
     config = load_config(ROOT / "digest.toml", env={})
@@ -107,15 +115,22 @@ def main() -> None:
     job = make_job(config, built.edition, built.rendered)
     factory = RecipientFactory(config, job, TokenSigner("k" * 40))
     started = time.perf_counter()
-    people = [factory(Subscriber(id=i, email=f"reader{i}@example.org", name=NAMES[i % len(NAMES)]))
-              for i in range(1, args.messages + args.fresh + 1)]
+    people = [
+        factory(Subscriber(id=i, email=f"reader{i}@example.org", name=NAMES[i % len(NAMES)]))
+        for i in range(1, args.messages + args.fresh + 1)
+    ]
     values_s = (time.perf_counter() - started) / len(people)
-    reuse, fresh = people[:args.messages], people[args.messages:]
+    reuse, fresh = people[: args.messages], people[args.messages :]
 
     tls = {"none": None, "starttls": "starttls", "tls": "implicit"}[args.security]
     server = Local(tls) if args.in_process else Remote(tls)
-    smtp = SmtpConfig(host=server.host, port=server.port, security=args.security, timeout=30,
-                      local_hostname="bench.test")
+    smtp = SmtpConfig(
+        host=server.host,
+        port=server.port,
+        security=args.security,
+        timeout=30,
+        local_hostname="bench.test",
+    )
     context = client_context(server.ca) if tls else None
     try:
         # 1. Personalization + MIME alone, on the very messages sent below.
@@ -146,7 +161,7 @@ def main() -> None:
         sent = 0
         started = time.perf_counter()
         for i in range(0, len(reuse), backend.max_batch):
-            outcomes = backend.send_batch(job, reuse[i:i + backend.max_batch])
+            outcomes = backend.send_batch(job, reuse[i : i + backend.max_batch])
             sent += sum(o.status == "sent" for o in outcomes)
         backend.close()
         reuse_s = time.perf_counter() - started
@@ -159,7 +174,7 @@ def main() -> None:
             mark = server.stats()
             started = time.perf_counter()
             for i in range(0, len(reuse), pool.max_batch):
-                outcomes = pool.send_batch(job, reuse[i:i + pool.max_batch])
+                outcomes = pool.send_batch(job, reuse[i : i + pool.max_batch])
                 assert all(o.status == "sent" for o in outcomes)
             pool.close()
             pool_s = time.perf_counter() - started
@@ -181,27 +196,39 @@ def main() -> None:
     per_msg = reuse_s / len(reuse)
     fresh_rate = len(fresh) / fresh_s if fresh else float("nan")
     where = "in this process (shared GIL)" if args.in_process else "in a child process"
-    print(f"server: aiosmtpd {where} on 127.0.0.1:{server.port}, security {args.security}; "
-          f"message {size / len(reuse) / 1024:.1f} KiB on average")
-    print(f"reused connection: {len(reuse)} messages ({sent} sent, server accepted "
-          f"{after['messages'] - before['messages']}) in {reuse_s:.2f} s = {rate:,.0f} messages/s "
-          f"over {after['connections'] - before['connections']} connection(s)"
-          f"  [target >= 500: {'met' if rate >= 500 else 'NOT met'}]")
-    print(f"  per message {per_msg * 1e3:.3f} ms end to end; timed apart: personalize + MIME "
-          f"{prepare_s * 1e3:.3f} ms, SMTP transaction {transaction_s * 1e3:.3f} ms "
-          f"(sum {(prepare_s + transaction_s) * 1e3:.3f} ms: the next message is built while "
-          "the server digests the last)")
-    print(f"  (recipient values in the send loop: {values_s * 1e3:.3f} ms; the same MIME built"
-          f" in full by build_message: {full_build_s * 1e3:.3f} ms, "
-          f"{full_build_s / prepare_s:.0f}x the template)")
+    print(
+        f"server: aiosmtpd {where} on 127.0.0.1:{server.port}, security {args.security}; "
+        f"message {size / len(reuse) / 1024:.1f} KiB on average"
+    )
+    print(
+        f"reused connection: {len(reuse)} messages ({sent} sent, server accepted "
+        f"{after['messages'] - before['messages']}) in {reuse_s:.2f} s = {rate:,.0f} messages/s "
+        f"over {after['connections'] - before['connections']} connection(s)"
+        f"  [target >= 500: {'met' if rate >= 500 else 'NOT met'}]"
+    )
+    print(
+        f"  per message {per_msg * 1e3:.3f} ms end to end; timed apart: personalize + MIME "
+        f"{prepare_s * 1e3:.3f} ms, SMTP transaction {transaction_s * 1e3:.3f} ms "
+        f"(sum {(prepare_s + transaction_s) * 1e3:.3f} ms: the next message is built while "
+        "the server digests the last)"
+    )
+    print(
+        f"  (recipient values in the send loop: {values_s * 1e3:.3f} ms; the same MIME built"
+        f" in full by build_message: {full_build_s * 1e3:.3f} ms, "
+        f"{full_build_s / prepare_s:.0f}x the template)"
+    )
     if pool_s:
         pool_rate = len(reuse) / pool_s
-        print(f"{args.connections} connections at once: {len(reuse)} messages in {pool_s:.2f} s"
-              f" = {pool_rate:,.0f} messages/s over {pool_conns} connections; ratio "
-              f"{args.connections} / 1: {pool_rate / rate:.2f}x")
-    print(f"new connection per message: {len(fresh)} messages in {fresh_s:.2f} s = "
-          f"{fresh_rate:,.0f} messages/s over {final['connections'] - fresh_mark['connections']} "
-          f"connections")
+        print(
+            f"{args.connections} connections at once: {len(reuse)} messages in {pool_s:.2f} s"
+            f" = {pool_rate:,.0f} messages/s over {pool_conns} connections; ratio "
+            f"{args.connections} / 1: {pool_rate / rate:.2f}x"
+        )
+    print(
+        f"new connection per message: {len(fresh)} messages in {fresh_s:.2f} s = "
+        f"{fresh_rate:,.0f} messages/s over {final['connections'] - fresh_mark['connections']} "
+        f"connections"
+    )
     print(f"ratio reused / new connection: {rate / fresh_rate:.2f}x")
 
 

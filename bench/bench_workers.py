@@ -52,8 +52,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--postgres-url", required=True, help="a PostgreSQL server to use")
-    parser.add_argument("--latency", type=float, default=0.05,
-                        help="seconds the provider takes to answer each request")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.05,
+        help="seconds the provider takes to answer each request",
+    )
     args = parser.parse_args()
     pg_url = _fresh_postgres(args.postgres_url)
     with tempfile.TemporaryDirectory(prefix="digest-bench-workers-") as tmp:
@@ -64,29 +68,57 @@ def main() -> None:
             for i in range(args.subscribers):
                 fh.write(f"reader{i:07d}@example.com,Lecteur {i}\n")
         server = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/delivery/sendgrid_server.py"), KEY,
-             str(args.latency)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+            [
+                sys.executable,
+                str(ROOT / "tests/delivery/sendgrid_server.py"),
+                KEY,
+                str(args.latency),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         url = server.stdout.readline().strip()
         try:
             sqlite_cfg = _config(tmp / "sqlite", "sqlite:///bench.db")
             pg_cfg = _config(tmp / "pg", pg_url)
             for cfg in (sqlite_cfg, pg_cfg):
                 t0 = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "digest", "subscribers", "import", str(csv),
-                                "--list", "matinale", "--config", str(cfg)], check=True,
-                               cwd=ROOT, stdout=subprocess.DEVNULL)
-                print(f"import into {cfg.parent.name}: {time.perf_counter() - t0:.0f} s",
-                      flush=True)
-            runs = [("sqlite, 1 worker", sqlite_cfg, NOW, 1),
-                    ("postgresql, 1 worker", pg_cfg, NOW, 1),
-                    ("postgresql, 2 workers", pg_cfg, NOW + timedelta(days=1), 2)]
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "digest",
+                        "subscribers",
+                        "import",
+                        str(csv),
+                        "--list",
+                        "matinale",
+                        "--config",
+                        str(cfg),
+                    ],
+                    check=True,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                )
+                print(
+                    f"import into {cfg.parent.name}: {time.perf_counter() - t0:.0f} s", flush=True
+                )
+            runs = [
+                ("sqlite, 1 worker", sqlite_cfg, NOW, 1),
+                ("postgresql, 1 worker", pg_cfg, NOW, 1),
+                ("postgresql, 2 workers", pg_cfg, NOW + timedelta(days=1), 2),
+            ]
             seconds = {}
             for name, cfg, now, n in runs:
                 seconds[name] = _run(cfg, now, n, url, args.subscribers)
-                print(f"{name}: {seconds[name]:.1f} s, "
-                      f"{args.subscribers / seconds[name]:,.0f} subscribers/s", flush=True)
+                print(
+                    f"{name}: {seconds[name]:.1f} s, "
+                    f"{args.subscribers / seconds[name]:,.0f} subscribers/s",
+                    flush=True,
+                )
         finally:
             server.stdin.close()
             server.wait(10)
@@ -100,27 +132,56 @@ def main() -> None:
 def _config(folder: Path, database_url: str) -> Path:
     folder.mkdir()
     cfg = folder / "digest.toml"
-    cfg.write_text((ROOT / "digest.toml").read_text(encoding="utf-8").replace(
-        'path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"'
-    ).replace('templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"'
-    ).replace('url = "sqlite:///var/digest.db"', f'url = "{database_url}"'), encoding="utf-8")
+    cfg.write_text(
+        (ROOT / "digest.toml")
+        .read_text(encoding="utf-8")
+        .replace('path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"')
+        .replace('templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"')
+        .replace('url = "sqlite:///var/digest.db"', f'url = "{database_url}"'),
+        encoding="utf-8",
+    )
     return cfg
 
 
 def _run(cfg: Path, now: datetime, workers: int, url: str, n: int) -> float:
-    env = {**os.environ, "SENDGRID_API_HOST": url, "SENDGRID_API_KEY": KEY,
-           "DIGEST_SECRET_KEY": "bench-secret-" + "x" * 32}
+    env = {
+        **os.environ,
+        "SENDGRID_API_HOST": url,
+        "SENDGRID_API_KEY": KEY,
+        "DIGEST_SECRET_KEY": "bench-secret-" + "x" * 32,
+    }
     config = load_config(cfg, env=env)
     with open_database(config.database_url) as db:
         stored, _ = edition_for_send(config, db, list_name="matinale", now=now)
     before = _stats(url)
-    command = [sys.executable, "-m", "digest", "send", "--list", "matinale", "--backend",
-               "sendgrid", "--now", now.isoformat(), "--config", str(cfg),
-               "--out", str(cfg.parent / "out")]
+    command = [
+        sys.executable,
+        "-m",
+        "digest",
+        "send",
+        "--list",
+        "matinale",
+        "--backend",
+        "sendgrid",
+        "--now",
+        now.isoformat(),
+        "--config",
+        str(cfg),
+        "--out",
+        str(cfg.parent / "out"),
+    ]
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(command + (["--join"] if workers > 1 else []), cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            command + (["--join"] if workers > 1 else []),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(workers)
+    ]
     errors = [p.communicate()[1] for p in procs]
     elapsed = time.perf_counter() - t0
     if any(p.returncode for p in procs):
@@ -142,8 +203,14 @@ def _fresh_postgres(server_url: str) -> str:
     import psycopg
 
     u = make_url(server_url)
-    with psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password,
-                         dbname=u.database, autocommit=True) as admin:
+    with psycopg.connect(
+        host=u.host,
+        port=u.port,
+        user=u.username,
+        password=u.password,
+        dbname=u.database,
+        autocommit=True,
+    ) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
     return u.set(database=BENCH_DB).render_as_string(hide_password=False)

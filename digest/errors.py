@@ -48,8 +48,15 @@ class DeliveryError(DigestError):
     when the provider said how long to wait).
     """
 
-    def __init__(self, message: str, *, backend: str = "", status: int | None = None,
-                 detail: str = "", retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str = "",
+        status: int | None = None,
+        detail: str = "",
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.backend = backend
         self.status = status

@@ -29,7 +29,8 @@ NAME_MAX = 200  # display names (From, To): the subscribers.name column's length
 # What an RFC 2047 encoded word looks like (charset may carry an RFC 2231 "*language").
 ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 ENCODED_WORD_IN_ADDRESS = (
-    "contains an encoded word (=?...?=), which mail software would decode into other text")
+    "contains an encoded word (=?...?=), which mail software would decode into other text"
+)
 
 
 def one_line(text: str) -> str:
@@ -50,7 +51,7 @@ def header_text(text: str, limit: int | None = None) -> str:
         text = ENCODED_WORD.sub(_decoded, text)
     text = one_line(text)
     start = text.find("=?")
-    if start >= 0 and "?=" in text[start + 2:]:
+    if start >= 0 and "?=" in text[start + 2 :]:
         # Still a possible encoded word (malformed, spaced, or one inside a decoded word): no
         # parser may ever decode it. A "=?" with no "?=" after it cannot start one.
         text = text.replace("=?", "= ?")
@@ -86,8 +87,7 @@ def address_problem(address: str) -> str | None:
 def message_id_text(value: str) -> str:
     """A Message-ID built from data (edition ids carry the list name): only the characters a
     msg-id may hold, and no ``=?``."""
-    kept = "".join(c for c in value if c.isascii() and c.isprintable()
-                   and c not in ' ()[]\\",;:')
+    kept = "".join(c for c in value if c.isascii() and c.isprintable() and c not in ' ()[]\\",;:')
     return re.sub(r"=+\?", "?", kept)
 
 

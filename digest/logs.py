@@ -34,8 +34,12 @@ _SECRET_PATTERNS = (
     # A bare signed token: digest.tokens' "<hex id>.<list>.<43-char HMAC>" and itsdangerous'
     # "<payload>.<timestamp>.<signature>" (confirmation links), both base64url.
     # The signature is 27 (HMAC-SHA1) or 43 (HMAC-SHA256) base64url characters.
-    (re.compile(r"[A-Za-z0-9_-]+\.[^\s.]+\.[A-Za-z0-9_-]{27}(?:[A-Za-z0-9_-]{16})?(?![A-Za-z0-9_-])"),
-     "[token]"),
+    (
+        re.compile(
+            r"[A-Za-z0-9_-]+\.[^\s.]+\.[A-Za-z0-9_-]{27}(?:[A-Za-z0-9_-]{16})?(?![A-Za-z0-9_-])"
+        ),
+        "[token]",
+    ),
     (re.compile(r"(Bearer\s+)\S+", re.IGNORECASE), r"\1[redacted]"),
 )
 _known: set[str] = set()

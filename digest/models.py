@@ -142,8 +142,7 @@ def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
         "warnings": list(edition.warnings),
         "merged": [dict(m) for m in edition.merged],
         **({"html_bytes": html_bytes} if html_bytes is not None else {}),
-        **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None
-           else {}),
+        **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None else {}),
     }
 
 
@@ -195,7 +194,8 @@ def _story_from_dict(data: dict, role: Role) -> Story:
         role=role,
         source=data.get("source", ""),
         url=data.get("url"),
-        published_at=datetime.fromisoformat(data["published_at"]) if data.get("published_at")
+        published_at=datetime.fromisoformat(data["published_at"])
+        if data.get("published_at")
         else None,
         paragraphs=tuple(data.get("paragraphs", ())),
         summary_html=data.get("summary_html"),

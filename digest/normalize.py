@@ -22,8 +22,11 @@ def normalize_locale(value: str | None) -> str | None:
     if not match:
         return None
     language, script, region = match.groups()
-    parts = [language.lower()] + ([script.title()] if script else []) + (
-        [region.upper()] if region else [])
+    parts = (
+        [language.lower()]
+        + ([script.title()] if script else [])
+        + ([region.upper()] if region else [])
+    )
     return "_".join(parts)
 
 
@@ -52,10 +55,25 @@ _EMAIL_MAX = 254
 
 
 # Local parts email_validator lower-cases (RFC 2142 role mailboxes): leave them to it.
-_ROLE_MAILBOXES = frozenset({
-    "info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
-    "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp",
-})
+_ROLE_MAILBOXES = frozenset(
+    {
+        "info",
+        "marketing",
+        "sales",
+        "support",
+        "abuse",
+        "noc",
+        "security",
+        "postmaster",
+        "hostmaster",
+        "usenet",
+        "news",
+        "webmaster",
+        "www",
+        "uucp",
+        "ftp",
+    }
+)
 
 
 def normalize_email(address: str) -> str:
@@ -70,8 +88,13 @@ def normalize_email(address: str) -> str:
     if "=?" in address:  # email_validator accepts "=?utf-8?b?...?=@x.org"; headers decode it
         raise EmailSyntaxError(f"The email address {ENCODED_WORD_IN_ADDRESS}.")
     local, at, domain = address.partition("@")
-    if (at and domain.isascii() and _DOT_ATOM.fullmatch(local)
-            and local.lower() not in _ROLE_MAILBOXES and len(address) <= _EMAIL_MAX):
+    if (
+        at
+        and domain.isascii()
+        and _DOT_ATOM.fullmatch(local)
+        and local.lower() not in _ROLE_MAILBOXES
+        and len(address) <= _EMAIL_MAX
+    ):
         checked = _checked_domain(domain)
         if checked is not None:
             normalized_domain, ascii_domain = checked

@@ -33,8 +33,10 @@ def data_root() -> Path:
     for root in (package / "_data", package.parent):
         if (root / TEMPLATES / "email.mjml.j2").is_file():
             return root
-    raise DigestError(f"digest's templates are missing from {package}: reinstall digest "
-                      "(pip install --force-reinstall digest)")
+    raise DigestError(
+        f"digest's templates are missing from {package}: reinstall digest "
+        "(pip install --force-reinstall digest)"
+    )
 
 
 def default_templates() -> Path:

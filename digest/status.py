@@ -29,8 +29,11 @@ def schema_state(db) -> dict:
     """
     status = schema_status(db.engine)
     missing = stats.missing_tables(db)
-    out: dict[str, object] = {"revision": status.current, "head": status.head,
-                              "current": status.up_to_date and not missing}
+    out: dict[str, object] = {
+        "revision": status.current,
+        "head": status.head,
+        "current": status.up_to_date and not missing,
+    }
     if missing:
         out["missing_tables"] = missing
     return out
@@ -45,10 +48,17 @@ def snapshot(db, now: datetime, *, detail: bool = False) -> dict:
     try:
         return _answering(db, now, detail)
     except SQLAlchemyError as exc:
-        log.warning("health check: the database does not answer: %s",
-                    getattr(exc, "orig", None) or exc)
-        out = {"ok": False, "database": "unavailable", "revision": None,
-               "schema_current": None, "scheduler": None, "lists": []}
+        log.warning(
+            "health check: the database does not answer: %s", getattr(exc, "orig", None) or exc
+        )
+        out = {
+            "ok": False,
+            "database": "unavailable",
+            "revision": None,
+            "schema_current": None,
+            "scheduler": None,
+            "lists": [],
+        }
         if detail:
             out["error"] = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return out
@@ -58,8 +68,15 @@ def _answering(db, now: datetime, detail: bool) -> dict:
     stats.ping(db)
     schema = schema_state(db)
     if not schema["current"]:  # the queries below would fail on a schema they do not know
-        return {"ok": False, "database": "ok", "revision": schema["revision"],
-                "schema_current": False, "schema": schema, "scheduler": None, "lists": []}
+        return {
+            "ok": False,
+            "database": "ok",
+            "revision": schema["revision"],
+            "schema_current": False,
+            "schema": schema,
+            "scheduler": None,
+            "lists": [],
+        }
     return {
         "ok": True,
         "database": "ok",
@@ -67,8 +84,10 @@ def _answering(db, now: datetime, detail: bool) -> dict:
         "schema_current": True,
         **({"schema": schema} if detail else {}),
         "scheduler": _lease(db, now),
-        "lists": [{**_edition(e), "deadline_missed": deadline_missed(db, e.id)}
-                  for e in stats.latest_editions(db)],
+        "lists": [
+            {**_edition(e), "deadline_missed": deadline_missed(db, e.id)}
+            for e in stats.latest_editions(db)
+        ],
     }
 
 
@@ -77,16 +96,24 @@ def _lease(db, now: datetime) -> dict | None:
     if lease is None:
         return None
     age = (now - lease.heartbeat_at).total_seconds()
-    return {"holder": lease.owner, "started_at": lease.started_at.isoformat(),
-            "heartbeat_at": lease.heartbeat_at.isoformat(), "age_seconds": round(age, 1),
-            "stale": age > LEASE_STALE.total_seconds()}
+    return {
+        "holder": lease.owner,
+        "started_at": lease.started_at.isoformat(),
+        "heartbeat_at": lease.heartbeat_at.isoformat(),
+        "age_seconds": round(age, 1),
+        "stale": age > LEASE_STALE.total_seconds(),
+    }
 
 
 def _edition(e: stats.LatestEdition) -> dict:
     status = e.status
     if status == "ready" and e.needs_approval and not e.approved:
         status = "ready, not approved"
-    return {"list": e.list_name, "edition": e.id, "status": status,
-            "created_at": e.created_at.isoformat(),
-            "finished_at": e.finished_at.isoformat() if e.finished_at else None,
-            "sources_failed": sum(1 for _, ok in e.sources if not ok)}
+    return {
+        "list": e.list_name,
+        "edition": e.id,
+        "status": status,
+        "created_at": e.created_at.isoformat(),
+        "finished_at": e.finished_at.isoformat() if e.finished_at else None,
+        "sources_failed": sum(1 for _, ok in e.sources if not ok),
+    }

@@ -29,8 +29,10 @@ class UnknownZone(DigestError, ValueError):
     """A name that is not an IANA time zone of the tzdata package."""
 
     def __init__(self, name: str):
-        super().__init__(f"unknown time zone {name!r} (use an IANA name such as "
-                         "Africa/Casablanca or Europe/Paris)")
+        super().__init__(
+            f"unknown time zone {name!r} (use an IANA name such as "
+            "Africa/Casablanca or Europe/Paris)"
+        )
         self.name = name
 
 
@@ -52,8 +54,12 @@ def available() -> frozenset[str]:
 
 
 def is_zone(name: object) -> bool:
-    return (isinstance(name, str) and len(name) <= NAME_MAX and _NAME.fullmatch(name) is not None
-            and name in available())
+    return (
+        isinstance(name, str)
+        and len(name) <= NAME_MAX
+        and _NAME.fullmatch(name) is not None
+        and name in available()
+    )
 
 
 @functools.cache

@@ -42,8 +42,9 @@ def main() -> None:
                 for width in (375, 600):
                     page = open_email(browser, html, width, dark=dark)
                     name = f"{locale}-{'dark' if dark else 'light'}-{width}.png"
-                    page.screenshot(path=str(OUT / name), clip={"x": 0, "y": 0, "width": width,
-                                                               "height": 1350})
+                    page.screenshot(
+                        path=str(OUT / name), clip={"x": 0, "y": 0, "width": width, "height": 1350}
+                    )
                     page.close()
                     print(OUT / name)
         browser.close()

@@ -51,15 +51,24 @@ SQLITE_URL = "sqlite:///state/digest.db"  # the site's database, relative to dig
 BACKENDS = ("sqlite", "postgresql")
 # Tests (by path under tests/, prefixes) that run on every backend; the others run on SQLite
 # only. A test about SQLite itself opts out with @pytest.mark.sqlite_only.
-DATABASE_FACING = ("store/", "delivery/test_send.py", "delivery/test_send_", "cli/", "schedule/",
-                   "web/", "hostile/")
+DATABASE_FACING = (
+    "store/",
+    "delivery/test_send.py",
+    "delivery/test_send_",
+    "cli/",
+    "schedule/",
+    "web/",
+    "hostile/",
+)
 POSTGRES_ENV = "DIGEST_TEST_POSTGRES_URL"
 
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "sqlite_only: a database test about SQLite itself (pragmas, locking); "
-        "not run on PostgreSQL")
+        "markers",
+        "sqlite_only: a database test about SQLite itself (pragmas, locking); "
+        "not run on PostgreSQL",
+    )
 
 
 def pytest_generate_tests(metafunc):
@@ -95,8 +104,13 @@ class _Postgres:
         if self._admin is None or self._admin.closed:
             u = self.url
             self._admin = psycopg.connect(
-                host=u.host, port=u.port, user=u.username, password=u.password,
-                dbname=u.database, autocommit=True)
+                host=u.host,
+                port=u.port,
+                user=u.username,
+                password=u.password,
+                dbname=u.database,
+                autocommit=True,
+            )
         return self._admin
 
     def create(self) -> str:
@@ -145,11 +159,15 @@ def postgres_server():
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(f"CI is set but {POSTGRES_ENV} is not: CI must run the database tests on "
-                        "PostgreSQL (.ci/run starts a server with .ci/postgres.sh)",
-                        pytrace=False)
-        pytest.skip(f"PostgreSQL variant: set {POSTGRES_ENV} (e.g. "
-                    f'{POSTGRES_ENV}="$(bash .ci/postgres.sh)") to run it')
+            pytest.fail(
+                f"CI is set but {POSTGRES_ENV} is not: CI must run the database tests on "
+                "PostgreSQL (.ci/run starts a server with .ci/postgres.sh)",
+                pytrace=False,
+            )
+        pytest.skip(
+            f"PostgreSQL variant: set {POSTGRES_ENV} (e.g. "
+            f'{POSTGRES_ENV}="$(bash .ci/postgres.sh)") to run it'
+        )
     server = _Postgres(url)
     yield server
     server.close()
@@ -174,12 +192,18 @@ def database_url(request):
 @pytest.fixture
 def site(tmp_path, monkeypatch, database_url):
     """A config file in tmp_path; the environment is cleared of anything that would leak in."""
-    for var in ("DIGEST_CONFIG", "DIGEST_DATABASE_URL", "DIGEST_SECRET_KEY", "SENDGRID_API_KEY",
-                "SENDGRID_API_HOST"):
+    for var in (
+        "DIGEST_CONFIG",
+        "DIGEST_DATABASE_URL",
+        "DIGEST_SECRET_KEY",
+        "SENDGRID_API_KEY",
+        "SENDGRID_API_HOST",
+    ):
         monkeypatch.delenv(var, raising=False)
     path = tmp_path / "digest.toml"
-    path.write_text(SITE_TOML.format(locale="fr", sample=SAMPLE, database_url=database_url),
-                    encoding="utf-8")
+    path.write_text(
+        SITE_TOML.format(locale="fr", sample=SAMPLE, database_url=database_url), encoding="utf-8"
+    )
     return path
 
 

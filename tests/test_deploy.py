@@ -40,8 +40,7 @@ def one(section: dict[str, list[str]], key: str) -> str:
 
 
 def test_the_units_the_readme_describes_are_shipped():
-    assert sorted(p.name for p in UNITS.iterdir()) == sorted(
-        (*SERVICES, "digest-health.timer"))
+    assert sorted(p.name for p in UNITS.iterdir()) == sorted((*SERVICES, "digest-health.timer"))
     readme = (UNITS.parent.parent / "README.md").read_text(encoding="utf-8")
     for name in (*SERVICES, "digest-health.timer"):
         assert f"deploy/systemd/{name}" in readme
@@ -86,15 +85,21 @@ def test_systemd_analyze_verify(tmp_path):
     ignores or a bad value, which would leave the unit silently different from what we meant."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd); the static "
-                    "checks above still ran")
+        pytest.skip(
+            "systemd-analyze is not installed (apt-get install systemd); the static "
+            "checks above still ran"
+        )
     digest = Path(sys.executable).with_name("digest")
     assert digest.exists(), "the digest script of this venv"
     for unit in UNITS.iterdir():
         text = unit.read_text(encoding="utf-8").replace(DIGEST, str(digest))
         (tmp_path / unit.name).write_text(text, encoding="utf-8")
-    proc = subprocess.run([analyze, "verify", "--man=no",
-                           *sorted(str(p) for p in tmp_path.iterdir())],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [analyze, "verify", "--man=no", *sorted(str(p) for p in tmp_path.iterdir())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and not proc.stderr.strip() and not proc.stdout.strip(), (
-        proc.stdout + proc.stderr)
+        proc.stdout + proc.stderr
+    )

@@ -25,22 +25,36 @@ from tests.conftest import ROOT, SAMPLE, SAMPLE_NOW, SITE_TOML, SQLITE_URL
 
 PYPROJECT_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 # What a build is made from: the checkout without its local state.
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
-                                    "__pycache__", ".pytest_cache", "var", "out", "outbox")
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    "var",
+    "out",
+    "outbox",
+)
 
 
 def clean_env(**extra):
     """The environment without anything that points back into the checkout or the test venv."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
-           and not k.startswith(("DIGEST_", "SENDGRID_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+        and not k.startswith(("DIGEST_", "SENDGRID_"))
+    }
     env.update(extra)
     return env
 
 
 def run(command, *, cwd, env=None, check=True):
-    proc = subprocess.run(command, cwd=cwd, env=env or clean_env(), capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        command, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=600
+    )
     if check:
         assert proc.returncode == 0, f"{command}: {proc.stdout}\n{proc.stderr}"
     return proc
@@ -51,16 +65,22 @@ def digest(*args, cwd, check=True):
 
 
 def files_under(folder: Path) -> set[str]:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 # --- version -------------------------------------------------------------------------------
 
+
 def test_version_names_digest_tzdata_and_python(tmp_path):
     proc = digest("--version", cwd=tmp_path)
-    assert proc.stdout == (f"digest {PYPROJECT_VERSION} (tzdata {version('tzdata')}, "
-                           f"IANA {tzdata.IANA_VERSION}, Python {platform.python_version()})\n")
+    assert proc.stdout == (
+        f"digest {PYPROJECT_VERSION} (tzdata {version('tzdata')}, "
+        f"IANA {tzdata.IANA_VERSION}, Python {platform.python_version()})\n"
+    )
 
 
 def test_one_version_everywhere():
@@ -73,6 +93,7 @@ def test_one_version_everywhere():
 
 # --- digest init ---------------------------------------------------------------------------
 
+
 def test_init_writes_a_site_that_builds_with_its_own_templates(tmp_path):
     proc = digest("init", "site", cwd=tmp_path)
     site = tmp_path / "site"
@@ -84,8 +105,9 @@ def test_init_writes_a_site_that_builds_with_its_own_templates(tmp_path):
 
     # The copy is the site's to change: an edit shows in the next edition.
     text_template = site / "templates" / "email.txt.j2"
-    text_template.write_text(text_template.read_text(encoding="utf-8") + "\nMARK-OF-THIS-SITE\n",
-                             encoding="utf-8")
+    text_template.write_text(
+        text_template.read_text(encoding="utf-8") + "\nMARK-OF-THIS-SITE\n", encoding="utf-8"
+    )
     digest("build", "--now", SAMPLE_NOW, cwd=site)  # its digest.toml, its sample source
     edition = json.loads((site / "out" / "edition.json").read_text(encoding="utf-8"))
     assert edition["id"] == "matinale-2025-07-01"
@@ -116,7 +138,6 @@ def test_init_onto_a_file_is_a_usage_error(tmp_path):
 
 
 # --- where the templates come from ---------------------------------------------------------
-
 
 
 def test_templates_dir_defaults_to_the_installed_templates_and_a_config_overrides(tmp_path):
@@ -151,6 +172,7 @@ def test_the_wheel_copy_wins_over_a_folder_beside_the_package(tmp_path, monkeypa
 
 
 # --- extras --------------------------------------------------------------------------------
+
 
 def test_postgresql_without_the_extra_names_it(site, tmp_path, monkeypatch, capsys):
     from digest.cli import main
@@ -191,6 +213,7 @@ def test_the_test_extra_pulls_in_the_optional_parts():
 
 # --- the wheel, installed outside the checkout ---------------------------------------------
 
+
 def build_and_install(tmp_path: Path) -> tuple[Path, Path]:
     """The wheel built from a copy of the source, installed in a fresh venv: (wheel, venv)."""
     source, dist, venv = tmp_path / "src", tmp_path / "dist", tmp_path / "venv"
@@ -202,15 +225,31 @@ def build_and_install(tmp_path: Path) -> tuple[Path, Path]:
         run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=tmp_path)
     else:
         run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
-        run([str(venv / "bin" / "python"), "-m", "pip", "wheel", "--quiet", "--no-deps",
-             "--wheel-dir", str(dist), str(source)], cwd=tmp_path)
+        run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--wheel-dir",
+                str(dist),
+                str(source),
+            ],
+            cwd=tmp_path,
+        )
     [wheel] = dist.glob("digest-*.whl")
     if uv:
-        run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-             str(wheel)], cwd=tmp_path)
+        run(
+            [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel)],
+            cwd=tmp_path,
+        )
     else:
-        run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-            cwd=tmp_path)
+        run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+            cwd=tmp_path,
+        )
     shutil.rmtree(source)  # nothing may be read from it any more
     return wheel, venv
 
@@ -231,16 +270,23 @@ def test_the_wheel_works_outside_the_checkout(tmp_path):
     work.mkdir()
     env = clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}")
     bin_digest = str(venv / "bin" / "digest")
-    where = run([str(venv / "bin" / "python"), "-c", "import digest; print(digest.__file__)"],
-                cwd=work, env=env).stdout
+    where = run(
+        [str(venv / "bin" / "python"), "-c", "import digest; print(digest.__file__)"],
+        cwd=work,
+        env=env,
+    ).stdout
     assert where.startswith(str(venv)), where
     assert run([bin_digest, "--version"], cwd=work, env=env).stdout.startswith(
-        f"digest {PYPROJECT_VERSION} (tzdata ")
+        f"digest {PYPROJECT_VERSION} (tzdata "
+    )
 
     run([bin_digest, "init", "site"], cwd=work, env=env)
     site = work / "site"
-    run([bin_digest, "build", "--now", SAMPLE_NOW, "--source", "samples/homepage-fr.txt"],
-        cwd=site, env=env)
+    run(
+        [bin_digest, "build", "--now", SAMPLE_NOW, "--source", "samples/homepage-fr.txt"],
+        cwd=site,
+        env=env,
+    )
     edition = json.loads((site / "out" / "edition.json").read_text(encoding="utf-8"))
     assert edition["id"] == "matinale-2025-07-01"
     assert len(edition["ticker"]) == 9 and len(edition["featured"]) == 1
@@ -249,8 +295,10 @@ def test_the_wheel_works_outside_the_checkout(tmp_path):
 
     # A config without templates_dir renders with the templates inside the installed package.
     config = site / "digest.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        'templates_dir = "templates"', ""), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('templates_dir = "templates"', ""),
+        encoding="utf-8",
+    )
     shutil.rmtree(site / "templates")
     run([bin_digest, "build", "--now", SAMPLE_NOW, "--out", "again"], cwd=site, env=env)
     assert (site / "again" / "edition.html").read_text(encoding="utf-8") == html

@@ -12,13 +12,16 @@ def test_round_trip_and_ids_only():
     assert "@" not in token
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # signature byte changed
-    lambda t: "zz" + t[2:],  # payload changed (other subscriber)
-    lambda t: t[:10],  # truncated
-    lambda t: "",
-    lambda t: t.replace(".", "", 1),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # signature byte changed
+        lambda t: "zz" + t[2:],  # payload changed (other subscriber)
+        lambda t: t[:10],  # truncated
+        lambda t: "",
+        lambda t: t.replace(".", "", 1),
+    ],
+)
 def test_forged_tokens_are_refused(mutate):
     signer = TokenSigner("x" * 40)
     token = signer.make(42, "matinale")
@@ -51,6 +54,8 @@ def test_local_key_generated_once_and_kept(tmp_path):
 def test_fast_signing_is_byte_for_byte_itsdangerous():
     signer = TokenSigner("x" * 40)
     for sid, list_name in [(1, "matinale"), (10**9, "soir-ar"), (255, "a.b")]:
-        assert signer.make(sid, list_name) == \
-            signer._signer.sign(f"{sid:x}.{list_name}".encode()).decode()
+        assert (
+            signer.make(sid, list_name)
+            == signer._signer.sign(f"{sid:x}.{list_name}".encode()).decode()
+        )
         assert signer.read(signer.make(sid, list_name)) == (sid, list_name)

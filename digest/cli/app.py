@@ -46,10 +46,21 @@ def main() -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).")
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=show_version, help="Show digest's, tzdata's and Python's versions.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show digest's, tzdata's and Python's versions.",
+)
 @click.pass_context
 def cli(ctx, config_path):
     """Build a news site's morning digest and deliver it to subscriber lists."""

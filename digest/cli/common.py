@@ -21,7 +21,10 @@ def with_config(fn):
     """Every command takes --config; it wins over the group's --config and DIGEST_CONFIG."""
 
     @click.option(
-        "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
         help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
     )
     @click.pass_context
@@ -46,11 +49,16 @@ def parse_now(ctx, param, value: str | None) -> datetime | None:
 
 def edition_options(fn):
     fn = click.option(
-        "--source", "sources", multiple=True, metavar="PATH|URL",
+        "--source",
+        "sources",
+        multiple=True,
+        metavar="PATH|URL",
         help="Read this source instead of the configured ones (repeatable; kind detected).",
     )(fn)
     fn = click.option(
-        "--now", callback=parse_now, metavar="ISO8601",
+        "--now",
+        callback=parse_now,
+        metavar="ISO8601",
         help="The edition's reference time (default: the clock). A naive time is read in the "
         "site's time zone.",
     )(fn)
@@ -63,18 +71,26 @@ def signer_for(config: Config):
     key = load_secret_key(config.secret_key, config.state_dir)
     never_log(key.value)  # a key read from var/.secret-key is as secret as DIGEST_SECRET_KEY
     if key.generated_at:
-        err.print(styled(
-            ("warning:", "yellow"),
-            f" DIGEST_SECRET_KEY is not set; using the local key in {key.generated_at}. "
-            "Unsubscribe links stop working if that file is lost: set DIGEST_SECRET_KEY in "
-            "production."))
+        err.print(
+            styled(
+                ("warning:", "yellow"),
+                f" DIGEST_SECRET_KEY is not set; using the local key in {key.generated_at}. "
+                "Unsubscribe links stop working if that file is lost: set DIGEST_SECRET_KEY in "
+                "production.",
+            )
+        )
     return TokenSigner(key.value)
 
 
 def progress_bar(label: str) -> Progress:
     return Progress(
-        TextColumn(visible(label), markup=False), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-        TimeRemainingColumn(), console=err, transient=True,
+        TextColumn(visible(label), markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
     )
 
 
@@ -86,5 +102,3 @@ class _RateColumn(TextColumn):
         from rich.text import Text
 
         return Text(f"{task.speed:,.0f} msg/s" if task.speed else "")
-
-

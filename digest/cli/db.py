@@ -82,10 +82,20 @@ def backup(config: Config, file: Path):
 
 @db_group.command("copy")
 @with_config
-@click.option("--to", "to_url", required=True, metavar="URL",
-              help="The empty database to copy into (sqlite:///path or postgresql://...).")
-@click.option("--batch-rows", type=click.IntRange(min=1), default=5_000, show_default=True,
-              help="Rows read and written per batch.")
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    metavar="URL",
+    help="The empty database to copy into (sqlite:///path or postgresql://...).",
+)
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1),
+    default=5_000,
+    show_default=True,
+    help="Rows read and written per batch.",
+)
 def copy(config: Config, to_url: str, batch_rows: int):
     """Copy every table of the database into another, empty one (ids and statuses kept)."""
     from digest.store.copy import copy_database
@@ -93,12 +103,14 @@ def copy(config: Config, to_url: str, batch_rows: int):
     with _open(config.database_url) as source, _open(to_url) as target:
         with err.status("copying") as status:
             copied = copy_database(
-                source, target, batch_rows=batch_rows,
-                progress=lambda table, rows: status.update(f"copying {table}: {rows:,} rows"))
+                source,
+                target,
+                batch_rows=batch_rows,
+                progress=lambda table, rows: status.update(f"copying {table}: {rows:,} rows"),
+            )
     for table, rows in copied.items():
         out.print(f"{table:<16} {rows:>9,}")
-    out.print(f"copied {sum(copied.values()):,} rows to "
-              f"{_hidden(to_url)}")
+    out.print(f"copied {sum(copied.values()):,} rows to {_hidden(to_url)}")
 
 
 def _hidden(url: str) -> str:

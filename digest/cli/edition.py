@@ -27,12 +27,21 @@ from digest.errors import DigestError
 
 @cli.command()
 @with_config
-@click.option("--list", "list_name", metavar="NAME",
-              help="The list this edition is for (default: the first configured list).")
+@click.option(
+    "--list",
+    "list_name",
+    metavar="NAME",
+    help="The list this edition is for (default: the first configured list).",
+)
 @edition_options
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("out"), show_default=True,
-              help="Folder for edition.json, edition.html and edition.txt.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for edition.json, edition.html and edition.txt.",
+)
 def build(config: Config, list_name, now, sources, out_dir):
     """Gather the sources and write one rendered edition (JSON, HTML, text)."""
     from digest.edition.build import default_list
@@ -44,34 +53,73 @@ def build(config: Config, list_name, now, sources, out_dir):
 @cli.command()
 @with_config
 @click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
-@click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox",
-              show_default=True, help="Where messages go: .eml files, an SMTP relay, or "
-              "SendGrid's v3 API (SENDGRID_API_KEY).")
+@click.option(
+    "--backend",
+    type=click.Choice(["outbox", "smtp", "sendgrid"]),
+    default="outbox",
+    show_default=True,
+    help="Where messages go: .eml files, an SMTP relay, or SendGrid's v3 API (SENDGRID_API_KEY).",
+)
 @edition_options
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("outbox"), show_default=True,
-              help="Folder for the edition files and, with the outbox backend, one .eml per "
-              "recipient.")
-@click.option("--dry-run", is_flag=True,
-              help="Build the edition and count who would receive it; send and store nothing.")
-@click.option("--resend-unknown", is_flag=True,
-              help="Also send to subscribers whose message may or may not have arrived (in "
-              "flight when a run died, or its answer lost); it may reach them twice. Reopens an "
-              "edition already sent.")
-@click.option("--retry-failed", is_flag=True,
-              help="Put the failed deliveries back and send them (after fixing the cause of a "
-              "refusal). Reopens an edition already sent.")
-@click.option("--reason", metavar="TEXT",
-              help="With --retry-failed: only failures whose reason contains TEXT (any case), "
-              "e.g. 553 or 'gave up'; 'digest status' lists the reasons.")
-@click.option("--join", "join", is_flag=True,
-              help="Share the edition with the senders already on it, each claiming its own "
-              "batches (PostgreSQL only: SQLite has one sender per edition).")
-@click.option("--deadline", metavar="HH:MM",
-              help="When the send should be done (the site's time, the edition's day): warns at "
-              "the start when the estimated finish is later; 'digest health' reports a miss.")
-def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, resend_unknown,
-         retry_failed, reason, join, deadline):
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("outbox"),
+    show_default=True,
+    help="Folder for the edition files and, with the outbox backend, one .eml per recipient.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Build the edition and count who would receive it; send and store nothing.",
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Also send to subscribers whose message may or may not have arrived (in "
+    "flight when a run died, or its answer lost); it may reach them twice. Reopens an "
+    "edition already sent.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Put the failed deliveries back and send them (after fixing the cause of a "
+    "refusal). Reopens an edition already sent.",
+)
+@click.option(
+    "--reason",
+    metavar="TEXT",
+    help="With --retry-failed: only failures whose reason contains TEXT (any case), "
+    "e.g. 553 or 'gave up'; 'digest status' lists the reasons.",
+)
+@click.option(
+    "--join",
+    "join",
+    is_flag=True,
+    help="Share the edition with the senders already on it, each claiming its own "
+    "batches (PostgreSQL only: SQLite has one sender per edition).",
+)
+@click.option(
+    "--deadline",
+    metavar="HH:MM",
+    help="When the send should be done (the site's time, the edition's day): warns at "
+    "the start when the estimated finish is later; 'digest health' reports a miss.",
+)
+def send(
+    config: Config,
+    list_name,
+    backend,
+    now,
+    sources,
+    out_dir,
+    dry_run,
+    resend_unknown,
+    retry_failed,
+    reason,
+    join,
+    deadline,
+):
     """Deliver today's edition to every active subscriber of a list.
 
     The edition is built and stored on the first run of the day; running the same command
@@ -99,22 +147,31 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     db = open_database(config.database_url)
     with err.status(styled("reading sources and rendering")):
         stored, built = edition_for_send(
-            config, db, list_name=list_name, now=now,
-            sources=[source_from_location(s) for s in sources] or None, out_dir=out_dir,
-            store=not dry_run)
+            config,
+            db,
+            list_name=list_name,
+            now=now,
+            sources=[source_from_location(s) for s in sources] or None,
+            out_dir=out_dir,
+            store=not dry_run,
+        )
     if built:
         _print_build(built)
     if stored is None:  # a dry run before the day's first send: built, stored nowhere
         m = count_members(db, list_name)
-        out.print(f"dry run: would send to {m['active']} subscribers of '{list_name}' "
-                  f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
-                  f"via {backend}; nothing was stored")
+        out.print(
+            f"dry run: would send to {m['active']} subscribers of '{list_name}' "
+            f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
+            f"via {backend}; nothing was stored"
+        )
         return
     if not built:
         out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
-        out.print(f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
-                  + (f" ({stored.reason})" if stored.reason else "")
-                  + ("; --source is ignored when resuming" if sources else ""))
+        out.print(
+            f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
+            + (f" ({stored.reason})" if stored.reason else "")
+            + ("; --source is ignored when resuming" if sources else "")
+        )
     if stored.status in ("cancelled", "skipped"):
         out.print(f"edition {stored.id} was {stored.status}; nothing to do")
         return
@@ -124,13 +181,17 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
     if dry_run:
         c = ledger.counts(db, stored.id)
         if sum(c.values()):
-            out.print(f"dry run: {c['pending'] + c['sending']} still to send, {c['sent']} sent, "
-                      f"{c['unknown']} unknown, {c['failed']} failed")
+            out.print(
+                f"dry run: {c['pending'] + c['sending']} still to send, {c['sent']} sent, "
+                f"{c['unknown']} unknown, {c['failed']} failed"
+            )
         else:
             m = count_members(db, list_name)
-            out.print(f"dry run: would send to {m['active']} subscribers of '{list_name}' "
-                      f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
-                      f"via {backend}")
+            out.print(
+                f"dry run: would send to {m['active']} subscribers of '{list_name}' "
+                f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
+                f"via {backend}"
+            )
         return
 
     due = None
@@ -138,17 +199,23 @@ def send(config: Config, list_name, backend, now, sources, out_dir, dry_run, res
         from digest.delivery.deadline import deadline_at
 
         tz = config.site.tz
-        due = deadline_at(deadline, day=stored.edition.reference_time.astimezone(tz).date(),
-                          tz=tz)
+        due = deadline_at(deadline, day=stored.edition.reference_time.astimezone(tz).date(), tz=tz)
     stop = Event()
     report = None
-    with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, \
-            _nothing_to_do():
+    with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, _nothing_to_do():
         task = bar.add_task("send", total=None)
         report = deliver(
-            config, db, stored, make_backend(backend, config, out_dir=out_dir),
-            signer=signer_for(config), resend_unknown=resend_unknown,
-            retry_failed=retry_failed, reason=reason, stop=stop, share=join, deadline=due,
+            config,
+            db,
+            stored,
+            make_backend(backend, config, out_dir=out_dir),
+            signer=signer_for(config),
+            resend_unknown=resend_unknown,
+            retry_failed=retry_failed,
+            reason=reason,
+            stop=stop,
+            share=join,
+            deadline=due,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report is None:
@@ -180,8 +247,10 @@ def cancel(config: Config, edition_id, reason):
         return
     out.print(f"cancelled {edition_id}: {done['cancelled']} pending deliveries will not be sent")
     if done["in_flight"]:
-        out.print(f"  {done['in_flight']} in flight with the running sender, which stops after "
-                  "recording them")
+        out.print(
+            f"  {done['in_flight']} in flight with the running sender, which stops after "
+            "recording them"
+        )
 
 
 @cli.command()
@@ -196,22 +265,28 @@ def status(config: Config, edition_id):
     db = open_database(config.database_url)
     stored = get_edition(db, edition_id)
     if stored is None:
-        raise DigestError(f"there is no edition {edition_id!r} (ids look like "
-                          f"<list>-YYYY-MM-DD)")
+        raise DigestError(f"there is no edition {edition_id!r} (ids look like <list>-YYYY-MM-DD)")
     c = ledger.counts(db, edition_id)
     out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
-    out.print(f"  status {stored.status}" + (f": {stored.reason}" if stored.reason else "")
-              + (f", backend {stored.backend}" if stored.backend else ""))
+    out.print(
+        f"  status {stored.status}"
+        + (f": {stored.reason}" if stored.reason else "")
+        + (f", backend {stored.backend}" if stored.backend else "")
+    )
     table = Table(*(k for k in ("total", *c)))
     table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
     out.print(table)
     _print_workers(db, edition_id)
-    for source, flag in (("failed", "retried (--retry-failed)"),
-                         ("unknown", "resent (--resend-unknown)")):
+    for source, flag in (
+        ("failed", "retried (--retry-failed)"),
+        ("unknown", "resent (--resend-unknown)"),
+    ):
         now_in = ledger.requeued(db, edition_id).get(source)
         if now_in:
-            out.print(f"  {flag}: {sum(now_in.values())}, now "
-                      + ", ".join(f"{n} {st}" for st, n in sorted(now_in.items())))
+            out.print(
+                f"  {flag}: {sum(now_in.values())}, now "
+                + ", ".join(f"{n} {st}" for st, n in sorted(now_in.items()))
+            )
     reasons = ledger.failure_reasons(db, edition_id)
     if reasons:
         out.print("  failed, by reason (--retry-failed --reason TEXT picks some):")
@@ -226,10 +301,18 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     from digest.store.db import open_database
 
     overrides = [source_from_location(s) for s in sources] or None
-    with err.status(styled("reading sources and rendering")), \
-            cached_fetcher(config, open_database(config.database_url)) as fetcher:
-        return build_edition(config, list_name=list_name, now=now, sources=overrides,
-                             out_dir=out_dir, fetcher=fetcher)
+    with (
+        err.status(styled("reading sources and rendering")),
+        cached_fetcher(config, open_database(config.database_url)) as fetcher,
+    ):
+        return build_edition(
+            config,
+            list_name=list_name,
+            now=now,
+            sources=overrides,
+            out_dir=out_dir,
+            fetcher=fetcher,
+        )
 
 
 @contextlib.contextmanager
@@ -264,39 +347,79 @@ def stop_on_signals(stop):
 
 def _print_report(report) -> None:
     table = Table(title=f"{report.edition_id} via {report.backend}: {report.status}")
-    for col in ("members", "sent", "skipped", "failed", "unknown", "pending", "cancelled",
-                "requests", "seconds"):
+    for col in (
+        "members",
+        "sent",
+        "skipped",
+        "failed",
+        "unknown",
+        "pending",
+        "cancelled",
+        "requests",
+        "seconds",
+    ):
         table.add_column(col, justify="right")
-    table.add_row(*(str(v) for v in (report.total, report.sent, report.skipped, report.failed,
-                                     report.unknown, report.pending, report.cancelled,
-                                     report.requests)),
-                  f"{report.seconds:.2f}")
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                report.total,
+                report.sent,
+                report.skipped,
+                report.failed,
+                report.unknown,
+                report.pending,
+                report.cancelled,
+                report.requests,
+            )
+        ),
+        f"{report.seconds:.2f}",
+    )
     out.print(table)
     if report.backend == "outbox":
         out.print(f"messages in {report.destination}")
     for address, reason in report.failures[:10]:
         err.print(styled(("failed", "red"), f" {address}: {reason}"))
     if report.retried or report.resent:
-        out.print(f"put back by the operator: {report.retried} failed (--retry-failed), "
-                  f"{report.resent} unknown (--resend-unknown)")
+        out.print(
+            f"put back by the operator: {report.retried} failed (--retry-failed), "
+            f"{report.resent} unknown (--resend-unknown)"
+        )
     if report.failed and report.status != "cancelled":
-        err.print(styled((f"{report.failed} delivery(ies) failed and were not sent again.",
-                          "yellow"),
-                         " Once the cause is fixed, run the same command with --retry-failed "
-                         "(--reason TEXT for some of them)."))
+        err.print(
+            styled(
+                (f"{report.failed} delivery(ies) failed and were not sent again.", "yellow"),
+                " Once the cause is fixed, run the same command with --retry-failed "
+                "(--reason TEXT for some of them).",
+            )
+        )
     if report.newly_unknown:
-        err.print(styled((f"{report.newly_unknown} message(s) were in flight when an earlier "
-                          "run stopped: they may or may not have arrived, and were not sent "
-                          "again. Run again with --resend-unknown to send them (some may arrive "
-                          "twice).", "yellow")))
+        err.print(
+            styled(
+                (
+                    f"{report.newly_unknown} message(s) were in flight when an earlier "
+                    "run stopped: they may or may not have arrived, and were not sent "
+                    "again. Run again with --resend-unknown to send them (some may arrive "
+                    "twice).",
+                    "yellow",
+                )
+            )
+        )
     if report.status == "cancelled":
-        err.print(styled(("cancelled:", "yellow"),
-                         f" {report.reason}; {report.cancelled} deliveries were not sent and "
-                         "will not be."))
+        err.print(
+            styled(
+                ("cancelled:", "yellow"),
+                f" {report.reason}; {report.cancelled} deliveries were not sent and will not be.",
+            )
+        )
     elif report.status != "sent":
-        err.print(styled(("paused:", "yellow"),
-                         f" {report.reason}. Run the same command again to resume; "
-                         f"'digest status {report.edition_id}' shows the ledger."))
+        err.print(
+            styled(
+                ("paused:", "yellow"),
+                f" {report.reason}. Run the same command again to resume; "
+                f"'digest status {report.edition_id}' shows the ledger.",
+            )
+        )
 
 
 def _print_workers(db, edition_id: str) -> None:
@@ -304,10 +427,12 @@ def _print_workers(db, edition_id: str) -> None:
     from digest.store.workers import list_workers
 
     for w in list_workers(db, edition_id):
-        out.print(f"  worker {w.owner}: {WORKER_STATES.get(w.status, w.status)}, "
-                  f"{w.backend or '?'}, started {w.started_at:%Y-%m-%d %H:%M:%S}, "
-                  f"last seen {w.heartbeat_at:%H:%M:%S} UTC"
-                  + (f", {w.sending} in flight" if w.sending else ""))
+        out.print(
+            f"  worker {w.owner}: {WORKER_STATES.get(w.status, w.status)}, "
+            f"{w.backend or '?'}, started {w.started_at:%Y-%m-%d %H:%M:%S}, "
+            f"last seen {w.heartbeat_at:%H:%M:%S} UTC"
+            + (f", {w.sending} in flight" if w.sending else "")
+        )
 
 
 WORKER_STATES = {
@@ -325,14 +450,19 @@ def _print_build(built) -> None:
     e = built.edition
     html_kb = len(built.rendered.html.encode("utf-8")) / 1024
     out.print(styled((e.id, "bold"), f"  {e.subject}"))
-    out.print(f"  {len(e.ticker)} headlines, {len(e.featured)} featured, "
-              f"HTML {html_kb:.1f} KB, window {e.window_start:%Y-%m-%d %H:%M} -> "
-              f"{e.reference_time:%Y-%m-%d %H:%M %z}")
+    out.print(
+        f"  {len(e.ticker)} headlines, {len(e.featured)} featured, "
+        f"HTML {html_kb:.1f} KB, window {e.window_start:%Y-%m-%d %H:%M} -> "
+        f"{e.reference_time:%Y-%m-%d %H:%M %z}"
+    )
     for src in e.sources:
         state = ("ok", "green") if src.ok else ("failed", "red")
-        out.print(styled(f"  source {src.name}: {len(src.stories)} stories ", state,
-                         "" if src.ok else f" {src.error}"))
+        out.print(
+            styled(
+                f"  source {src.name}: {len(src.stories)} stories ",
+                state,
+                "" if src.ok else f" {src.error}",
+            )
+        )
     for kind, path in built.paths.items():
         out.print(f"  {kind}: {path}")
-
-

@@ -24,28 +24,37 @@ class _NotEmpty(click.ClickException):
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--force", is_flag=True,
-              help="Write into a folder that is not empty, replacing files of the same name.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a folder that is not empty, replacing files of the same name.",
+)
 def init(directory: Path, force: bool):
     """Write a starter site in DIRECTORY: an annotated digest.toml, a copy of the email
     templates to customize, a sample homepage (the configured source) and example
     subscribers."""
     if not force and _has_files(directory):
-        raise _NotEmpty(f"{directory} is not empty: choose a new folder, or add --force to "
-                        "write the starter files over what is there")
+        raise _NotEmpty(
+            f"{directory} is not empty: choose a new folder, or add --force to "
+            "write the starter files over what is there"
+        )
     write_starter_site(directory)
     here = shlex.quote(str(directory))
     # Plain echo, not rich: a path is not markup, and the commands must not be wrapped.
     click.echo(f"Wrote a starter site in {directory}:")
-    click.echo("  digest.toml   the settings (site, sender, lists, sources), annotated\n"
-               "  templates/    the email templates, yours to change\n"
-               "  samples/      a sample homepage, the configured source\n"
-               "  subscribers/  an example subscriber list and the CSV format")
+    click.echo(
+        "  digest.toml   the settings (site, sender, lists, sources), annotated\n"
+        "  templates/    the email templates, yours to change\n"
+        "  samples/      a sample homepage, the configured source\n"
+        "  subscribers/  an example subscriber list and the CSV format"
+    )
     click.echo("Next:")
-    click.echo(f"  cd {here}\n"
-               f"  digest build --now {SAMPLE_NOW}   # writes out/edition.html\n"
-               "  digest subscribers import subscribers/matinale-example.csv --list matinale\n"
-               f"  digest send --list matinale --backend outbox --now {SAMPLE_NOW}")
+    click.echo(
+        f"  cd {here}\n"
+        f"  digest build --now {SAMPLE_NOW}   # writes out/edition.html\n"
+        "  digest subscribers import subscribers/matinale-example.csv --list matinale\n"
+        f"  digest send --list matinale --backend outbox --now {SAMPLE_NOW}"
+    )
 
 
 def _has_files(directory: Path) -> bool:
@@ -59,12 +68,17 @@ def write_starter_site(directory: Path) -> None:
     root = data_root()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(root / TEMPLATES, directory / TEMPLATES, dirs_exist_ok=True,
-                        copy_function=shutil.copyfile,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            root / TEMPLATES,
+            directory / TEMPLATES,
+            dirs_exist_ok=True,
+            copy_function=shutil.copyfile,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         for name in STARTER_FILES:
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / name, directory / name)
     except OSError as exc:
-        raise DigestError(f"cannot write the starter site in {directory}: "
-                          f"{exc.strerror or exc}") from None
+        raise DigestError(
+            f"cannot write the starter site in {directory}: {exc.strerror or exc}"
+        ) from None

@@ -30,9 +30,12 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _out_option(fn):
-    return click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-                        help="Outbox folder for the outbox backend (default: outbox/ beside "
-                        "the database).")(fn)
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Outbox folder for the outbox backend (default: outbox/ beside the database).",
+    )(fn)
 
 
 def _outbox(config: Config, out_dir: Path | None) -> Path:
@@ -48,48 +51,104 @@ def schedule():
 @with_config
 @click.argument("name")
 @click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
-@click.option("--cron", required=True, metavar='"M H DOM MON DOW"',
-              help='Send time, five crontab fields, wall-clock in --tz (e.g. "0 7 * * *").')
+@click.option(
+    "--cron",
+    required=True,
+    metavar='"M H DOM MON DOW"',
+    help='Send time, five crontab fields, wall-clock in --tz (e.g. "0 7 * * *").',
+)
 @click.option("--tz", "tz", metavar="ZONE", help="IANA time zone (default: the site's).")
 @click.option("--draft-at", metavar="HH:MM", help="Build the draft at this time the same day.")
-@click.option("--approval", type=click.Choice(["auto", "required"]), default="auto",
-              show_default=True, help="required: not sent unless an editor approved the draft.")
-@click.option("--if-nothing-new", type=click.Choice(["skip", "send"]), default="skip",
-              show_default=True, help="Skip the day when no story is new since the last "
-              "editions.")
-@click.option("--min-stories", type=int, default=1, show_default=True,
-              help="Skip the day with fewer new stories than this.")
-@click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox",
-              show_default=True)
-@click.option("--local-time", is_flag=True,
-              help="Send at the cron's time in each reader's own zone (their timezone, else the "
-              "site's): one edition, built before the earliest zone.")
-@click.option("--deadline", metavar="HH:MM",
-              help="When each send should be done (same local time as the send): warns when the "
-              "estimate is later; 'digest health' reports a miss.")
+@click.option(
+    "--approval",
+    type=click.Choice(["auto", "required"]),
+    default="auto",
+    show_default=True,
+    help="required: not sent unless an editor approved the draft.",
+)
+@click.option(
+    "--if-nothing-new",
+    type=click.Choice(["skip", "send"]),
+    default="skip",
+    show_default=True,
+    help="Skip the day when no story is new since the last editions.",
+)
+@click.option(
+    "--min-stories",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Skip the day with fewer new stories than this.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["outbox", "smtp", "sendgrid"]),
+    default="outbox",
+    show_default=True,
+)
+@click.option(
+    "--local-time",
+    is_flag=True,
+    help="Send at the cron's time in each reader's own zone (their timezone, else the "
+    "site's): one edition, built before the earliest zone.",
+)
+@click.option(
+    "--deadline",
+    metavar="HH:MM",
+    help="When each send should be done (same local time as the send): warns when the "
+    "estimate is later; 'digest health' reports a miss.",
+)
 @click.option("--replace", is_flag=True, help="Change an existing schedule of that name.")
-def schedule_add(config: Config, name, list_name, cron, tz, draft_at, approval, if_nothing_new,
-                 min_stories, backend, local_time, deadline, replace):
+def schedule_add(
+    config: Config,
+    name,
+    list_name,
+    cron,
+    tz,
+    draft_at,
+    approval,
+    if_nothing_new,
+    min_stories,
+    backend,
+    local_time,
+    deadline,
+    replace,
+):
     """Add a schedule. A running scheduler picks it up within seconds; none needs to run."""
     from digest.schedule.triggers import next_times, validate
     from digest.store.schedules import Schedule, add_schedule
 
-    s = Schedule(name=name, list_name=list_name, cron=cron, timezone=tz or config.site.timezone,
-                 draft_at=draft_at, approval=approval, if_nothing_new=if_nothing_new,
-                 min_stories=min_stories, backend=backend, local_time=local_time,
-                 deadline=deadline)
+    s = Schedule(
+        name=name,
+        list_name=list_name,
+        cron=cron,
+        timezone=tz or config.site.timezone,
+        draft_at=draft_at,
+        approval=approval,
+        if_nothing_new=if_nothing_new,
+        min_stories=min_stories,
+        backend=backend,
+        local_time=local_time,
+        deadline=deadline,
+    )
     validate(s)
     db = _db(config)
     add_schedule(db, s, replace=replace)
     from digest.store.subscribers import lists
 
     if list_name not in config.lists and list_name not in {info[0] for info in lists(db)}:
-        err.print(styled(("warning:", "yellow"),
-                         f" there is no list {list_name!r} yet: import subscribers with 'digest "
-                         f"subscribers import CSV --list {list_name}' before the first send"))
+        err.print(
+            styled(
+                ("warning:", "yellow"),
+                f" there is no list {list_name!r} yet: import subscribers with 'digest "
+                f"subscribers import CSV --list {list_name}' before the first send",
+            )
+        )
     draft, send = next_times(s, datetime.now(UTC))
-    out.print(f"schedule {name}: list {list_name}, next send {_both(send)}"
-              + (f", draft {_both(draft)}" if draft else ""))
+    out.print(
+        f"schedule {name}: list {list_name}, next send {_both(send)}"
+        + (f", draft {_both(draft)}" if draft else "")
+    )
 
 
 @schedule.command("list")
@@ -107,18 +166,24 @@ def schedule_list(config: Config, now):
         out.print("no schedules ('digest schedule add' adds one)")
     for s in schedules:
         draft, send = next_times(s, now)
-        out.print(styled((s.name, "bold"),
-                         f"  list {s.list_name}, cron \"{s.cron}\" {s.timezone}, "
-                         f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
-                         f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"
-                         + (", in each reader's local time" if s.local_time else "")
-                         + (f", deadline {s.deadline}" if s.deadline else "")))
+        out.print(
+            styled(
+                (s.name, "bold"),
+                f'  list {s.list_name}, cron "{s.cron}" {s.timezone}, '
+                f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
+                f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"
+                + (", in each reader's local time" if s.local_time else "")
+                + (f", deadline {s.deadline}" if s.deadline else ""),
+            )
+        )
         if draft:
             out.print(f"  next draft {_both(draft)}")
         out.print(f"  next send  {_both(send)}")
         if s.last_run_at:
-            out.print(f"  last run   {s.last_run_at:%Y-%m-%d %H:%M} UTC: {s.last_status}"
-                      + (f" ({s.last_reason})" if s.last_reason else ""))
+            out.print(
+                f"  last run   {s.last_run_at:%Y-%m-%d %H:%M} UTC: {s.last_status}"
+                + (f" ({s.last_reason})" if s.last_reason else "")
+            )
 
 
 def _both(when: datetime) -> str:
@@ -164,8 +229,12 @@ def schedule_remove(config: Config, name):
 @schedule.command("run")
 @with_config
 @click.argument("name")
-@click.option("--now", callback=parse_now, metavar="ISO8601",
-              help="The edition's reference time (default: the clock).")
+@click.option(
+    "--now",
+    callback=parse_now,
+    metavar="ISO8601",
+    help="The edition's reference time (default: the clock).",
+)
 @_out_option
 def schedule_run(config: Config, name, now, out_dir):
     """Run a schedule's send now: build (or reuse) today's edition, then send or skip it."""
@@ -179,10 +248,19 @@ def schedule_run(config: Config, name, now, out_dir):
     s = get_schedule(db, name)
     stop = Event()
     with stop_on_signals(stop):
-        result = run_send(config, db, s, _now(now), out_dir=_outbox(config, out_dir),
-                          signer=signer_for(config), stop=stop)
-    out.print(f"{result.edition_id or name}: {result.status}"
-              + (f" ({result.reason})" if result.reason else ""))
+        result = run_send(
+            config,
+            db,
+            s,
+            _now(now),
+            out_dir=_outbox(config, out_dir),
+            signer=signer_for(config),
+            stop=stop,
+        )
+    out.print(
+        f"{result.edition_id or name}: {result.status}"
+        + (f" ({result.reason})" if result.reason else "")
+    )
     if result.counts:
         out.print("  " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
     if result.status in ("failed", "not-approved", "paused", "interrupted"):
@@ -191,9 +269,12 @@ def schedule_run(config: Config, name, now, out_dir):
 
 @cli.command()
 @with_config
-@click.option("--log-format", type=click.Choice(["text", "json"]),
-              default=lambda: os.environ.get("DIGEST_LOG_FORMAT", "text"),
-              help="Log lines as text or JSON (env DIGEST_LOG_FORMAT).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=lambda: os.environ.get("DIGEST_LOG_FORMAT", "text"),
+    help="Log lines as text or JSON (env DIGEST_LOG_FORMAT).",
+)
 @_out_option
 def scheduler(config: Config, log_format, out_dir):
     """Run the schedules in the foreground until SIGTERM or Ctrl-C.
@@ -214,8 +295,9 @@ def scheduler(config: Config, log_format, out_dir):
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    runner = Runner(config, _db(config), out_dir=_outbox(config, out_dir),
-                    signer=signer_for(config), stop=stop)
+    runner = Runner(
+        config, _db(config), out_dir=_outbox(config, out_dir), signer=signer_for(config), stop=stop
+    )
     runner.start()
     out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it")
     runner.run()
@@ -254,23 +336,33 @@ def editions(config: Config, list_name, limit):
             continue
         c = ledger.counts(db, row["id"])
         n = len(stored.edition.ticker) + len(stored.edition.featured)
-        took = (f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
-                if row["finished_at"] and row["started_at"] else "-")
+        took = (
+            f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
+            if row["finished_at"] and row["started_at"]
+            else "-"
+        )
         state = row["status"]
         if state == "ready" and row["needs_approval"] and not row["approved_at"]:
             state = "ready, not approved"
         if row["reason"]:
             state += f": {row['reason']}"
-        out.print(f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
-                  f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
-                  f"  unknown {c['unknown']:>3}  {took:>7}  {state}", soft_wrap=True)
+        out.print(
+            f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
+            f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
+            f"  unknown {c['unknown']:>3}  {took:>7}  {state}",
+            soft_wrap=True,
+        )
 
 
 @cli.command()
 @with_config
 @click.option("--list", "list_name", metavar="NAME", help="Only this list.")
-@click.option("--json", "as_json", is_flag=True,
-              help="One JSON object (lists, database, schema, scheduler lease) for scripts.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object (lists, database, schema, scheduler lease) for scripts.",
+)
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
 def health(config: Config, list_name, as_json, now):
     """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
@@ -284,8 +376,13 @@ def health(config: Config, list_name, as_json, now):
         if not as_json:
             raise
         # A script still gets one JSON object (and exit 1), with the sentence in it.
-        click.echo(json.dumps({"ok": False, "database": "unavailable", "error": str(exc)},
-                              ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"ok": False, "database": "unavailable", "error": str(exc)},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         sys.exit(EXIT_FAILED)
     verdicts = check(db, _now(now), list_name)
     if as_json:

@@ -20,8 +20,9 @@ def subscribers():
 
 @subscribers.command("import")
 @with_config
-@click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False,
-                                                            path_type=Path))
+@click.argument(
+    "csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--list", "list_name", required=True, metavar="NAME", help="List to import into.")
 def subscribers_import(config: Config, csv_path, list_name):
     """Import a CSV (email, name, locale; comma or semicolon), a listmonk export or a
@@ -35,8 +36,12 @@ def subscribers_import(config: Config, csv_path, list_name):
     from digest.store.subscribers import import_subscribers
 
     files = open_subscriber_files(csv_path)  # read while importing, never held whole
-    report = import_subscribers(open_database(config.database_url), list_name, files,
-                                title=config.list_config(list_name).title)
+    report = import_subscribers(
+        open_database(config.database_url),
+        list_name,
+        files,
+        title=config.list_config(list_name).title,
+    )
     for recognized in report.formats:
         err.print(styled(("format:", "cyan"), f" {recognized}"))
     for note in report.notes:
@@ -44,8 +49,14 @@ def subscribers_import(config: Config, csv_path, list_name):
     for item in report.rejected:
         err.print(styled((f"{_where(item)}:", "yellow"), f" {item.reason}"))
     if report.total_rejected > len(report.rejected):
-        err.print(styled((f"... and {report.total_rejected - len(report.rejected)} more "
-                          "rejected rows", "yellow")))
+        err.print(
+            styled(
+                (
+                    f"... and {report.total_rejected - len(report.rejected)} more rejected rows",
+                    "yellow",
+                )
+            )
+        )
     for item in report.warnings:
         err.print(styled((f"{_where(item)} (imported):", "yellow"), f" {item.reason}"))
     out.print(_import_summary(report, list_name))
@@ -57,8 +68,12 @@ def _where(item) -> str:
 
 @subscribers.command("list")
 @with_config
-@click.option("--list", "list_name", metavar="NAME",
-              help="Show the members of this list (default: all lists with counts).")
+@click.option(
+    "--list",
+    "list_name",
+    metavar="NAME",
+    help="Show the members of this list (default: all lists with counts).",
+)
 def subscribers_list(config: Config, list_name):
     """Show lists with counts, or the members of one list."""
     from digest.store.db import open_database
@@ -80,8 +95,12 @@ def subscribers_list(config: Config, list_name):
 @subscribers.command("export")
 @with_config
 @click.option("--list", "list_name", required=True, metavar="NAME", help="List to export.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of stdout.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 def subscribers_export(config: Config, list_name, out_file):
     """Write a list as CSV (email, name, locale, status)."""
     from digest.private_files import create_private_file
@@ -107,8 +126,7 @@ def subscribers_export(config: Config, list_name, out_file):
 @subscribers.command("unsubscribe")
 @with_config
 @click.argument("email")
-@click.option("--list", "list_name", metavar="NAME",
-              help="Only this list (default: every list).")
+@click.option("--list", "list_name", metavar="NAME", help="Only this list (default: every list).")
 def subscribers_unsubscribe(config: Config, email, list_name):
     """Unsubscribe an address from one list or all of them."""
     from digest.store.db import open_database
@@ -124,15 +142,15 @@ def subscribers_unsubscribe(config: Config, email, list_name):
 
 def _import_summary(report, list_name: str) -> str:
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.unchanged} unchanged"]
-    for attr, label in (("merged", "duplicates merged"),
-                        ("skipped_unsubscribed", "kept unsubscribed"),
-                        ("skipped_suppressed", "suppressed, not imported"),
-                        ("opted_out", "recorded as unsubscribed"),
-                        ("suppressed", "recorded as suppressed")):
+    for attr, label in (
+        ("merged", "duplicates merged"),
+        ("skipped_unsubscribed", "kept unsubscribed"),
+        ("skipped_suppressed", "suppressed, not imported"),
+        ("opted_out", "recorded as unsubscribed"),
+        ("suppressed", "recorded as suppressed"),
+    ):
         value = getattr(report, attr, 0)
         if value:
             parts.append(f"{value} {label}")
     parts.append(f"{report.total_rejected} rejected")
     return f"list '{list_name}': " + ", ".join(parts)
-
-

@@ -21,7 +21,9 @@ def version_text() -> str:
     from digest.zones import tzdata_version
 
     package, iana = tzdata_version()
-    return f"digest {__version__} (tzdata {package}, IANA {iana}, Python {platform.python_version()})"
+    return (
+        f"digest {__version__} (tzdata {package}, IANA {iana}, Python {platform.python_version()})"
+    )
 
 
 def show_version(ctx: click.Context, _param, value: bool) -> None:

@@ -26,8 +26,13 @@ def serve(config: Config, host, port):
 
     signer_for(config)  # warns when DIGEST_SECRET_KEY is not set
     if not config.editors:
-        err.print(styled(("warning:", "yellow"), " no [editors] table in the config: nobody "
-                         "can log in (see 'digest editor-password')"))
+        err.print(
+            styled(
+                ("warning:", "yellow"),
+                " no [editors] table in the config: nobody "
+                "can log in (see 'digest editor-password')",
+            )
+        )
     app = create_app(config)
     out.print(f"digest web app on http://{host}:{port}{base_path(config.site.public_url)}/")
     # create_app put the token redaction on uvicorn's loggers. proxy_headers off: the app
@@ -38,12 +43,20 @@ def serve(config: Config, host, port):
 @cli.command()
 @with_config
 @click.argument("edition_id", required=False)
-@click.option("--list", "list_name", metavar="NAME",
-              help="Build this list's edition (default: the first configured list).")
+@click.option(
+    "--list",
+    "list_name",
+    metavar="NAME",
+    help="Build this list's edition (default: the first configured list).",
+)
 @edition_options
-@click.option("--screenshot", "shot_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for PNGs of the email at 375 px and 800 px (headless Chromium).")
+@click.option(
+    "--screenshot",
+    "shot_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for PNGs of the email at 375 px and 800 px (headless Chromium).",
+)
 def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
     """Screenshots of an edition: a stored one (EDITION_ID) or one built now."""
     from digest.edition.build import build_edition, default_list, preview_values
@@ -60,8 +73,12 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
             raise DigestError(f"there is no stored edition {edition_id}")
         edition, rendered = stored.edition, stored.rendered
     else:
-        built = build_edition(config, list_name=list_name or default_list(config), now=now,
-                              sources=[source_from_location(s) for s in sources] or None)
+        built = build_edition(
+            config,
+            list_name=list_name or default_list(config),
+            now=now,
+            sources=[source_from_location(s) for s in sources] or None,
+        )
         edition, rendered = built.edition, built.rendered
     html, _ = Personalizer(rendered).fill(preview_values(config, edition.locale))
     for path in screenshot(html, shot_dir, edition.id):
@@ -69,8 +86,13 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
 
 
 @cli.command("editor-password")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The password (prompted when not given).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (prompted when not given).",
+)
 def editor_password(password):
     """Print a password hash for an [editors] entry of the config."""
     from digest.web.passwords import hash_password

@@ -27,8 +27,24 @@ from digest.config.read import load_config, parse_config, resolve_config_path
 from digest.config.tables import source_from_location
 
 __all__ = [
-    "DEFAULT_BOILERPLATE", "LIST_TITLE_MAX", "ROLES", "SOURCE_KINDS", "USER_AGENT", "Config",
-    "DeliveryConfig", "EditionConfig", "ListConfig", "SenderConfig", "SendGridConfig",
-    "SiteConfig", "SmtpConfig", "SourceConfig", "ThemeConfig", "WebConfig", "load_config",
-    "parse_config", "resolve_config_path", "source_from_location",
+    "DEFAULT_BOILERPLATE",
+    "LIST_TITLE_MAX",
+    "ROLES",
+    "SOURCE_KINDS",
+    "USER_AGENT",
+    "Config",
+    "DeliveryConfig",
+    "EditionConfig",
+    "ListConfig",
+    "SenderConfig",
+    "SendGridConfig",
+    "SiteConfig",
+    "SmtpConfig",
+    "SourceConfig",
+    "ThemeConfig",
+    "WebConfig",
+    "load_config",
+    "parse_config",
+    "resolve_config_path",
+    "source_from_location",
 ]

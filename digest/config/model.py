@@ -100,7 +100,9 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class SendGridConfig:
-    api_host: str = "https://api.sendgrid.com"  # SENDGRID_API_HOST overrides; EU: api.eu.sendgrid.com
+    api_host: str = (
+        "https://api.sendgrid.com"  # SENDGRID_API_HOST overrides; EU: api.eu.sendgrid.com
+    )
     api_key: str | None = field(default=None, repr=False)  # SENDGRID_API_KEY only
     timeout: float = 30.0  # the library has none by default
     sandbox: bool = False  # mail_settings.sandbox_mode: SendGrid answers 200, delivers nothing

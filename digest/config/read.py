@@ -74,8 +74,9 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     )
     s.finish()
     if not site.postal_address.strip():
-        raise ConfigError("must not be empty (every email carries it)", path=path,
-                          key="site.postal_address")
+        raise ConfigError(
+            "must not be empty (every email carries it)", path=path, key="site.postal_address"
+        )
 
     s = Section(top.get("sender", dict, required=True), "sender", path)
     sender = SenderConfig(
@@ -88,8 +89,9 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     for key in ("email", "reply_to", "unsubscribe_mailto"):
         value = getattr(sender, key)
         if value is not None and not plain_address(value):
-            raise ConfigError(f"is not a plain email address: {value!r}", path=path,
-                              key=f"sender.{key}")
+            raise ConfigError(
+                f"is not a plain email address: {value!r}", path=path, key=f"sender.{key}"
+            )
         # Goes into From/Reply-To/List-Unsubscribe and the SMTP envelope as it is.
         problem = value is not None and address_problem(value)
         if problem:
@@ -111,8 +113,9 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     if edition.featured_paragraphs < 0:
         raise ConfigError("must be 0 or more", path=path, key="edition.featured_paragraphs")
     if not 0 < edition.duplicate_threshold <= 1:
-        raise ConfigError("must be above 0 and at most 1", path=path,
-                          key="edition.duplicate_threshold")
+        raise ConfigError(
+            "must be above 0 and at most 1", path=path, key="edition.duplicate_threshold"
+        )
     for key in ("subject", "preheader"):
         check_template(getattr(edition, key), path, f"edition.{key}")
 
@@ -128,8 +131,9 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         lists[name] = ListConfig(name=name, title=s.get("title", str, name))
         s.finish()
         if len(lists[name].title) > LIST_TITLE_MAX:  # the lists.title column
-            raise ConfigError(f"must be at most {LIST_TITLE_MAX} characters", path=path,
-                              key=f"lists.{name}.title")
+            raise ConfigError(
+                f"must be at most {LIST_TITLE_MAX} characters", path=path, key=f"lists.{name}.title"
+            )
 
     sources = tuple(
         source_entry(entry, i, root, path) for i, entry in enumerate(top.get("sources", list, []))
@@ -147,8 +151,11 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     editors = top.get("editors", dict, {})
     for name, value in editors.items():
         if not isinstance(value, str) or not value.startswith("scrypt$"):
-            raise ConfigError("must be a password hash from 'digest editor-password'",
-                              path=path, key=f"editors.{name}")
+            raise ConfigError(
+                "must be a password hash from 'digest editor-password'",
+                path=path,
+                key=f"editors.{name}",
+            )
     top.finish()
 
     return Config(

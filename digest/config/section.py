@@ -35,8 +35,12 @@ class Section:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise ConfigError(f"must be {want}, not {type(value).__name__}", path=self.path, key=full)
+            want = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise ConfigError(
+                f"must be {want}, not {type(value).__name__}", path=self.path, key=full
+            )
         return value
 
     def fill(self, cls, **given):
@@ -59,7 +63,8 @@ class Section:
         if unknown:
             where = f"[{self.name}]" if self.name else "the top level"
             raise ConfigError(
-                f"unknown key(s) in {where}: {', '.join(unknown)}", path=self.path,
+                f"unknown key(s) in {where}: {', '.join(unknown)}",
+                path=self.path,
             )
 
 
@@ -73,8 +78,9 @@ def url_key(s: Section, key: str, *, required: bool = False) -> str:
 def timezone_key(s: Section, path: Path | None) -> str:
     name = s.get("timezone", str, required=True)
     if not is_zone(name):
-        raise ConfigError(f"unknown IANA time zone {name!r}", path=path,
-                          key="site.timezone") from None
+        raise ConfigError(
+            f"unknown IANA time zone {name!r}", path=path, key="site.timezone"
+        ) from None
     return name
 
 
@@ -92,10 +98,11 @@ def check_template(template: str, path: Path | None, key: str) -> None:
         template.format(site="", date="", top="", list="", briefs="")
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(
-            f"bad placeholder {exc}; use {{site}}, {{date}}, {{top}}, {{list}} or {{briefs}}", path=path,
+            f"bad placeholder {exc}; use {{site}}, {{date}}, {{top}}, {{list}} or {{briefs}}",
+            path=path,
             key=key,
         ) from None
 
 
 def plain_address(value: str) -> bool:
-    return "@" in value and not any(c in value for c in " \r\n<>,;\"")
+    return "@" in value and not any(c in value for c in ' \r\n<>,;"')

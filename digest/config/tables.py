@@ -27,8 +27,9 @@ def web_table(table: Any, root: Path, path: Path | None, env: Mapping[str, str])
     s = Section(table, "web", path)
     backend = s.get("backend", str, WebConfig.backend)
     if backend not in ("outbox", "smtp", "sendgrid"):
-        raise ConfigError(f"must be 'outbox', 'smtp' or 'sendgrid', not {backend!r}", path=path,
-                          key="web.backend")
+        raise ConfigError(
+            f"must be 'outbox', 'smtp' or 'sendgrid', not {backend!r}", path=path, key="web.backend"
+        )
     outbox = s.get("outbox_dir", str, None)
     proxies = []
     for entry in s.get("trusted_proxies", list, []):
@@ -37,13 +38,20 @@ def web_table(table: Any, root: Path, path: Path | None, env: Mapping[str, str])
                 raise TypeError(entry)
             proxies.append(ip_network(entry.strip(), strict=False))
         except (TypeError, ValueError):
-            raise ConfigError(f"must be a list of IP addresses or networks; {entry!r} is not "
-                              "one", path=path, key="web.trusted_proxies") from None
+            raise ConfigError(
+                f"must be a list of IP addresses or networks; {entry!r} is not one",
+                path=path,
+                key="web.trusted_proxies",
+            ) from None
     metrics = s.get("metrics", bool, WebConfig.metrics)
     s.finish()
-    return WebConfig(backend=backend, outbox_dir=(root / outbox).resolve() if outbox else None,
-                     trusted_proxies=tuple(proxies), metrics=metrics,
-                     metrics_token=env.get("DIGEST_METRICS_TOKEN") or None)
+    return WebConfig(
+        backend=backend,
+        outbox_dir=(root / outbox).resolve() if outbox else None,
+        trusted_proxies=tuple(proxies),
+        metrics=metrics,
+        metrics_token=env.get("DIGEST_METRICS_TOKEN") or None,
+    )
 
 
 def sendgrid_table(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:
@@ -56,8 +64,12 @@ def sendgrid_table(table: Any, path: Path | None, env: Mapping[str, str]) -> Sen
     if not host.startswith(("http://", "https://")):
         raise ConfigError("must be an http(s) URL", path=path, key="sendgrid.api_host")
     categories = s.get("categories", list, [])
-    config = s.fill(SendGridConfig, api_host=host, api_key=env.get("SENDGRID_API_KEY") or None,
-                    categories=tuple(str(c) for c in categories))
+    config = s.fill(
+        SendGridConfig,
+        api_host=host,
+        api_key=env.get("SENDGRID_API_KEY") or None,
+        categories=tuple(str(c) for c in categories),
+    )
     s.finish()
     if config.timeout <= 0:
         raise ConfigError("must be positive", path=path, key="sendgrid.timeout")
@@ -67,15 +79,22 @@ def sendgrid_table(table: Any, path: Path | None, env: Mapping[str, str]) -> Sen
 def smtp_table(table: Any, path: Path | None, env: Mapping[str, str]) -> SmtpConfig:
     s = Section(table, "smtp", path)
     if "password" in s.data:
-        raise ConfigError("secrets do not go in the config file; set DIGEST_SMTP_PASSWORD",
-                          path=path, key="smtp.password")
+        raise ConfigError(
+            "secrets do not go in the config file; set DIGEST_SMTP_PASSWORD",
+            path=path,
+            key="smtp.password",
+        )
     security = s.get("security", str, SmtpConfig.security)
     if security not in ("starttls", "tls", "none"):
-        raise ConfigError(f"must be 'starttls', 'tls' or 'none', not {security!r}", path=path,
-                          key="smtp.security")
-    config = s.fill(SmtpConfig, security=security,
-                    port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
-                    password=env.get("DIGEST_SMTP_PASSWORD") or None)
+        raise ConfigError(
+            f"must be 'starttls', 'tls' or 'none', not {security!r}", path=path, key="smtp.security"
+        )
+    config = s.fill(
+        SmtpConfig,
+        security=security,
+        port=s.get("port", int, 465 if security == "tls" else SmtpConfig.port),
+        password=env.get("DIGEST_SMTP_PASSWORD") or None,
+    )
     s.finish()
     if not 1 <= config.connections <= 32:
         raise ConfigError("must be between 1 and 32", path=path, key="smtp.connections")
@@ -88,8 +107,7 @@ def delivery_table(table: Any, path: Path | None) -> DeliveryConfig:
     s.finish()
     if config.batch_size is not None and not 1 <= config.batch_size <= 1000:
         raise ConfigError("must be between 1 and 1000", path=path, key="delivery.batch_size")
-    for key in ("rate_per_second", "rate_per_minute", "lease_seconds",
-                "database_retry_seconds"):
+    for key in ("rate_per_second", "rate_per_minute", "lease_seconds", "database_retry_seconds"):
         value = getattr(config, key)
         if value is not None and value <= 0:
             raise ConfigError("must be positive", path=path, key=f"delivery.{key}")
@@ -110,8 +128,11 @@ def source_entry(entry: Any, index: int, root: Path, path: Path | None) -> Sourc
     s.name = f"sources.{name}"
     kind = s.get("kind", str, "auto")
     if kind not in SOURCE_KINDS:
-        raise ConfigError(f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}", path=path,
-                          key=f"{s.name}.kind")
+        raise ConfigError(
+            f"must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}",
+            path=path,
+            key=f"{s.name}.kind",
+        )
     url = s.get("url", str, None)
     file = s.get("path", str, None)
     if (url is None) == (file is None):
@@ -121,15 +142,17 @@ def source_entry(entry: Any, index: int, root: Path, path: Path | None) -> Sourc
     location = url if url is not None else str((root / file).resolve())
     role = s.get("role", str, None)
     if role is not None and role not in ROLES:
-        raise ConfigError(f"must be 'ticker' or 'featured', not {role!r}", path=path,
-                          key=f"{s.name}.role")
+        raise ConfigError(
+            f"must be 'ticker' or 'featured', not {role!r}", path=path, key=f"{s.name}.role"
+        )
     boilerplate = s.get("boilerplate", list, list(DEFAULT_BOILERPLATE))
     if not all(isinstance(b, str) for b in boilerplate):
         raise ConfigError("must be a list of strings", path=path, key=f"{s.name}.boilerplate")
     selectors = s.get("selectors", dict, {})
     if not all(isinstance(v, str) for v in selectors.values()):
-        raise ConfigError("values must be CSS selector strings", path=path,
-                          key=f"{s.name}.selectors")
+        raise ConfigError(
+            "values must be CSS selector strings", path=path, key=f"{s.name}.selectors"
+        )
     if kind == "page" and not selectors:
         raise ConfigError("a page source needs [sources.selectors]", path=path, key=s.name)
     src = SourceConfig(

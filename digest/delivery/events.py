@@ -40,8 +40,9 @@ def verify(public_key_b64: str, signature_b64: str, timestamp: str, body: bytes)
         key = load_der_public_key(base64.b64decode(public_key_b64))
         if not isinstance(key, ec.EllipticCurvePublicKey):
             return False
-        key.verify(base64.b64decode(signature_b64), timestamp.encode() + body,
-                   ec.ECDSA(hashes.SHA256()))
+        key.verify(
+            base64.b64decode(signature_b64), timestamp.encode() + body, ec.ECDSA(hashes.SHA256())
+        )
         return True
     except (InvalidSignature, ValueError, binascii.Error, TypeError):
         return False
@@ -84,9 +85,14 @@ def normalize(event: dict) -> dict | None:
         if not _text(email, ADDRESS_MAX):
             raise BadEvent("email is not an address")
         suppress = (email_key(email), action[1])
-    return {"sg_event_id": sg_id, "kind": kind, "edition_id": edition_id,
-            "delivery_id": ledger_id(event.get("delivery_id")), "occurred_at": occurred,
-            "suppress": suppress}
+    return {
+        "sg_event_id": sg_id,
+        "kind": kind,
+        "edition_id": edition_id,
+        "delivery_id": ledger_id(event.get("delivery_id")),
+        "occurred_at": occurred,
+        "suppress": suppress,
+    }
 
 
 def ledger_id(value) -> int | None:

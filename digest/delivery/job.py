@@ -94,16 +94,19 @@ class RecipientFactory:
             "preferences_url": f"{self.public_url}/p/{token}",
         }
         message_id = f"{self._id_prefix}{subscriber.id:x}{self._id_suffix}"
-        return Recipient(subscriber=subscriber, values=values, message_id=message_id,
-                         delivery_id=delivery_id)
+        return Recipient(
+            subscriber=subscriber, values=values, message_id=message_id, delivery_id=delivery_id
+        )
 
 
 def limits_for(delivery: DeliveryConfig, *, clock=time.monotonic, sleep=time.sleep) -> Limits:
     windows = []
     if delivery.rate_per_second:
-        windows.append(SlidingWindow(max(int(delivery.rate_per_second), 1), 1.0,
-                                     clock=clock, sleep=sleep))
+        windows.append(
+            SlidingWindow(max(int(delivery.rate_per_second), 1), 1.0, clock=clock, sleep=sleep)
+        )
     if delivery.rate_per_minute:
-        windows.append(SlidingWindow(max(int(delivery.rate_per_minute), 1), 60.0,
-                                     clock=clock, sleep=sleep))
+        windows.append(
+            SlidingWindow(max(int(delivery.rate_per_minute), 1), 60.0, clock=clock, sleep=sleep)
+        )
     return Limits(windows)

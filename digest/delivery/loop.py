@@ -57,11 +57,24 @@ log = logging.getLogger("digest.delivery")
 class Sender:
     """One run of the loop over one stored edition."""
 
-    def __init__(self, config: Config, db, stored: StoredEdition, backend: Backend, *,
-                 signer: TokenSigner, stop: Event | None = None,
-                 progress: Progress | None = None, clock=time.monotonic, sleep=None,
-                 rng=random.random, share: bool = False, zones: Collection[str] | None = None,
-                 deadline: datetime | None = None, wall=None):
+    def __init__(
+        self,
+        config: Config,
+        db,
+        stored: StoredEdition,
+        backend: Backend,
+        *,
+        signer: TokenSigner,
+        stop: Event | None = None,
+        progress: Progress | None = None,
+        clock=time.monotonic,
+        sleep=None,
+        rng=random.random,
+        share: bool = False,
+        zones: Collection[str] | None = None,
+        deadline: datetime | None = None,
+        wall=None,
+    ):
         self.config, self.db, self.stored, self.backend = config, db, stored, backend
         self.delivery = config.delivery
         self.stop = stop or Event()
@@ -74,17 +87,24 @@ class Sender:
         self.make_recipient = RecipientFactory(config, self.job, signer)
         self.limits = limits_for(self.delivery, clock=clock, sleep=sleep or time.sleep)
         wanted = self.delivery.batch_size or backend.max_batch
-        self.batch_size = max(1, min(wanted, backend.max_batch,
-                                     self.limits.largest_batch or wanted))
+        self.batch_size = max(
+            1, min(wanted, backend.max_batch, self.limits.largest_batch or wanted)
+        )
         self.owner = new_owner()
         self.share = share  # --join: work beside the senders already on it (PostgreSQL)
         # Every store call of the loop rides out a database outage of this long: an answer
         # the provider gave is recorded as soon as the database is back, never lost.
-        self.retry = Retry(self.delivery.database_retry_seconds,
-                           then="the batch in flight stays 'sending' (a resume reports it "
-                                "unknown); run the same command again once the database is back")
-        self.report = SendReport(edition_id=stored.id, list_name=stored.list_name,
-                                 backend=backend.info.name, destination=backend.info.destination)
+        self.retry = Retry(
+            self.delivery.database_retry_seconds,
+            then="the batch in flight stays 'sending' (a resume reports it "
+            "unknown); run the same command again once the database is back",
+        )
+        self.report = SendReport(
+            edition_id=stored.id,
+            list_name=stored.list_name,
+            backend=backend.info.name,
+            destination=backend.info.destination,
+        )
         self._attempted = 0
         self._failed = 0
         self._started = 0.0
@@ -97,24 +117,37 @@ class Sender:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def run(self, *, resend_unknown: bool = False, retry_failed: bool = False,
-            reason: str | None = None) -> SendReport:
+    def run(
+        self, *, resend_unknown: bool = False, retry_failed: bool = False, reason: str | None = None
+    ) -> SendReport:
         """``resend_unknown`` / ``retry_failed`` (optionally only failures whose reason contains
         ``reason``) put those rows back to pending first, reopening an edition already sent."""
         self._started = self.clock()
         edition_id = self.stored.id
         r = self.report
         if resend_unknown or retry_failed:
-            r.resent, r.retried = self.retry(ledger.reopen_sent, self.db, edition_id,
-                                             unknown=resend_unknown, failed=retry_failed,
-                                             reason=reason)
+            r.resent, r.retried = self.retry(
+                ledger.reopen_sent,
+                self.db,
+                edition_id,
+                unknown=resend_unknown,
+                failed=retry_failed,
+                reason=reason,
+            )
         # Rows dead senders left in flight become unknown as this one joins (workers.join).
-        joined = self.retry(workers.join, self.db, edition_id, self.owner,
-                            backend=self.backend.info.name,
-                            lease_seconds=self.delivery.lease_seconds, share=self.share,
-                            on_first=self._populate)
-        heartbeat = workers.Heartbeat(self.db, edition_id, self.owner,
-                                      self.delivery.lease_seconds, on_lost=self._lost).start()
+        joined = self.retry(
+            workers.join,
+            self.db,
+            edition_id,
+            self.owner,
+            backend=self.backend.info.name,
+            lease_seconds=self.delivery.lease_seconds,
+            share=self.share,
+            on_first=self._populate,
+        )
+        heartbeat = workers.Heartbeat(
+            self.db, edition_id, self.owner, self.delivery.lease_seconds, on_lost=self._lost
+        ).start()
         status, why, outage = "paused", None, False
         started_at: datetime | None = None
         try:
@@ -141,8 +174,10 @@ class Sender:
             status, why = "paused", str(exc)
             r.status = "paused"
         except Interrupted:
-            status, why = "paused", self._lease_lost or \
-                "stopped by the operator (Ctrl-C or SIGTERM)"
+            status, why = (
+                "paused",
+                self._lease_lost or "stopped by the operator (Ctrl-C or SIGTERM)",
+            )
             r.status = "interrupted"
         except Cancelled:
             status = "cancelled"
@@ -155,8 +190,13 @@ class Sender:
             if not outage:
                 self._leave(status, why)
                 if started_at is not None:  # the send got going: record its rate and deadline
-                    self._warn(record_run(self, started_at, started_at + timedelta(
-                        seconds=self.clock() - self._started)))
+                    self._warn(
+                        record_run(
+                            self,
+                            started_at,
+                            started_at + timedelta(seconds=self.clock() - self._started),
+                        )
+                    )
         return self.report
 
     def _warn(self, message: str | None) -> None:
@@ -167,16 +207,21 @@ class Sender:
     def _lost(self) -> None:
         """The heartbeat found this worker's lease taken (silent past delivery.lease_seconds,
         and marked dead by another): stop after the batch in flight, whose answer is kept."""
-        self._lease_lost = ("this sender's lease was taken over (it was silent for longer "
-                            "than delivery.lease_seconds)")
+        self._lease_lost = (
+            "this sender's lease was taken over (it was silent for longer "
+            "than delivery.lease_seconds)"
+        )
         self.stop.set()
 
     def _leave(self, status: str, why: str | None) -> None:
         edition_id, r = self.stored.id, self.report
-        last = self.retry(workers.leave, self.db, edition_id, self.owner, status=status,
-                          reason=why)
-        if not last and status == "paused" and r.status == "sent" \
-                and why == "some deliveries are still pending":
+        last = self.retry(workers.leave, self.db, edition_id, self.owner, status=status, reason=why)
+        if (
+            not last
+            and status == "paused"
+            and r.status == "sent"
+            and why == "some deliveries are still pending"
+        ):
             status, why = "sent", "other workers carry on with the rest"
         if self.retry(edition_status, self.db, edition_id) == "cancelled":
             r.status, why = "cancelled", "cancelled by the operator ('digest cancel')"
@@ -198,8 +243,9 @@ class Sender:
         """Done with what this worker could claim: wait while other workers hold rows in flight,
         so that whoever leaves last sees their answers, or marks a dead one's batch unknown
         (the heartbeat thread does, once that worker's lease has run out)."""
-        while not self.stop.is_set() and self.retry(workers.others_in_flight, self.db,
-                                                    self.stored.id, self.owner):
+        while not self.stop.is_set() and self.retry(
+            workers.others_in_flight, self.db, self.stored.id, self.owner
+        ):
             self.stop.wait(0.2)
 
     def _passes(self) -> None:
@@ -209,23 +255,37 @@ class Sender:
             while not self.stop.is_set():
                 if self.retry(edition_status, self.db, self.stored.id) == "cancelled":
                     raise Cancelled
-                batch = self.retry(ledger.claim_batch, self.db, self.stored.id,
-                                   self.stored.list_id, after=after, limit=self.batch_size,
-                                   owner=self.owner, zones=self.zones,
-                                   default_zone=self.config.site.timezone)
+                batch = self.retry(
+                    ledger.claim_batch,
+                    self.db,
+                    self.stored.id,
+                    self.stored.list_id,
+                    after=after,
+                    limit=self.batch_size,
+                    owner=self.owner,
+                    zones=self.zones,
+                    default_zone=self.config.site.timezone,
+                )
                 if batch.last_id is None:
                     break
                 after = batch.last_id
                 self._count(skipped=batch.skipped)
                 if batch.claimed:
                     claimed_any = True
-                    self._deliver([self.make_recipient(c.subscriber, c.delivery_id)
-                                   for c in batch.claimed],
-                                  {c.delivery_id: c.attempts for c in batch.claimed})
+                    self._deliver(
+                        [self.make_recipient(c.subscriber, c.delivery_id) for c in batch.claimed],
+                        {c.delivery_id: c.attempts for c in batch.claimed},
+                    )
             if self.stop.is_set() or not claimed_any or self._counts()["pending"] == 0:
                 return
-            self.sleep(backoff(attempt, base=self.delivery.backoff_base,
-                               cap=self.delivery.backoff_max, rng=self.rng))
+            self.sleep(
+                backoff(
+                    attempt,
+                    base=self.delivery.backoff_base,
+                    cap=self.delivery.backoff_max,
+                    rng=self.rng,
+                )
+            )
 
     def _deliver(self, batch: list[Recipient], attempts: dict[int, int]) -> None:
         """Post one claimed batch; every row ends recorded, or back to pending if the loop
@@ -235,13 +295,16 @@ class Sender:
             self._post(batch, attempts, unanswered)
         except (Pause, Interrupted):
             if unanswered:  # never handed over (or refused before it was): not in flight
-                self.retry(ledger.record, self.db,
-                           [(i, "pending", None) for i in sorted(unanswered)],
-                           edition_id=self.stored.id, owner=self.owner)
+                self.retry(
+                    ledger.record,
+                    self.db,
+                    [(i, "pending", None) for i in sorted(unanswered)],
+                    edition_id=self.stored.id,
+                    owner=self.owner,
+                )
             raise
 
-    def _post(self, batch: list[Recipient], attempts: dict[int, int],
-              unanswered: set[int]) -> None:
+    def _post(self, batch: list[Recipient], attempts: dict[int, int], unanswered: set[int]) -> None:
         """Hand ``batch`` to the backend and record its answer at once (each half of a split
         batch as its own answer comes: a refusal of the second half leaves the first sent)."""
         delivery_of = {r.subscriber.id: _row(r) for r in batch}
@@ -255,8 +318,7 @@ class Sender:
                 answers = self.backend.send_batch(self.job, batch)
             except DeliveryTooLarge as exc:
                 if len(batch) == 1:
-                    self._record([(_row(batch[0]), "failed", _describe(exc))], attempts,
-                                 unanswered)
+                    self._record([(_row(batch[0]), "failed", _describe(exc))], attempts, unanswered)
                     return
                 half = len(batch) // 2
                 self._post(batch[:half], attempts, unanswered)
@@ -265,15 +327,22 @@ class Sender:
             except DeliveryAuthError as exc:
                 raise Pause(f"{_describe(exc)}; nothing more was sent") from None
             except DeliveryRefused as exc:
-                self._record([(_row(r), "failed", _describe(exc)) for r in batch],
-                             attempts, unanswered, budget=False)
-                raise Pause(f"the provider refused a batch of {len(batch)}: {_describe(exc)}; "
-                            "it would refuse the rest the same way. Fix the cause, then run "
-                            "the same command with --retry-failed") from None
+                self._record(
+                    [(_row(r), "failed", _describe(exc)) for r in batch],
+                    attempts,
+                    unanswered,
+                    budget=False,
+                )
+                raise Pause(
+                    f"the provider refused a batch of {len(batch)}: {_describe(exc)}; "
+                    "it would refuse the rest the same way. Fix the cause, then run "
+                    "the same command with --retry-failed"
+                ) from None
             except DeliveryUncertain as exc:
                 # Handed over, answer lost: it may have arrived. Same rule as a crash.
-                self._record([(_row(r), "unknown", _describe(exc)) for r in batch],
-                             attempts, unanswered)
+                self._record(
+                    [(_row(r), "unknown", _describe(exc)) for r in batch], attempts, unanswered
+                )
                 return
             except DeliveryTransient as exc:
                 if attempt > d.max_retries:
@@ -284,21 +353,30 @@ class Sender:
                         raise Pause(
                             f"{_describe(exc)}: that is more than delivery.retry_after_max "
                             f"({d.retry_after_max:g} s); run the same command again "
-                            "later") from None
+                            "later"
+                        ) from None
                 else:
-                    wait = backoff(attempt, base=d.backoff_base, cap=d.backoff_max,
-                                   rng=self.rng)
+                    wait = backoff(attempt, base=d.backoff_base, cap=d.backoff_max, rng=self.rng)
                 self.sleep(wait)
                 if self.stop.is_set():
                     raise Interrupted from None
                 continue
-            self._record([(delivery_of[o.subscriber_id], o.status, o.detail) for o in answers],
-                         attempts, unanswered)
+            self._record(
+                [(delivery_of[o.subscriber_id], o.status, o.detail) for o in answers],
+                attempts,
+                unanswered,
+            )
             return
         raise AssertionError("unreachable")
 
-    def _record(self, answers: list[tuple[int, str, str | None]], attempts: dict[int, int],
-                unanswered: set[int], *, budget: bool = True) -> None:
+    def _record(
+        self,
+        answers: list[tuple[int, str, str | None]],
+        attempts: dict[int, int],
+        unanswered: set[int],
+        *,
+        budget: bool = True,
+    ) -> None:
         results = []
         for delivery_id, status, detail in answers:
             if status == "retry":
@@ -324,7 +402,10 @@ class Sender:
         self._attempted += attempted
         self._failed += failed
         d = self.delivery
-        if self._attempted >= d.error_budget_min and self._failed > d.error_budget * self._attempted:
+        if (
+            self._attempted >= d.error_budget_min
+            and self._failed > d.error_budget * self._attempted
+        ):
             raise Pause(
                 f"error budget spent: {self._failed} of {self._attempted} messages failed "
                 f"(more than {d.error_budget:.0%}); look at the failures, then resume"
@@ -344,8 +425,7 @@ class Sender:
         r.pending = c["pending"] + c["sending"]
         self._progress()
 
-    def _count(self, *, sent: int = 0, failed: int = 0, skipped: int = 0,
-               unknown: int = 0) -> None:
+    def _count(self, *, sent: int = 0, failed: int = 0, skipped: int = 0, unknown: int = 0) -> None:
         r = self.report
         r.sent, r.failed, r.skipped = r.sent + sent, r.failed + failed, r.skipped + skipped
         r.unknown += unknown
@@ -362,15 +442,26 @@ class Sender:
         return c["pending"] + c["sending"]
 
 
-def deliver(config: Config, db, stored: StoredEdition, backend: Backend, *,
-            signer: TokenSigner, resend_unknown: bool = False, retry_failed: bool = False,
-            reason: str | None = None, share: bool = False, **kw) -> SendReport:
+def deliver(
+    config: Config,
+    db,
+    stored: StoredEdition,
+    backend: Backend,
+    *,
+    signer: TokenSigner,
+    resend_unknown: bool = False,
+    retry_failed: bool = False,
+    reason: str | None = None,
+    share: bool = False,
+    **kw,
+) -> SendReport:
     """Send (or resume) a stored edition through a backend. The library call behind the CLI.
     ``share``: work beside the senders already on it (PostgreSQL); ``zones``: only readers in
     those zones (a local-time schedule's moment); ``deadline``: warn at the start when the
     estimate cannot meet it, record on the edition if missed."""
     return Sender(config, db, stored, backend, signer=signer, share=share, **kw).run(
-        resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason)
+        resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason
+    )
 
 
 def _describe(exc: DeliveryError) -> str:

@@ -48,9 +48,13 @@ class MessageTemplate:
     """Made from any recipient's envelope of the send: its personal fields are set aside."""
 
     def __init__(self, env: Envelope):
-        self.env = env = replace(env, to_email="template@example.invalid", to_name="",
-                                 unsubscribe_url="https://example.invalid/u",
-                                 message_id="<template@example.invalid>")
+        self.env = env = replace(
+            env,
+            to_email="template@example.invalid",
+            to_name="",
+            unsubscribe_url="https://example.invalid/u",
+            message_id="<template@example.invalid>",
+        )
         marker = f"dgmime{secrets.token_hex(8)}"
         raw = build_message(env, html=marker + "h", text=marker + "t").as_bytes()
         head, sep, rest = raw.partition(b"\r\n\r\n")
@@ -73,9 +77,15 @@ class MessageTemplate:
             cte = rest.rfind(_CTE, 0, at)
             if at < 0 or rest.count(mark) != 1 or cte < 0 or b"\r\n--" in rest[cte:at]:
                 raise ValueError(f"the template's {part} part is not where it was expected")
-            pieces += [rest[:cte], b"Content-Transfer-Encoding: ", part + "_cte", b"\r\n",
-                       rest[cte + len(_CTE):at], part]
-            rest = rest[at + len(mark):]
+            pieces += [
+                rest[:cte],
+                b"Content-Transfer-Encoding: ",
+                part + "_cte",
+                b"\r\n",
+                rest[cte + len(_CTE) : at],
+                part,
+            ]
+            rest = rest[at + len(mark) :]
         pieces.append(rest)
         self._pieces = tuple(pieces)
         self._lines: dict[bytes, bytes] = {}  # quoted-printable lines already encoded
@@ -89,7 +99,8 @@ class MessageTemplate:
             "to": _field("To", mailbox(env.to_name, env.to_email)),
             "message_id": _field("Message-ID", message_id(env)),
             "list_unsubscribe": _field(
-                "List-Unsubscribe", list_unsubscribe(env.unsubscribe_url, env.unsubscribe_mailto)),
+                "List-Unsubscribe", list_unsubscribe(env.unsubscribe_url, env.unsubscribe_mailto)
+            ),
         }
         for part, body in (("text", text), ("html", html)):
             cte, data = encode_body(body, self._lines)
@@ -157,6 +168,6 @@ def encode_body(text: str, cache: dict[bytes, bytes] | None = None) -> tuple[byt
     head = [qp(line) for line in lines[:10]]
     sniff = b"\r\n".join(lines[:10]) + b"\r\n"
     if sum(map(len, head)) > len(binascii.b2a_base64(sniff)):
-        chunks = (binascii.b2a_base64(data[i:i + 57]) for i in range(0, len(data), 57))
+        chunks = (binascii.b2a_base64(data[i : i + 57]) for i in range(0, len(data), 57))
         return b"base64", b"".join(chunks).replace(b"\n", b"\r\n")
     return b"quoted-printable", b"".join(head + [qp(line) for line in lines[10:]])

@@ -28,8 +28,10 @@ class OutboxBackend:
             if not os.access(self.out_dir, os.W_OK | os.X_OK):
                 raise PermissionError(13, "Permission denied")
         except OSError as exc:
-            raise DigestError(f"cannot write messages to the outbox {self.out_dir}: "
-                              f"{exc.strerror or exc}; choose another --out") from None
+            raise DigestError(
+                f"cannot write messages to the outbox {self.out_dir}: "
+                f"{exc.strerror or exc}; choose another --out"
+            ) from None
         self.info = BackendInfo(name="outbox", destination=str(self.out_dir))
         self._messages = MessageMaker()
 
@@ -48,8 +50,13 @@ class OutboxBackend:
             try:
                 write_private(path, raw)
             except OSError as exc:  # a full disk: failed, and --retry-failed sends it later
-                outcomes.append(Outcome(recipient.subscriber.id, "failed",
-                                        f"could not write {path.name}: {exc.strerror or exc}"))
+                outcomes.append(
+                    Outcome(
+                        recipient.subscriber.id,
+                        "failed",
+                        f"could not write {path.name}: {exc.strerror or exc}",
+                    )
+                )
                 continue
             outcomes.append(Outcome(recipient.subscriber.id, "sent", path.name))
         return outcomes

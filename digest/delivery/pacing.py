@@ -19,8 +19,14 @@ class SlidingWindow:
     (as (time, count) pairs, one per batch) until it leaves the window.
     """
 
-    def __init__(self, limit: int, window: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if limit < 1 or window <= 0:
             raise ValueError("a rate limit needs limit >= 1 and a positive window")
         self.limit, self.window = limit, window
@@ -82,8 +88,9 @@ class Limits:
             waited += delay
 
 
-def backoff(attempt: int, *, base: float, cap: float,
-            rng: Callable[[], float] = random.random) -> float:
+def backoff(
+    attempt: int, *, base: float, cap: float, rng: Callable[[], float] = random.random
+) -> float:
     """Seconds before retry number ``attempt`` (1, 2, ...): 'full jitter' exponential backoff.
 
     Jitter spreads the retries of many senders (or batches) so they don't hit a recovering

@@ -68,8 +68,15 @@ def recipient_name(name: str) -> str:
     """SendGrid refuses a ``to.name`` containing ``;`` or ``,`` (400 for the whole request).
     SendGrid writes the MIME itself: the name must hold nothing a mail parser would decode."""
     # The common clean name, once per recipient: what header_text would give back unchanged.
-    if (len(name) <= NAME_MAX and name.isprintable() and ";" not in name and "," not in name
-            and "=?" not in name and "  " not in name and name == name.strip()):
+    if (
+        len(name) <= NAME_MAX
+        and name.isprintable()
+        and ";" not in name
+        and "," not in name
+        and "=?" not in name
+        and "  " not in name
+        and name == name.strip()
+    ):
         return name
     return header_text(name.replace(";", " ").replace(",", " "), NAME_MAX)
 
@@ -94,17 +101,23 @@ def build_request(
     return body, skipped
 
 
-def _build(job, batch, config, subs_maker: Substitutions | None = None
-           ) -> tuple[dict, list[Outcome], list[Recipient]]:
+def _build(
+    job, batch, config, subs_maker: Substitutions | None = None
+) -> tuple[dict, list[Outcome], list[Recipient]]:
     if len(batch) > MAX_BATCH:
-        raise ValueError(f"a SendGrid request takes at most {MAX_BATCH} recipients, not {len(batch)}")
+        raise ValueError(
+            f"a SendGrid request takes at most {MAX_BATCH} recipients, not {len(batch)}"
+        )
     if not job.from_email.isascii():
         raise DeliveryRefused(
             f"SendGrid refuses a non-ASCII From address: {job.from_email!r}; change sender.email",
             backend=NAME,
         )
-    for what, address in (("sender.email", job.from_email), ("sender.reply_to", job.reply_to),
-                          ("sender.unsubscribe_mailto", job.unsubscribe_mailto)):
+    for what, address in (
+        ("sender.email", job.from_email),
+        ("sender.reply_to", job.reply_to),
+        ("sender.unsubscribe_mailto", job.unsubscribe_mailto),
+    ):
         problem = address and address_problem(address)
         if problem:
             raise DeliveryRefused(f"the {what} address {address!r} {problem}", backend=NAME)
@@ -124,8 +137,9 @@ def _build(job, batch, config, subs_maker: Substitutions | None = None
             continue
         seen.add(key)
         candidates.append((recipient, email))
-    subs_maker = subs_maker if subs_maker is not None and subs_maker.job is job \
-        else Substitutions(job)
+    subs_maker = (
+        subs_maker if subs_maker is not None and subs_maker.job is job else Substitutions(job)
+    )
     (text, html), all_subs = subs_maker.batch([r.values for r, _ in candidates])
     personalizations = []
     included = []
@@ -134,11 +148,14 @@ def _build(job, batch, config, subs_maker: Substitutions | None = None
         values = recipient.values
         size = _strings_bytes(subs, MAX_SUBSTITUTION_BYTES)
         if size > MAX_SUBSTITUTION_BYTES:
-            skipped.append(Outcome(
-                sid, "failed",
-                f"personal values are {size} bytes, over SendGrid's "
-                f"{MAX_SUBSTITUTION_BYTES:,}-byte substitutions limit",
-            ))
+            skipped.append(
+                Outcome(
+                    sid,
+                    "failed",
+                    f"personal values are {size} bytes, over SendGrid's "
+                    f"{MAX_SUBSTITUTION_BYTES:,}-byte substitutions limit",
+                )
+            )
             continue
         to = {"email": email}
         name = recipient_name(recipient.subscriber.name or "")
@@ -149,8 +166,9 @@ def _build(job, batch, config, subs_maker: Substitutions | None = None
             "substitutions": subs,
             # Per personalization: each recipient's own signed link (RFC 8058 one-click).
             "headers": {
-                "List-Unsubscribe": list_unsubscribe(values["unsubscribe_url"],
-                                                      job.unsubscribe_mailto),
+                "List-Unsubscribe": list_unsubscribe(
+                    values["unsubscribe_url"], job.unsubscribe_mailto
+                ),
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         }
@@ -193,8 +211,13 @@ class SendGridBackend:
 
     max_batch = MAX_BATCH
 
-    def __init__(self, config: SendGridConfig, *, client: SendGridAPIClient | None = None,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        config: SendGridConfig,
+        *,
+        client: SendGridAPIClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
         host = config.api_host.rstrip("/")  # the library appends /v3/mail/send itself
         if client is None:
             if not config.api_key:
@@ -210,8 +233,9 @@ class SendGridBackend:
         self._secret = config.api_key or ""
         self.config = config
         self.clock = clock
-        self.info = BackendInfo(name=NAME, destination=f"{host}/v3/mail/send",
-                                extra={"sandbox": config.sandbox})
+        self.info = BackendInfo(
+            name=NAME, destination=f"{host}/v3/mail/send", extra={"sandbox": config.sandbox}
+        )
 
     def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
         if self._subs is None or self._subs.job is not job:
@@ -253,14 +277,19 @@ class SendGridBackend:
         except TimeoutError as exc:
             raise DeliveryUncertain(
                 f"SendGrid did not answer within {self.config.timeout:g} s after the request "
-                "was sent; it may or may not have been accepted", backend=NAME,
-                detail=str(exc)) from exc
+                "was sent; it may or may not have been accepted",
+                backend=NAME,
+                detail=str(exc),
+            ) from exc
         except (http.client.HTTPException, OSError) as exc:
             # RemoteDisconnected, ConnectionResetError, IncompleteRead: it may have arrived.
             raise DeliveryUncertain(
                 f"SendGrid closed the connection without a complete answer "
                 f"({type(exc).__name__}) after the request was sent; it may or may not have "
-                "been accepted", backend=NAME, detail=str(exc)) from exc
+                "been accepted",
+                backend=NAME,
+                detail=str(exc),
+            ) from exc
 
     def _http_error(self, exc: HTTPError) -> Exception:
         status = int(exc.status_code)
@@ -270,14 +299,16 @@ class SendGridBackend:
         if status in (401, 403):
             extra = "" if status == 401 else " and that it has Mail Send permission"
             return DeliveryAuthError(
-                f"SendGrid refused the API key ({status}): check SENDGRID_API_KEY{extra}", **kw)
+                f"SendGrid refused the API key ({status}): check SENDGRID_API_KEY{extra}", **kw
+            )
         if status == 413:
             return DeliveryTooLarge(f"SendGrid says the request is too large (413){said}", **kw)
         if status == 429:
             wait = self._retry_after(exc.headers)
             when = f"retry after {wait:g} s" if wait is not None else "retry later"
-            return DeliveryTransient(f"SendGrid is rate limiting (429): {when}",
-                                     retry_after=wait, **kw)
+            return DeliveryTransient(
+                f"SendGrid is rate limiting (429): {when}", retry_after=wait, **kw
+            )
         if status >= 500:
             return DeliveryTransient(f"SendGrid had a server error ({status}){said}", **kw)
         return DeliveryRefused(f"SendGrid refused the request ({status}){said}", **kw)
@@ -293,7 +324,9 @@ class SendGridBackend:
             for e in errors:
                 msg = str(e.get("message") or "").strip()
                 field = e.get("field")
-                parts.append(f"{msg} (field: {field})" if field and msg else msg or str(field or ""))
+                parts.append(
+                    f"{msg} (field: {field})" if field and msg else msg or str(field or "")
+                )
             text = "; ".join(p for p in parts if p)
         except (ValueError, KeyError, TypeError, AttributeError):
             text = raw  # a proxy's HTML or plain text page

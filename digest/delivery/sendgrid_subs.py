@@ -48,14 +48,20 @@ class Substitutions:
         self._links_possible = all(k in self._html and k in self._text for k in LINK_KEYS)
         self._contents: dict[tuple, tuple[str, str]] = {}
 
-    def batch(self, values: Sequence[Mapping[str, str]]
-              ) -> tuple[tuple[str, str], list[dict[str, str]]]:
+    def batch(
+        self, values: Sequence[Mapping[str, str]]
+    ) -> tuple[tuple[str, str], list[dict[str, str]]]:
         """((text, html) content for this request, each recipient's substitutions)."""
         prefixes = self._link_prefixes(values)
         linked = LINK_KEYS if prefixes else ()
         rest = [k for k in self.keys if k not in linked]
-        shared = tuple(k for k in rest if k in self._html and k in self._text
-                       and all(_NEEDS_ESCAPE.search(v[k]) is None for v in values))
+        shared = tuple(
+            k
+            for k in rest
+            if k in self._html
+            and k in self._text
+            and all(_NEEDS_ESCAPE.search(v[k]) is None for v in values)
+        )
         content = self._content(prefixes, shared)
         html_tok, text_tok = self._html, self._text
         plain = [(k, html_tok.get(k), text_tok.get(k)) for k in rest if k not in shared]
@@ -88,7 +94,7 @@ class Substitutions:
             link = first[key]
             if not link.endswith(segment):
                 return None
-            prefixes.append(link[:len(link) - len(segment)])
+            prefixes.append(link[: len(link) - len(segment)])
         skip = len(prefixes[0])
         for v in values:
             segment = v[LINK_KEYS[0]][skip:]
@@ -99,8 +105,9 @@ class Substitutions:
                     return None
         return tuple(prefixes)
 
-    def _content(self, prefixes: tuple[str, ...] | None, shared: tuple[str, ...]
-                 ) -> tuple[str, str]:
+    def _content(
+        self, prefixes: tuple[str, ...] | None, shared: tuple[str, ...]
+    ) -> tuple[str, str]:
         key = (prefixes, shared)
         content = self._contents.get(key)
         if content is None:

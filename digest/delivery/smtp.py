@@ -69,7 +69,9 @@ class SmtpBackend:
         self._ssl_context = ssl_context
         self.where = f"{config.host}:{config.port}"
         user = f", as {config.username}" if config.username else ""
-        self.info = BackendInfo(name="smtp", destination=f"smtp://{self.where} ({config.security}{user})")
+        self.info = BackendInfo(
+            name="smtp", destination=f"smtp://{self.where} ({config.security}{user})"
+        )
         self.connections_opened = 0
         self._conn: smtplib.SMTP | None = None
         self._messages = MessageMaker()
@@ -82,8 +84,11 @@ class SmtpBackend:
         ahead: dict[int, bytes] = {}
         if not _plain_address(job.from_email):
             # MAIL FROM is written raw (pipelined): a CR/LF here would be an SMTP command.
-            raise DeliveryRefused(f"the sender address {job.from_email!r} cannot go in an SMTP "
-                                  "envelope: change sender.email", backend="smtp")
+            raise DeliveryRefused(
+                f"the sender address {job.from_email!r} cannot go in an SMTP "
+                "envelope: change sender.email",
+                backend="smtp",
+            )
 
         def build_next(i: int) -> None:
             # Called while the server digests message i: message i+1 is built meanwhile, so
@@ -99,8 +104,15 @@ class SmtpBackend:
             sub = recipient.subscriber
             if not _plain_address(sub.email):
                 why = address_problem(sub.email)
-                outcomes.append(Outcome(sub.id, "failed", f"the address {why}" if why else
-                                        "not a plain ASCII address (SMTPUTF8 is not supported)"))
+                outcomes.append(
+                    Outcome(
+                        sub.id,
+                        "failed",
+                        f"the address {why}"
+                        if why
+                        else "not a plain ASCII address (SMTPUTF8 is not supported)",
+                    )
+                )
                 continue
             try:
                 raw = ahead.pop(i, None) or self.message_bytes(job, recipient)
@@ -113,7 +125,9 @@ class SmtpBackend:
                 if not sent:
                     raise
                 log.warning("SMTP batch cut short after %d sent: %s", sent, exc)
-                outcomes += [Outcome(r.subscriber.id, "retry", f"not sent: {exc}") for r in batch[i:]]
+                outcomes += [
+                    Outcome(r.subscriber.id, "retry", f"not sent: {exc}") for r in batch[i:]
+                ]
                 return outcomes
             sent += status in ("sent", "unknown")  # both were handed over: never raise now
             outcomes.append(Outcome(sub.id, status, detail))
@@ -139,24 +153,29 @@ class SmtpBackend:
         """The recipient's RFC 5322 message: personalized bodies, build_message's headers."""
         return self._messages.message_bytes(job, recipient)
 
-    def _send(self, sender: str, to: str, raw: bytes,
-              meanwhile: Callable[[], None]) -> tuple[Status, str]:
+    def _send(
+        self, sender: str, to: str, raw: bytes, meanwhile: Callable[[], None]
+    ) -> tuple[Status, str]:
         for attempt in (1, 2):
             conn = self._connection()
             try:
                 return self._transact(conn, sender, to, raw, meanwhile)
             except (_Lost, OSError) as exc:  # smtplib's errors are OSErrors too; _transact
-                self._discard()              # lets only disconnections and socket errors out
+                self._discard()  # lets only disconnections and socket errors out
                 if attempt == 2:
                     raise DeliveryTransient(
                         f"the connection to the SMTP server at {self.where} dropped again "
-                        f"right after reconnecting: {self._clean(exc)}", backend="smtp") from None
-                log.info("SMTP connection to %s lost (%s); reconnecting", self.where,
-                         self._clean(exc))
+                        f"right after reconnecting: {self._clean(exc)}",
+                        backend="smtp",
+                    ) from None
+                log.info(
+                    "SMTP connection to %s lost (%s); reconnecting", self.where, self._clean(exc)
+                )
         raise AssertionError("unreachable")
 
-    def _transact(self, conn: smtplib.SMTP, sender: str, to: str, raw: bytes,
-                  meanwhile: Callable[[], None]) -> tuple[Status, str]:
+    def _transact(
+        self, conn: smtplib.SMTP, sender: str, to: str, raw: bytes, meanwhile: Callable[[], None]
+    ) -> tuple[Status, str]:
         # Both addresses are plain ASCII without spaces or brackets (checked before).
         mail = f"MAIL FROM:<{sender}>"
         if conn.has_extn("size"):
@@ -202,9 +221,11 @@ class SmtpBackend:
                 code, reply = conn.getreply()
             except OSError as exc:  # SMTPServerDisconnected, a timeout: the answer is lost
                 self._discard()
-                return "unknown", (f"the connection to {self.where} dropped after the message "
-                                   f"was sent, before the reply ({self._clean(exc)}): the "
-                                   "relay may have queued it")
+                return "unknown", (
+                    f"the connection to {self.where} dropped after the message "
+                    f"was sent, before the reply ({self._clean(exc)}): the "
+                    "relay may have queued it"
+                )
         if code != 250:
             return self._refused(conn, code, reply)
         return "sent", f"{code} {self._clean(reply)}"
@@ -253,15 +274,23 @@ class SmtpBackend:
         if c.username and c.security == "none" and not _loopback(c.host):
             raise DeliveryRefused(
                 f"refusing to send the SMTP password for {c.username} in clear to {self.where}: "
-                "set smtp.security to 'starttls' or 'tls'", backend="smtp")
+                "set smtp.security to 'starttls' or 'tls'",
+                backend="smtp",
+            )
         conn: smtplib.SMTP | None = None
         try:
             if c.security == "tls":
-                conn = smtplib.SMTP_SSL(c.host, c.port, local_hostname=c.local_hostname,
-                                        timeout=c.timeout, context=self.ssl_context)
+                conn = smtplib.SMTP_SSL(
+                    c.host,
+                    c.port,
+                    local_hostname=c.local_hostname,
+                    timeout=c.timeout,
+                    context=self.ssl_context,
+                )
             else:
-                conn = smtplib.SMTP(c.host, c.port, local_hostname=c.local_hostname,
-                                    timeout=c.timeout)
+                conn = smtplib.SMTP(
+                    c.host, c.port, local_hostname=c.local_hostname, timeout=c.timeout
+                )
             # Nagle's algorithm holds the tail of a message (the last TLS record, or the end of
             # DATA) until the server ACKs the rest, and servers delay that ACK up to 40 ms
             # because nothing is due yet: one stall per message. Every write here is whole.
@@ -273,14 +302,18 @@ class SmtpBackend:
                     raise DeliveryRefused(
                         f"the SMTP server at {self.where} does not offer STARTTLS and "
                         "smtp.security is 'starttls': refusing to send credentials or mail in "
-                        "clear", backend="smtp")
+                        "clear",
+                        backend="smtp",
+                    )
                 conn.starttls(context=self.ssl_context)
                 conn.ehlo()  # the capabilities may differ once encrypted (AUTH often appears)
             if c.username:
                 if not conn.has_extn("auth"):
                     raise DeliveryAuthError(
                         f"the SMTP server at {self.where} does not offer AUTH on this "
-                        f"connection, so user {c.username} cannot log in", backend="smtp")
+                        f"connection, so user {c.username} cannot log in",
+                        backend="smtp",
+                    )
                 self._login(conn)
             log.info("SMTP connection to %s open", self.where)
             return conn
@@ -300,36 +333,57 @@ class SmtpBackend:
         if mechanism is None:
             raise DeliveryAuthError(
                 f"the SMTP server at {self.where} offers no login mechanism this client speaks "
-                f"(PLAIN, LOGIN, CRAM-MD5): {' '.join(offered)}", backend="smtp")
+                f"(PLAIN, LOGIN, CRAM-MD5): {' '.join(offered)}",
+                backend="smtp",
+            )
         conn.user, conn.password = self.config.username or "", self.config.password or ""
         try:
             conn.auth(mechanism, getattr(conn, "auth_" + mechanism.lower().replace("-", "_")))
         except UnicodeError:
             raise DeliveryAuthError(
                 f"the SMTP user name or password for {self.config.username} is not ASCII, "
-                "which SMTP AUTH cannot carry", backend="smtp") from None
+                "which SMTP AUTH cannot carry",
+                backend="smtp",
+            ) from None
 
     def _open_error(self, exc: Exception) -> DeliveryError:
         where, user = self.where, self.config.username
         if isinstance(exc, smtplib.SMTPAuthenticationError) and exc.smtp_code >= 500:
             text = f"{exc.smtp_code} {self._clean(exc.smtp_error)}"
-            return DeliveryAuthError(f"the SMTP server at {where} refused the login for {user}: "
-                                     f"{text}", backend="smtp", status=exc.smtp_code, detail=text)
+            return DeliveryAuthError(
+                f"the SMTP server at {where} refused the login for {user}: {text}",
+                backend="smtp",
+                status=exc.smtp_code,
+                detail=text,
+            )
         if isinstance(exc, smtplib.SMTPResponseException):  # greeting, EHLO, STARTTLS, AUTH 4xx
             text = f"{exc.smtp_code} {self._clean(exc.smtp_error)}"
             kind = DeliveryTransient if exc.smtp_code < 500 else DeliveryRefused
-            return kind(f"the SMTP server at {where} refused the connection: {text}",
-                        backend="smtp", status=exc.smtp_code, detail=text)
+            return kind(
+                f"the SMTP server at {where} refused the connection: {text}",
+                backend="smtp",
+                status=exc.smtp_code,
+                detail=text,
+            )
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return DeliveryRefused(f"the TLS certificate of the SMTP server at {where} is not "
-                                   f"trusted: {exc.verify_message}", backend="smtp")
+            return DeliveryRefused(
+                f"the TLS certificate of the SMTP server at {where} is not "
+                f"trusted: {exc.verify_message}",
+                backend="smtp",
+            )
         if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
-            return DeliveryRefused(f"TLS with the SMTP server at {where} failed ({exc.reason}); "
-                                   f"is smtp.security ({self.config.security}) right for port "
-                                   f"{self.config.port}?", backend="smtp")
+            return DeliveryRefused(
+                f"TLS with the SMTP server at {where} failed ({exc.reason}); "
+                f"is smtp.security ({self.config.security}) right for port "
+                f"{self.config.port}?",
+                backend="smtp",
+            )
         # Refused, reset, timed out, unknown host, or dropped during the greeting.
-        return DeliveryTransient(f"could not connect to the SMTP server at {where}: "
-                                 f"{self._clean(exc) or type(exc).__name__}", backend="smtp")
+        return DeliveryTransient(
+            f"could not connect to the SMTP server at {where}: "
+            f"{self._clean(exc) or type(exc).__name__}",
+            backend="smtp",
+        )
 
     def _clean(self, value) -> str:
         """A server's words as one line of text, without the password should it echo it."""
@@ -342,8 +396,11 @@ class SmtpBackend:
 def _plain_address(address: str) -> bool:
     # The envelope is written raw (RCPT TO:<...>): no CR/LF/NUL, space or bracket, and no
     # encoded word, since the same address goes into the To header.
-    return (address.isascii() and not any(c in address for c in " <>")
-            and address_problem(address) is None)
+    return (
+        address.isascii()
+        and not any(c in address for c in " <>")
+        and address_problem(address) is None
+    )
 
 
 def _loopback(host: str) -> bool:

@@ -37,8 +37,9 @@ class PooledSmtpBackend:
         self.backends = [SmtpBackend(config, ssl_context=ssl_context) for _ in range(connections)]
         self.max_batch = SmtpBackend.max_batch * connections
         first = self.backends[0].info
-        self.info = BackendInfo(name=first.name,
-                                destination=f"{first.destination}, {connections} connections")
+        self.info = BackendInfo(
+            name=first.name, destination=f"{first.destination}, {connections} connections"
+        )
         self._pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="digest-smtp")
 
     @property
@@ -47,8 +48,10 @@ class PooledSmtpBackend:
 
     def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
         parts = _split(batch, len(self.backends))
-        futures = [self._pool.submit(backend.send_batch, job, part)
-                   for backend, part in zip(self.backends, parts, strict=False)]
+        futures = [
+            self._pool.submit(backend.send_batch, job, part)
+            for backend, part in zip(self.backends, parts, strict=False)
+        ]
         answers: list[list[Outcome] | DeliveryError] = []
         for future in futures:
             try:
@@ -56,16 +59,19 @@ class PooledSmtpBackend:
             except DeliveryError as exc:  # that part sent nothing (smtp.py's rule)
                 answers.append(exc)
         errors = [a for a in answers if isinstance(a, DeliveryError)]
-        handed_over = any(o.status in ("sent", "unknown")
-                          for a in answers if not isinstance(a, DeliveryError) for o in a)
+        handed_over = any(
+            o.status in ("sent", "unknown")
+            for a in answers
+            if not isinstance(a, DeliveryError)
+            for o in a
+        )
         if errors and not handed_over:
             raise _gravest(errors)
         outcomes: list[Outcome] = []
         for part, answer in zip(parts, answers, strict=True):
             if isinstance(answer, DeliveryError):
                 log.warning("SMTP part of %d cut short while others sent: %s", len(part), answer)
-                outcomes += [Outcome(r.subscriber.id, "retry", f"not sent: {answer}")
-                             for r in part]
+                outcomes += [Outcome(r.subscriber.id, "retry", f"not sent: {answer}") for r in part]
             else:
                 outcomes += answer
         return outcomes

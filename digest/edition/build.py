@@ -119,12 +119,14 @@ def edition_for_send(
     if stored is not None:
         return stored, None
     if not store:
-        built = build_edition(config, list_name=list_name, now=ref, sources=sources,
-                              out_dir=out_dir, fetcher=fetcher)
+        built = build_edition(
+            config, list_name=list_name, now=ref, sources=sources, out_dir=out_dir, fetcher=fetcher
+        )
         return None, built
     with contextlib.nullcontext(fetcher) if fetcher else cached_fetcher(config, db) as fetcher:
-        built = build_edition(config, list_name=list_name, now=ref, sources=sources,
-                              out_dir=out_dir, fetcher=fetcher)
+        built = build_edition(
+            config, list_name=list_name, now=ref, sources=sources, out_dir=out_dir, fetcher=fetcher
+        )
     try:
         save_edition(db, built.edition, built.rendered, needs_approval=needs_approval)
     except EditionExists:

@@ -55,9 +55,7 @@ def make_edition(
     warnings += [f"source '{r.name}': {w}" for r in results for w in r.warnings]
 
     if results and all(not r.ok for r in results):
-        raise NoStoriesError(
-            "every source failed, so there is no edition: " + "; ".join(warnings)
-        )
+        raise NoStoriesError("every source failed, so there is no edition: " + "; ".join(warnings))
 
     in_window = [s for r in results if r.ok for s in r.stories if _inside(s, start, ref)]
     stories, merges = merge_similar(
@@ -95,8 +93,9 @@ def make_edition(
         list_name=list_name,
         # A 100 kB headline in {top} must not become a 100 kB subject (or crash the insert).
         subject=header_text(config.edition.subject.format(**fields), SUBJECT_MAX),
-        preheader=_shorten(one_line(config.edition.preheader.format(**fields)).strip(),
-                           PREHEADER_MAX),
+        preheader=_shorten(
+            one_line(config.edition.preheader.format(**fields)).strip(), PREHEADER_MAX
+        ),
         locale=config.site.locale,
         timezone=config.site.timezone,
         reference_time=ref,
@@ -138,7 +137,8 @@ def dedupe(stories: Sequence[Story]) -> list[Story]:
 def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     query = sorted(
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not TRACKING_PARAMS.match(k)
     )
     path = parts.path.rstrip("/") or "/"
@@ -155,7 +155,9 @@ def normalize_title(title: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", bare).split())
 
 
-def sources_for(config: Config, overrides: Sequence[SourceConfig] | None) -> tuple[SourceConfig, ...]:
+def sources_for(
+    config: Config, overrides: Sequence[SourceConfig] | None
+) -> tuple[SourceConfig, ...]:
     """``--source`` on the command line replaces the configured sources."""
     return tuple(overrides) if overrides else config.sources
 

@@ -48,18 +48,21 @@ def clean(edits: dict | None) -> dict:
     return out
 
 
-def _arrange(stories: Iterable[Story], order: list[str], pinned: list[str],
-             dropped: set[str]) -> tuple[Story, ...]:
+def _arrange(
+    stories: Iterable[Story], order: list[str], pinned: list[str], dropped: set[str]
+) -> tuple[Story, ...]:
     kept = [s for s in stories if story_key(s) not in dropped]
     position = {key: i for i, key in enumerate(order)}
     pin_rank = {key: i for i, key in enumerate(pinned)}
     # Stable sort: pinned first (in pin order), then the editor's order, then the sources'.
     indexed = list(enumerate(kept))
-    indexed.sort(key=lambda item: (
-        pin_rank.get(story_key(item[1]), len(pin_rank)),
-        position.get(story_key(item[1]), len(position)),
-        item[0],
-    ))
+    indexed.sort(
+        key=lambda item: (
+            pin_rank.get(story_key(item[1]), len(pin_rank)),
+            position.get(story_key(item[1]), len(position)),
+            item[0],
+        )
+    )
     return tuple(s for _, s in indexed)
 
 

@@ -30,8 +30,8 @@ def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -
         write_text_atomic(paths["html"], html)
         write_text_atomic(paths["text"], text)
     except OSError as exc:
-        raise DigestError(f"cannot write the edition files to {out_dir}: "
-                          f"{exc.strerror or exc}; choose another --out") from None
+        raise DigestError(
+            f"cannot write the edition files to {out_dir}: "
+            f"{exc.strerror or exc}; choose another --out"
+        ) from None
     return paths
-
-

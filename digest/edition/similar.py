@@ -59,9 +59,14 @@ def merge_similar(stories: Sequence[Story], threshold: float) -> tuple[list[Stor
     kept: list[Story] = []
     merges: list[Merge] = []
     for story in stories:
-        hit = next((i for i, k in enumerate(kept)
-                    if k.source != story.source and similarity(k.title, story.title) >= threshold),
-                   None)
+        hit = next(
+            (
+                i
+                for i, k in enumerate(kept)
+                if k.source != story.source and similarity(k.title, story.title) >= threshold
+            ),
+            None,
+        )
         if hit is None:
             kept.append(story)
             continue
@@ -69,8 +74,14 @@ def merge_similar(stories: Sequence[Story], threshold: float) -> tuple[list[Stor
         winner = _better(other, story)
         loser = story if winner is other else other
         times = [s.published_at for s in (winner, loser) if s.published_at is not None]
-        kept[hit] = replace(winner, url=winner.url or loser.url,
-                            published_at=min(times) if times else None)
-        merges.append(Merge(kept=winner.title, dropped=loser.title,
-                            score=round(similarity(winner.title, loser.title), 3)))
+        kept[hit] = replace(
+            winner, url=winner.url or loser.url, published_at=min(times) if times else None
+        )
+        merges.append(
+            Merge(
+                kept=winner.title,
+                dropped=loser.title,
+                score=round(similarity(winner.title, loser.title), 3),
+            )
+        )
     return kept, merges

@@ -31,8 +31,13 @@ def size_breakdown(html: str) -> list[tuple[str, int, str]]:
     parts: list[tuple[str, int, str]] = []
     inlined = sum(len(m.group(0).encode()) for m in _STYLE_ATTR.finditer(html))
     head = sum(len(m.group(0).encode()) for m in _STYLE_TAG.finditer(html))
-    parts.append(("inlined CSS (style attributes)", inlined,
-                  "fewer items or simpler theme rules: every item carries its inlined styles"))
+    parts.append(
+        (
+            "inlined CSS (style attributes)",
+            inlined,
+            "fewer items or simpler theme rules: every item carries its inlined styles",
+        )
+    )
     parts.append(("<head> styles", head, "the template's <mj-style> rules"))
     try:
         root = lxml.html.document_fromstring(html)
@@ -40,13 +45,22 @@ def size_breakdown(html: str) -> list[tuple[str, int, str]]:
         return sorted(parts, key=lambda p: -p[1])
     tickers = _by_class(root, "dg-ticker")
     rows = sum(len(t.xpath(".//td[contains(@class, 'dg-headline')]")) for t in tickers)
-    parts.append((f"ticker ({rows} items)", sum(_bytes(t) for t in tickers),
-                  "fewer ticker items (edition.ticker_max)"))
+    parts.append(
+        (
+            f"ticker ({rows} items)",
+            sum(_bytes(t) for t in tickers),
+            "fewer ticker items (edition.ticker_max)",
+        )
+    )
     stories = _by_class(root, "dg-story")
     paras = sum(len(s.xpath(".//p")) for s in stories)
-    parts.append((f"featured text ({len(stories)} stories, {paras} paragraphs)",
-                  sum(_bytes(s) for s in stories),
-                  "a shorter featured story or fewer featured stories (edition.featured_count)"))
+    parts.append(
+        (
+            f"featured text ({len(stories)} stories, {paras} paragraphs)",
+            sum(_bytes(s) for s in stories),
+            "a shorter featured story or fewer featured stories (edition.featured_count)",
+        )
+    )
     return sorted(parts, key=lambda p: -p[1])
 
 

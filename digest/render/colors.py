@@ -15,6 +15,6 @@ def lighten(color: str, amount: float = 0.45, fallback: str = "#f0a0a8") -> str:
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(c * 2 for c in digits)
-    rgb = [int(digits[i:i + 2], 16) for i in (0, 2, 4)]
+    rgb = [int(digits[i : i + 2], 16) for i in (0, 2, 4)]
     mixed = [round(c + (255 - c) * amount) for c in rgb]
     return "#" + "".join(f"{c:02x}" for c in mixed)

@@ -25,8 +25,25 @@ from digest.zones import zone
 
 CONTENT_WIDTH = 550  # 600 px body minus 25 px padding on each side
 LOGO_WIDTH = 180
-_BLOCKS = ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-           "pre", "table", "tr", "figure", "figcaption")
+_BLOCKS = (
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "figure",
+    "figcaption",
+)
 
 
 def html_lang(locale: str) -> str:
@@ -68,8 +85,12 @@ def _image(story: Story) -> dict | None:
     height = None
     if image.width and image.height and image.width > 0 and image.height > 0:
         height = max(1, round(image.height * width / image.width))
-    return {"src": image.url, "alt": image.alt.strip() or story.title,
-            "width": width, "height": height}
+    return {
+        "src": image.url,
+        "alt": image.alt.strip() or story.title,
+        "width": width,
+        "height": height,
+    }
 
 
 def _featured(story: Story, count: int, site_url: str) -> dict:

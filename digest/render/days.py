@@ -24,7 +24,10 @@ def day_label(day: date, today: date, ui: Mapping[str, str], locale: str) -> str
 
 
 def group_by_day(
-    stories: Sequence[Story], reference: datetime, tz: ZoneInfo, ui: Mapping[str, str],
+    stories: Sequence[Story],
+    reference: datetime,
+    tz: ZoneInfo,
+    ui: Mapping[str, str],
     locale: str,
 ) -> list[tuple[str | None, list[Story]]]:
     """[(heading or None, stories)], dated days in order of first appearance, undated last."""

@@ -32,9 +32,7 @@ def new_nonce() -> str:
     return secrets.token_hex(8)
 
 
-def make_tokens(
-    nonce: str, keys: Iterable[str] = SLOT_KEYS
-) -> Mapping[str, Mapping[str, str]]:
+def make_tokens(nonce: str, keys: Iterable[str] = SLOT_KEYS) -> Mapping[str, Mapping[str, str]]:
     """``{"html": {key: token}, "text": {key: token}}`` for one render."""
     if not re.fullmatch(r"[0-9a-zA-Z]+", nonce):
         raise ValueError("a nonce is ASCII letters and digits only")
@@ -42,10 +40,12 @@ def make_tokens(
     for key in keys:
         if not _KEY_RE.match(key):
             raise ValueError(f"slot key {key!r} must be lowercase ASCII letters, digits, '_'")
-    return MappingProxyType({
-        part: MappingProxyType({key: f"__dg{nonce}{letter}_{key}__" for key in keys})
-        for part, letter in PARTS.items()
-    })
+    return MappingProxyType(
+        {
+            part: MappingProxyType({key: f"__dg{nonce}{letter}_{key}__" for key in keys})
+            for part, letter in PARTS.items()
+        }
+    )
 
 
 def _split(
@@ -87,8 +87,17 @@ class Personalizer:
     ...                      "preferences_url": "https://..."})
     """
 
-    __slots__ = ("tokens", "keys", "_html", "_html_slots", "_html_keys", "_text", "_text_slots",
-                 "_html_tokens", "_text_tokens")
+    __slots__ = (
+        "tokens",
+        "keys",
+        "_html",
+        "_html_slots",
+        "_html_keys",
+        "_text",
+        "_text_slots",
+        "_html_tokens",
+        "_text_tokens",
+    )
 
     def __init__(self, rendered: Rendered):
         tokens = rendered.tokens

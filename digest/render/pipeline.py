@@ -56,8 +56,11 @@ def _css(value) -> Markup:
 
 def _wrap(value: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
     return textwrap.fill(
-        str(value), width=width, subsequent_indent=indent,
-        break_long_words=False, break_on_hyphens=False,
+        str(value),
+        width=width,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
     ) or str(value)
 
 
@@ -67,7 +70,9 @@ def environment(templates_dir: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=jinja2.select_autoescape(
-            enabled_extensions=("mjml.j2", "html.j2"), default_for_string=True, default=False,
+            enabled_extensions=("mjml.j2", "html.j2"),
+            default_for_string=True,
+            default=False,
         ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -127,8 +132,11 @@ def _compile_html(mjml_source: str, fonts: Mapping[str, str], *, rtl: bool = Fal
 
 
 def _render_parts(
-    edition: Edition, config: Config, list_title: str,
-    html_slot: Mapping[str, str], text_slot: Mapping[str, str],
+    edition: Edition,
+    config: Config,
+    list_title: str,
+    html_slot: Mapping[str, str],
+    text_slot: Mapping[str, str],
 ) -> tuple[str, str]:
     context = build_context(edition, config, list_title, html_slot)
     mjml_source = _render_template(config, HTML_TEMPLATE, context)

@@ -113,8 +113,12 @@ class Greeter:
         if not name:
             return self._plain
         # Fast path for the common, already clean name; anything else is cleaned.
-        if not (name.isprintable() and len(name) <= _NAME_MAX and name == name.strip()
-                and "  " not in name):
+        if not (
+            name.isprintable()
+            and len(name) <= _NAME_MAX
+            and name == name.strip()
+            and "  " not in name
+        ):
             name = clean_name(name)
             if not name:
                 return self._plain

@@ -25,8 +25,9 @@ def health(db, now: datetime, list_name: str | None = None) -> list[Health]:
     latest due day once the misfire grace has passed). A schedule paused on purpose is fine."""
     by_list: dict[str, list[tuple[bool, str]]] = {}
     for s in list_schedules(db, list_name):
-        by_list.setdefault(s.list_name, []).append(_schedule_health(db, s, now, MISFIRE_GRACE,
-                                                                    last_due, zone))
+        by_list.setdefault(s.list_name, []).append(
+            _schedule_health(db, s, now, MISFIRE_GRACE, last_due, zone)
+        )
     # A list sent by hand (no schedule) is judged on its deadline alone.
     for latest in latest_editions(db):
         late = deadline_missed(db, latest.id)
@@ -48,16 +49,19 @@ def _schedule_health(db, s: Schedule, now, grace, last_due, zone) -> tuple[bool,
     if due is not None and (s.created_at is None or due >= s.created_at):
         ran_day = s.last_run_at.astimezone(tz).date() if s.last_run_at else None
         if ran_day is None or ran_day < due.date():
-            return False, (f"{label} is overdue: no run for the send due "
-                           f"{due:%Y-%m-%d %H:%M %Z} ({due.astimezone(UTC):%H:%M} UTC)")
+            return False, (
+                f"{label} is overdue: no run for the send due "
+                f"{due:%Y-%m-%d %H:%M %Z} ({due.astimezone(UTC):%H:%M} UTC)"
+            )
     if s.last_run_at is None:
         return True, f"{label} has not run yet"
     when = f"{s.last_run_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
     stored = get_edition(db, s.last_edition_id) if s.last_edition_id else None
     if stored is None:
         ok = s.last_status not in ("failed",)
-        return ok, f"{label} {s.last_status} at {when}" + (f": {s.last_reason}"
-                                                            if s.last_reason else "")
+        return ok, f"{label} {s.last_status} at {when}" + (
+            f": {s.last_reason}" if s.last_reason else ""
+        )
     late = deadline_missed(db, stored.id)
     if late:
         return False, late

@@ -81,15 +81,29 @@ def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResul
         return RunResult("failed", str(exc))
     new, total = novelty(db, stored)
     waiting = stored.needs_approval and stored.approved_at is None
-    log.info("draft %s %s: %d stories, %d new%s", stored.id,
-             "stored" if built else "was stored already", total, new,
-             "; waiting for an editor's approval" if waiting else "",
-             extra={**ctx, "edition": stored.id, "counts": {"stories": total, "new": new}})
+    log.info(
+        "draft %s %s: %d stories, %d new%s",
+        stored.id,
+        "stored" if built else "was stored already",
+        total,
+        new,
+        "; waiting for an editor's approval" if waiting else "",
+        extra={**ctx, "edition": stored.id, "counts": {"stories": total, "new": new}},
+    )
     return RunResult("drafted", edition_id=stored.id, counts={"stories": total, "new": new})
 
 
-def run_send(config: Config, db, schedule: Schedule, now: datetime, *, out_dir: Path,
-             signer, stop: Event | None = None, backend=None) -> RunResult:
+def run_send(
+    config: Config,
+    db,
+    schedule: Schedule,
+    now: datetime,
+    *,
+    out_dir: Path,
+    signer,
+    stop: Event | None = None,
+    backend=None,
+) -> RunResult:
     """The send-time run of a schedule; records its outcome for ``digest health``."""
     ref, zones, deadline = now, None, None
     if schedule.local_time:  # this moment's zones only (localtime.py)
@@ -100,15 +114,32 @@ def run_send(config: Config, db, schedule: Schedule, now: datetime, *, out_dir: 
     elif schedule.deadline:
         tz = zone(schedule.timezone)
         deadline = deadline_at(schedule.deadline, day=now.astimezone(tz).date(), tz=tz)
-    result = _send(config, db, schedule, ref, out_dir=out_dir, signer=signer, stop=stop,
-                   backend=backend, zones=zones, deadline=deadline)
-    record_run(db, schedule.name, at=reference_time(config, now), status=result.status,
-               reason=result.reason, edition_id=result.edition_id)
+    result = _send(
+        config,
+        db,
+        schedule,
+        ref,
+        out_dir=out_dir,
+        signer=signer,
+        stop=stop,
+        backend=backend,
+        zones=zones,
+        deadline=deadline,
+    )
+    record_run(
+        db,
+        schedule.name,
+        at=reference_time(config, now),
+        status=result.status,
+        reason=result.reason,
+        edition_id=result.edition_id,
+    )
     return result
 
 
-def _send(config, db, schedule, now, *, out_dir, signer, stop, backend, zones=None,
-          deadline=None) -> RunResult:
+def _send(
+    config, db, schedule, now, *, out_dir, signer, stop, backend, zones=None, deadline=None
+) -> RunResult:
     ctx = {"event": "send", "list": schedule.list_name, "schedule": schedule.name}
     try:
         stored, _ = _stored_or_built(config, db, schedule, now)
@@ -126,26 +157,45 @@ def _send(config, db, schedule, now, *, out_dir, signer, stop, backend, zones=No
         reason = _why_skip(schedule, new, total)
         if reason:
             skip_edition(db, stored.id, reason=reason)
-            log.info("skipped %s: %s", stored.id, reason, extra={**ctx, "counts": counts,
-                                                                 "reason": reason})
+            log.info(
+                "skipped %s: %s",
+                stored.id,
+                reason,
+                extra={**ctx, "counts": counts, "reason": reason},
+            )
             return RunResult("skipped", reason, stored.id, counts)
 
     if stored.needs_approval and stored.approved_at is None:
-        reason = (f"not sent: waiting for an editor's approval at the send time "
-                  f"({reference_time(config, now):%Y-%m-%d %H:%M %Z})")
+        reason = (
+            f"not sent: waiting for an editor's approval at the send time "
+            f"({reference_time(config, now):%Y-%m-%d %H:%M %Z})"
+        )
         note_edition_reason(db, stored.id, reason)
-        log.warning("%s %s; approve it ('digest approve %s') and run 'digest schedule run %s' "
-                    "to send it late", stored.id, reason, stored.id, schedule.name,
-                    extra={**ctx, "reason": reason})
+        log.warning(
+            "%s %s; approve it ('digest approve %s') and run 'digest schedule run %s' "
+            "to send it late",
+            stored.id,
+            reason,
+            stored.id,
+            schedule.name,
+            extra={**ctx, "reason": reason},
+        )
         return RunResult("not-approved", reason, stored.id)
 
     from digest.delivery import make_backend
     from digest.delivery.loop import deliver
 
     try:
-        report = deliver(config, db, stored,
-                         backend or make_backend(schedule.backend, config, out_dir=out_dir),
-                         signer=signer, stop=stop, zones=zones, deadline=deadline)
+        report = deliver(
+            config,
+            db,
+            stored,
+            backend or make_backend(schedule.backend, config, out_dir=out_dir),
+            signer=signer,
+            stop=stop,
+            zones=zones,
+            deadline=deadline,
+        )
     except NotApproved as exc:  # approval withdrawn by an edit between our read and the claim
         return RunResult("not-approved", str(exc), stored.id)
     except (AlreadySent, EditionBusy) as exc:
@@ -154,18 +204,40 @@ def _send(config, db, schedule, now, *, out_dir, signer, stop, backend, zones=No
     except (DigestError, ConfigError) as exc:  # ConfigError: e.g. no SENDGRID_API_KEY
         log.error("sending %s failed: %s", stored.id, exc, extra={**ctx, "reason": str(exc)})
         return RunResult("failed", str(exc), stored.id)
-    counts = {"sent": report.sent, "failed": report.failed, "unknown": report.unknown,
-              "skipped": report.skipped, "pending": report.pending}
+    counts = {
+        "sent": report.sent,
+        "failed": report.failed,
+        "unknown": report.unknown,
+        "skipped": report.skipped,
+        "pending": report.pending,
+    }
     level = logging.INFO if report.status == "sent" else logging.WARNING
-    log.log(level, "%s %s: %d sent, %d failed, %d unknown in %.1f s%s", stored.id, report.status,
-            report.sent, report.failed, report.unknown, report.seconds,
-            f" ({report.reason})" if report.reason else "",
-            extra={**ctx, "counts": counts, "reason": report.reason})
+    log.log(
+        level,
+        "%s %s: %d sent, %d failed, %d unknown in %.1f s%s",
+        stored.id,
+        report.status,
+        report.sent,
+        report.failed,
+        report.unknown,
+        report.seconds,
+        f" ({report.reason})" if report.reason else "",
+        extra={**ctx, "counts": counts, "reason": report.reason},
+    )
     return RunResult(report.status, report.reason, stored.id, counts)
 
 
-def run_resume(config: Config, db, schedule: Schedule, now: datetime, *, out_dir: Path,
-               signer, stop: Event | None = None, backend=None) -> RunResult:
+def run_resume(
+    config: Config,
+    db,
+    schedule: Schedule,
+    now: datetime,
+    *,
+    out_dir: Path,
+    signer,
+    stop: Event | None = None,
+    backend=None,
+) -> RunResult:
     """At scheduler start: finish the send a SIGTERM (a restart, a deploy) interrupted.
 
     Only an edition this schedule left 'interrupted' and still paused, and only within
@@ -177,25 +249,41 @@ def run_resume(config: Config, db, schedule: Schedule, now: datetime, *, out_dir
     stored = get_edition(db, schedule.last_edition_id)
     if stored is None or stored.status != "paused":
         return RunResult("done", "nothing to resume", schedule.last_edition_id)
-    ctx = {"event": "resume", "list": schedule.list_name, "schedule": schedule.name,
-           "edition": stored.id}
+    ctx = {
+        "event": "resume",
+        "list": schedule.list_name,
+        "schedule": schedule.name,
+        "edition": stored.id,
+    }
     late = reference_time(config, now) - stored.edition.reference_time
     if late > RESUME_WITHIN:
-        log.warning("%s was interrupted %s ago: not resumed automatically (resume it with "
-                    "'digest schedule run %s' if it is still wanted)", stored.id,
-                    str(late).split(".")[0], schedule.name, extra=ctx)
+        log.warning(
+            "%s was interrupted %s ago: not resumed automatically (resume it with "
+            "'digest schedule run %s' if it is still wanted)",
+            stored.id,
+            str(late).split(".")[0],
+            schedule.name,
+            extra=ctx,
+        )
         return RunResult("done", "too late to resume", stored.id)
     log.info("resuming %s, interrupted by a stop", stored.id, extra=ctx)
-    return run_send(config, db, schedule, stored.edition.reference_time, out_dir=out_dir,
-                    signer=signer, stop=stop, backend=backend)
+    return run_send(
+        config,
+        db,
+        schedule,
+        stored.edition.reference_time,
+        out_dir=out_dir,
+        signer=signer,
+        stop=stop,
+        backend=backend,
+    )
 
 
 def novelty(db, stored: StoredEdition) -> tuple[int, int]:
     """(new stories, all stories): new = carried by none of the list's recent editions that went
     out. Identity is collect's dedupe key: canonical link, else normalized title."""
     seen: set[str] = set()
-    for data in previous_editions(db, stored.list_name, before=stored.id,
-                                  limit=NOVELTY_LOOKBACK):
+    for data in previous_editions(db, stored.list_name, before=stored.id, limit=NOVELTY_LOOKBACK):
         earlier = edition_from_dict(data)
         for story in (*earlier.featured, *earlier.ticker):
             seen.update(story_keys(story))
@@ -212,18 +300,22 @@ def _why_skip(schedule: Schedule, new: int, total: int) -> str | None:
     if new == 0:
         return f"nothing new: all {total} stories were in an earlier edition of this list"
     if new < schedule.min_stories:
-        return (f"only {new} new stories of {total} (the schedule's minimum is "
-                f"{schedule.min_stories})")
+        return (
+            f"only {new} new stories of {total} (the schedule's minimum is {schedule.min_stories})"
+        )
     return None
 
 
 def _stored_or_built(config: Config, db, schedule: Schedule, now: datetime):
     """The stored edition of the list and local day, built (and stored) first if there is none."""
-    stored, built = edition_for_send(config, db, list_name=schedule.list_name, now=now,
-                                     needs_approval=schedule.approval == "required")
+    stored, built = edition_for_send(
+        config,
+        db,
+        list_name=schedule.list_name,
+        now=now,
+        needs_approval=schedule.approval == "required",
+    )
     return stored, built is not None
 
 
 # -- health: what a monitor asks every few minutes ------------------------------------------
-
-

@@ -42,11 +42,15 @@ from digest.zones import tzdata_version
 log = logging.getLogger("digest.scheduler")
 
 JOBSTORE_TABLE = "digest_apscheduler_jobs"
-JOB_DEFAULTS = {"coalesce": True, "max_instances": 1,
-                "misfire_grace_time": int(MISFIRE_GRACE.total_seconds())}
+JOB_DEFAULTS = {
+    "coalesce": True,
+    "max_instances": 1,
+    "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+}
 
 
 # -- APScheduler -------------------------------------------------------------------------------
+
 
 class _Scheduler(BackgroundScheduler):
     """APScheduler 3.11's shutdown wakes its loop for one last pass over due jobs after the
@@ -62,16 +66,16 @@ class _Scheduler(BackgroundScheduler):
 def make_scheduler(db) -> BackgroundScheduler:
     """A scheduler whose jobs live in the project's database (own table), in UTC."""
     store = SQLAlchemyJobStore(engine=db.engine, tablename=JOBSTORE_TABLE)
-    return _Scheduler(jobstores={"default": store}, job_defaults=JOB_DEFAULTS,
-                               timezone=UTC)
+    return _Scheduler(jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone=UTC)
 
 
 def _job_ids(name: str) -> tuple[str, str]:
     return f"draft:{name}", f"send:{name}"
 
 
-def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = None,
-              zones_of=None) -> None:
+def sync_jobs(
+    scheduler, schedules: list[Schedule], *, now: datetime | None = None, zones_of=None
+) -> None:
     """Make the job store say what the schedules table says.
 
     A job whose schedule did not change is left alone, keeping its stored next run time: that is
@@ -85,31 +89,46 @@ def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = No
         try:
             if s.local_time:
                 zones = (zones_of(s) if zones_of else None) or [s.timezone]
-                triggers = {send_id: ("send", local_send_trigger(s, zones)),
-                            draft_id: ("draft", local_draft_trigger(s, zones))}
+                triggers = {
+                    send_id: ("send", local_send_trigger(s, zones)),
+                    draft_id: ("draft", local_draft_trigger(s, zones)),
+                }
             else:
                 zones = []
-                triggers = {send_id: ("send", send_trigger(s)),
-                            draft_id: ("draft", draft_trigger(s))}
+                triggers = {
+                    send_id: ("send", send_trigger(s)),
+                    draft_id: ("draft", draft_trigger(s)),
+                }
         except ScheduleError as exc:
-            log.error("schedule %s is invalid, not scheduled: %s", s.name, exc,
-                      extra={"event": "sync", "list": s.list_name})
+            log.error(
+                "schedule %s is invalid, not scheduled: %s",
+                s.name,
+                exc,
+                extra={"event": "sync", "list": s.list_name},
+            )
             continue
         for job_id, (kind, trigger) in triggers.items():
             if trigger is None:
                 continue
             # The job's name carries its spec: a change of cron, zone, pause or time zone data
             # (a tzdata upgrade may move the stored next run time) replaces the job.
-            spec = (f"{kind} {s.name}: {s.cron} {s.timezone} draft={s.draft_at} "
-                    f"paused={s.paused} tzdata={tzdata_version()[1]}"
-                    + (f" local_time={','.join(zones)}" if s.local_time else ""))
+            spec = (
+                f"{kind} {s.name}: {s.cron} {s.timezone} draft={s.draft_at} "
+                f"paused={s.paused} tzdata={tzdata_version()[1]}"
+                + (f" local_time={','.join(zones)}" if s.local_time else "")
+            )
             wanted[job_id] = spec
             current = scheduler.get_job(job_id)
             if current is not None and current.name == spec:
                 continue
             scheduler.add_job(
-                "digest.schedule:run_job", trigger=trigger, args=(kind, s.name), id=job_id,
-                name=spec, replace_existing=True, **JOB_DEFAULTS,
+                "digest.schedule:run_job",
+                trigger=trigger,
+                args=(kind, s.name),
+                id=job_id,
+                name=spec,
+                replace_existing=True,
+                **JOB_DEFAULTS,
                 # Computed from our clock (tests use a fake one); None = paused.
                 next_run_time=None if s.paused else trigger.get_next_fire_time(None, now),
             )
@@ -121,6 +140,7 @@ def sync_jobs(scheduler, schedules: list[Schedule], *, now: datetime | None = No
 
 
 # -- the job and the runner that gives it its context ---------------------------------------
+
 
 class _Runtime:
     config = None
@@ -141,25 +161,29 @@ def run_job(kind: str, name: str) -> None:
     try:
         schedule = get_schedule(rt.db, name)
     except ScheduleError:
-        log.warning("schedule %s was removed; skipping its %s run", name, kind,
-                    extra={"event": kind})
+        log.warning(
+            "schedule %s was removed; skipping its %s run", name, kind, extra={"event": kind}
+        )
         return
     now = datetime.now(UTC)
     if kind == "draft":
         run_draft(rt.config, rt.db, schedule, now)
     elif kind == "resume":
-        run_resume(rt.config, rt.db, schedule, now, out_dir=rt.out_dir, signer=rt.signer,
-                   stop=rt.stop)
+        run_resume(
+            rt.config, rt.db, schedule, now, out_dir=rt.out_dir, signer=rt.signer, stop=rt.stop
+        )
     else:
-        run_send(rt.config, rt.db, schedule, now, out_dir=rt.out_dir, signer=rt.signer,
-                 stop=rt.stop)
+        run_send(
+            rt.config, rt.db, schedule, now, out_dir=rt.out_dir, signer=rt.signer, stop=rt.stop
+        )
 
 
 class Runner:
     """``digest scheduler``: hold the lease, sync jobs, renew and resync until stopped."""
 
-    def __init__(self, config, db, *, out_dir: Path, signer, stop: Event | None = None,
-                 poll: float = 15.0):
+    def __init__(
+        self, config, db, *, out_dir: Path, signer, stop: Event | None = None, poll: float = 15.0
+    ):
         from digest.store.editions import new_owner
 
         self.config, self.db, self.out_dir, self.signer = config, db, out_dir, signer
@@ -193,13 +217,23 @@ class Runner:
         for s in schedules:
             # A stop (SIGTERM on a deploy) left today's send half done: finish it now, once.
             if s.last_status == "interrupted" and not s.paused:
-                scheduler.add_job("digest.schedule:run_job", "date", args=("resume", s.name),
-                                       id=f"resume:{s.name}", name=f"resume {s.name}",
-                                       replace_existing=True, **JOB_DEFAULTS,
-                                       run_date=datetime.now(UTC))
+                scheduler.add_job(
+                    "digest.schedule:run_job",
+                    "date",
+                    args=("resume", s.name),
+                    id=f"resume:{s.name}",
+                    name=f"resume {s.name}",
+                    replace_existing=True,
+                    **JOB_DEFAULTS,
+                    run_date=datetime.now(UTC),
+                )
         scheduler.resume()
-        log.info("scheduler started (%s), %d job(s)", self.owner, len(scheduler.get_jobs()),
-                 extra={"event": "start"})
+        log.info(
+            "scheduler started (%s), %d job(s)",
+            self.owner,
+            len(scheduler.get_jobs()),
+            extra={"event": "start"},
+        )
 
     def run(self) -> None:
         """Block until stop is set (SIGTERM) or the lease is lost, then shut down cleanly."""
@@ -208,20 +242,25 @@ class Runner:
 
         # An idle scheduler rides out a database outage (PostgreSQL restarting) for a bounded
         # time, with one line when it starts and one when it ends; past it, a sentence.
-        retry = Retry(self.config.delivery.database_retry_seconds,
-                      then="the scheduler stops; start it again once the database is back",
-                      say=lambda text: log.warning(text, extra={"event": "database"}))
+        retry = Retry(
+            self.config.delivery.database_retry_seconds,
+            then="the scheduler stops; start it again once the database is back",
+            say=lambda text: log.warning(text, extra={"event": "database"}),
+        )
         try:
             while not self.stop.wait(self.poll):
                 if not retry(renew_lease, self.db, self.owner):
-                    log.error("lost the scheduler lease to another process; stopping",
-                              extra={"event": "lease"})
+                    log.error(
+                        "lost the scheduler lease to another process; stopping",
+                        extra={"event": "lease"},
+                    )
                     break
                 stamp = (retry(changes_stamp, self.db), retry(self._zones_stamp))
                 if stamp != self._stamp:
                     self._stamp = stamp
-                    sync_jobs(self.scheduler, retry(list_schedules, self.db),
-                              zones_of=self.zones_of)
+                    sync_jobs(
+                        self.scheduler, retry(list_schedules, self.db), zones_of=self.zones_of
+                    )
         finally:
             self.shutdown()
 
@@ -234,8 +273,9 @@ class Runner:
         """Local-time schedules fire in their readers' zones: a reader in a new zone resyncs."""
         from digest.store.schedules import list_schedules
 
-        return tuple((s.name, tuple(self.zones_of(s)))
-                     for s in list_schedules(self.db) if s.local_time)
+        return tuple(
+            (s.name, tuple(self.zones_of(s))) for s in list_schedules(self.db) if s.local_time
+        )
 
     def shutdown(self) -> None:
         from digest.store.schedules import release_lease
@@ -246,17 +286,29 @@ class Runner:
         try:
             release_lease(self.db, self.owner)
         except SQLAlchemyError as exc:  # the database is down: the lease goes stale by itself
-            log.warning("could not release the scheduler lease (%s); it goes stale by itself",
-                        getattr(exc, "orig", None) or exc, extra={"event": "lease"})
+            log.warning(
+                "could not release the scheduler lease (%s); it goes stale by itself",
+                getattr(exc, "orig", None) or exc,
+                extra={"event": "lease"},
+            )
         _Runtime.config = None
         log.info("scheduler stopped", extra={"event": "stop"})
 
     def _on_event(self, event) -> None:
         if event.code == EVENT_JOB_MISSED:
-            log.warning("%s missed its run at %s (more than %d min late): not run",
-                        event.job_id, event.scheduled_run_time,
-                        int(MISFIRE_GRACE.total_seconds() // 60), extra={"event": "missed"})
+            log.warning(
+                "%s missed its run at %s (more than %d min late): not run",
+                event.job_id,
+                event.scheduled_run_time,
+                int(MISFIRE_GRACE.total_seconds() // 60),
+                extra={"event": "missed"},
+            )
         else:
             # run_send records the outcomes it knows; this is a bug or a database outage.
-            log.error("%s failed: %r\n%s", event.job_id, event.exception, event.traceback,
-                      extra={"event": "error"})
+            log.error(
+                "%s failed: %r\n%s",
+                event.job_id,
+                event.exception,
+                event.traceback,
+                extra={"event": "error"},
+            )

@@ -89,10 +89,13 @@ def parse_cron(expr: str) -> dict[str, str]:
     minute, hour, day, month, dow = parts
     # One edition per list and local day: a schedule fires once a day at most.
     if not (minute.isdigit() and hour.isdigit()):
-        raise ScheduleError(f"cron {expr!r}: the minute and hour must be single numbers (one "
-                            "edition per list and day), e.g. '0 7 * * *'")
-    dow = re.sub(r"\d", lambda m: _DOW_NAMES[int(m.group())] if m.group() in "01234567" else
-                 m.group(), dow)
+        raise ScheduleError(
+            f"cron {expr!r}: the minute and hour must be single numbers (one "
+            "edition per list and day), e.g. '0 7 * * *'"
+        )
+    dow = re.sub(
+        r"\d", lambda m: _DOW_NAMES[int(m.group())] if m.group() in "01234567" else m.group(), dow
+    )
     fields = {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": dow}
     try:
         CronTrigger(**fields, timezone=UTC)
@@ -117,8 +120,10 @@ def parse_draft_at(value: str | None, cron: dict[str, str]) -> tuple[int, int] |
         raise ScheduleError(f"--draft-at {value!r} is not a time of day like 06:30")
     draft = (int(m[1]), int(m[2]))
     if draft >= (int(cron["hour"]), int(cron["minute"])):
-        raise ScheduleError(f"--draft-at {value} must come before the send time "
-                            f"({int(cron['hour']):02d}:{int(cron['minute']):02d}) the same day")
+        raise ScheduleError(
+            f"--draft-at {value} must come before the send time "
+            f"({int(cron['hour']):02d}:{int(cron['minute']):02d}) the same day"
+        )
     return draft
 
 
@@ -150,8 +155,9 @@ def validate(s: Schedule) -> None:
             raise ScheduleError(str(exc)) from None
         fields = parse_cron(s.cron)
         if at <= (int(fields["hour"]), int(fields["minute"])):
-            raise ScheduleError(f"--deadline {s.deadline} must come after the send time the "
-                                "same day")
+            raise ScheduleError(
+                f"--deadline {s.deadline} must come after the send time the same day"
+            )
 
 
 def next_times(s: Schedule, now: datetime) -> tuple[datetime | None, datetime]:

@@ -75,13 +75,17 @@ def read_source(
     try:
         fetched = read_location(cfg, fetcher)
         if not fetched.body.strip():
-            return SourceResult(name=cfg.name, error=f"Source '{cfg.name}' is empty "
-                                f"({_where(cfg, fetched)} has no content).")
+            return SourceResult(
+                name=cfg.name,
+                error=f"Source '{cfg.name}' is empty ({_where(cfg, fetched)} has no content).",
+            )
         # Before any parser: a PNG read as a text dump would become hundreds of junk stories.
         binary = binary_kind(fetched.body, fetched.content_type)
         if binary:
-            return SourceResult(name=cfg.name, error=f"Source '{cfg.name}': "
-                                f"{_where(cfg, fetched)} {binary}, {NOT_A_SOURCE}.")
+            return SourceResult(
+                name=cfg.name,
+                error=f"Source '{cfg.name}': {_where(cfg, fetched)} {binary}, {NOT_A_SOURCE}.",
+            )
         if kind == "auto":
             kind = detect_kind(fetched.body, fetched.content_type)
         result = _dispatch(kind, cfg, fetched, reference_time, tz, site_url)
@@ -92,9 +96,12 @@ def read_source(
         # operator, give the edition one sentence.
         log.exception("source %s could not be parsed", cfg.name)
         what = KIND_NAMES.get(kind, "a source")
-        return SourceResult(name=cfg.name, error=_sentence(
-            f"Source '{cfg.name}' could not be read as {what}: "
-            f"{type(exc).__name__}: {exc}"))
+        return SourceResult(
+            name=cfg.name,
+            error=_sentence(
+                f"Source '{cfg.name}' could not be read as {what}: {type(exc).__name__}: {exc}"
+            ),
+        )
     return _keep_role(result, cfg.role, kind)
 
 
@@ -111,8 +118,9 @@ def read_sources(
     failures included. ``deadline``: seconds for the whole gathering, None for no limit."""
     return gather(
         list(configs),
-        lambda cfg: read_source(cfg, reference_time=reference_time, tz=tz, site_url=site_url,
-                                fetcher=fetcher),
+        lambda cfg: read_source(
+            cfg, reference_time=reference_time, tz=tz, site_url=site_url, fetcher=fetcher
+        ),
         deadline=deadline,
     )
 
@@ -123,16 +131,34 @@ def _dispatch(kind, cfg, fetched: Fetched, reference_time, tz, site_url) -> Sour
     # against the site it was copied from instead.
     base = fetched.final_url if _is_http(fetched.final_url) else site_url
     if kind == "rss":
-        return parse_feed(fetched.body, name=cfg.name, base_url=base,
-                          content_type=fetched.content_type, role=cfg.role, tz=tz)
+        return parse_feed(
+            fetched.body,
+            name=cfg.name,
+            base_url=base,
+            content_type=fetched.content_type,
+            role=cfg.role,
+            tz=tz,
+        )
     if kind == "page":
-        return parse_page(fetched.body, name=cfg.name,
-                          page_url=fetched.final_url if _is_http(fetched.final_url) else None,
-                          site_url=site_url, reference_time=reference_time, tz=tz,
-                          selectors=cfg.selectors, content_type=fetched.content_type)
+        return parse_page(
+            fetched.body,
+            name=cfg.name,
+            page_url=fetched.final_url if _is_http(fetched.final_url) else None,
+            site_url=site_url,
+            reference_time=reference_time,
+            tz=tz,
+            selectors=cfg.selectors,
+            content_type=fetched.content_type,
+        )
     if kind == "text":
-        return parse_text(fetched.body, name=cfg.name, reference_time=reference_time, tz=tz,
-                          boilerplate=cfg.boilerplate, content_type=fetched.content_type)
+        return parse_text(
+            fetched.body,
+            name=cfg.name,
+            reference_time=reference_time,
+            tz=tz,
+            boilerplate=cfg.boilerplate,
+            content_type=fetched.content_type,
+        )
     raise SourceError(f"unknown source kind {kind!r}")
 
 
@@ -143,8 +169,9 @@ def _keep_role(result: SourceResult, role: str | None, kind: str) -> SourceResul
     if len(kept) == len(result.stories):
         return result
     dropped = len(result.stories) - len(kept)
-    warnings = result.warnings + (f"ignored {dropped} story(ies) that are not '{role}' "
-                                  "(the source's role)",)
+    warnings = result.warnings + (
+        f"ignored {dropped} story(ies) that are not '{role}' (the source's role)",
+    )
     return SourceResult(name=result.name, stories=kept, error=result.error, warnings=warnings)
 
 

@@ -77,11 +77,15 @@ def encodings(header: str | None, where: str) -> list[str]:
     names = ["gzip" if n == "x-gzip" else n for n in names if n and n != "identity"]
     unknown = sorted({n for n in names if n not in ("gzip", "deflate")})
     if unknown:
-        raise SourceError(f"{where} is sent with Content-Encoding {', '.join(unknown)}, "
-                          "which digest does not decode (it asks for gzip or deflate)")
+        raise SourceError(
+            f"{where} is sent with Content-Encoding {', '.join(unknown)}, "
+            "which digest does not decode (it asks for gzip or deflate)"
+        )
     if len(names) > MAX_LAYERS:
-        raise SourceError(f"{where} is compressed {len(names)} times over "
-                          f"(Content-Encoding: {header}); at most {MAX_LAYERS} are accepted")
+        raise SourceError(
+            f"{where} is compressed {len(names)} times over "
+            f"(Content-Encoding: {header}); at most {MAX_LAYERS} are accepted"
+        )
     return names[::-1]  # listed in the order applied: undo the last one first
 
 
@@ -93,7 +97,7 @@ def decoded(raw: Iterable[bytes], layers: list[str], where: str) -> Iterator[byt
             yield from _through(chain, chunk)
         for index, layer in enumerate(chain):
             for piece in layer.finish():
-                yield from _through(chain[index + 1:], piece)
+                yield from _through(chain[index + 1 :], piece)
     except zlib.error as exc:
         raise SourceError(f"{where} sent a corrupt {'/'.join(layers)} body ({exc})") from None
 

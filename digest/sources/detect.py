@@ -115,13 +115,30 @@ _BZIP2 = re.compile(rb"\ABZh[1-9]1AY&SY")
 _RIFF = {b"WEBP": "a WebP image", b"WAVE": "a WAV audio file", b"AVI ": "an AVI video"}
 # Types no feed, page or dump is ever served as. application/octet-stream is not among them:
 # it means "unknown", and text files on object storage are often labelled so; the bytes decide.
-BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
-                "application/gzip", "application/x-gzip", "application/x-tar",
-                "application/x-7z-compressed", "application/vnd.rar", "application/x-rar",
-                "application/msword", "application/vnd.ms-", "application/vnd.openxmlformats",
-                "application/vnd.oasis.opendocument", "application/x-executable",
-                "application/x-msdownload", "application/wasm", "application/x-bzip2",
-                "application/x-xz", "application/zstd")
+BINARY_TYPES = (
+    "image/",
+    "audio/",
+    "video/",
+    "font/",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-tar",
+    "application/x-7z-compressed",
+    "application/vnd.rar",
+    "application/x-rar",
+    "application/msword",
+    "application/vnd.ms-",
+    "application/vnd.openxmlformats",
+    "application/vnd.oasis.opendocument",
+    "application/x-executable",
+    "application/x-msdownload",
+    "application/wasm",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/zstd",
+)
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 
 

@@ -138,8 +138,11 @@ class Fetcher:
         self.max_redirects = max_redirects
         self._resolver = resolver
         self._trusted = tuple(trusted_networks)
-        self._headers = {"User-Agent": user_agent, "Accept": ACCEPT,
-                         "Accept-Encoding": ACCEPT_ENCODING}
+        self._headers = {
+            "User-Agent": user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         self._transport = transport
         self._shared: httpx.Client | None = None  # over an injected transport only
         self._ssl_context = ssl_context  # default: httpx's (certifi, verified), made on first use
@@ -161,8 +164,9 @@ class Fetcher:
         if self._transport is not None:
             with self._lock:
                 if self._shared is None:
-                    self._shared = httpx.Client(transport=self._transport,
-                                                follow_redirects=False, headers=self._headers)
+                    self._shared = httpx.Client(
+                        transport=self._transport, follow_redirects=False, headers=self._headers
+                    )
             yield self._shared
             return
         with self._lock:
@@ -172,12 +176,14 @@ class Fetcher:
                 self._ssl_context = httpx.create_ssl_context()
         backend = GuardedBackend(rules, self._resolver, deadline)
         transport = GuardedTransport(backend, self._ssl_context)
-        with httpx.Client(transport=transport, follow_redirects=False, headers=self._headers,
-                          trust_env=False) as client:
+        with httpx.Client(
+            transport=transport, follow_redirects=False, headers=self._headers, trust_env=False
+        ) as client:
             yield client
 
-    def fetch(self, url: str, *, timeout: float, max_bytes: int,
-              allow_private: bool = False) -> Fetched:
+    def fetch(
+        self, url: str, *, timeout: float, max_bytes: int, allow_private: bool = False
+    ) -> Fetched:
         _check_http(url, url)
         rules = AddressRules(allow_private=allow_private, trusted=self._trusted)
         cached = self._cache_get(url)
@@ -192,7 +198,8 @@ class Fetcher:
         try:
             with self._client(rules, deadline) as client:
                 request = client.build_request(
-                    "GET", url, headers=headers, timeout=httpx.Timeout(timeout))
+                    "GET", url, headers=headers, timeout=httpx.Timeout(timeout)
+                )
                 for _hop in range(self.max_redirects + 1):
                     rules.check_literal(request.url.host)
                     response = client.send(request, stream=True)
@@ -218,7 +225,8 @@ class Fetcher:
         if response.status_code == 304:
             if cached is None:
                 raise SourceError(
-                    f"{url} answered 304 Not Modified to a request that was not conditional")
+                    f"{url} answered 304 Not Modified to a request that was not conditional"
+                )
             return Fetched(cached.body, cached.content_type, final_url, from_cache=True)
         if not response.is_success:
             reason = response.reason_phrase or ""
@@ -231,8 +239,13 @@ class Fetcher:
         # cannot be conditional and the stored body would never be used.
         if self.cache is not None and (etag or last_modified):
             try:
-                self.cache.put(url, etag=etag, last_modified=last_modified, body=body,
-                               content_type=content_type)
+                self.cache.put(
+                    url,
+                    etag=etag,
+                    last_modified=last_modified,
+                    body=body,
+                    content_type=content_type,
+                )
             except Exception:
                 log.warning("feed cache could not store %s", url, exc_info=True)
         return Fetched(body, content_type, final_url, from_cache=False)
@@ -264,11 +277,14 @@ def _check_redirect(url: str, current: str, target: str, allow_private: bool) ->
     """The rules for following ``current`` -> ``target`` (the address rules come later)."""
     _check_http(target, url)
     if urlsplit(current).scheme == "https" and urlsplit(target).scheme == "http":
-        raise SourceError(f"{url} redirected from https to plain http ({target!r}), "
-                          "which is never followed")
+        raise SourceError(
+            f"{url} redirected from https to plain http ({target!r}), which is never followed"
+        )
     if allow_private and _origin(target) != _origin(url):
-        raise SourceError(f"{url} redirected to {target!r}, another origin; a source with "
-                          "allow_private = true is never followed off its own origin")
+        raise SourceError(
+            f"{url} redirected to {target!r}, another origin; a source with "
+            "allow_private = true is never followed off its own origin"
+        )
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -297,8 +313,9 @@ def _read_capped(response: httpx.Response, url: str, max_bytes: int, deadline: D
             if raw_size > max_bytes:
                 raise SourceError(_too_big(url, max_bytes))
             if deadline.passed:
-                raise SourceError(f"{url} timed out after {deadline.seconds:g} s "
-                                  "(body still arriving)")
+                raise SourceError(
+                    f"{url} timed out after {deadline.seconds:g} s (body still arriving)"
+                )
             yield chunk
 
     chunks: list[bytes] = []
@@ -323,8 +340,12 @@ def _describe(exc: Exception) -> str:
 def read_location(cfg: SourceConfig, fetcher: Fetcher) -> Fetched:
     """The bytes behind a source's location, a local file or an http(s) URL, under its cap."""
     if cfg.is_url:
-        return fetcher.fetch(cfg.location, timeout=cfg.timeout, max_bytes=cfg.max_bytes,
-                             allow_private=cfg.allow_private)
+        return fetcher.fetch(
+            cfg.location,
+            timeout=cfg.timeout,
+            max_bytes=cfg.max_bytes,
+            allow_private=cfg.allow_private,
+        )
     return read_file(Path(cfg.location), max_bytes=cfg.max_bytes)
 
 

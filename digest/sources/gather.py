@@ -59,8 +59,10 @@ def gather(
                 result = read_one(cfg)
             except Exception as exc:  # read_one broke its contract: keep the others going
                 log.exception("source %s could not be read", cfg.name)
-                result = SourceResult(name=cfg.name, error=f"Source '{cfg.name}' could not be "
-                                      f"read: {type(exc).__name__}: {exc}.")
+                result = SourceResult(
+                    name=cfg.name,
+                    error=f"Source '{cfg.name}' could not be read: {type(exc).__name__}: {exc}.",
+                )
             with done:
                 if results[index] is None:
                     results[index] = result
@@ -79,7 +81,11 @@ def gather(
         over = True
         for index, cfg in enumerate(configs):
             if results[index] is None:
-                results[index] = SourceResult(name=cfg.name, error=(
-                    f"Source '{cfg.name}' was still being read when the gathering deadline of "
-                    f"{deadline:g} s (edition.gather_timeout) passed; skipped."))
+                results[index] = SourceResult(
+                    name=cfg.name,
+                    error=(
+                        f"Source '{cfg.name}' was still being read when the gathering deadline of "
+                        f"{deadline:g} s (edition.gather_timeout) passed; skipped."
+                    ),
+                )
         return [r for r in results if r is not None]

@@ -47,13 +47,16 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 
 # Instance metadata services (credentials, user data). Never reached, allow_private or not.
-METADATA = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle, ...
-    "169.254.170.2",  # AWS ECS task credentials
-    "fd00:ec2::254",  # AWS over IPv6
-    "100.100.100.200",  # Alibaba Cloud
-    "192.0.0.192",  # Oracle Cloud (older)
-))
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle, ...
+        "169.254.170.2",  # AWS ECS task credentials
+        "fd00:ec2::254",  # AWS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud (older)
+    )
+)
 # NAT64 prefixes: 64:ff9b::7f00:1 reaches 127.0.0.1 through a NAT64 gateway.
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 RULE = "only a source with allow_private = true may fetch from one"
@@ -158,8 +161,9 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> DeadlineStream:
         left = self._deadline.left(timeout, httpcore.ConnectTimeout)
-        return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, left),
-                              self._deadline)
+        return DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, left), self._deadline
+        )
 
     def get_extra_info(self, info: str):
         return self._inner.get_extra_info(info)
@@ -182,8 +186,12 @@ class GuardedBackend(httpcore.NetworkBackend):
         for ip in addresses:  # the resolver's order, like socket.create_connection
             try:
                 stream = self._sockets.connect_tcp(
-                    str(ip), port, self._deadline.left(timeout, httpcore.ConnectTimeout),
-                    local_address, socket_options)
+                    str(ip),
+                    port,
+                    self._deadline.left(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
             except httpcore.ConnectError as exc:
                 failure = exc
                 continue
@@ -233,11 +241,15 @@ class GuardedBackend(httpcore.NetworkBackend):
 
 # httpcore's errors as the httpx ones the fetcher catches; most specific first.
 _ERRORS = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
     (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError), (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
     (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
     (httpcore.LocalProtocolError, httpx.LocalProtocolError),
     (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
@@ -249,8 +261,12 @@ _ERRORS = (
 def _as_httpx_errors() -> Iterator[None]:
     try:
         yield
-    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
-            httpcore.UnsupportedProtocol) as exc:
+    except (
+        httpcore.TimeoutException,
+        httpcore.NetworkError,
+        httpcore.ProtocolError,
+        httpcore.UnsupportedProtocol,
+    ) as exc:
         mapped = next(ours for theirs, ours in _ERRORS if isinstance(exc, theirs))
         raise mapped(str(exc)) from exc
 
@@ -278,8 +294,12 @@ class GuardedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         core = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host,
-                             port=request.url.port, target=request.url.raw_path),
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
             headers=request.headers.raw,
             content=request.stream,
             extensions=request.extensions,
@@ -287,8 +307,12 @@ class GuardedTransport(httpx.BaseTransport):
         with _as_httpx_errors():
             response = self._pool.handle_request(core)
         assert isinstance(response.stream, Iterable)  # a synchronous pool streams synchronously
-        return httpx.Response(status_code=response.status, headers=response.headers,
-                              stream=_Body(response.stream), extensions=response.extensions)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_Body(response.stream),
+            extensions=response.extensions,
+        )
 
     def close(self) -> None:
         self._pool.close()

@@ -61,8 +61,17 @@ from digest.sources.plain import (
     strip_dangerous,
 )
 
-SELECTOR_KEYS = ("ticker_item", "ticker_title", "ticker_link", "ticker_time", "featured",
-                 "featured_title", "featured_paragraphs", "featured_image", "featured_link")
+SELECTOR_KEYS = (
+    "ticker_item",
+    "ticker_title",
+    "ticker_link",
+    "ticker_time",
+    "featured",
+    "featured_title",
+    "featured_paragraphs",
+    "featured_image",
+    "featured_link",
+)
 DEFAULT_SELECTORS = {
     "ticker_item": "article",
     "ticker_title": "h1, h2, h3",
@@ -139,8 +148,11 @@ def parse_page(
     if ("featured" in compiled) and not containers:
         warnings.append(f"no element matched featured {chosen['featured']!r}")
     if not stories:
-        hint = (" (default selectors; configure [sources.selectors] for this page)"
-                if using_defaults else "")
+        hint = (
+            " (default selectors; configure [sources.selectors] for this page)"
+            if using_defaults
+            else ""
+        )
         warnings.append(f"the page gave no stories{hint}")
     return SourceResult(name=name, stories=tuple(stories), warnings=tuple(warnings))
 
@@ -265,11 +277,19 @@ def _featured_story(container, compiled, fallback, base, reference_time, tz, nam
     time_el = container.find(".//time[@datetime]")
     published = _stamp(time_el, tz) if time_el is not None else None
     if published is None:
-        published = (reference_time if reference_time.tzinfo
-                     else reference_time.replace(tzinfo=tz)).astimezone(tz)
+        published = (
+            reference_time if reference_time.tzinfo else reference_time.replace(tzinfo=tz)
+        ).astimezone(tz)
     image = _image(_first("featured_image", container, compiled, fallback), base, title)
-    return Story(title=title, role="featured", source=name, url=url, published_at=published,
-                 paragraphs=tuple(paragraphs), image=image)
+    return Story(
+        title=title,
+        role="featured",
+        source=name,
+        url=url,
+        published_at=published,
+        paragraphs=tuple(paragraphs),
+        image=image,
+    )
 
 
 def _title_link(title_el):
@@ -295,6 +315,7 @@ def _image(el, base: str | None, title: str) -> Image | None:
         url = safe_url(el.get(attr), base)
         if url:
             alt = clean_line(el.get("alt") or "") or title
-            return Image(url=url, alt=alt, width=as_int(el.get("width")),
-                         height=as_int(el.get("height")))
+            return Image(
+                url=url, alt=alt, width=as_int(el.get("width")), height=as_int(el.get("height"))
+            )
     return None

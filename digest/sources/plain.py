@@ -24,11 +24,55 @@ _SPACE = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 EDGE_MARKS = "\u200e\u200f\u061c\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 # Content of these never reaches a reader; they are removed before any text is taken.
-DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg",
-             "math", "head", "title", "select", "textarea", "button", "form")
-BLOCK_TAGS = {"p", "div", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
-              "pre", "section", "article", "aside", "header", "footer", "figure",
-              "figcaption", "table", "tr", "td", "th", "dd", "dt", "dl", "hr", "main", "br"}
+DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "head",
+    "title",
+    "select",
+    "textarea",
+    "button",
+    "form",
+)
+BLOCK_TAGS = {
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "section",
+    "article",
+    "aside",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "dd",
+    "dt",
+    "dl",
+    "hr",
+    "main",
+    "br",
+}
 SAFE_SCHEMES = ("http", "https")
 _BREAK = "\ue000"
 
@@ -172,10 +216,13 @@ def decode_bytes(body: bytes, *declared: str | None) -> tuple[str, str | None]:
     pass as valid UTF-8, while servers often *declare* ISO-8859-1 for UTF-8 text); then each
     declared charset; last, UTF-8 with undecodable bytes replaced by U+FFFD.
     """
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                       (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if body.startswith(bom):
-            text = body[len(bom):].decode(codec, errors="replace")
+            text = body[len(bom) :].decode(codec, errors="replace")
             return text, _replaced_warning(text)
     try:
         return body.decode("utf-8"), None

@@ -47,8 +47,15 @@ from digest.sources.plain import as_int, clean_line, html_paragraphs, html_to_te
 SUMMARY_TAGS = {"p", "br", "b", "strong", "i", "em", "a", "ul", "ol", "li", "blockquote"}
 MAIL_SCHEMES = {"http", "https", "mailto"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
-NUMERIC_DATES = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S",
-                 "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+NUMERIC_DATES = (
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+)
 TITLE_FROM_TEXT = 120
 # feedparser reports a missing or non-XML Content-Type as bozo; that says nothing about the
 # feed itself (local files have no Content-Type at all).
@@ -70,9 +77,13 @@ def parse_feed(
     if base_url:
         headers["content-location"] = base_url
     if body.startswith(codecs.BOM_UTF8):
-        body = body[len(codecs.BOM_UTF8):]  # UTF-8 is the XML default; the BOM hides blanks
-    parsed = feedparser.parse(body.lstrip(b" \t\r\n"), response_headers=headers,
-                              sanitize_html=True, resolve_relative_uris=True)
+        body = body[len(codecs.BOM_UTF8) :]  # UTF-8 is the XML default; the BOM hides blanks
+    parsed = feedparser.parse(
+        body.lstrip(b" \t\r\n"),
+        response_headers=headers,
+        sanitize_html=True,
+        resolve_relative_uris=True,
+    )
     entries = parsed.get("entries") or []
     bozo = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(bozo, HARMLESS_BOZO):
@@ -80,11 +91,16 @@ def parse_feed(
 
     if not entries:
         if bozo is not None:
-            return SourceResult(name=name, error=(
-                f"Source '{name}' is not a readable feed: {_bozo_text(bozo)}."))
+            return SourceResult(
+                name=name, error=(f"Source '{name}' is not a readable feed: {_bozo_text(bozo)}.")
+            )
         if not parsed.get("version"):
-            return SourceResult(name=name, error=(
-                f"Source '{name}' is not an RSS or Atom feed (no channel or feed element found)."))
+            return SourceResult(
+                name=name,
+                error=(
+                    f"Source '{name}' is not an RSS or Atom feed (no channel or feed element found)."
+                ),
+            )
         return SourceResult(name=name, warnings=(f"the feed '{name}' has no items",))
 
     warnings: list[str] = []
@@ -99,16 +115,22 @@ def parse_feed(
             undated += 1
         stories.append(story)
     if bozo is not None:
-        warnings.append(f"the feed is not well-formed XML ({_bozo_text(bozo)}); "
-                        f"{len(stories)} item(s) were recovered")
+        warnings.append(
+            f"the feed is not well-formed XML ({_bozo_text(bozo)}); "
+            f"{len(stories)} item(s) were recovered"
+        )
     if untitled:
         warnings.append(f"skipped {untitled} item(s) with neither a title nor any text")
     if undated:
-        warnings.append(f"{undated} of {len(stories)} item(s) have no date; "
-                        "they are treated as current")
+        warnings.append(
+            f"{undated} of {len(stories)} item(s) have no date; they are treated as current"
+        )
     if not stories:
-        return SourceResult(name=name, error=f"Source '{name}' has items but none with a title "
-                            "or text.", warnings=tuple(warnings))
+        return SourceResult(
+            name=name,
+            error=f"Source '{name}' has items but none with a title or text.",
+            warnings=tuple(warnings),
+        )
     return SourceResult(name=name, stories=tuple(stories), warnings=tuple(warnings))
 
 
@@ -182,8 +204,16 @@ def sanitize_summary(fragment: str, base: str | None) -> str | None:
     cleaned = nh3.clean(
         fragment,
         tags=SUMMARY_TAGS,
-        clean_content_tags={"script", "style", "noscript", "template", "iframe", "object",
-                            "textarea", "title"},
+        clean_content_tags={
+            "script",
+            "style",
+            "noscript",
+            "template",
+            "iframe",
+            "object",
+            "textarea",
+            "title",
+        },
         attributes={"a": {"href"}},
         url_schemes=MAIL_SCHEMES,
         # Relative links are useless in an email: resolve them or drop them. An empty href
@@ -197,8 +227,11 @@ def sanitize_summary(fragment: str, base: str | None) -> str | None:
 
 def _link(entry, base: str | None) -> str | None:
     candidates = [entry.get("link")]
-    candidates += [link.get("href") for link in entry.get("links") or []
-                   if link.get("rel", "alternate") == "alternate"]
+    candidates += [
+        link.get("href")
+        for link in entry.get("links") or []
+        if link.get("rel", "alternate") == "alternate"
+    ]
     if entry.get("guidislink"):
         candidates.append(entry.get("id"))
     for href in candidates:
@@ -281,8 +314,9 @@ def _make_image(media: dict, base: str | None, alt: str) -> Image | None:
     url = safe_url(media.get("url"), base)
     if not url:
         return None
-    return Image(url=url, alt=alt, width=as_int(media.get("width")),
-                 height=as_int(media.get("height")))
+    return Image(
+        url=url, alt=alt, width=as_int(media.get("width")), height=as_int(media.get("height"))
+    )
 
 
 def _xml_content_type(content_type: str | None) -> str:

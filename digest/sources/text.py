@@ -81,8 +81,10 @@ def parse_text(
     if skipped:
         warnings.append(f"skipped {skipped} ticker line(s) with an impossible time or no title")
     if stray:
-        warnings.append(f"dropped {len(stray)} line(s) between headlines, such as {stray[0]!r}; "
-                        "add them to the source's boilerplate prefixes")
+        warnings.append(
+            f"dropped {len(stray)} line(s) between headlines, such as {stray[0]!r}; "
+            "add them to the source's boilerplate prefixes"
+        )
 
     stories: list[Story] = []
     dater = BackwardsDater(reference_time, tz)
@@ -100,14 +102,26 @@ def parse_text(
 
     featured_at = _aware(reference_time, tz).astimezone(tz)
     for title, paragraphs in _featured_blocks(rest):
-        stories.append(Story(title=title, role="featured", source=name, url=None,
-                             published_at=featured_at, paragraphs=tuple(paragraphs)))
+        stories.append(
+            Story(
+                title=title,
+                role="featured",
+                source=name,
+                url=None,
+                published_at=featured_at,
+                paragraphs=tuple(paragraphs),
+            )
+        )
 
     if not stories:
-        why = ("it holds only boilerplate lines" if boiler_seen
-               else "it holds no ticker line and no featured story")
-        return SourceResult(name=name, error=f"Source '{name}' gave no stories: {why}.",
-                            warnings=tuple(warnings))
+        why = (
+            "it holds only boilerplate lines"
+            if boiler_seen
+            else "it holds no ticker line and no featured story"
+        )
+        return SourceResult(
+            name=name, error=f"Source '{name}' gave no stories: {why}.", warnings=tuple(warnings)
+        )
     return SourceResult(name=name, stories=tuple(stories), warnings=tuple(warnings))
 
 
@@ -115,8 +129,7 @@ def _split_ticker(lines: list[str | None]):
     """The ticker rows, the lines after the last one, how many ticker lines were bad, and the
     other lines found between headlines (dropped: a title never sits inside the ticker, so they
     are boilerplate the configured prefixes missed)."""
-    last = max((i for i, line in enumerate(lines) if line and TICKER_LINE.match(line)),
-               default=-1)
+    last = max((i for i, line in enumerate(lines) if line and TICKER_LINE.match(line)), default=-1)
     rows: list[tuple[time, str]] = []
     skipped = 0
     stray: list[str] = []
@@ -133,7 +146,7 @@ def _split_ticker(lines: list[str | None]):
             skipped += 1
             continue
         rows.append((clock, title))
-    return rows, lines[last + 1:], skipped, stray
+    return rows, lines[last + 1 :], skipped, stray
 
 
 def _featured_blocks(lines: list[str | None]) -> list[tuple[str, list[str]]]:

@@ -36,8 +36,10 @@ def backup_sqlite(db: Database, dest: Path) -> Path:
     """
     source = sqlite_file(db)
     if source is None:
-        raise StoreError("digest db backup copies SQLite files only; for PostgreSQL use "
-                         "pg_dump (e.g. pg_dump -Fc -f digest.dump DATABASE_URL)")
+        raise StoreError(
+            "digest db backup copies SQLite files only; for PostgreSQL use "
+            "pg_dump (e.g. pg_dump -Fc -f digest.dump DATABASE_URL)"
+        )
     dest = Path(dest)
     try:
         # O_EXCL: never overwrite (an older backup is worth keeping); 0600: it holds addresses.

@@ -26,12 +26,20 @@ def nonempty_tables(db: Database) -> list[str]:
     """digest's tables in ``db`` that hold at least one row."""
     with db.read() as conn:
         present = set(inspect(conn).get_table_names())
-        return [t.name for t in metadata.sorted_tables
-                if t.name in present and conn.execute(select(1).select_from(t).limit(1)).first()]
+        return [
+            t.name
+            for t in metadata.sorted_tables
+            if t.name in present and conn.execute(select(1).select_from(t).limit(1)).first()
+        ]
 
 
-def copy_database(source: Database, target: Database, *, batch_rows: int = BATCH_ROWS,
-                  progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def copy_database(
+    source: Database,
+    target: Database,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
     """Copy every row of ``source`` into the empty ``target``; returns {table: rows}.
 
     The source must be at this digest's head revision; the target is upgraded to it first.
@@ -40,8 +48,10 @@ def copy_database(source: Database, target: Database, *, batch_rows: int = BATCH
     check_revision(source.engine)
     busy = nonempty_tables(target)
     if busy:
-        raise StoreError(f"the target database is not empty ({', '.join(busy)} hold rows); "
-                         f"copy into a new, empty database")
+        raise StoreError(
+            f"the target database is not empty ({', '.join(busy)} hold rows); "
+            f"copy into a new, empty database"
+        )
     upgrade_schema(target)
     copied: dict[str, int] = {}
     try:
@@ -73,11 +83,14 @@ def _reset_sequences(dst: Connection) -> None:
         pk = list(table.primary_key.columns)
         if len(pk) != 1 or not isinstance(pk[0].type, Integer) or not pk[0].autoincrement:
             continue
-        sequence = dst.scalar(text("SELECT pg_get_serial_sequence(:t, :c)"),
-                              {"t": table.name, "c": pk[0].name})
+        sequence = dst.scalar(
+            text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": pk[0].name}
+        )
         if sequence is None:
             continue
         top = dst.scalar(select(func.max(pk[0])))
         # setval(seq, 1, false): the next id is 1 on an empty table; else max + 1.
-        dst.execute(text("SELECT setval(:s, :v, :called)"),
-                    {"s": sequence, "v": top or 1, "called": top is not None})
+        dst.execute(
+            text("SELECT setval(:s, :v, :called)"),
+            {"s": sequence, "v": top or 1, "called": top is not None},
+        )

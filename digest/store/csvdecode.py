@@ -29,8 +29,13 @@ LINE_MAX = 1024 * 1024
 
 # Candidates besides UTF-8: what Excel writes as "CSV" on Western and Arabic Windows.
 SINGLE_BYTE = ("cp1252", "cp1256")
-LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (with BOM)", "utf-16": "UTF-16",
-          "cp1252": "Windows-1252", "cp1256": "Windows-1256 (Arabic)"}
+LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 (with BOM)",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252",
+    "cp1256": "Windows-1256 (Arabic)",
+}
 _EOL = re.compile(rb"\r\n|\r|\n")
 
 
@@ -59,7 +64,7 @@ def split_lines(stream: IO[bytes], line_max: int = LINE_MAX) -> Iterator[bytes |
         for match in _EOL.finditer(buf):
             if match.end() == len(buf) and buf.endswith(b"\r"):
                 break  # maybe the first half of a CRLF split across chunks
-            line, pos = buf[pos:match.end()], match.end()
+            line, pos = buf[pos : match.end()], match.end()
             if skipped is not None:
                 yield TooLong(skipped + line.count(b'"'))
                 skipped = None
@@ -119,9 +124,12 @@ def detect_encoding(opener: Opener) -> Detected:
     common = [line for line in foreign if all(_decodes(line, cp) for cp in SINGLE_BYTE)]
     best = from_bytes(b"\n".join(common or foreign), cp_isolation=list(SINGLE_BYTE)).best()
     encoding = "cp1256" if best is not None and best.encoding == "cp1256" else "cp1252"
-    return Detected(encoding, f"the file is not UTF-8; it was read as {LABELS[encoding]} "
-                              "(detected): check accented or Arabic names, or save it as "
-                              "'CSV UTF-8'")
+    return Detected(
+        encoding,
+        f"the file is not UTF-8; it was read as {LABELS[encoding]} "
+        "(detected): check accented or Arabic names, or save it as "
+        "'CSV UTF-8'",
+    )
 
 
 def _decodes(line: bytes, encoding: str) -> bool:
@@ -197,8 +205,9 @@ class TextLines:
         try:
             item = next(self._lines)
         except UnicodeDecodeError:
-            raise CsvFormatError("the file starts with a UTF-16 mark but is not UTF-16",
-                                 line=self.number + 1) from None
+            raise CsvFormatError(
+                "the file starts with a UTF-16 mark but is not UTF-16", line=self.number + 1
+            ) from None
         self.number += 1
         if isinstance(item, TooLong):
             self.long_line = self.long_line or self.number
@@ -209,7 +218,7 @@ class TextLines:
             text = item
         else:
             if self.number == 1 and item.startswith(codecs.BOM_UTF8):
-                item = item[len(codecs.BOM_UTF8):]
+                item = item[len(codecs.BOM_UTF8) :]
             text = self._decode(item)
         self.quotes += text.count('"')
         return text

@@ -13,8 +13,9 @@ EXPORT_HEADER = ("email", "name", "locale", "status")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_subscriber_csv(rows: Iterable[Any], out: str | os.PathLike | IO, *,
-                         bom: bool = False) -> int:
+def write_subscriber_csv(
+    rows: Iterable[Any], out: str | os.PathLike | IO, *, bom: bool = False
+) -> int:
     """Write ``email,name,locale,status`` rows as UTF-8 CSV (CRLF, RFC 4180); return the count.
 
     ``rows`` items may be objects with those attributes, mappings, or 4-tuples. ``out`` is a

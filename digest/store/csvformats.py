@@ -22,13 +22,26 @@ SUPPRESS = "suppress"  # global suppression; never active on any list
 
 # Header cells are compared after header_key(): case-folded, "_" as space, spaces collapsed.
 HEADER_ALIASES: Mapping[str, frozenset[str]] = {
-    "email": frozenset({
-        "email", "e-mail", "mail", "email address", "e-mail address", "courriel",
-        "adresse email", "adresse e-mail", "adresse mail", "adresse électronique",
-        "البريد الإلكتروني", "البريد الالكتروني", "البريد",
-    }),
-    "name": frozenset({"name", "full name", "fullname", "display name", "nom", "nom complet",
-                       "الاسم"}),
+    "email": frozenset(
+        {
+            "email",
+            "e-mail",
+            "mail",
+            "email address",
+            "e-mail address",
+            "courriel",
+            "adresse email",
+            "adresse e-mail",
+            "adresse mail",
+            "adresse électronique",
+            "البريد الإلكتروني",
+            "البريد الالكتروني",
+            "البريد",
+        }
+    ),
+    "name": frozenset(
+        {"name", "full name", "fullname", "display name", "nom", "nom complet", "الاسم"}
+    ),
     "first_name": frozenset({"first name", "firstname", "given name", "fname"}),
     "last_name": frozenset({"last name", "lastname", "family name", "surname", "lname"}),
     "locale": frozenset({"locale", "language", "lang", "langue", "اللغة"}),
@@ -41,8 +54,20 @@ HEADER_ALIASES: Mapping[str, frozenset[str]] = {
 }
 
 # Columns only Mailchimp writes; two of them (with "Email Address") make a Mailchimp file.
-MAILCHIMP_MARKS = frozenset({"member rating", "optin time", "optin ip", "confirm time",
-                             "confirm ip", "leid", "euid", "gmtoff", "dstoff", "notes"})
+MAILCHIMP_MARKS = frozenset(
+    {
+        "member rating",
+        "optin time",
+        "optin ip",
+        "confirm time",
+        "confirm ip",
+        "leid",
+        "euid",
+        "gmtoff",
+        "dstoff",
+        "notes",
+    }
+)
 LISTMONK_COLUMNS = frozenset({"uuid", "email", "name", "attributes", "status"})
 
 # Mailchimp parts, from the least to the most restrictive.
@@ -93,11 +118,18 @@ def _mailchimp_part(keys: set[str], file_name: str) -> str:
     # The header says it (UNSUB_TIME, CLEAN_TIME); so does the file name Mailchimp gives. A
     # renamed file or an edited header must not turn opt-outs into subscribers: the more
     # restrictive of the two wins.
-    by_header = ("cleaned" if "clean time" in keys else
-                 "unsubscribed" if "unsub time" in keys else "subscribed")
+    by_header = (
+        "cleaned"
+        if "clean time" in keys
+        else "unsubscribed"
+        if "unsub time" in keys
+        else "subscribed"
+    )
     name = file_name.rsplit("/", 1)[-1].casefold()
-    by_name = next((part for part in ("cleaned", "unsubscribed")
-                    if name.startswith(f"{part}_members")), "subscribed")
+    by_name = next(
+        (part for part in ("cleaned", "unsubscribed") if name.startswith(f"{part}_members")),
+        "subscribed",
+    )
     return max(by_header, by_name, key=MAILCHIMP_PARTS.index)
 
 
@@ -112,20 +144,22 @@ def row_action(fmt: Format, status: str, subscription_status: str) -> tuple[str 
         if status == "disabled":
             return None, "disabled in listmonk: not imported"
         if status not in ("", "enabled"):
-            return None, (f"unknown listmonk status {status!r} "
-                          "(expected enabled, disabled or blocklisted)")
+            return None, (
+                f"unknown listmonk status {status!r} (expected enabled, disabled or blocklisted)"
+            )
         sub = header_key(subscription_status)
         if sub == "unsubscribed":
             return OPT_OUT, ""
         if sub not in ("", "confirmed", "unconfirmed"):
-            return None, (f"unknown listmonk subscription status {sub!r} "
-                          "(expected confirmed, unconfirmed or unsubscribed)")
+            return None, (
+                f"unknown listmonk subscription status {sub!r} "
+                "(expected confirmed, unconfirmed or unsubscribed)"
+            )
         return SUBSCRIBE, ""
     if status in NOT_IMPORTED_STATUSES:
         return None, f"marked {status!r} in the status column: not imported"
     if status not in IMPORTED_STATUSES:
-        return None, (f"unknown status {status!r} "
-                      "(expected empty, 'active' or 'unsubscribed')")
+        return None, (f"unknown status {status!r} (expected empty, 'active' or 'unsubscribed')")
     return SUBSCRIBE, ""
 
 
@@ -164,16 +198,19 @@ def map_header(header: list[str] | None, line: int, notes: list[str]) -> dict[st
         if role in columns:
             raise CsvFormatError(
                 f"columns {columns[role] + 1} and {index + 1} are both a {role!r} column "
-                f"({cells[columns[role]].strip()!r} and {cell.strip()!r}); keep one", line=line)
+                f"({cells[columns[role]].strip()!r} and {cell.strip()!r}); keep one",
+                line=line,
+            )
         columns[role] = index
     if "email" not in columns:
         found = ", ".join(repr(c.strip()) for c in cells if c.strip()) or "nothing"
         raise CsvFormatError(
             f"the header has no email column (found {found}); name the column 'email' "
-            "(also accepted: 'e-mail', 'courriel', 'mail')", line=line)
+            "(also accepted: 'e-mail', 'courriel', 'mail')",
+            line=line,
+        )
     if ignored:
         shown = ", ".join(repr(c) for c in ignored[:IGNORED_SHOWN])
         more = len(ignored) - IGNORED_SHOWN
-        notes.append("ignored column(s): " + shown + (f" and {more} more" if more > 0
-                                                              else ""))
+        notes.append("ignored column(s): " + shown + (f" and {more} more" if more > 0 else ""))
     return columns

@@ -149,18 +149,25 @@ def open_subscriber_files(data: bytes | str | os.PathLike) -> list[CsvStream]:
 
         def opener() -> IO[bytes]:
             return open(path, "rb")
+
     if not is_zip(head):
         return [CsvStream(opener)]
     contents = open_zip(opener())
     # Opt-outs and suppressions before subscriptions, so the same address in two files of one
     # export ends up on the side of the person's refusal whatever the archive order.
-    members = sorted(contents.members, key=lambda m: 0 if re.match(
-        r"(cleaned|unsubscribed)_", m.name.rsplit("/", 1)[-1], re.I) else 1)
+    members = sorted(
+        contents.members,
+        key=lambda m: (
+            0 if re.match(r"(cleaned|unsubscribed)_", m.name.rsplit("/", 1)[-1], re.I) else 1
+        ),
+    )
     streams = [CsvStream(member.opener, member.name) for member in members]
     if contents.ignored:
         streams[0].result.notes.append(
-            "ignored in the ZIP (not .csv): " + ", ".join(repr(n) for n in contents.ignored[:10])
-            + (f" and {len(contents.ignored) - 10} more" if len(contents.ignored) > 10 else ""))
+            "ignored in the ZIP (not .csv): "
+            + ", ".join(repr(n) for n in contents.ignored[:10])
+            + (f" and {len(contents.ignored) - 10} more" if len(contents.ignored) > 10 else "")
+        )
     return streams
 
 
@@ -169,8 +176,10 @@ def read_subscriber_csv(data: bytes | str | os.PathLike) -> CsvResult:
     Imports stream with ``open_subscriber_files`` instead."""
     streams = open_subscriber_files(data)
     if len(streams) != 1:
-        raise CsvFormatError(f"the ZIP holds {len(streams)} CSV files: import the ZIP itself "
-                             "with 'digest subscribers import'")
+        raise CsvFormatError(
+            f"the ZIP holds {len(streams)} CSV files: import the ZIP itself "
+            "with 'digest subscribers import'"
+        )
     rows = list(streams[0])
     streams[0].result.rows = rows
     return streams[0].result
@@ -208,13 +217,15 @@ def _parse(lines: TextLines, result: CsvResult) -> Iterator[CsvRow]:
         break
     else:
         raise CsvFormatError(
-            "the file is empty: expected a header line such as 'email,name,locale'")
+            "the file is empty: expected a header line such as 'email,name,locale'"
+        )
     header_at = lines.number
     lines.mark()
 
     result.delimiter = forced_delimiter or detect_delimiter(header_line)
-    reader = csv.reader(itertools.chain([header_line], lines), delimiter=result.delimiter,
-                        strict=True)
+    reader = csv.reader(
+        itertools.chain([header_line], lines), delimiter=result.delimiter, strict=True
+    )
     header = _read(reader, header_at)
     fmt = recognize(header or [], result.source)
     result.format, result.suppression_reason = fmt.label, fmt.suppression_reason
@@ -232,24 +243,37 @@ def _parse(lines: TextLines, result: CsvResult) -> Iterator[CsvRow]:
         except csv.Error as exc:
             if "field larger than field limit" not in str(exc):
                 # strict=True: an unclosed quote would otherwise swallow every row after it.
-                raise CsvFormatError(f"the CSV quoting is broken ({exc}); check the quotes "
-                                     "on this row", line=start) from None
+                raise CsvFormatError(
+                    f"the CSV quoting is broken ({exc}); check the quotes on this row", line=start
+                ) from None
             _skip_record(lines, start)
-            result.reject(Rejected(start, f"a field is longer than {csv.field_size_limit():,} "
-                                          "characters: row skipped"))
+            result.reject(
+                Rejected(
+                    start,
+                    f"a field is longer than {csv.field_size_limit():,} characters: row skipped",
+                )
+            )
             continue
         if lines.long_line:
-            result.reject(Rejected(start, f"line {lines.long_line} is longer than "
-                                          f"{LINE_MAX:,} bytes: row skipped"))
+            result.reject(
+                Rejected(
+                    start, f"line {lines.long_line} is longer than {LINE_MAX:,} bytes: row skipped"
+                )
+            )
             continue
         if not any(cell.strip() for cell in cells):
             continue  # blank line, or ";;;" left by a spreadsheet: not a row, not an error
         if lines.bad_line:
             label = LABELS[lines.encoding]
-            result.reject(Rejected(
-                start, f"line {lines.bad_line} is not {label} like the rest of the file "
-                       "(a file mixing encodings?): fix the names on it or save the file as "
-                       "'CSV UTF-8'", _email_cell(cells, columns)[:100]))
+            result.reject(
+                Rejected(
+                    start,
+                    f"line {lines.bad_line} is not {label} like the rest of the file "
+                    "(a file mixing encodings?): fix the names on it or save the file as "
+                    "'CSV UTF-8'",
+                    _email_cell(cells, columns)[:100],
+                )
+            )
             continue
         outcome = _parse_row(cells, start, width, columns, result.delimiter, fmt, result)
         if isinstance(outcome, Rejected):
@@ -286,7 +310,7 @@ class SeenAddresses:
         at = bucket.find(tag)
         while at != -1:
             if at % self.ENTRY == 0:
-                return int.from_bytes(bucket[at + 8:at + 12], "big")
+                return int.from_bytes(bucket[at + 8 : at + 12], "big")
             at = bucket.find(tag, at + 1)
         bucket += tag + min(line, 2**32 - 1).to_bytes(4, "big")
         return None
@@ -297,8 +321,10 @@ def _skip_record(lines: TextLines, start: int) -> None:
     at a line end), so the next row starts where it should."""
     while lines.quotes % 2:
         if next(lines, None) is None:
-            raise CsvFormatError("the CSV quoting is broken (a quote is never closed); check "
-                                 "the quotes on this row", line=start)
+            raise CsvFormatError(
+                "the CSV quoting is broken (a quote is never closed); check the quotes on this row",
+                line=start,
+            )
 
 
 def _read(reader, line: int) -> list[str] | None:
@@ -308,8 +334,9 @@ def _read(reader, line: int) -> list[str] | None:
         return None
     except csv.Error as exc:
         # strict=True: an unclosed quote would otherwise swallow every following row silently.
-        raise CsvFormatError(f"the CSV quoting is broken ({exc}); check the quotes on this row",
-                             line=line) from None
+        raise CsvFormatError(
+            f"the CSV quoting is broken ({exc}); check the quotes on this row", line=line
+        ) from None
 
 
 def _email_cell(cells: list[str], columns: dict[str, int]) -> str:
@@ -317,8 +344,15 @@ def _email_cell(cells: list[str], columns: dict[str, int]) -> str:
     return cells[index].strip() if index < len(cells) else ""
 
 
-def _parse_row(cells: list[str], line: int, width: int, columns: dict[str, int],
-               delimiter: str, fmt: Format, result: CsvResult) -> CsvRow | Rejected:
+def _parse_row(
+    cells: list[str],
+    line: int,
+    width: int,
+    columns: dict[str, int],
+    delimiter: str,
+    fmt: Format,
+    result: CsvResult,
+) -> CsvRow | Rejected:
     def cell(role: str) -> str:
         index = columns.get(role)
         return cells[index] if index is not None and index < len(cells) else ""
@@ -327,8 +361,12 @@ def _parse_row(cells: list[str], line: int, width: int, columns: dict[str, int],
     shown = raw_email[:100]
     if any(c.strip() for c in cells[width:]):
         shown_delim = "tab" if delimiter == "\t" else repr(delimiter)
-        return Rejected(line, f"{len(cells)} fields but the header has {width}: is there an "
-                              f"unquoted {shown_delim} inside a field?", shown)
+        return Rejected(
+            line,
+            f"{len(cells)} fields but the header has {width}: is there an "
+            f"unquoted {shown_delim} inside a field?",
+            shown,
+        )
     if not raw_email:
         return Rejected(line, "no email address", shown)
     try:
@@ -341,31 +379,43 @@ def _parse_row(cells: list[str], line: int, width: int, columns: dict[str, int],
         return Rejected(line, refusal, shown)
 
     name = _unescape(cell("name").strip()) or " ".join(
-        part for part in (_unescape(cell("first_name").strip()),
-                          _unescape(cell("last_name").strip())) if part)
+        part
+        for part in (_unescape(cell("first_name").strip()), _unescape(cell("last_name").strip()))
+        if part
+    )
     name = unicodedata.normalize("NFC", name)
     bad = next((c for c in name if unicodedata.category(c) == "Cc" or c in "\u2028\u2029"), None)
     if bad is not None:
         # A line break in a name would end up in an email header or a greeting line.
-        return Rejected(line, f"the name contains a control character (U+{ord(bad):04X}), "
-                              "e.g. a line break or tab: names must be one line", shown)
+        return Rejected(
+            line,
+            f"the name contains a control character (U+{ord(bad):04X}), "
+            "e.g. a line break or tab: names must be one line",
+            shown,
+        )
     if len(name) > NAME_MAX:
         return Rejected(line, f"the name is longer than {NAME_MAX} characters", shown)
 
     raw_locale = cell("locale").strip()
     locale = normalize_locale(raw_locale)
     if raw_locale and locale is None:
-        return Rejected(line, f"unknown locale {raw_locale!r} (expected e.g. fr, ar, en, fr_MA)",
-                        shown)
+        return Rejected(
+            line, f"unknown locale {raw_locale!r} (expected e.g. fr, ar, en, fr_MA)", shown
+        )
 
     raw_zone = cell("timezone").strip()
     zone = normalize_timezone(raw_zone)
     if raw_zone and zone is None:
         # Not fatal: the row is imported without it and the site's time zone applies.
-        result.warn(Rejected(line, f"time zone {raw_zone[:70]!r} is not an IANA time zone "
-                                   "name (e.g. Africa/Casablanca): dropped", shown))
-    return CsvRow(line=line, email=email, name=name, locale=locale, timezone=zone,
-                  action=action)
+        result.warn(
+            Rejected(
+                line,
+                f"time zone {raw_zone[:70]!r} is not an IANA time zone "
+                "name (e.g. Africa/Casablanca): dropped",
+                shown,
+            )
+        )
+    return CsvRow(line=line, email=email, name=name, locale=locale, timezone=zone, action=action)
 
 
 def _unescape(value: str) -> str:
@@ -373,5 +423,3 @@ def _unescape(value: str) -> str:
     if len(value) > 1 and value[0] == "'" and value[1:].startswith(FORMULA_START):
         return value[1:]
     return value
-
-

@@ -49,10 +49,11 @@ class _Capped(io.RawIOBase):
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # bad CRC, truncated data
             raise CsvFormatError(f"{self._name!r} in the ZIP is damaged ({exc})") from None
         if len(data) > self._left:
-            raise CsvFormatError(f"{self._name!r} in the ZIP unpacks to more than "
-                                 f"{MEMBER_MAX // 2**20} MiB: refused")
+            raise CsvFormatError(
+                f"{self._name!r} in the ZIP unpacks to more than {MEMBER_MAX // 2**20} MiB: refused"
+            )
         self._left -= len(data)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
@@ -73,26 +74,33 @@ def open_zip(source: str | IO[bytes]) -> ZipContents:
         raise CsvFormatError(f"the ZIP file is damaged ({exc})") from None
     names = {info.filename for info in infos}
     if any(mark in names for mark in WORKBOOK_MARKS):
-        raise CsvFormatError("this is a spreadsheet workbook (.xlsx/.ods), not CSV: "
-                             "save it as 'CSV UTF-8' first")
+        raise CsvFormatError(
+            "this is a spreadsheet workbook (.xlsx/.ods), not CSV: save it as 'CSV UTF-8' first"
+        )
     contents = ZipContents()
     for info in infos:
         shown = info.filename[:200]
         base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
         parts = info.filename.replace("\\", "/").split("/")
-        if (info.is_dir() or not base.casefold().endswith(".csv") or base.startswith(".")
-                or info.filename.startswith("__MACOSX/")
-                # Path tricks: nothing is extracted, but such a member is no export either.
-                or ".." in parts or info.filename.startswith(("/", "\\")) or ":" in parts[0]):
+        if (
+            info.is_dir()
+            or not base.casefold().endswith(".csv")
+            or base.startswith(".")
+            or info.filename.startswith("__MACOSX/")
+            # Path tricks: nothing is extracted, but such a member is no export either.
+            or ".." in parts
+            or info.filename.startswith(("/", "\\"))
+            or ":" in parts[0]
+        ):
             if not info.is_dir():
                 contents.ignored.append(shown)
             continue
         if info.flag_bits & 0x1:
-            raise CsvFormatError(f"{shown!r} in the ZIP is encrypted: export it without a "
-                                 "password")
+            raise CsvFormatError(f"{shown!r} in the ZIP is encrypted: export it without a password")
         if len(contents.members) == MEMBERS_MAX:
-            raise CsvFormatError(f"the ZIP holds more than {MEMBERS_MAX} CSV files: import "
-                                 "them one by one")
+            raise CsvFormatError(
+                f"the ZIP holds more than {MEMBERS_MAX} CSV files: import them one by one"
+            )
         contents.members.append(ZipCsv(shown, _member_opener(archive, info, shown)))
     if not contents.members:
         found = ", ".join(repr(n) for n in contents.ignored[:10]) or "nothing"

@@ -76,9 +76,11 @@ class Database:
                     if sqlite:
                         broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                         if broken:
-                            raise StoreError(f"the migration left {len(broken)} rows pointing "
-                                             f"at nothing (first: {tuple(broken[0])}); nothing "
-                                             f"was changed")
+                            raise StoreError(
+                                f"the migration left {len(broken)} rows pointing "
+                                f"at nothing (first: {tuple(broken[0])}); nothing "
+                                f"was changed"
+                            )
             finally:
                 if sqlite:
                     _driver_execute(conn, "PRAGMA foreign_keys = ON")
@@ -132,24 +134,30 @@ def open_database(url: str, *, echo: bool = False, check_schema: bool = True) ->
             try:
                 make_private_dir(Path(database).parent)
             except OSError as exc:
-                raise StoreError(f"cannot create the folder for the database {database}: "
-                                 f"{exc.strerror or exc}") from None
+                raise StoreError(
+                    f"cannot create the folder for the database {database}: {exc.strerror or exc}"
+                ) from None
             try:
                 # Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files it
                 # creates the mode of the database file, and all three hold every address.
                 create_private_file(database)
             except OSError as exc:
-                raise StoreError(f"cannot create the database {database}: "
-                                 f"{exc.strerror or exc}") from None
+                raise StoreError(
+                    f"cannot create the database {database}: {exc.strerror or exc}"
+                ) from None
 
     try:
         engine = create_engine(parsed, echo=echo, pool_pre_ping=not is_sqlite)
     except ImportError as exc:  # no driver, or psycopg without its binary part
         if parsed.drivername == "postgresql+psycopg":
-            raise StoreError(f"cannot use the database {parsed.render_as_string()}: PostgreSQL "
-                             "needs the postgres extra: pip install 'digest[postgres]'") from None
-        raise StoreError(f"cannot use the database {parsed.render_as_string()}: the driver is "
-                         f"not installed: {exc}") from None
+            raise StoreError(
+                f"cannot use the database {parsed.render_as_string()}: PostgreSQL "
+                "needs the postgres extra: pip install 'digest[postgres]'"
+            ) from None
+        raise StoreError(
+            f"cannot use the database {parsed.render_as_string()}: the driver is "
+            f"not installed: {exc}"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - unknown dialect, bad arguments...
         raise StoreError(f"cannot use the database {parsed.render_as_string()}: {exc}") from None
     if is_sqlite:
@@ -168,8 +176,9 @@ def open_database(url: str, *, echo: bool = False, check_schema: bool = True) ->
                 conn.exec_driver_sql("SELECT 1")
     except DBAPIError as exc:  # cannot connect, no such database, no right to create tables...
         engine.dispose()
-        raise StoreError(f"cannot open the database {parsed.render_as_string()}: "
-                         f"{exc.orig}") from None
+        raise StoreError(
+            f"cannot open the database {parsed.render_as_string()}: {exc.orig}"
+        ) from None
     except StoreError:  # the schema is at another revision
         engine.dispose()
         raise

@@ -70,8 +70,9 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-def save_edition(db: Database, edition: Edition, rendered: Rendered, *,
-                 needs_approval: bool = False) -> None:
+def save_edition(
+    db: Database, edition: Edition, rendered: Rendered, *, needs_approval: bool = False
+) -> None:
     """Store a built edition as 'ready'. An edition id is stored once; a second build of the same
     list and day must not replace what a send may already be delivering."""
     try:
@@ -80,14 +81,16 @@ def save_edition(db: Database, edition: Edition, rendered: Rendered, *,
             exists = conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition.id))
             if exists is not None:
                 raise EditionExists(f"edition {edition.id} is stored already ({exists})")
-            conn.execute(insert(t.editions).values(
-                id=edition.id,
-                list_id=list_id,
-                status="ready",
-                needs_approval=needs_approval,
-                created_at=utcnow(),
-                **_rendering(edition, rendered),
-            ))
+            conn.execute(
+                insert(t.editions).values(
+                    id=edition.id,
+                    list_id=list_id,
+                    status="ready",
+                    needs_approval=needs_approval,
+                    created_at=utcnow(),
+                    **_rendering(edition, rendered),
+                )
+            )
     except IntegrityError:
         # Another process stored it between our check and our insert (PostgreSQL's default
         # isolation lets both see "absent"; SQLite's BEGIN IMMEDIATE does not).
@@ -102,14 +105,20 @@ def _rendering(edition: Edition, rendered: Rendered) -> dict:
         "edition_json": json.dumps(edition_to_dict(edition), ensure_ascii=False),
         "html": rendered.html,
         "text": rendered.text,
-        "tokens_json": json.dumps({"tokens": rendered.tokens, "locale": rendered.locale,
-                                   "direction": rendered.direction,
-                                   "warnings": list(rendered.warnings)}),
+        "tokens_json": json.dumps(
+            {
+                "tokens": rendered.tokens,
+                "locale": rendered.locale,
+                "direction": rendered.direction,
+                "warnings": list(rendered.warnings),
+            }
+        ),
     }
 
 
-def replace_rendering(db: Database, edition_id: str, edition: Edition, rendered: Rendered, *,
-                      edits: dict | None) -> None:
+def replace_rendering(
+    db: Database, edition_id: str, edition: Edition, rendered: Rendered, *, edits: dict | None
+) -> None:
     """An editor changed the draft: store the new rendering and edits, withdraw any approval.
     Refused once sending has started: half the list must not get another email than the rest."""
     e = t.editions
@@ -119,10 +128,16 @@ def replace_rendering(db: Database, edition_id: str, edition: Edition, rendered:
             raise DigestError(f"there is no stored edition {edition_id}")
         if status != "ready":
             raise DigestError(f"edition {edition_id} is {status}: it can no longer be changed")
-        conn.execute(update(e).where(e.c.id == edition_id).values(
-            approved_at=None, approved_by=None,
-            edits_json=json.dumps(edits, ensure_ascii=False) if edits else None,
-            **_rendering(edition, rendered)))
+        conn.execute(
+            update(e)
+            .where(e.c.id == edition_id)
+            .values(
+                approved_at=None,
+                approved_by=None,
+                edits_json=json.dumps(edits, ensure_ascii=False) if edits else None,
+                **_rendering(edition, rendered),
+            )
+        )
 
 
 def approve_edition(db: Database, edition_id: str, *, by: str) -> None:
@@ -133,16 +148,22 @@ def approve_edition(db: Database, edition_id: str, *, by: str) -> None:
             raise DigestError(f"there is no stored edition {edition_id}")
         if status not in ("ready", "paused"):
             raise DigestError(f"edition {edition_id} is {status}: there is nothing to approve")
-        conn.execute(update(e).where(e.c.id == edition_id)
-                     .values(approved_at=utcnow(), approved_by=one_line(by)[:200]))
+        conn.execute(
+            update(e)
+            .where(e.c.id == edition_id)
+            .values(approved_at=utcnow(), approved_by=one_line(by)[:200])
+        )
 
 
 def skip_edition(db: Database, edition_id: str, *, reason: str) -> None:
     """Not sent on purpose (e.g. nothing new): kept, with the reason, for the history."""
     e = t.editions
     with db.write() as conn:
-        conn.execute(update(e).where(e.c.id == edition_id, e.c.status == "ready")
-                     .values(status="skipped", reason=reason, finished_at=utcnow()))
+        conn.execute(
+            update(e)
+            .where(e.c.id == edition_id, e.c.status == "ready")
+            .values(status="skipped", reason=reason, finished_at=utcnow())
+        )
 
 
 def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
@@ -168,19 +189,28 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
         direction=extra.get("direction", "ltr"),
     )
     return StoredEdition(
-        id=row.id, list_name=row.list_name, list_id=row.list_id, status=row.status,
-        reason=row.reason, backend=row.backend, owner=row.owner,
-        needs_approval=row.needs_approval, approved_at=row.approved_at,
+        id=row.id,
+        list_name=row.list_name,
+        list_id=row.list_id,
+        status=row.status,
+        reason=row.reason,
+        backend=row.backend,
+        owner=row.owner,
+        needs_approval=row.needs_approval,
+        approved_at=row.approved_at,
         approved_by=row.approved_by,
         edits=json.loads(row.edits_json) if row.edits_json else None,
         created_at=row.created_at,
-        started_at=row.started_at, finished_at=row.finished_at, edition=edition,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        edition=edition,
         rendered=rendered,
     )
 
 
-def claim_edition(db: Database, edition_id: str, owner: str, *, backend: str,
-                  now: datetime | None = None) -> str:
+def claim_edition(
+    db: Database, edition_id: str, owner: str, *, backend: str, now: datetime | None = None
+) -> str:
     """Take the lease on an edition; returns the status it had ('ready', 'paused', 'sending').
 
     Raises AlreadySent when it was sent, EditionBusy when a live process is sending it.
@@ -189,9 +219,16 @@ def claim_edition(db: Database, edition_id: str, owner: str, *, backend: str,
     e = t.editions
     with db.write() as conn:
         row = conn.execute(
-            select(e.c.status, e.c.owner, e.c.heartbeat_at, e.c.finished_at,
-                   e.c.needs_approval, e.c.approved_at)
-            .where(e.c.id == edition_id).with_for_update()
+            select(
+                e.c.status,
+                e.c.owner,
+                e.c.heartbeat_at,
+                e.c.finished_at,
+                e.c.needs_approval,
+                e.c.approved_at,
+            )
+            .where(e.c.id == edition_id)
+            .with_for_update()
         ).first()
         if row is None:
             raise DigestError(f"there is no stored edition {edition_id}")
@@ -214,32 +251,49 @@ def claim_edition(db: Database, edition_id: str, owner: str, *, backend: str,
                 f"edition {edition_id} is being sent by another process ({row.owner}, last seen "
                 f"{row.heartbeat_at:%H:%M:%S} UTC); wait for it, or stop it first"
             )
-        conn.execute(update(e).where(e.c.id == edition_id).values(
-            status="sending", owner=owner, heartbeat_at=now, backend=backend, reason=None,
-            started_at=func.coalesce(e.c.started_at, now),
-        ))
+        conn.execute(
+            update(e)
+            .where(e.c.id == edition_id)
+            .values(
+                status="sending",
+                owner=owner,
+                heartbeat_at=now,
+                backend=backend,
+                reason=None,
+                started_at=func.coalesce(e.c.started_at, now),
+            )
+        )
     return row.status
 
 
 def heartbeat(conn, edition_id: str, owner: str) -> None:
     """Called inside the ledger's write transaction after each batch."""
-    conn.execute(update(t.editions)
-                 .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
-                 .values(heartbeat_at=utcnow()))
+    conn.execute(
+        update(t.editions)
+        .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
+        .values(heartbeat_at=utcnow())
+    )
 
 
-def release_edition(db: Database, edition_id: str, owner: str, *, status: str,
-                    reason: str | None = None) -> None:
+def release_edition(
+    db: Database, edition_id: str, owner: str, *, status: str, reason: str | None = None
+) -> None:
     """Give the lease back, leaving the edition 'sent' or 'paused' (with the reason)."""
     now = utcnow()
-    values: dict[str, object] = {"status": status, "reason": reason, "owner": None,
-                                 "heartbeat_at": None}
+    values: dict[str, object] = {
+        "status": status,
+        "reason": reason,
+        "owner": None,
+        "heartbeat_at": None,
+    }
     if status == "sent":
         values["finished_at"] = now
     with db.write() as conn:
-        conn.execute(update(t.editions)
-                     .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
-                     .values(**values))
+        conn.execute(
+            update(t.editions)
+            .where(t.editions.c.id == edition_id, t.editions.c.owner == owner)
+            .values(**values)
+        )
 
 
 def edition_status(db: Database, edition_id: str) -> str | None:
@@ -248,8 +302,9 @@ def edition_status(db: Database, edition_id: str) -> str | None:
         return conn.scalar(select(t.editions.c.status).where(t.editions.c.id == edition_id))
 
 
-def cancel_edition(db: Database, edition_id: str, *, reason: str | None = None,
-                   now: datetime | None = None) -> dict[str, int]:
+def cancel_edition(
+    db: Database, edition_id: str, *, reason: str | None = None, now: datetime | None = None
+) -> dict[str, int]:
     """Stop an edition for good: its pending rows become 'cancelled', the edition 'cancelled'.
 
     A sender still running sees it between batches and stops after the batch in flight, whose
@@ -261,41 +316,73 @@ def cancel_edition(db: Database, edition_id: str, *, reason: str | None = None,
     now = now or utcnow()
     e, d = t.editions, t.deliveries
     with db.write() as conn:
-        row = conn.execute(select(e.c.status, e.c.owner, e.c.heartbeat_at)
-                           .where(e.c.id == edition_id).with_for_update()).first()
+        row = conn.execute(
+            select(e.c.status, e.c.owner, e.c.heartbeat_at)
+            .where(e.c.id == edition_id)
+            .with_for_update()
+        ).first()
         if row is None:
             raise DigestError(f"there is no stored edition {edition_id}")
         if row.status in ("sent", "skipped"):
-            raise DigestError(f"edition {edition_id} is {row.status}: there is nothing left "
-                              "to cancel")
+            raise DigestError(
+                f"edition {edition_id} is {row.status}: there is nothing left to cancel"
+            )
         if row.status == "cancelled":
             return {"cancelled": 0, "in_flight": 0, "already": 1}
         cancelled = conn.execute(
-            update(d).where(d.c.edition_id == edition_id, d.c.status == "pending")
+            update(d)
+            .where(d.c.edition_id == edition_id, d.c.status == "pending")
             .values(status="cancelled", detail="cancelled by the operator", updated_at=now)
         ).rowcount
         in_flight = 0
         if row.status == "sending" and _lease_alive(row, now):
-            in_flight = conn.scalar(select(func.count()).select_from(d).where(
-                d.c.edition_id == edition_id, d.c.status == "sending")) or 0
+            in_flight = (
+                conn.scalar(
+                    select(func.count())
+                    .select_from(d)
+                    .where(d.c.edition_id == edition_id, d.c.status == "sending")
+                )
+                or 0
+            )
         else:
             conn.execute(
-                update(d).where(d.c.edition_id == edition_id, d.c.status == "sending")
-                .values(status="unknown", detail="in flight when the sending process stopped",
-                        updated_at=now))
+                update(d)
+                .where(d.c.edition_id == edition_id, d.c.status == "sending")
+                .values(
+                    status="unknown",
+                    detail="in flight when the sending process stopped",
+                    updated_at=now,
+                )
+            )
         why = one_line(reason)[:500] if reason else "cancelled by the operator"
-        conn.execute(update(e).where(e.c.id == edition_id).values(
-            status="cancelled", reason=why, owner=None, heartbeat_at=None, finished_at=now))
+        conn.execute(
+            update(e)
+            .where(e.c.id == edition_id)
+            .values(status="cancelled", reason=why, owner=None, heartbeat_at=None, finished_at=now)
+        )
     return {"cancelled": cancelled, "in_flight": in_flight, "already": 0}
 
 
 def list_editions(db: Database, list_name: str | None = None, limit: int = 50) -> list[dict]:
     e, lists = t.editions, t.lists
-    stmt = (select(e.c.id, lists.c.name.label("list_name"), e.c.status, e.c.subject,
-                   e.c.reason, e.c.needs_approval, e.c.approved_at, e.c.approved_by,
-                   e.c.created_at, e.c.started_at, e.c.finished_at)
-            .join(lists, lists.c.id == e.c.list_id)
-            .order_by(e.c.created_at.desc()).limit(limit))
+    stmt = (
+        select(
+            e.c.id,
+            lists.c.name.label("list_name"),
+            e.c.status,
+            e.c.subject,
+            e.c.reason,
+            e.c.needs_approval,
+            e.c.approved_at,
+            e.c.approved_by,
+            e.c.created_at,
+            e.c.started_at,
+            e.c.finished_at,
+        )
+        .join(lists, lists.c.id == e.c.list_id)
+        .order_by(e.c.created_at.desc())
+        .limit(limit)
+    )
     if list_name:
         stmt = stmt.where(lists.c.name == list_name)
     with db.read() as conn:

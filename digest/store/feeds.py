@@ -23,7 +23,6 @@ class SqlFeedCache:
     def get(self, url: str):
         """The stored entry for ``url`` as a ``CachedFeed``, or None."""
 
-
         c = t.feed_cache.c
         with self.db.read() as conn:
             row = conn.execute(
@@ -31,11 +30,22 @@ class SqlFeedCache:
             ).first()
         if row is None:
             return None
-        return CachedFeed(etag=row.etag, last_modified=row.last_modified, body=bytes(row.body),
-                          content_type=row.content_type)
+        return CachedFeed(
+            etag=row.etag,
+            last_modified=row.last_modified,
+            body=bytes(row.body),
+            content_type=row.content_type,
+        )
 
-    def put(self, url: str, *, etag: str | None, last_modified: str | None, body: bytes,
-            content_type: str | None) -> None:
+    def put(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        body: bytes,
+        content_type: str | None,
+    ) -> None:
         """Store (or replace) the entry for ``url``; ``fetched_at`` records when."""
         # The server chose these: over a column's length PostgreSQL would refuse the insert.
         # A cut validator would never match, so an oversized one is not kept at all.
@@ -45,15 +55,22 @@ class SqlFeedCache:
         etag = etag if etag is None or len(etag) <= t.max_length(c.etag) else None
         if last_modified is not None and len(last_modified) > t.max_length(c.last_modified):
             last_modified = None
-        content_type = content_type and content_type[:t.max_length(c.content_type)]
+        content_type = content_type and content_type[: t.max_length(c.content_type)]
         with self.db.write() as conn:
-            upsert(conn, t.feed_cache, {
-                "url": url, "etag": etag, "last_modified": last_modified, "body": bytes(body),
-                "content_type": content_type, "fetched_at": t.utcnow(),
-            })
+            upsert(
+                conn,
+                t.feed_cache,
+                {
+                    "url": url,
+                    "etag": etag,
+                    "last_modified": last_modified,
+                    "body": bytes(body),
+                    "content_type": content_type,
+                    "fetched_at": t.utcnow(),
+                },
+            )
 
     def delete(self, url: str) -> bool:
         """Forget ``url`` (e.g. after a source is removed from the config)."""
         with self.db.write() as conn:
-            return conn.execute(t.feed_cache.delete().where(t.feed_cache.c.url == url)
-                                ).rowcount > 0
+            return conn.execute(t.feed_cache.delete().where(t.feed_cache.c.url == url)).rowcount > 0

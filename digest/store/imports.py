@@ -63,8 +63,15 @@ class ImportReport:
 
     @property
     def rows(self) -> int:
-        return (self.added + self.updated + self.unchanged + self.skipped_unsubscribed
-                + self.skipped_suppressed + self.opted_out + self.suppressed)
+        return (
+            self.added
+            + self.updated
+            + self.unchanged
+            + self.skipped_unsubscribed
+            + self.skipped_suppressed
+            + self.opted_out
+            + self.suppressed
+        )
 
     @property
     def total_rejected(self) -> int:
@@ -74,16 +81,20 @@ class ImportReport:
         room = max(0, REPORT_MAX - len(self.rejected))
         self.rejected.extend(result.rejected[:room])
         self.rejected_count += result.total_rejected
-        self.warnings.extend(result.warnings[:max(0, REPORT_MAX - len(self.warnings))])
+        self.warnings.extend(result.warnings[: max(0, REPORT_MAX - len(self.warnings))])
         self.merged += result.total_merged
         prefix = f"{result.source}: " if result.source else ""
         self.notes.extend(prefix + note for note in result.notes)
         self.formats.append(prefix + result.format)
 
 
-def import_subscribers(db: Database, list_name: str,
-                       source: CsvResult | CsvStream | Sequence[CsvStream], *,
-                       title: str | None = None) -> ImportReport:
+def import_subscribers(
+    db: Database,
+    list_name: str,
+    source: CsvResult | CsvStream | Sequence[CsvStream],
+    *,
+    title: str | None = None,
+) -> ImportReport:
     """Add the rows of ``source`` to ``list_name`` (created if needed, titled ``title``).
 
     ``source`` is a parsed ``CsvResult`` or, for files of any size, the streams of
@@ -109,19 +120,29 @@ def import_subscribers(db: Database, list_name: str,
                 seen: set[str] | None = set() if isinstance(source, CsvResult) else None
                 batches = iter(rows)
                 while chunk := list(islice(batches, CHUNK)):
-                    _import_chunk(conn, list_id, chunk, now, report, seen,
-                                  result.suppression_reason)
+                    _import_chunk(
+                        conn, list_id, chunk, now, report, seen, result.suppression_reason
+                    )
                 report.add_file(result)
     except IntegrityError as exc:
         # Only reachable when another process imported the same new addresses concurrently
         # (PostgreSQL); the transaction rolled back, so running it again is safe.
-        raise StoreError(f"the import into {name!r} collided with a concurrent change and was "
-                         f"rolled back; run it again ({exc.orig})") from None
+        raise StoreError(
+            f"the import into {name!r} collided with a concurrent change and was "
+            f"rolled back; run it again ({exc.orig})"
+        ) from None
     return report
 
 
-def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: datetime,
-                  report: ImportReport, seen: set[str] | None, reason: str) -> None:
+def _import_chunk(
+    conn: Connection,
+    list_id: int,
+    chunk: list[CsvRow],
+    now: datetime,
+    report: ImportReport,
+    seen: set[str] | None,
+    reason: str,
+) -> None:
     s, m = t.subscribers, t.memberships
     by_key: dict[str, CsvRow] = {}
     for row in chunk:
@@ -134,17 +155,26 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
         by_key[key] = row
     keys = list(by_key)
 
-    suppressed_keys = set(conn.scalars(
-        select(t.suppressions.c.email_key).where(t.suppressions.c.email_key.in_(keys))))
-    existing = {r.email_key: r for r in conn.execute(
-        select(s.c.id, s.c.email_key, s.c.name, s.c.locale, s.c.timezone)
-        .where(s.c.email_key.in_(keys)))}
+    suppressed_keys = set(
+        conn.scalars(select(t.suppressions.c.email_key).where(t.suppressions.c.email_key.in_(keys)))
+    )
+    existing = {
+        r.email_key: r
+        for r in conn.execute(
+            select(s.c.id, s.c.email_key, s.c.name, s.c.locale, s.c.timezone).where(
+                s.c.email_key.in_(keys)
+            )
+        )
+    }
     status: dict[int, str] = {}
     if existing:
-        status = dict(conn.execute(
-            select(m.c.subscriber_id, m.c.status).where(
-                m.c.list_id == list_id,
-                m.c.subscriber_id.in_([r.id for r in existing.values()]))).all())
+        status = dict(
+            conn.execute(
+                select(m.c.subscriber_id, m.c.status).where(
+                    m.c.list_id == list_id, m.c.subscriber_id.in_([r.id for r in existing.values()])
+                )
+            ).all()
+        )
 
     new_subscribers, changes, new_suppressions = [], [], []
     join: dict[str, list[str]] = {"active": [], "unsubscribed": []}
@@ -153,8 +183,9 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
         if row.action == SUPPRESS:
             # Mailchimp "cleaned", listmonk "blocklisted": never mailed, on any list.
             if key not in suppressed_keys:
-                new_suppressions.append({"email_key": key, "reason": reason,
-                                         "source": "import", "created_at": now})
+                new_suppressions.append(
+                    {"email_key": key, "reason": reason, "source": "import", "created_at": now}
+                )
             report.suppressed += 1
             continue
         if key in suppressed_keys:
@@ -162,9 +193,17 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
             continue
         old = existing.get(key)
         if old is None:
-            new_subscribers.append({"email": row.email, "email_key": key, "name": row.name,
-                                    "locale": row.locale, "timezone": row.timezone,
-                                    "created_at": now, "updated_at": now})
+            new_subscribers.append(
+                {
+                    "email": row.email,
+                    "email_key": key,
+                    "name": row.name,
+                    "locale": row.locale,
+                    "timezone": row.timezone,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             if row.action == OPT_OUT:
                 join["unsubscribed"].append(key)
                 report.opted_out += 1
@@ -188,8 +227,15 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
         values = (row.name or old.name, row.locale or old.locale, row.timezone or old.timezone)
         changed = values != (old.name, old.locale, old.timezone)
         if changed:
-            changes.append({"b_id": old.id, "b_name": values[0], "b_locale": values[1],
-                            "b_timezone": values[2], "b_now": now})
+            changes.append(
+                {
+                    "b_id": old.id,
+                    "b_name": values[0],
+                    "b_locale": values[1],
+                    "b_timezone": values[2],
+                    "b_now": now,
+                }
+            )
         if old.id not in status:
             join["active"].append(key)
             report.added += 1
@@ -204,26 +250,45 @@ def _import_chunk(conn: Connection, list_id: int, chunk: list[CsvRow], now: date
         conn.execute(insert(s), new_subscribers)
     if changes:
         conn.execute(
-            update(s).where(s.c.id == bindparam("b_id")).values(
-                name=bindparam("b_name"), locale=bindparam("b_locale"),
-                timezone=bindparam("b_timezone"), updated_at=bindparam("b_now")),
+            update(s)
+            .where(s.c.id == bindparam("b_id"))
+            .values(
+                name=bindparam("b_name"),
+                locale=bindparam("b_locale"),
+                timezone=bindparam("b_timezone"),
+                updated_at=bindparam("b_now"),
+            ),
             changes,
         )
     if leaving:
-        conn.execute(update(m).where(m.c.list_id == list_id, m.c.subscriber_id.in_(leaving),
-                                     m.c.status == "active")
-                     .values(status="unsubscribed", unsubscribed_at=now, updated_at=now))
+        conn.execute(
+            update(m)
+            .where(m.c.list_id == list_id, m.c.subscriber_id.in_(leaving), m.c.status == "active")
+            .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
+        )
     for member_status, join_keys in join.items():
         if not join_keys:
             continue
         left_at = now if member_status == "unsubscribed" else None
         # INSERT ... SELECT: the new ids never travel back to Python, and the constant columns
         # are bound once per chunk instead of once per row.
-        conn.execute(insert(m).from_select(
-            ["list_id", "subscriber_id", "status", "created_at", "unsubscribed_at",
-             "updated_at"],
-            select(literal(list_id, Integer), s.c.id, literal(member_status),
-                   literal(now, t.UtcDateTime), literal(left_at, t.UtcDateTime),
-                   literal(now, t.UtcDateTime))
-            .where(s.c.email_key.in_(join_keys)),
-        ))
+        conn.execute(
+            insert(m).from_select(
+                [
+                    "list_id",
+                    "subscriber_id",
+                    "status",
+                    "created_at",
+                    "unsubscribed_at",
+                    "updated_at",
+                ],
+                select(
+                    literal(list_id, Integer),
+                    s.c.id,
+                    literal(member_status),
+                    literal(now, t.UtcDateTime),
+                    literal(left_at, t.UtcDateTime),
+                    literal(now, t.UtcDateTime),
+                ).where(s.c.email_key.in_(join_keys)),
+            )
+        )

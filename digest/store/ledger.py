@@ -61,16 +61,23 @@ def populate_rows(conn, edition_id: str, list_id: int) -> int:
     already = exists().where(d.c.edition_id == edition_id, d.c.subscriber_id == m.c.subscriber_id)
     active = m.c.status == "active"
     source = (
-        select(literal(edition_id), m.c.subscriber_id,
-               case((active, "pending"), else_="skipped"),
-               case((active, None), else_="unsubscribed"),
-               literal(0), literal(now, t.UtcDateTime))
+        select(
+            literal(edition_id),
+            m.c.subscriber_id,
+            case((active, "pending"), else_="skipped"),
+            case((active, None), else_="unsubscribed"),
+            literal(0),
+            literal(now, t.UtcDateTime),
+        )
         .where(m.c.list_id == list_id, ~already)
         .order_by(m.c.subscriber_id)
     )
-    result = conn.execute(insert(d).from_select(
-        ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source),
-        execution_options={"preserve_rowcount": True})  # an INSERT: see upsert.insert_ignore
+    result = conn.execute(
+        insert(d).from_select(
+            ["edition_id", "subscriber_id", "status", "detail", "attempts", "updated_at"], source
+        ),
+        execution_options={"preserve_rowcount": True},
+    )  # an INSERT: see upsert.insert_ignore
     if result.rowcount and conn.dialect.name == "postgresql":
         # A new database has no statistics yet: the claims would be planned for an empty
         # table and scan it on every batch (a first send 4x slower than on SQLite).
@@ -83,9 +90,17 @@ def has_rows(conn, edition_id: str) -> bool:
     return conn.scalar(select(d.c.id).where(d.c.edition_id == edition_id).limit(1)) is not None
 
 
-def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limit: int,
-                owner: str | None = None, zones: Collection[str] | None = None,
-                default_zone: str = "UTC") -> Batch:
+def claim_batch(
+    db: Database,
+    edition_id: str,
+    list_id: int,
+    *,
+    after: int,
+    limit: int,
+    owner: str | None = None,
+    zones: Collection[str] | None = None,
+    default_zone: str = "UTC",
+) -> Batch:
     """The next ``limit`` pending rows after ``after``, marked ``sending`` (and claimed by
     ``owner``) in one transaction. ``zones``: only readers in those zones (``default_zone`` for
     those without one).
@@ -96,8 +111,16 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
     """
     d, s, m = t.deliveries, t.subscribers, t.memberships
     stmt = (
-        select(d.c.id, d.c.subscriber_id, d.c.attempts, s.c.email, s.c.name, s.c.locale,
-               m.c.status.label("membership"), suppressed_clause(s.c.email_key).label("sup"))
+        select(
+            d.c.id,
+            d.c.subscriber_id,
+            d.c.attempts,
+            s.c.email,
+            s.c.name,
+            s.c.locale,
+            m.c.status.label("membership"),
+            suppressed_clause(s.c.email_key).label("sup"),
+        )
         .join(s, s.c.id == d.c.subscriber_id)
         .outerjoin(m, and_(m.c.list_id == list_id, m.c.subscriber_id == d.c.subscriber_id))
         .where(d.c.edition_id == edition_id, d.c.status == "pending", d.c.id > after)
@@ -118,24 +141,37 @@ def claim_batch(db: Database, edition_id: str, list_id: int, *, after: int, limi
         go = [r for r in rows if r.membership == "active" and not r.sup]
         for ids, why in ((left, "unsubscribed"), (suppressed, "suppressed")):
             if ids:
-                conn.execute(update(d).where(d.c.id.in_(ids))
-                             .values(status="skipped", detail=why, updated_at=now))
+                conn.execute(
+                    update(d)
+                    .where(d.c.id.in_(ids))
+                    .values(status="skipped", detail=why, updated_at=now)
+                )
         if go:
-            conn.execute(update(d).where(d.c.id.in_([r.id for r in go]))
-                         .values(status="sending", attempts=d.c.attempts + 1, updated_at=now,
-                                 worker=owner))
+            conn.execute(
+                update(d)
+                .where(d.c.id.in_([r.id for r in go]))
+                .values(status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner)
+            )
         if owner:
             touch(conn, edition_id, owner)
     claimed = [
-        Claimed(r.id, Subscriber(id=r.subscriber_id, email=r.email, name=r.name,
-                                 locale=r.locale), r.attempts + 1)
+        Claimed(
+            r.id,
+            Subscriber(id=r.subscriber_id, email=r.email, name=r.name, locale=r.locale),
+            r.attempts + 1,
+        )
         for r in go
     ]
     return Batch(claimed, len(left) + len(suppressed), rows[-1].id)
 
 
-def record(db: Database, results: Iterable[tuple[int, str, str | None]], *, edition_id: str,
-           owner: str | None = None) -> None:
+def record(
+    db: Database,
+    results: Iterable[tuple[int, str, str | None]],
+    *,
+    edition_id: str,
+    owner: str | None = None,
+) -> None:
     """Store (delivery id, status, detail) answers in one transaction.
 
     Rows sharing a status and detail (a SendGrid batch shares one X-Message-Id) are updated by
@@ -148,17 +184,26 @@ def record(db: Database, results: Iterable[tuple[int, str, str | None]], *, edit
         return
     d = t.deliveries
     now = utcnow()
-    singles = [{"b_id": ids[0], "b_status": st, "b_detail": detail}
-               for (st, detail), ids in groups.items() if len(ids) == 1]
+    singles = [
+        {"b_id": ids[0], "b_status": st, "b_detail": detail}
+        for (st, detail), ids in groups.items()
+        if len(ids) == 1
+    ]
     with db.write() as conn:
         for (status, detail), ids in groups.items():
             if len(ids) > 1:
-                conn.execute(update(d).where(d.c.id.in_(ids))
-                             .values(status=status, detail=detail, updated_at=now))
+                conn.execute(
+                    update(d)
+                    .where(d.c.id.in_(ids))
+                    .values(status=status, detail=detail, updated_at=now)
+                )
         if singles:
-            conn.execute(update(d).where(d.c.id == bindparam("b_id"))
-                         .values(status=bindparam("b_status"), detail=bindparam("b_detail"),
-                                 updated_at=now), singles)
+            conn.execute(
+                update(d)
+                .where(d.c.id == bindparam("b_id"))
+                .values(status=bindparam("b_status"), detail=bindparam("b_detail"), updated_at=now),
+                singles,
+            )
         if owner:
             touch(conn, edition_id, owner)
 
@@ -168,9 +213,13 @@ def mark_interrupted(db: Database, edition_id: str) -> int:
     d = t.deliveries
     with db.write() as conn:
         return conn.execute(
-            update(d).where(d.c.edition_id == edition_id, d.c.status == "sending")
-            .values(status="unknown", detail="in flight when the sending process stopped",
-                    updated_at=utcnow())
+            update(d)
+            .where(d.c.edition_id == edition_id, d.c.status == "sending")
+            .values(
+                status="unknown",
+                detail="in flight when the sending process stopped",
+                updated_at=utcnow(),
+            )
         ).rowcount
 
 
@@ -196,12 +245,14 @@ def requeue(conn, edition_id: str, status: str, reason: str | None = None) -> in
         stmt = stmt.where(func.lower(d.c.detail).contains(reason.lower(), autoescape=True))
     # attempts back to 0: the operator asked for a fresh try, with the whole retry budget (a
     # row that gave up after 451s would otherwise give up again at its first 4xx).
-    return conn.execute(stmt.values(status="pending", requeued_from=status, attempts=0,
-                                    updated_at=utcnow())).rowcount
+    return conn.execute(
+        stmt.values(status="pending", requeued_from=status, attempts=0, updated_at=utcnow())
+    ).rowcount
 
 
-def reopen_sent(db: Database, edition_id: str, *, unknown: bool, failed: bool,
-                reason: str | None = None) -> tuple[int, int]:
+def reopen_sent(
+    db: Database, edition_id: str, *, unknown: bool, failed: bool, reason: str | None = None
+) -> tuple[int, int]:
     """A ``sent`` edition the operator asks to finish: the asked-for rows back to pending and
     the edition ``paused`` again, in one transaction (nobody holds a lease on a sent edition).
     Returns (unknown, failed) rows put back; an edition not ``sent`` is left for the sender to
@@ -214,8 +265,11 @@ def reopen_sent(db: Database, edition_id: str, *, unknown: bool, failed: bool,
         n_unknown = requeue(conn, edition_id, "unknown") if unknown else 0
         n_failed = requeue(conn, edition_id, "failed", reason) if failed else 0
         if n_unknown or n_failed:
-            conn.execute(update(e).where(e.c.id == edition_id).values(
-                status="paused", reason="reopened by the operator"))
+            conn.execute(
+                update(e)
+                .where(e.c.id == edition_id)
+                .values(status="paused", reason="reopened by the operator")
+            )
     return n_unknown, n_failed
 
 
@@ -226,7 +280,8 @@ def requeued(db: Database, edition_id: str) -> dict[str, dict[str, int]]:
         rows = conn.execute(
             select(d.c.requeued_from, d.c.status, func.count())
             .where(d.c.edition_id == edition_id, d.c.requeued_from.is_not(None))
-            .group_by(d.c.requeued_from, d.c.status)).all()
+            .group_by(d.c.requeued_from, d.c.status)
+        ).all()
     out: dict[str, dict[str, int]] = {}
     for source, status, n in rows:
         out.setdefault(source, {})[status] = n
@@ -238,16 +293,26 @@ def failure_reasons(db: Database, edition_id: str, limit: int = 10) -> list[tupl
     d = t.deliveries
     n = func.count().label("n")
     with db.read() as conn:
-        return [(r.detail or "", r.n) for r in conn.execute(
-            select(d.c.detail, n).where(d.c.edition_id == edition_id, d.c.status == "failed")
-            .group_by(d.c.detail).order_by(n.desc(), d.c.detail).limit(limit))]
+        return [
+            (r.detail or "", r.n)
+            for r in conn.execute(
+                select(d.c.detail, n)
+                .where(d.c.edition_id == edition_id, d.c.status == "failed")
+                .group_by(d.c.detail)
+                .order_by(n.desc(), d.c.detail)
+                .limit(limit)
+            )
+        ]
 
 
 def counts(db: Database, edition_id: str) -> dict[str, int]:
     d = t.deliveries
     with db.read() as conn:
-        rows = conn.execute(select(d.c.status, func.count()).where(d.c.edition_id == edition_id)
-                            .group_by(d.c.status)).all()
+        rows = conn.execute(
+            select(d.c.status, func.count())
+            .where(d.c.edition_id == edition_id)
+            .group_by(d.c.status)
+        ).all()
     out = dict.fromkeys(t.DELIVERY_STATUSES, 0)
     out.update({status: n for status, n in rows})
     return out
@@ -257,7 +322,13 @@ def failures(db: Database, edition_id: str, limit: int = 20) -> list[tuple[str, 
     """(address, reason) of failed rows, for the operator's summary."""
     d, s = t.deliveries, t.subscribers
     with db.read() as conn:
-        return [(r.email, r.detail or "") for r in conn.execute(
-            select(s.c.email, d.c.detail).join(s, s.c.id == d.c.subscriber_id)
-            .where(d.c.edition_id == edition_id, d.c.status == "failed")
-            .order_by(d.c.id).limit(limit))]
+        return [
+            (r.email, r.detail or "")
+            for r in conn.execute(
+                select(s.c.email, d.c.detail)
+                .join(s, s.c.id == d.c.subscriber_id)
+                .where(d.c.edition_id == edition_id, d.c.status == "failed")
+                .order_by(d.c.id)
+                .limit(limit)
+            )
+        ]

@@ -54,8 +54,10 @@ def ensure_list(db: Database, name: str, title: str | None = None) -> bool:
 def check_list_name(name: str) -> str:
     cleaned = (name or "").strip()
     if not cleaned or len(cleaned) > t.LIST_NAME_MAX or any(ord(c) < 32 for c in cleaned):
-        raise StoreError(f"{name!r} is not a usable list name: give 1 to {t.LIST_NAME_MAX} "
-                         "characters on one line")
+        raise StoreError(
+            f"{name!r} is not a usable list name: give 1 to {t.LIST_NAME_MAX} "
+            "characters on one line"
+        )
     return cleaned
 
 
@@ -64,17 +66,22 @@ def list_row_id(conn: Connection, name: str) -> int:
     if list_id is None:
         known = conn.scalars(select(t.lists.c.name).order_by(t.lists.c.name).limit(20)).all()
         hint = f"known lists: {', '.join(known)}" if known else "there are no lists yet"
-        raise StoreError(f"there is no subscriber list named {name!r} ({hint}); "
-                         "importing a CSV with --list creates one")
+        raise StoreError(
+            f"there is no subscriber list named {name!r} ({hint}); "
+            "importing a CSV with --list creates one"
+        )
     return list_id
 
 
-def get_or_create_list(conn: Connection, name: str, title: str | None,
-                        now: datetime) -> tuple[int, bool]:
+def get_or_create_list(
+    conn: Connection, name: str, title: str | None, now: datetime
+) -> tuple[int, bool]:
     list_id = conn.scalar(select(t.lists.c.id).where(t.lists.c.name == name))
     if list_id is not None:
         return list_id, False
-    title = (title or name)[:t.max_length(t.lists.c.title)]  # a long --title must not crash PostgreSQL
+    title = (title or name)[
+        : t.max_length(t.lists.c.title)
+    ]  # a long --title must not crash PostgreSQL
     result = conn.execute(insert(t.lists).values(name=name, title=title, created_at=now))
     key = result.inserted_primary_key
     assert key is not None  # a single-row INSERT always reports the key it made

@@ -56,16 +56,20 @@ def bring_to_baseline(conn, baseline_module) -> list[str]:
 def _baseline_statements(conn, baseline_module) -> list[str]:
     """The baseline's DDL for this database's dialect, rendered offline (nothing executed)."""
     buffer = io.StringIO()
-    context = MigrationContext.configure(dialect_name=conn.dialect.name,
-                                         opts={"as_sql": True, "output_buffer": buffer})
+    context = MigrationContext.configure(
+        dialect_name=conn.dialect.name, opts={"as_sql": True, "output_buffer": buffer}
+    )
     with Operations.context(context):
         baseline_module.upgrade()
     return [s for s in buffer.getvalue().split(";") if s.strip()]
 
 
 def _baseline_tables(conn, baseline_module) -> set[str]:
-    return {m.group(1) for s in _baseline_statements(conn, baseline_module)
-            if s.lstrip().upper().startswith("CREATE TABLE") and (m := _DDL_TABLE.match(s))}
+    return {
+        m.group(1)
+        for s in _baseline_statements(conn, baseline_module)
+        if s.lstrip().upper().startswith("CREATE TABLE") and (m := _DDL_TABLE.match(s))
+    }
 
 
 def _create_from_baseline(conn, baseline_module, names: set[str]) -> None:
@@ -88,8 +92,9 @@ def _approval_columns(conn) -> list[str]:
     columns: dict[str, Column] = {
         # The server default only fills the existing rows; it is dropped just below, as the
         # baseline has none (digest always writes the value).
-        "needs_approval": Column("needs_approval", Boolean(), nullable=False,
-                                 server_default=false()),
+        "needs_approval": Column(
+            "needs_approval", Boolean(), nullable=False, server_default=false()
+        ),
         "approved_at": Column("approved_at", DateTime(timezone=True), nullable=True),
         "approved_by": Column("approved_by", String(200), nullable=True),
         "edits_json": Column("edits_json", Text(), nullable=True),
@@ -105,7 +110,11 @@ def _approval_columns(conn) -> list[str]:
             batch.create_check_constraint(conv("ck_editions_status"), EDITION_STATUS_CHECK)
     if "needs_approval" in lacking:
         with ops.batch_alter_table("editions", recreate="always" if sqlite else "auto") as batch:
-            batch.alter_column("needs_approval", server_default=None,
-                               existing_type=Boolean(), existing_nullable=False)
+            batch.alter_column(
+                "needs_approval",
+                server_default=None,
+                existing_type=Boolean(),
+                existing_nullable=False,
+            )
     done = [f"added editions.{name}" for name in lacking]
     return done + (["allowed edition status 'skipped'"] if old_check else [])

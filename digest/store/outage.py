@@ -49,9 +49,15 @@ class Retry:
     ``then`` ends the sentence of a give-up: what is left behind and what the operator does.
     """
 
-    def __init__(self, seconds: float, *, then: str = "", clock: Callable[[], float] =
-                 time.monotonic, sleep: Callable[[float], object] = time.sleep,
-                 say: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        then: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+        say: Callable[[str], None] | None = None,
+    ):
         self.seconds, self.then = seconds, then
         self.clock, self.sleep = clock, sleep
         self.say = say or log.warning
@@ -69,12 +75,15 @@ class Retry:
                 now = self.clock()
                 if deadline is None:
                     deadline = now + self.seconds
-                    self.say(f"the database does not answer ({describe(exc)}); trying again for "
-                             f"up to {self.seconds:g} s (delivery.database_retry_seconds)")
+                    self.say(
+                        f"the database does not answer ({describe(exc)}); trying again for "
+                        f"up to {self.seconds:g} s (delivery.database_retry_seconds)"
+                    )
                 if now >= deadline:
                     raise DatabaseOutage(
                         f"the database did not answer for {self.seconds:g} s ({describe(exc)})"
-                        + (f"; {self.then}" if self.then else "")) from None
+                        + (f"; {self.then}" if self.then else "")
+                    ) from None
                 self.sleep(min(delay, max(deadline - now, 0.0)))
                 delay = min(delay * 2, 2.0)
                 continue

@@ -120,17 +120,25 @@ def schema_status(bind: Engine | Connection) -> SchemaStatus:
 def refusal(status: SchemaStatus) -> str:
     """The one sentence a command prints when the database is not at the head."""
     if status.state == "unversioned":
-        return (f"the database is at no revision (it was made before digest had migrations); "
-                f"this digest needs {status.head}: {UPGRADE_HINT}")
+        return (
+            f"the database is at no revision (it was made before digest had migrations); "
+            f"this digest needs {status.head}: {UPGRADE_HINT}"
+        )
     if status.state == "empty":
-        return (f"the database is empty (no digest table); this digest needs {status.head}: "
-                f"any command creates the tables, or {UPGRADE_HINT}")
+        return (
+            f"the database is empty (no digest table); this digest needs {status.head}: "
+            f"any command creates the tables, or {UPGRADE_HINT}"
+        )
     if status.state == "ahead":
-        return (f"the database is at revision {status.current}, which this digest does not "
-                f"know (a newer digest wrote it); this digest needs {status.head}: use the "
-                f"newer digest, or restore the backup made before its upgrade")
-    return (f"the database is at revision {status.current}; this digest needs {status.head}: "
-            f"{UPGRADE_HINT}")
+        return (
+            f"the database is at revision {status.current}, which this digest does not "
+            f"know (a newer digest wrote it); this digest needs {status.head}: use the "
+            f"newer digest, or restore the backup made before its upgrade"
+        )
+    return (
+        f"the database is at revision {status.current}; this digest needs {status.head}: "
+        f"{UPGRADE_HINT}"
+    )
 
 
 def check_revision(bind: Engine | Connection) -> SchemaStatus:
@@ -199,7 +207,8 @@ def adopt_unversioned(conn: Connection) -> list[str]:
         raise StoreError(
             f"the database has some of digest's tables but not the schema migrations start "
             f"from (missing {', '.join(missing)}), and is not one an earlier digest wrote; "
-            f"nothing was changed")
+            f"nothing was changed"
+        )
     MigrationContext.configure(conn).stamp(script_directory(), BASELINE)
     return done
 
@@ -213,7 +222,10 @@ def baseline_columns() -> dict[str, frozenset[str]]:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), BASELINE)
             found = inspect(conn)
-            return {t: frozenset(c["name"] for c in found.get_columns(t))
-                    for t in found.get_table_names() if t != VERSION_TABLE}
+            return {
+                t: frozenset(c["name"] for c in found.get_columns(t))
+                for t in found.get_table_names()
+                if t != VERSION_TABLE
+            }
     finally:
         engine.dispose()

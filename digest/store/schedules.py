@@ -58,8 +58,19 @@ class Schedule:
 
 
 _COLUMNS = [f.name for f in fields(Schedule)]
-_SETTINGS = ("list_name", "cron", "timezone", "draft_at", "approval", "if_nothing_new",
-             "min_stories", "backend", "paused", "local_time", "deadline")
+_SETTINGS = (
+    "list_name",
+    "cron",
+    "timezone",
+    "draft_at",
+    "approval",
+    "if_nothing_new",
+    "min_stories",
+    "backend",
+    "paused",
+    "local_time",
+    "deadline",
+)
 
 
 def _from_row(row) -> Schedule:
@@ -78,22 +89,27 @@ def add_schedule(db: Database, schedule: Schedule, *, replace: bool = False) -> 
     with db.write() as conn:
         exists = conn.scalar(select(s.c.name).where(s.c.name == schedule.name))
         if exists and not replace:
-            raise ScheduleError(f"there is a schedule named {schedule.name!r} already; "
-                                "use --replace to change it, or remove it first")
+            raise ScheduleError(
+                f"there is a schedule named {schedule.name!r} already; "
+                "use --replace to change it, or remove it first"
+            )
         if exists:
-            conn.execute(update(s).where(s.c.name == schedule.name)
-                         .values(updated_at=now, **values))
+            conn.execute(
+                update(s).where(s.c.name == schedule.name).values(updated_at=now, **values)
+            )
         else:
-            conn.execute(insert(s).values(name=schedule.name, created_at=now, updated_at=now,
-                                          **values))
+            conn.execute(
+                insert(s).values(name=schedule.name, created_at=now, updated_at=now, **values)
+            )
 
 
 def get_schedule(db: Database, name: str) -> Schedule:
     with db.read() as conn:
         row = conn.execute(select(t.schedules).where(t.schedules.c.name == name)).first()
     if row is None:
-        raise ScheduleError(f"there is no schedule named {name!r} ('digest schedule list' "
-                            "shows them)")
+        raise ScheduleError(
+            f"there is no schedule named {name!r} ('digest schedule list' shows them)"
+        )
     return _from_row(row)
 
 
@@ -108,8 +124,9 @@ def list_schedules(db: Database, list_name: str | None = None) -> list[Schedule]
 def set_paused(db: Database, name: str, paused: bool) -> None:
     s = t.schedules
     with db.write() as conn:
-        done = conn.execute(update(s).where(s.c.name == name)
-                            .values(paused=paused, updated_at=utcnow())).rowcount
+        done = conn.execute(
+            update(s).where(s.c.name == name).values(paused=paused, updated_at=utcnow())
+        ).rowcount
     if not done:
         get_schedule(db, name)  # raises the clear error
 
@@ -128,21 +145,34 @@ def changes_stamp(db: Database) -> tuple:
         return tuple(conn.execute(select(func.count(), func.max(s.c.updated_at))).one())
 
 
-def record_run(db: Database, name: str, *, at: datetime, status: str, reason: str | None,
-               edition_id: str | None) -> None:
+def record_run(
+    db: Database,
+    name: str,
+    *,
+    at: datetime,
+    status: str,
+    reason: str | None,
+    edition_id: str | None,
+) -> None:
     """The outcome of a send-time run (not a touch of updated_at: that would resync jobs)."""
     s = t.schedules
     with db.write() as conn:
-        conn.execute(update(s).where(s.c.name == name).values(
-            last_run_at=at, last_status=status, last_reason=reason, last_edition_id=edition_id))
+        conn.execute(
+            update(s)
+            .where(s.c.name == name)
+            .values(
+                last_run_at=at, last_status=status, last_reason=reason, last_edition_id=edition_id
+            )
+        )
 
 
 def note_edition_reason(db: Database, edition_id: str, reason: str) -> None:
     """Say on a waiting edition why it was not sent (the history and health show it)."""
     e = t.editions
     with db.write() as conn:
-        conn.execute(update(e).where(e.c.id == edition_id, e.c.status == "ready")
-                     .values(reason=reason))
+        conn.execute(
+            update(e).where(e.c.id == edition_id, e.c.status == "ready").values(reason=reason)
+        )
 
 
 def previous_editions(db: Database, list_name: str, *, before: str, limit: int) -> list[dict]:
@@ -152,15 +182,23 @@ def previous_editions(db: Database, list_name: str, *, before: str, limit: int) 
     never reached anyone, so they are still new. Ids are <list>-YYYY-MM-DD, so they sort by day.
     """
     e, lists = t.editions, t.lists
-    stmt = (select(e.c.edition_json).join(lists, lists.c.id == e.c.list_id)
-            .where(lists.c.name == list_name, e.c.id < before,
-                   e.c.status.in_(("sent", "sending", "paused")))
-            .order_by(e.c.id.desc()).limit(limit))
+    stmt = (
+        select(e.c.edition_json)
+        .join(lists, lists.c.id == e.c.list_id)
+        .where(
+            lists.c.name == list_name,
+            e.c.id < before,
+            e.c.status.in_(("sent", "sending", "paused")),
+        )
+        .order_by(e.c.id.desc())
+        .limit(limit)
+    )
     with db.read() as conn:
         return [json.loads(r) for r in conn.scalars(stmt)]
 
 
 # -- the scheduler lease -------------------------------------------------------------------------
+
 
 def acquire_lease(db: Database, owner: str, *, now: datetime | None = None) -> None:
     """Become the one scheduler of this database, or raise SchedulerBusy with who holds it."""
@@ -168,15 +206,18 @@ def acquire_lease(db: Database, owner: str, *, now: datetime | None = None) -> N
         _acquire(db, owner, now or utcnow())
     except IntegrityError:
         # PostgreSQL: two schedulers found no row at the same moment and both inserted it.
-        raise SchedulerBusy("another scheduler started on this database at the same moment; "
-                            "only one may run per database") from None
+        raise SchedulerBusy(
+            "another scheduler started on this database at the same moment; "
+            "only one may run per database"
+        ) from None
 
 
 def _acquire(db: Database, owner: str, now: datetime) -> None:
     lease = t.scheduler_lease
     with db.write() as conn:
-        row = conn.execute(select(lease).where(lease.c.name == LEASE_NAME)
-                           .with_for_update()).first()
+        row = conn.execute(
+            select(lease).where(lease.c.name == LEASE_NAME).with_for_update()
+        ).first()
         if row is not None and row.owner != owner and _alive(row, now):
             raise SchedulerBusy(
                 f"another scheduler is running on this database ({row.owner}, started "
@@ -185,20 +226,28 @@ def _acquire(db: Database, owner: str, now: datetime) -> None:
                 f"first, or wait {int(LEASE_STALE.total_seconds())} s after it died"
             )
         if row is None:
-            conn.execute(insert(lease).values(name=LEASE_NAME, owner=owner, started_at=now,
-                                              heartbeat_at=now))
+            conn.execute(
+                insert(lease).values(name=LEASE_NAME, owner=owner, started_at=now, heartbeat_at=now)
+            )
         else:
-            conn.execute(update(lease).where(lease.c.name == LEASE_NAME)
-                         .values(owner=owner, started_at=now, heartbeat_at=now))
+            conn.execute(
+                update(lease)
+                .where(lease.c.name == LEASE_NAME)
+                .values(owner=owner, started_at=now, heartbeat_at=now)
+            )
 
 
 def renew_lease(db: Database, owner: str) -> bool:
     """False when the lease is no longer ours (taken over after we stalled): stop scheduling."""
     lease = t.scheduler_lease
     with db.write() as conn:
-        return bool(conn.execute(update(lease)
-                                 .where(lease.c.name == LEASE_NAME, lease.c.owner == owner)
-                                 .values(heartbeat_at=utcnow())).rowcount)
+        return bool(
+            conn.execute(
+                update(lease)
+                .where(lease.c.name == LEASE_NAME, lease.c.owner == owner)
+                .values(heartbeat_at=utcnow())
+            ).rowcount
+        )
 
 
 def release_lease(db: Database, owner: str) -> None:
@@ -218,8 +267,11 @@ def lease_holder(db: Database) -> Lease | None:
     """Who holds the scheduler lease, for health checks (None: no scheduler has it)."""
     lease = t.scheduler_lease
     with db.read() as conn:
-        row = conn.execute(select(lease.c.owner, lease.c.started_at, lease.c.heartbeat_at)
-                           .where(lease.c.name == LEASE_NAME)).first()
+        row = conn.execute(
+            select(lease.c.owner, lease.c.started_at, lease.c.heartbeat_at).where(
+                lease.c.name == LEASE_NAME
+            )
+        ).first()
     return Lease(row.owner, row.started_at, row.heartbeat_at) if row else None
 
 

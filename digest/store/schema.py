@@ -166,8 +166,7 @@ feed_cache = Table(
 
 
 EDITION_STATUSES = ("ready", "sending", "paused", "sent", "skipped", "cancelled")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown",
-                     "cancelled")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown", "cancelled")
 
 editions = Table(
     "editions",
@@ -207,8 +206,9 @@ editions = Table(
     Column("deadline_at", UtcDateTime, nullable=True),
     Column("send_rate", Float, nullable=True),
     Column("deadline_missed", Text, nullable=True),
-    CheckConstraint("status IN ('ready', 'sending', 'paused', 'sent', 'skipped', 'cancelled')",
-                    name="status"),
+    CheckConstraint(
+        "status IN ('ready', 'sending', 'paused', 'sent', 'skipped', 'cancelled')", name="status"
+    ),
 )
 
 deliveries = Table(
@@ -216,10 +216,12 @@ deliveries = Table(
     metadata,
     # The ledger: one row per (edition, subscriber), written before anything is posted.
     Column("id", Integer, primary_key=True),
-    Column("edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"),
-           nullable=False),
-    Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
-           nullable=False),
+    Column(
+        "edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+    ),
     # pending: to send; sending: handed to a backend, answer not recorded yet; sent; failed;
     # skipped: suppressed or unsubscribed at send time; unknown: was 'sending' when its process
     # died, or its answer was lost (a dropped connection after the message was handed over), so
@@ -238,7 +240,8 @@ deliveries = Table(
     UniqueConstraint("edition_id", "subscriber_id"),
     CheckConstraint(
         "status IN ('pending', 'sending', 'sent', 'failed', 'skipped', 'unknown', 'cancelled')",
-        name="status"),
+        name="status",
+    ),
     # (edition, id), not (edition, status, id): the status changes twice per row, and an index
     # on it would be rewritten each time; the claim scans pending rows in id order anyway.
     Index("ix_deliveries_edition_id", "edition_id", "id"),
@@ -310,8 +313,9 @@ send_workers = Table(
     # One row per `digest send` process that worked on an edition (digest/store/workers.py):
     # its lease (heartbeat_at + lease_seconds, renewed by a thread while it lives) and how it
     # ended. PostgreSQL lets several be active at once; SQLite one.
-    Column("edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("owner", String(200), primary_key=True),  # host:pid:nonce
     # active: sending; done, paused, stopped: left on its own; dead: its lease expired or
     # its process was gone, and its in-flight rows were marked unknown.

@@ -14,8 +14,9 @@ from digest.store.upsert import insert_ignore
 EVERY = timedelta(hours=1)
 
 
-def claim_confirmation(db: Database, address_key: str, *, now: datetime,
-                       every: timedelta = EVERY) -> bool:
+def claim_confirmation(
+    db: Database, address_key: str, *, now: datetime, every: timedelta = EVERY
+) -> bool:
     """True if a confirmation may be mailed now (and records it); False if one was mailed to
     this address less than ``every`` ago. Atomic: of two concurrent claims, one wins."""
     c = t.signup_confirmations

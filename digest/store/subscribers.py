@@ -99,16 +99,20 @@ def count_members(db: Database, list_name: str) -> dict[str, int]:
         and_(is_active, x.c.email_key.is_not(None)),
     )
     # One pass over the list's memberships; the outer join finds each suppression once.
-    stmt = (
-        select(*(func.coalesce(func.sum(case((bucket, 1), else_=0)), 0) for bucket in buckets))
-        .select_from(m.join(s, s.c.id == m.c.subscriber_id)
-                     .outerjoin(x, x.c.email_key == s.c.email_key))
+    stmt = select(
+        *(func.coalesce(func.sum(case((bucket, 1), else_=0)), 0) for bucket in buckets)
+    ).select_from(
+        m.join(s, s.c.id == m.c.subscriber_id).outerjoin(x, x.c.email_key == s.c.email_key)
     )
     with db.read() as conn:
         active, unsubscribed, suppressed_count = conn.execute(
-            stmt.where(m.c.list_id == list_row_id(conn, list_name))).one()
-    return {"active": int(active), "unsubscribed": int(unsubscribed),
-            "suppressed": int(suppressed_count)}
+            stmt.where(m.c.list_id == list_row_id(conn, list_name))
+        ).one()
+    return {
+        "active": int(active),
+        "unsubscribed": int(unsubscribed),
+        "suppressed": int(suppressed_count),
+    }
 
 
 def list_members(db: Database, list_name: str) -> list[Member]:
@@ -117,8 +121,9 @@ def list_members(db: Database, list_name: str) -> list[Member]:
     return [member for batch in _iter_members(db, list_name) for member in batch]
 
 
-def export_subscribers(db: Database, list_name: str, out: str | os.PathLike | IO, *,
-                       bom: bool = False) -> int:
+def export_subscribers(
+    db: Database, list_name: str, out: str | os.PathLike | IO, *, bom: bool = False
+) -> int:
     """Write the list as CSV (email,name,locale,status), streaming; return the row count.
 
     Unsubscribed and suppressed members are included with their status, so re-importing the
@@ -128,8 +133,7 @@ def export_subscribers(db: Database, list_name: str, out: str | os.PathLike | IO
     return write_subscriber_csv((m for batch in batches for m in batch), out, bom=bom)
 
 
-def _iter_members(db: Database, list_name: str, batch_size: int = 1000
-                  ) -> Iterator[list[Member]]:
+def _iter_members(db: Database, list_name: str, batch_size: int = 1000) -> Iterator[list[Member]]:
     with db.read() as conn:
         list_id = list_row_id(conn, list_name)
     return _member_batches(db, list_id, batch_size)
@@ -138,14 +142,23 @@ def _iter_members(db: Database, list_name: str, batch_size: int = 1000
 def _member_batches(db: Database, list_id: int, batch_size: int) -> Iterator[list[Member]]:
     s, m = t.subscribers, t.memberships
     base = (
-        select(s.c.id, s.c.email, s.c.name, s.c.locale, _effective_status().label("status"),
-               m.c.created_at, m.c.unsubscribed_at)
+        select(
+            s.c.id,
+            s.c.email,
+            s.c.name,
+            s.c.locale,
+            _effective_status().label("status"),
+            m.c.created_at,
+            m.c.unsubscribed_at,
+        )
         .join(m, m.c.subscriber_id == s.c.id)
         .where(m.c.list_id == list_id)
     )
     for rows in _keyset(db, base, m.c.subscriber_id, batch_size):
-        yield [Member(r.id, r.email, r.name, r.locale, r.status, r.created_at,
-                      r.unsubscribed_at) for r in rows]
+        yield [
+            Member(r.id, r.email, r.name, r.locale, r.status, r.created_at, r.unsubscribed_at)
+            for r in rows
+        ]
 
 
 def get_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
@@ -169,8 +182,9 @@ def _effective_status():
 # --------------------------------------------------------------------------- opting out
 
 
-def unsubscribe(db: Database, email: str, list_name: str | None = None, *,
-                source: str | None = None) -> int:
+def unsubscribe(
+    db: Database, email: str, list_name: str | None = None, *, source: str | None = None
+) -> int:
     """Unsubscribe ``email`` from one list, or from every list when ``list_name`` is None.
 
     Returns how many memberships changed (0 when already unsubscribed or unknown: idempotent,
@@ -184,8 +198,10 @@ def unsubscribe(db: Database, email: str, list_name: str | None = None, *,
     with db.write() as conn:
         stmt = (
             update(m)
-            .where(m.c.subscriber_id == select(s.c.id).where(s.c.email_key == key)
-                   .scalar_subquery(), m.c.status == "active")
+            .where(
+                m.c.subscriber_id == select(s.c.id).where(s.c.email_key == key).scalar_subquery(),
+                m.c.status == "active",
+            )
             .values(status="unsubscribed", unsubscribed_at=now, updated_at=now)
         )
         if list_name is not None:
@@ -197,7 +213,18 @@ def unsubscribe(db: Database, email: str, list_name: str | None = None, *,
 
 
 __all__ = [
-    "ImportReport", "ListInfo", "Member", "count_members", "ensure_list", "export_subscribers",
-    "get_subscriber", "import_subscribers", "is_suppressed", "list_members",
-    "lists", "suppress", "unsubscribe", "unsuppress",
+    "ImportReport",
+    "ListInfo",
+    "Member",
+    "count_members",
+    "ensure_list",
+    "export_subscribers",
+    "get_subscriber",
+    "import_subscribers",
+    "is_suppressed",
+    "list_members",
+    "lists",
+    "suppress",
+    "unsubscribe",
+    "unsuppress",
 ]

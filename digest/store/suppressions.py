@@ -33,25 +33,40 @@ def unsuppress(db: Database, email: str) -> bool:
     """Lift a global suppression (e.g. a bounce that was fixed). Memberships are not changed:
     anyone unsubscribed from a list stays unsubscribed from it."""
     with db.write() as conn:
-        return conn.execute(t.suppressions.delete().where(
-            t.suppressions.c.email_key == email_key(email))).rowcount > 0
+        return (
+            conn.execute(
+                t.suppressions.delete().where(t.suppressions.c.email_key == email_key(email))
+            ).rowcount
+            > 0
+        )
 
 
 def is_suppressed(db: Database, email: str) -> bool:
     with db.read() as conn:
-        return conn.scalar(select(t.suppressions.c.email_key).where(
-            t.suppressions.c.email_key == email_key(email))) is not None
+        return (
+            conn.scalar(
+                select(t.suppressions.c.email_key).where(
+                    t.suppressions.c.email_key == email_key(email)
+                )
+            )
+            is not None
+        )
 
 
-def record(conn: Connection, key: str, reason: str, source: str | None,
-           now: datetime) -> bool:
+def record(conn: Connection, key: str, reason: str, source: str | None, now: datetime) -> bool:
     """Insert the suppression inside the caller's transaction, unless one exists."""
     if len(key) > t.EMAIL_MAX:  # a webhook's garbage: no subscriber can hold such a key
         return False
-    return insert_ignore(conn, t.suppressions, {
-        "email_key": key, "reason": reason, "source": (source or None) and source[:200],
-        "created_at": now,
-    })
+    return insert_ignore(
+        conn,
+        t.suppressions,
+        {
+            "email_key": key,
+            "reason": reason,
+            "source": (source or None) and source[:200],
+            "created_at": now,
+        },
+    )
 
 
 def suppressed_clause(key_column):

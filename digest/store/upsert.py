@@ -33,8 +33,11 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
     """Insert ``values`` unless a row with the same primary key exists; True if inserted."""
     dialect_insert = insert_for_dialect(conn)
     if dialect_insert is not None:
-        stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=_key(table))
+        stmt = (
+            dialect_insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=_key(table))
+        )
         # preserve_rowcount: SQLAlchemy only promises rowcount for UPDATE/DELETE; without it
         # psycopg 3 answers -1 for this INSERT.
         return conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount == 1
@@ -52,8 +55,9 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any]) -> None:
     dialect_insert = insert_for_dialect(conn)
     if dialect_insert is not None:
         stmt = dialect_insert(table).values(**values)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=key, set_={k: stmt.excluded[k] for k in rest}))
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=key, set_={k: stmt.excluded[k] for k in rest})
+        )
         return
     where = [table.c[k] == values[k] for k in key]
     if conn.execute(update(table).where(*where).values(**rest)).rowcount == 0:

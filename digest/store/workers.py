@@ -81,15 +81,30 @@ def owner_alive(owner: str) -> bool:
 
 def workers(conn: Connection, edition_id: str) -> list[Worker]:
     w, d = t.send_workers, t.deliveries
-    sending = (select(func.count()).select_from(d)
-               .where(d.c.edition_id == edition_id, d.c.status == "sending",
-                      d.c.worker == w.c.owner).scalar_subquery())
-    rows = conn.execute(select(w, sending.label("sending")).where(w.c.edition_id == edition_id)
-                        .order_by(w.c.started_at, w.c.owner)).all()
-    return [Worker(owner=r.owner, status=r.status, backend=r.backend,
-                   lease_seconds=r.lease_seconds, started_at=r.started_at,
-                   heartbeat_at=r.heartbeat_at, finished_at=r.finished_at, sending=r.sending)
-            for r in rows]
+    sending = (
+        select(func.count())
+        .select_from(d)
+        .where(d.c.edition_id == edition_id, d.c.status == "sending", d.c.worker == w.c.owner)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(w, sending.label("sending"))
+        .where(w.c.edition_id == edition_id)
+        .order_by(w.c.started_at, w.c.owner)
+    ).all()
+    return [
+        Worker(
+            owner=r.owner,
+            status=r.status,
+            backend=r.backend,
+            lease_seconds=r.lease_seconds,
+            started_at=r.started_at,
+            heartbeat_at=r.heartbeat_at,
+            finished_at=r.finished_at,
+            sending=r.sending,
+        )
+        for r in rows
+    ]
 
 
 def list_workers(db: Database, edition_id: str) -> list[Worker]:
@@ -106,13 +121,17 @@ def reap(conn: Connection, edition_id: str, *, keep: set[str], now: datetime) ->
     living = {x.owner for x in everyone if x.alive(now)} | keep
     dead = [x.owner for x in everyone if x.status == "active" and x.owner not in living]
     if dead:
-        conn.execute(update(w).where(w.c.edition_id == edition_id, w.c.owner.in_(dead))
-                     .values(status="dead", finished_at=now))
+        conn.execute(
+            update(w)
+            .where(w.c.edition_id == edition_id, w.c.owner.in_(dead))
+            .values(status="dead", finished_at=now)
+        )
     stmt = update(d).where(d.c.edition_id == edition_id, d.c.status == "sending")
     if living:
         stmt = stmt.where((d.c.worker.is_(None)) | (d.c.worker.not_in(sorted(living))))
-    return conn.execute(stmt.values(status="unknown", detail=IN_FLIGHT_DEAD,
-                                    updated_at=now)).rowcount
+    return conn.execute(
+        stmt.values(status="unknown", detail=IN_FLIGHT_DEAD, updated_at=now)
+    ).rowcount
 
 
 def touch(conn: Connection, edition_id: str, owner: str, now: datetime | None = None) -> bool:
@@ -120,17 +139,28 @@ def touch(conn: Connection, edition_id: str, owner: str, now: datetime | None = 
     (another worker found it dead, or the edition was cancelled)."""
     now = now or utcnow()
     w, e = t.send_workers, t.editions
-    renewed = conn.execute(update(w).where(w.c.edition_id == edition_id, w.c.owner == owner,
-                                           w.c.status == "active")
-                           .values(heartbeat_at=now)).rowcount
-    conn.execute(update(e).where(e.c.id == edition_id, e.c.status == "sending")
-                 .values(heartbeat_at=now))
+    renewed = conn.execute(
+        update(w)
+        .where(w.c.edition_id == edition_id, w.c.owner == owner, w.c.status == "active")
+        .values(heartbeat_at=now)
+    ).rowcount
+    conn.execute(
+        update(e).where(e.c.id == edition_id, e.c.status == "sending").values(heartbeat_at=now)
+    )
     return bool(renewed)
 
 
-def join(db: Database, edition_id: str, owner: str, *, backend: str, lease_seconds: float,
-         share: bool = False, on_first: Callable[[Connection, str], None] | None = None,
-         now: datetime | None = None) -> Joined:
+def join(
+    db: Database,
+    edition_id: str,
+    owner: str,
+    *,
+    backend: str,
+    lease_seconds: float,
+    share: bool = False,
+    on_first: Callable[[Connection, str], None] | None = None,
+    now: datetime | None = None,
+) -> Joined:
     """Become a worker on the edition, in one transaction holding the edition's row.
 
     Raises AlreadySent / NotApproved as a single sender would, and EditionBusy when another
@@ -142,9 +172,17 @@ def join(db: Database, edition_id: str, owner: str, *, backend: str, lease_secon
     e, w = t.editions, t.send_workers
     with db.write() as conn:
         row = conn.execute(
-            select(e.c.status, e.c.owner, e.c.heartbeat_at, e.c.finished_at,
-                   e.c.needs_approval, e.c.approved_at)
-            .where(e.c.id == edition_id).with_for_update()).first()
+            select(
+                e.c.status,
+                e.c.owner,
+                e.c.heartbeat_at,
+                e.c.finished_at,
+                e.c.needs_approval,
+                e.c.approved_at,
+            )
+            .where(e.c.id == edition_id)
+            .with_for_update()
+        ).first()
         if row is None:
             raise DigestError(f"there is no stored edition {edition_id}")
         _check_sendable(edition_id, row)
@@ -153,34 +191,57 @@ def join(db: Database, edition_id: str, owner: str, *, backend: str, lease_secon
         if legacy:
             raise EditionBusy(
                 f"edition {edition_id} is being sent by another process ({row.owner}, last seen "
-                f"{row.heartbeat_at:%H:%M:%S} UTC); wait for it, or stop it first")
+                f"{row.heartbeat_at:%H:%M:%S} UTC); wait for it, or stop it first"
+            )
         if live and (db.dialect == "sqlite" or not share):
             names = ", ".join(x.owner for x in live)
             seen = max(x.heartbeat_at for x in live)
-            hint = ("SQLite: one sender per edition; use PostgreSQL for several"
-                    if db.dialect == "sqlite" else
-                    "to share it with them, run the same command with --join")
-            raise EditionBusy(f"edition {edition_id} is being sent by another process ({names}, "
-                              f"last seen {seen:%H:%M:%S} UTC); {hint}")
+            hint = (
+                "SQLite: one sender per edition; use PostgreSQL for several"
+                if db.dialect == "sqlite"
+                else "to share it with them, run the same command with --join"
+            )
+            raise EditionBusy(
+                f"edition {edition_id} is being sent by another process ({names}, "
+                f"last seen {seen:%H:%M:%S} UTC); {hint}"
+            )
         unknown = reap(conn, edition_id, keep={owner} | {x.owner for x in live}, now=now)
         if not live and on_first is not None:
             on_first(conn, row.status)
-        values = {"status": "active", "backend": backend, "lease_seconds": lease_seconds,
-                  "started_at": now, "heartbeat_at": now, "finished_at": None}
-        renewed = conn.execute(update(w).where(w.c.edition_id == edition_id, w.c.owner == owner)
-                               .values(**values)).rowcount
+        values = {
+            "status": "active",
+            "backend": backend,
+            "lease_seconds": lease_seconds,
+            "started_at": now,
+            "heartbeat_at": now,
+            "finished_at": None,
+        }
+        renewed = conn.execute(
+            update(w).where(w.c.edition_id == edition_id, w.c.owner == owner).values(**values)
+        ).rowcount
         if not renewed:
             conn.execute(insert(w).values(edition_id=edition_id, owner=owner, **values))
-        edition = {"status": "sending", "heartbeat_at": now, "backend": backend,
-                   "started_at": func.coalesce(e.c.started_at, now)}
+        edition = {
+            "status": "sending",
+            "heartbeat_at": now,
+            "backend": backend,
+            "started_at": func.coalesce(e.c.started_at, now),
+        }
         if not live:  # the edition's own owner: the first worker (cancel and status read it)
             edition.update(owner=owner, reason=None)
         conn.execute(update(e).where(e.c.id == edition_id).values(**edition))
     return Joined(previous=row.status, first=not live, newly_unknown=unknown, others=len(live))
 
 
-def leave(db: Database, edition_id: str, owner: str, *, status: str, reason: str | None = None,
-          now: datetime | None = None) -> bool:
+def leave(
+    db: Database,
+    edition_id: str,
+    owner: str,
+    *,
+    status: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> bool:
     """End ``owner``'s work. The last live worker settles the edition: rows in flight with
     nobody become unknown, and it is 'sent' when nothing is pending, else 'paused' with
     ``reason``. Returns True when this was the last live worker."""
@@ -190,18 +251,30 @@ def leave(db: Database, edition_id: str, owner: str, *, status: str, reason: str
     ending = {"sent": "done", "sending": "done", "paused": "paused"}.get(status, "stopped")
     with db.write() as conn:
         current = conn.scalar(select(e.c.status).where(e.c.id == edition_id).with_for_update())
-        conn.execute(update(w).where(w.c.edition_id == edition_id, w.c.owner == owner)
-                     .values(status=ending, finished_at=now, heartbeat_at=now))
+        conn.execute(
+            update(w)
+            .where(w.c.edition_id == edition_id, w.c.owner == owner)
+            .values(status=ending, finished_at=now, heartbeat_at=now)
+        )
         if current == "cancelled":  # a cancel cleared the lease: nothing to give back
             return True
         live = [x for x in workers(conn, edition_id) if x.owner != owner and x.alive(now)]
         if live:
-            conn.execute(update(e).where(e.c.id == edition_id, e.c.owner == owner)
-                         .values(owner=live[0].owner))
+            conn.execute(
+                update(e)
+                .where(e.c.id == edition_id, e.c.owner == owner)
+                .values(owner=live[0].owner)
+            )
             return False
         reap(conn, edition_id, keep=set(), now=now)
-        left = conn.scalar(select(func.count()).select_from(d).where(
-            d.c.edition_id == edition_id, d.c.status.in_(("pending", "sending")))) or 0
+        left = (
+            conn.scalar(
+                select(func.count())
+                .select_from(d)
+                .where(d.c.edition_id == edition_id, d.c.status.in_(("pending", "sending")))
+            )
+            or 0
+        )
         if status == "sent" and not left:
             final = "sent"
         elif status == "sending" and left:  # left sending, ownerless, for the next zone's run
@@ -210,8 +283,12 @@ def leave(db: Database, edition_id: str, owner: str, *, status: str, reason: str
             final = "paused"
         if final == "paused" and not reason:
             reason = "some deliveries are still pending"
-        values: dict[str, object] = {"status": final, "reason": None if final == "sent"
-                                     else reason, "owner": None, "heartbeat_at": None}
+        values: dict[str, object] = {
+            "status": final,
+            "reason": None if final == "sent" else reason,
+            "owner": None,
+            "heartbeat_at": None,
+        }
         if final == "sent":
             values["finished_at"] = now
         conn.execute(update(e).where(e.c.id == edition_id).values(**values))
@@ -223,9 +300,18 @@ def others_in_flight(db: Database, edition_id: str, owner: str) -> int:
     that whoever leaves last sees every answer (or marks a dead worker's batch unknown)."""
     d = t.deliveries
     with db.read() as conn:
-        return conn.scalar(select(func.count()).select_from(d).where(
-            d.c.edition_id == edition_id, d.c.status == "sending",
-            (d.c.worker.is_(None)) | (d.c.worker != owner))) or 0
+        return (
+            conn.scalar(
+                select(func.count())
+                .select_from(d)
+                .where(
+                    d.c.edition_id == edition_id,
+                    d.c.status == "sending",
+                    (d.c.worker.is_(None)) | (d.c.worker != owner),
+                )
+            )
+            or 0
+        )
 
 
 class Heartbeat:
@@ -235,14 +321,20 @@ class Heartbeat:
     beats of slack). ``on_lost`` is called once if the lease was taken from this worker.
     """
 
-    def __init__(self, db: Database, edition_id: str, owner: str, lease_seconds: float, *,
-                 on_lost: Callable[[], None]):
+    def __init__(
+        self,
+        db: Database,
+        edition_id: str,
+        owner: str,
+        lease_seconds: float,
+        *,
+        on_lost: Callable[[], None],
+    ):
         self.db, self.edition_id, self.owner = db, edition_id, owner
         self.interval = max(lease_seconds / 6, 0.05)
         self.on_lost = on_lost
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease {edition_id}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"lease {edition_id}", daemon=True)
 
     def start(self) -> Heartbeat:
         self._thread.start()
@@ -274,9 +366,13 @@ class Heartbeat:
                 failing = False
             except SQLAlchemyError as exc:
                 if not failing:
-                    log.warning("could not renew the send lease of %s (the database does not "
-                                "answer: %s); trying again every %.0f s", self.edition_id,
-                                _first_line(exc), self.interval)
+                    log.warning(
+                        "could not renew the send lease of %s (the database does not "
+                        "answer: %s); trying again every %.0f s",
+                        self.edition_id,
+                        _first_line(exc),
+                        self.interval,
+                    )
                 failing = True
 
 
@@ -288,10 +384,13 @@ def _check_sendable(edition_id: str, row) -> None:
     if row.needs_approval and row.approved_at is None:
         raise NotApproved(
             f"edition {edition_id} waits for an editor's approval: approve it in the web app "
-            f"or with 'digest approve {edition_id}', then send again")
+            f"or with 'digest approve {edition_id}', then send again"
+        )
     if row.status == "sent":
-        raise AlreadySent(f"edition {edition_id} was sent already "
-                          f"({row.finished_at:%Y-%m-%d %H:%M} UTC); nothing to do")
+        raise AlreadySent(
+            f"edition {edition_id} was sent already "
+            f"({row.finished_at:%Y-%m-%d %H:%M} UTC); nothing to do"
+        )
 
 
 def _legacy_holder(row, registered: set[str], now: datetime) -> bool:
@@ -307,4 +406,3 @@ def _legacy_holder(row, registered: set[str], now: datetime) -> bool:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-

@@ -24,10 +24,17 @@ def _iso(value):
 
 
 def _summary(row: dict) -> dict:
-    return {"id": row["id"], "list": row["list_name"], "status": row["status"],
-            "subject": row["subject"], "needs_approval": bool(row["needs_approval"]),
-            "approved_at": _iso(row["approved_at"]), "approved_by": row["approved_by"],
-            "created_at": _iso(row["created_at"]), "finished_at": _iso(row["finished_at"])}
+    return {
+        "id": row["id"],
+        "list": row["list_name"],
+        "status": row["status"],
+        "subject": row["subject"],
+        "needs_approval": bool(row["needs_approval"]),
+        "approved_at": _iso(row["approved_at"]),
+        "approved_by": row["approved_by"],
+        "created_at": _iso(row["created_at"]),
+        "finished_at": _iso(row["finished_at"]),
+    }
 
 
 async def editions(request: Request):
@@ -41,58 +48,125 @@ async def edition(request: Request):
     stored = get_edition(web.db, request.path_params["edition_id"])
     if stored is None:
         raise HTTPException(404, "There is no such edition.")
-    return JSONResponse({
-        "id": stored.id, "list": stored.list_name, "status": stored.status,
-        "approved_at": _iso(stored.approved_at), "approved_by": stored.approved_by,
-        "edition": edition_to_dict(stored.edition, html_bytes=stored.rendered.html_bytes),
-        "edits": drafts.current_edits(stored),
-        "checks": drafts.checks(web.config, stored),
-        "events": edition_counts(web.db, stored.id),
-    })
+    return JSONResponse(
+        {
+            "id": stored.id,
+            "list": stored.list_name,
+            "status": stored.status,
+            "approved_at": _iso(stored.approved_at),
+            "approved_by": stored.approved_by,
+            "edition": edition_to_dict(stored.edition, html_bytes=stored.rendered.html_bytes),
+            "edits": drafts.current_edits(stored),
+            "checks": drafts.checks(web.config, stored),
+            "events": edition_counts(web.db, stored.id),
+        }
+    )
 
 
 def openapi(request: Request):
     base = state(request).base
     error = {"type": "object", "properties": {"error": {"type": "string"}}}
-    summary = {"type": "object", "properties": {
-        k: {"type": "string", "nullable": True} for k in
-        ("id", "list", "status", "subject", "approved_at", "approved_by", "created_at",
-         "finished_at")} | {"needs_approval": {"type": "boolean"}}}
-    refused = {"description": "Not logged in", "content": {
-        "application/json": {"schema": error}}}
-    return JSONResponse({
-        "openapi": "3.1.0",
-        "info": {"title": "digest", "version": "1",
-                 "description": "Editions and their checks. Log in at /login first: the API "
-                                "uses the editors' session cookie."},
-        "servers": [{"url": base or "/"}],
-        "paths": {
-            "/api/editions": {"get": {
-                "summary": "Drafts and past editions, newest first",
-                "responses": {"200": {"description": "Editions", "content": {
-                    "application/json": {"schema": {"type": "array", "items": summary}}}},
-                    "403": refused}}},
-            "/api/editions/{edition_id}": {"get": {
-                "summary": "One edition: its stories, edits, checks and event counts",
-                "parameters": [{"name": "edition_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "The edition", "content": {
-                    "application/json": {"schema": {"type": "object"}}}},
-                    "403": refused,
-                    "404": {"description": "No such edition", "content": {
-                        "application/json": {"schema": error}}}}}},
-            "/hooks/sendgrid": {"post": {
-                "summary": "SendGrid's signed Event Webhook",
-                "parameters": [{"name": h, "in": "header", "required": True,
-                                "schema": {"type": "string"}} for h in
-                               ("X-Twilio-Email-Event-Webhook-Signature",
-                                "X-Twilio-Email-Event-Webhook-Timestamp")],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"type": "array", "items": {"type": "object"}}}}},
-                "responses": {"200": {"description": "Accepted"},
-                              "403": {"description": "Unsigned, forged or stale"}}}},
-        },
-    })
+    summary = {
+        "type": "object",
+        "properties": {
+            k: {"type": "string", "nullable": True}
+            for k in (
+                "id",
+                "list",
+                "status",
+                "subject",
+                "approved_at",
+                "approved_by",
+                "created_at",
+                "finished_at",
+            )
+        }
+        | {"needs_approval": {"type": "boolean"}},
+    }
+    refused = {"description": "Not logged in", "content": {"application/json": {"schema": error}}}
+    return JSONResponse(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "digest",
+                "version": "1",
+                "description": "Editions and their checks. Log in at /login first: the API "
+                "uses the editors' session cookie.",
+            },
+            "servers": [{"url": base or "/"}],
+            "paths": {
+                "/api/editions": {
+                    "get": {
+                        "summary": "Drafts and past editions, newest first",
+                        "responses": {
+                            "200": {
+                                "description": "Editions",
+                                "content": {
+                                    "application/json": {
+                                        "schema": {"type": "array", "items": summary}
+                                    }
+                                },
+                            },
+                            "403": refused,
+                        },
+                    }
+                },
+                "/api/editions/{edition_id}": {
+                    "get": {
+                        "summary": "One edition: its stories, edits, checks and event counts",
+                        "parameters": [
+                            {
+                                "name": "edition_id",
+                                "in": "path",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                        ],
+                        "responses": {
+                            "200": {
+                                "description": "The edition",
+                                "content": {"application/json": {"schema": {"type": "object"}}},
+                            },
+                            "403": refused,
+                            "404": {
+                                "description": "No such edition",
+                                "content": {"application/json": {"schema": error}},
+                            },
+                        },
+                    }
+                },
+                "/hooks/sendgrid": {
+                    "post": {
+                        "summary": "SendGrid's signed Event Webhook",
+                        "parameters": [
+                            {
+                                "name": h,
+                                "in": "header",
+                                "required": True,
+                                "schema": {"type": "string"},
+                            }
+                            for h in (
+                                "X-Twilio-Email-Event-Webhook-Signature",
+                                "X-Twilio-Email-Event-Webhook-Timestamp",
+                            )
+                        ],
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "application/json": {
+                                    "schema": {"type": "array", "items": {"type": "object"}}
+                                }
+                            },
+                        },
+                        "responses": {
+                            "200": {"description": "Accepted"},
+                            "403": {"description": "Unsigned, forged or stale"},
+                        },
+                    }
+                },
+            },
+        }
+    )
 
 
 routes = [

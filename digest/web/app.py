@@ -49,8 +49,14 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
         base=base_path(config.site.public_url),
         make_backend=make_backend or _default_backend(config),
     )
-    routes: list[BaseRoute] = [*login.routes, *editors.routes, *subscribers.routes,
-                               *hooks.routes, *api.routes, *ops.routes]
+    routes: list[BaseRoute] = [
+        *login.routes,
+        *editors.routes,
+        *subscribers.routes,
+        *hooks.routes,
+        *api.routes,
+        *ops.routes,
+    ]
     top: list[BaseRoute] = [Mount(web.base, routes=routes)] if web.base else routes
     if web.base:
         top.insert(0, Route("/", lambda r: RedirectResponse(f"{web.base}/", 303)))
@@ -63,14 +69,23 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
             Middleware(SecurityHeaders),
             Middleware(ClientAddress, trusted=config.web.trusted_proxies),
             Middleware(BodyLimit, paths={f"{web.base}/hooks/sendgrid": hooks.MAX_BODY}),
-            Middleware(SessionMiddleware, secret_key=session_key, session_cookie="digest_session",
-                       max_age=SESSION_HOURS * 3600, same_site="strict",
-                       https_only=config.site.public_url.startswith("https://"),
-                       path=web.base or "/"),
+            Middleware(
+                SessionMiddleware,
+                secret_key=session_key,
+                session_cookie="digest_session",
+                max_age=SESSION_HOURS * 3600,
+                same_site="strict",
+                https_only=config.site.public_url.startswith("https://"),
+                path=web.base or "/",
+            ),
         ],
         # DigestError (BadToken included) is answered like an HTTPException; Exception goes to
         # Starlette's outermost middleware, which answers 500 and re-raises for the server log.
-        exception_handlers={Exception: error_response, HTTPException: error_response, DigestError: error_response},
+        exception_handlers={
+            Exception: error_response,
+            HTTPException: error_response,
+            DigestError: error_response,
+        },
     )
     app.state.web = web
     app.state.templates = templates()
@@ -86,9 +101,11 @@ class SecurityHeaders:
         (b"referrer-policy", b"no-referrer"),
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"SAMEORIGIN"),  # the preview frames are same-origin iframes
-        (b"content-security-policy",
-         b"default-src 'self'; img-src * data:; style-src 'self' 'unsafe-inline'; "
-         b"script-src 'none'; frame-ancestors 'self'; form-action 'self'"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src * data:; style-src 'self' 'unsafe-inline'; "
+            b"script-src 'none'; frame-ancestors 'self'; form-action 'self'",
+        ),
     ]
 
     def __init__(self, app):
@@ -102,7 +119,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    h for h in self.HEADERS if h[0] not in names]
+                    h for h in self.HEADERS if h[0] not in names
+                ]
                 if b"cache-control" not in names:  # drafts and tokens: keep out of caches
                     message["headers"].append((b"cache-control", b"no-store"))
             await send(message)

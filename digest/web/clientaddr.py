@@ -65,8 +65,9 @@ class ClientAddress:
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket") and self.trusted:
             peer = scope.get("client")
-            forwarded = [v.decode("latin-1") for k, v in scope.get("headers", ())
-                         if k == b"x-forwarded-for"]
+            forwarded = [
+                v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
+            ]
             address = client_address(peer[0] if peer else None, forwarded, self.trusted)
             if peer is None or address != peer[0]:
                 scope["client"] = (address, peer[1] if peer else 0)

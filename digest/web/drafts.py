@@ -38,8 +38,9 @@ def save_edits(config: Config, db: Database, stored: StoredEdition, edits: dict)
     base = base_edition(stored)
     edits = edit_ops.clean(edits)
     edition = edit_ops.apply(base, edits)
-    rendered = render_edition(edition, config,
-                              list_title=config.list_config(edition.list_name).title)
+    rendered = render_edition(
+        edition, config, list_title=config.list_config(edition.list_name).title
+    )
     stored_edits = {**edits, "base": edition_to_dict(base)} if edits else None
     replace_rendering(db, stored.id, edition, rendered, edits=stored_edits)
     saved = get_edition(db, stored.id)
@@ -58,28 +59,54 @@ def checks(config: Config, stored: StoredEdition) -> list[dict]:
     r = stored.rendered
     html, text = filled(config, stored)
     size = len(r.html.encode("utf-8"))
-    out = [_check("HTML size", size <= config.edition.max_html_bytes,
-                  size_warning(r.html, config.edition.max_html_bytes)
-                  or f"{size / 1000:.1f} KB (Gmail clips above about "
-                     f"{GMAIL_CLIP_BYTES / 1000:.0f} KB)")]
+    out = [
+        _check(
+            "HTML size",
+            size <= config.edition.max_html_bytes,
+            size_warning(r.html, config.edition.max_html_bytes)
+            or f"{size / 1000:.1f} KB (Gmail clips above about {GMAIL_CLIP_BYTES / 1000:.0f} KB)",
+        )
+    ]
     alt = [w for w in image_warnings(r.html) if "alt" in w]
     out.append(_check("Images with alt text", not alt, " ".join(alt) or "every image has one"))
     insecure = insecure_links(html)
-    out.append(_check("Links use https", not insecure,
-                      ("Not https: " + ", ".join(insecure[:10])) if insecure else "all https"))
+    out.append(
+        _check(
+            "Links use https",
+            not insecure,
+            ("Not https: " + ", ".join(insecure[:10])) if insecure else "all https",
+        )
+    )
     length = len(r.subject)
-    out.append(_check("Subject length", 0 < length <= SUBJECT_WARN,
-                      f"{length} characters" + (f" (over {SUBJECT_WARN}: clients cut it)"
-                                                if length > SUBJECT_WARN else "")))
+    out.append(
+        _check(
+            "Subject length",
+            0 < length <= SUBJECT_WARN,
+            f"{length} characters"
+            + (f" (over {SUBJECT_WARN}: clients cut it)" if length > SUBJECT_WARN else ""),
+        )
+    )
     address = config.site.postal_address
     has_address = address in _text_of(html) and address in text
-    out.append(_check("Postal address", has_address,
-                      address if has_address else "the footer lacks the postal address"))
+    out.append(
+        _check(
+            "Postal address",
+            has_address,
+            address if has_address else "the footer lacks the postal address",
+        )
+    )
     tokens = r.tokens
-    has_unsub = (tokens.get("html", {}).get("unsubscribe_url", "\0") in r.html
-                 and tokens.get("text", {}).get("unsubscribe_url", "\0") in r.text)
-    out.append(_check("Unsubscribe link", has_unsub,
-                      "in both parts" if has_unsub else "missing from the HTML or text part"))
+    has_unsub = (
+        tokens.get("html", {}).get("unsubscribe_url", "\0") in r.html
+        and tokens.get("text", {}).get("unsubscribe_url", "\0") in r.text
+    )
+    out.append(
+        _check(
+            "Unsubscribe link",
+            has_unsub,
+            "in both parts" if has_unsub else "missing from the HTML or text part",
+        )
+    )
     return out
 
 
@@ -102,8 +129,9 @@ def insecure_links(html: str) -> list[str]:
         root = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
         return []
-    links = [a.get("href") or "" for a in root.iter("a")] + [i.get("src") or ""
-                                                             for i in root.iter("img")]
+    links = [a.get("href") or "" for a in root.iter("a")] + [
+        i.get("src") or "" for i in root.iter("img")
+    ]
     return sorted({u for u in links if u and not u.startswith(("https://", "mailto:", "#"))})
 
 
@@ -121,7 +149,7 @@ def send_test(config: Config, stored: StoredEdition, backend, address: str) -> s
         subscriber=Subscriber(id=0, email=address),
         values=values,
         message_id=f"<{stored.id}.test.{secrets.token_hex(6)}@"
-                   f"{config.sender.email.rsplit('@', 1)[-1]}>",
+        f"{config.sender.email.rsplit('@', 1)[-1]}>",
     )
     try:
         outcomes = backend.send_batch(job, [recipient])

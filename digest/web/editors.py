@@ -48,12 +48,21 @@ async def edition(request: Request):
     base = drafts.base_edition(stored)
     current = {edit_ops.story_key(s) for s in (*stored.edition.ticker, *stored.edition.featured)}
     dropped = [s for s in (*base.featured, *base.ticker) if edit_ops.story_key(s) not in current]
-    return page(request, "edition.html", {
-        "e": stored, "text": text, "checks": drafts.checks(web.config, stored),
-        "edits": drafts.current_edits(stored), "dropped": dropped, "key": edit_ops.story_key,
-        "counts": edition_counts(web.db, stored.id), "editable": stored.status == "ready",
-        "message": request.query_params.get("m"),
-    })
+    return page(
+        request,
+        "edition.html",
+        {
+            "e": stored,
+            "text": text,
+            "checks": drafts.checks(web.config, stored),
+            "edits": drafts.current_edits(stored),
+            "dropped": dropped,
+            "key": edit_ops.story_key,
+            "counts": edition_counts(web.db, stored.id),
+            "editable": stored.status == "ready",
+            "message": request.query_params.get("m"),
+        },
+    )
 
 
 async def preview_html(request: Request):
@@ -94,8 +103,11 @@ async def stories(request: Request):
     elif action == "restore":
         dropped = [k for k in dropped if k != key]
     elif action in ("up", "down"):
-        section = "featured" if any(edit_ops.story_key(s) == key
-                                    for s in stored.edition.featured) else "ticker"
+        section = (
+            "featured"
+            if any(edit_ops.story_key(s) == key for s in stored.edition.featured)
+            else "ticker"
+        )
         keys = [edit_ops.story_key(s) for s in getattr(stored.edition, section)]
         order = dict(edits.get("order", {}))
         order[section] = edit_ops.move(keys, key, -1 if action == "up" else 1)
@@ -135,8 +147,9 @@ async def test_send(request: Request):
     from email_validator import EmailNotValidError
 
     try:
-        detail = await run_in_threadpool(drafts.send_test, web.config, stored,
-                                         web.make_backend(), address)
+        detail = await run_in_threadpool(
+            drafts.send_test, web.config, stored, web.make_backend(), address
+        )
     except EmailNotValidError as exc:
         return _back(request, stored, f"Not sent: {exc}")
     return _back(request, stored, f"Test sent to {address} ({detail}).")

@@ -69,11 +69,17 @@ def _check_timestamp(stamp: str) -> None:
     except ValueError:
         raise HTTPException(403, "The timestamp is not a number of seconds.") from None
     if skew > MAX_SKEW:
-        raise HTTPException(403, f"The timestamp is too old (more than {MAX_SKEW // 60} "
-                                 "minutes): a replayed post, or a clock that is off.")
+        raise HTTPException(
+            403,
+            f"The timestamp is too old (more than {MAX_SKEW // 60} "
+            "minutes): a replayed post, or a clock that is off.",
+        )
     if skew < -MAX_SKEW:
-        raise HTTPException(403, f"The timestamp is too new (more than {MAX_SKEW // 60} "
-                                 "minutes ahead): a clock that is off.")
+        raise HTTPException(
+            403,
+            f"The timestamp is too new (more than {MAX_SKEW // 60} "
+            "minutes ahead): a clock that is off.",
+        )
 
 
 routes = [Route("/hooks/sendgrid", sendgrid, methods=["POST"])]

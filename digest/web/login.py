@@ -28,21 +28,27 @@ async def login(request: Request):
     password = str(form.get("password", ""))
     account, client = name[:200], client_ip(request)
     if not web.login_limit.allowed(account, client):
-        raise HTTPException(429, "Too many failed logins: wait a quarter of an hour and try "
-                                 "again.")
+        raise HTTPException(429, "Too many failed logins: wait a quarter of an hour and try again.")
     stored = web.config.editors.get(name)
     ok = verify_password(password, stored or DUMMY_HASH) and stored is not None
     if not ok:
         web.login_limit.failed(account, client)
-        return page(request, "login.html", {"error": "Wrong name or password.", "name": name},
-                    status=401)
+        return page(
+            request, "login.html", {"error": "Wrong name or password.", "name": name}, status=401
+        )
     web.login_limit.succeeded(account, client)
     old = request.session.get("sid")
     if isinstance(old, str):  # logging in again over a live session ends that one
         await run_in_threadpool(revoke_session, web.db, session_id_hash(old), now=utcnow())
     sid = secrets.token_urlsafe(32)
-    await run_in_threadpool(create_session, web.db, session_id_hash(sid), name, now=utcnow(),
-                            lifetime=timedelta(hours=SESSION_HOURS))
+    await run_in_threadpool(
+        create_session,
+        web.db,
+        session_id_hash(sid),
+        name,
+        now=utcnow(),
+        lifetime=timedelta(hours=SESSION_HOURS),
+    )
     request.session.clear()  # a fresh CSRF token for the logged-in session
     request.session["sid"] = sid
     request.scope[USER_KEY] = name
@@ -54,8 +60,9 @@ async def logout(request: Request):
     await form_with_csrf(request)
     sid = request.session.get("sid")
     if isinstance(sid, str):
-        await run_in_threadpool(revoke_session, request.app.state.web.db, session_id_hash(sid),
-                                now=utcnow())
+        await run_in_threadpool(
+            revoke_session, request.app.state.web.db, session_id_hash(sid), now=utcnow()
+        )
     request.session.clear()
     return RedirectResponse(f"{request.app.state.web.base}/login", 303)
 

@@ -22,8 +22,9 @@ MIN_TOKEN = 8  # shorter path segments are not tokens; replacing them would garb
 
 # The tokens in the path of the request being handled. Each request runs in a task (and its
 # threads) with a copy of the context, so one request never sees another's.
-_tokens: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("digest_tokens",
-                                                                          default=())
+_tokens: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "digest_tokens", default=()
+)
 
 
 def redact(text: str) -> str:

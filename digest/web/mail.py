@@ -16,22 +16,37 @@ from digest.errors import DigestError
 from digest.models import Edition, Rendered, Subscriber
 
 
-def send_notice(config: Config, backend, *, to: str, subject: str, lines: list[str],
-                link: str, locale: str) -> None:
+def send_notice(
+    config: Config, backend, *, to: str, subject: str, lines: list[str], link: str, locale: str
+) -> None:
     from digest.delivery.job import make_job
 
     now = datetime.now(UTC)
     text = "\n\n".join([*lines, link]) + "\n"
     body = "".join(f"<p>{_html.escape(line)}</p>" for line in lines)
-    html = (f'<!doctype html><html lang="{locale}"><meta charset="utf-8"><body>{body}'
-            f'<p><a href="{_html.escape(link)}">{_html.escape(link)}</a></p>'
-            f"<p>{_html.escape(config.site.postal_address)}</p></body></html>")
+    html = (
+        f'<!doctype html><html lang="{locale}"><meta charset="utf-8"><body>{body}'
+        f'<p><a href="{_html.escape(link)}">{_html.escape(link)}</a></p>'
+        f"<p>{_html.escape(config.site.postal_address)}</p></body></html>"
+    )
     nonce = secrets.token_hex(6)
-    edition = Edition(id=f"notice-{nonce}", list_name="notice", subject=subject, preheader="",
-                      locale=locale, timezone=config.site.timezone, reference_time=now,
-                      window_start=now, ticker=(), featured=())
-    job = make_job(config, edition, Rendered(html=html, text=text, subject=subject,
-                                             preheader="", tokens={}, locale=locale))
+    edition = Edition(
+        id=f"notice-{nonce}",
+        list_name="notice",
+        subject=subject,
+        preheader="",
+        locale=locale,
+        timezone=config.site.timezone,
+        reference_time=now,
+        window_start=now,
+        ticker=(),
+        featured=(),
+    )
+    job = make_job(
+        config,
+        edition,
+        Rendered(html=html, text=text, subject=subject, preheader="", tokens={}, locale=locale),
+    )
     domain = config.sender.email.rsplit("@", 1)[-1]
     recipient = Recipient(
         subscriber=Subscriber(id=0, email=to),

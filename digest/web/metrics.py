@@ -45,8 +45,9 @@ class DatabaseCollector:
         try:
             families = list(self._families())
         except SQLAlchemyError as exc:
-            log.warning("metrics: the database does not answer: %s",
-                        getattr(exc, "orig", None) or exc)
+            log.warning(
+                "metrics: the database does not answer: %s", getattr(exc, "orig", None) or exc
+            )
             up.add_metric([], 0)
             yield up
             return
@@ -57,15 +58,24 @@ class DatabaseCollector:
     def _families(self):
         names = _Capped()
         messages = GaugeMetricFamily(
-            "digest_messages", "Send-ledger rows (one per edition and subscriber) by status.",
-            labels=["list", "backend", "status"])
+            "digest_messages",
+            "Send-ledger rows (one per edition and subscriber) by status.",
+            labels=["list", "backend", "status"],
+        )
         for list_name, backend, status, n in stats.message_counts(self.db):
-            messages.add_metric([names.list(list_name), _known(backend, BACKENDS),
-                                 _known(status, DELIVERY_STATUSES)], n)
+            messages.add_metric(
+                [
+                    names.list(list_name),
+                    _known(backend, BACKENDS),
+                    _known(status, DELIVERY_STATUSES),
+                ],
+                n,
+            )
         yield messages
 
-        events = CounterMetricFamily("digest_webhook_events",
-                                     "SendGrid webhook events received, by type.", labels=["type"])
+        events = CounterMetricFamily(
+            "digest_webhook_events", "SendGrid webhook events received, by type.", labels=["type"]
+        )
         for kind, n in sorted(stats.event_counts(self.db).items()):
             events.add_metric([_known(kind, EVENTS)], n)
         yield events
@@ -73,25 +83,32 @@ class DatabaseCollector:
         durations = SummaryMetricFamily(
             "digest_edition_send_seconds",
             "Time from the first claim of an edition to the end of its send, sent editions.",
-            labels=["list"])
+            labels=["list"],
+        )
         for list_name, (count, total) in sorted(stats.send_durations(self.db).items()):
             durations.add_metric([names.list(list_name)], count_value=count, sum_value=total)
         yield durations
 
-        build = GaugeMetricFamily("digest_edition_build_seconds",
-                                  "Build time of each list's latest edition (sources to render).",
-                                  labels=["list"])
+        build = GaugeMetricFamily(
+            "digest_edition_build_seconds",
+            "Build time of each list's latest edition (sources to render).",
+            labels=["list"],
+        )
         failures = GaugeMetricFamily(
             "digest_source_fetch_failures",
             "Sources that failed (fetch or parse) in each list's latest edition.",
-            labels=["list"])
+            labels=["list"],
+        )
         source_up = GaugeMetricFamily(
-            "digest_source_up", "1 if the source was read in the list's latest edition.",
-            labels=["list", "source"])
+            "digest_source_up",
+            "1 if the source was read in the list's latest edition.",
+            labels=["list", "source"],
+        )
         latest = GaugeMetricFamily(
             "digest_edition_latest_timestamp_seconds",
             "When each list's latest edition was stored, with its status.",
-            labels=["list", "status"])
+            labels=["list", "status"],
+        )
         for e in stats.latest_editions(self.db):
             list_label = names.list(e.list_name)
             if e.build_seconds is not None:
@@ -102,11 +119,13 @@ class DatabaseCollector:
             latest.add_metric([list_label, e.status], e.created_at.timestamp())
         yield from (build, failures, source_up, latest)
 
-        held = GaugeMetricFamily("digest_scheduler_lease_held",
-                                 "1 if a scheduler holds the lease on this database.")
+        held = GaugeMetricFamily(
+            "digest_scheduler_lease_held", "1 if a scheduler holds the lease on this database."
+        )
         age = GaugeMetricFamily(
             "digest_scheduler_lease_age_seconds",
-            "Seconds since the scheduler last renewed its lease (renewed every 15 s).")
+            "Seconds since the scheduler last renewed its lease (renewed every 15 s).",
+        )
         lease = lease_holder(self.db)
         held.add_metric([], 1 if lease else 0)
         if lease is not None:

@@ -35,8 +35,12 @@ async def metrics(request: Request) -> Response:
         raise HTTPException(404)
     token = web.config.web.metrics_token
     if token and not _bearer_matches(request.headers.get("authorization", ""), token):
-        return Response("Metrics need the bearer token (DIGEST_METRICS_TOKEN).\n", 401,
-                        headers={"WWW-Authenticate": "Bearer"}, media_type="text/plain")
+        return Response(
+            "Metrics need the bearer token (DIGEST_METRICS_TOKEN).\n",
+            401,
+            headers={"WWW-Authenticate": "Bearer"},
+            media_type="text/plain",
+        )
     # A registry per scrape is a few objects: cheaper than the queries it runs.
     body = await run_in_threadpool(render, registry_for(web.db))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
@@ -44,8 +48,9 @@ async def metrics(request: Request) -> Response:
 
 def _bearer_matches(header: str, token: str) -> bool:
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              token.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]

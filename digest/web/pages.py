@@ -55,14 +55,25 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(directory=str(TEMPLATES))
 
 
-def page(request: Request, name: str, context: dict | None = None, status: int = 200,
-         headers: dict | None = None) -> Response:
+def page(
+    request: Request,
+    name: str,
+    context: dict | None = None,
+    status: int = 200,
+    headers: dict | None = None,
+) -> Response:
     """A server-rendered page, with what every page needs: the prefix, the user, the CSRF token."""
     web = state(request)
-    ctx = {"base": web.base, "site": web.config.site, "user": current_user(request),
-           "csrf": _LazyCsrf(request), **(context or {})}
-    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status,
-                                                         headers=headers)
+    ctx = {
+        "base": web.base,
+        "site": web.config.site,
+        "user": current_user(request),
+        "csrf": _LazyCsrf(request),
+        **(context or {}),
+    }
+    return request.app.state.templates.TemplateResponse(
+        request, name, ctx, status_code=status, headers=headers
+    )
 
 
 class _LazyCsrf:

@@ -37,8 +37,15 @@ def verify_password(password: str, stored: str) -> bool:
         if kind != "scrypt":
             return False
         expected = _unb64(digest)
-        got = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expected), maxmem=2**26)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=2**26,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)

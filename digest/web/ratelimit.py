@@ -64,8 +64,14 @@ class LoginLimit:
     While a limit holds, the password is not even checked, so waiting is the only way on.
     """
 
-    def __init__(self, *, per_account: int = 5, per_client: int = 20, window: float = 900,
-                 clock=time.monotonic):
+    def __init__(
+        self,
+        *,
+        per_account: int = 5,
+        per_client: int = 20,
+        window: float = 900,
+        clock=time.monotonic,
+    ):
         self.pairs = RateLimit(per_account, window, clock=clock)
         self.clients = RateLimit(per_client, window, clock=clock)
 

@@ -15,17 +15,24 @@ from digest.errors import DigestError
 
 CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
 # Root on a machine with no network: no sandbox (it needs user namespaces), nothing phoning home.
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WIDTHS = (375, 800)
 
 
 def chromium_path() -> str:
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if not path:
-        raise DigestError("Chromium is not installed (apt-get install chromium); screenshots "
-                          "need it")
+        raise DigestError(
+            "Chromium is not installed (apt-get install chromium); screenshots need it"
+        )
     return path
 
 
@@ -40,9 +47,11 @@ def screenshot(html: str, out_dir: Path, stem: str, widths=WIDTHS) -> list[Path]
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise DigestError("screenshots need the screenshots extra: pip install "
-                          "'digest[screenshots]' (never 'playwright install': the system's "
-                          "Chromium is used)") from None
+        raise DigestError(
+            "screenshots need the screenshots extra: pip install "
+            "'digest[screenshots]' (never 'playwright install': the system's "
+            "Chromium is used)"
+        ) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     with sync_playwright() as p:

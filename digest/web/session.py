@@ -39,8 +39,10 @@ async def form_with_csrf(request: Request):
     sent = form.get("csrf")
     expected = request.session.get("csrf")
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
-        raise HTTPException(403, "This form has expired or did not come from this site: "
-                                 "reload the page and try again.")
+        raise HTTPException(
+            403,
+            "This form has expired or did not come from this site: reload the page and try again.",
+        )
     return form
 
 
@@ -73,7 +75,8 @@ def require_editor(request: Request) -> str:
     user = current_user(request)
     if user is None:
         if request.method == "GET" and not request.url.path.removeprefix(
-                request.app.state.web.base).startswith("/api/"):
+            request.app.state.web.base
+        ).startswith("/api/"):
             raise _LoginRedirect(request)
         raise HTTPException(403, "Log in first.")
     return user
@@ -88,5 +91,3 @@ class _LoginRedirect(HTTPException):
 def client_ip(request: Request) -> str:
     """The client's address, as digest/web/clientaddr.py decided it (trusted proxies)."""
     return request.client.host if request.client else "?"
-
-

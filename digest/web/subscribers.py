@@ -52,7 +52,11 @@ SIGNUP_MAX_AGE = 7 * 24 * 3600
 @functools.cache
 def zone_names() -> list[str]:
     """The zones a reader may pick: the tzdata package's, Area/City names, sorted."""
-    return sorted(z for z in available() if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/")))
+    return sorted(
+        z for z in available() if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))
+    )
+
+
 LANGUAGES = {"fr": "Français", "en": "English", "ar": "العربية"}
 
 
@@ -73,8 +77,9 @@ async def unsubscribe_page(request: Request):
     await request.form()
     if subscriber is not None:
         try:
-            await run_in_threadpool(unsubscribe, web.db, subscriber.email, list_name,
-                                    source="one-click")
+            await run_in_threadpool(
+                unsubscribe, web.db, subscriber.email, list_name, source="one-click"
+            )
         except StoreError:  # the list is gone: they are on it no more than before; still 200
             log.warning("one-click unsubscribe for a list that no longer exists")
     return page(request, "unsubscribe.html", {"title": title, "done": True})
@@ -97,19 +102,30 @@ async def preferences(request: Request):
         set_timezone(web.db, subscriber.id, normalize_timezone(str(form.get("timezone", ""))))
         subscriber, saved = get_subscriber(web.db, subscriber.id), True
     members = memberships_of(web.db, subscriber.id)
-    lists = [(name, lst.title, members.get(name) == "active")
-             for name, lst in web.config.lists.items()]
-    return page(request, "preferences.html", {
-        "lists": lists, "locale": subscriber.locale or "", "languages": LANGUAGES,
-        "saved": saved, "list_name": list_name, "zones": zone_names(),
-        "timezone": get_timezone(web.db, subscriber.id) or "",
-        "site_timezone": web.config.site.timezone})
+    lists = [
+        (name, lst.title, members.get(name) == "active") for name, lst in web.config.lists.items()
+    ]
+    return page(
+        request,
+        "preferences.html",
+        {
+            "lists": lists,
+            "locale": subscriber.locale or "",
+            "languages": LANGUAGES,
+            "saved": saved,
+            "list_name": list_name,
+            "zones": zone_names(),
+            "timezone": get_timezone(web.db, subscriber.id) or "",
+            "site_timezone": web.config.site.timezone,
+        },
+    )
 
 
 def _address_key(secret: str, address: str) -> str:
     """What signup_confirmations keeps instead of the address: an HMAC under the app's key."""
-    return hmac.new(secret.encode(), b"digest.signup:" + email_key(address).encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode(), b"digest.signup:" + email_key(address).encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
@@ -129,12 +145,17 @@ async def signup(request: Request):
     try:
         address = normalize_email(str(form.get("email", "")).strip())
     except EmailNotValidError as exc:
-        return page(request, "signup.html", {"lists": lists, "languages": LANGUAGES,
-                                             "error": str(exc)}, status=400)
+        return page(
+            request,
+            "signup.html",
+            {"lists": lists, "languages": LANGUAGES, "error": str(exc)},
+            status=400,
+        )
     if list_name not in lists:
         raise HTTPException(400, "Choose one of the lists.")
     token = _serializer(request).dumps(
-        [address, list_name, locale if locale in LANGUAGES else None])
+        [address, list_name, locale if locale in LANGUAGES else None]
+    )
     link = f"{web.config.site.public_url}/confirm/{token}"
     # One confirmation per address per hour, whatever the client: the form must not become a
     # way to flood someone's inbox from many addresses. The page says the same either way.
@@ -143,12 +164,19 @@ async def signup(request: Request):
         return _check_your_inbox(request)
     try:
         await run_in_threadpool(
-            send_notice, web.config, web.make_backend(), to=address,
+            send_notice,
+            web.config,
+            web.make_backend(),
+            to=address,
             subject=f"{web.config.site.name}: confirm your subscription",
-            lines=[f"Someone (we hope you) asked to receive {lists[list_name]} at this address.",
-                   "Follow this link to confirm; if it was not you, ignore this message and "
-                   "nothing will happen."],
-            link=link, locale=web.config.site.locale)
+            lines=[
+                f"Someone (we hope you) asked to receive {lists[list_name]} at this address.",
+                "Follow this link to confirm; if it was not you, ignore this message and "
+                "nothing will happen.",
+            ],
+            link=link,
+            locale=web.config.site.locale,
+        )
     except Exception:
         log.exception("signup confirmation to a new address failed")
         await run_in_threadpool(release_confirmation, web.db, key, sent_at=now)
@@ -157,36 +185,48 @@ async def signup(request: Request):
 
 def _check_your_inbox(request: Request):
     # The same answer for every address, known or not: the form reveals nothing.
-    return page(request, "message.html", {
-        "heading": "Check your inbox",
-        "text": "If the address can receive mail, a message with a confirmation link is on "
-                "its way. Nothing is subscribed until the link is followed."})
+    return page(
+        request,
+        "message.html",
+        {
+            "heading": "Check your inbox",
+            "text": "If the address can receive mail, a message with a confirmation link is on "
+            "its way. Nothing is subscribed until the link is followed.",
+        },
+    )
 
 
 async def confirm(request: Request):
     web = state(request)
     try:
         address, list_name, locale = _serializer(request).loads(
-            request.path_params["token"], max_age=SIGNUP_MAX_AGE)
+            request.path_params["token"], max_age=SIGNUP_MAX_AGE
+        )
     except (BadSignature, ValueError):
-        raise HTTPException(400, "This confirmation link is not valid or has expired: "
-                                 "sign up again.") from None
+        raise HTTPException(
+            400, "This confirmation link is not valid or has expired: sign up again."
+        ) from None
     title = web.config.list_config(list_name).title
     if request.method == "GET":  # scanners prefetch links: GET only asks
         return page(request, "confirm.html", {"title": title})
     await form_with_csrf(request)
-    await run_in_threadpool(confirm_signup, web.db, address, list_name, locale=locale,
-                            title=title)
-    return page(request, "message.html", {"heading": "Subscribed",
-                                          "text": f"You will receive {title}."})
+    await run_in_threadpool(confirm_signup, web.db, address, list_name, locale=locale, title=title)
+    return page(
+        request, "message.html", {"heading": "Subscribed", "text": f"You will receive {title}."}
+    )
 
 
 async def general(request: Request):
     """Where the links of archived and test emails lead: nobody's subscription."""
-    return page(request, "message.html", {
-        "heading": "Your own link",
-        "text": "To unsubscribe or change your preferences, use the link at the bottom of an "
-                "email you received: it is made for your address alone."})
+    return page(
+        request,
+        "message.html",
+        {
+            "heading": "Your own link",
+            "text": "To unsubscribe or change your preferences, use the link at the bottom of an "
+            "email you received: it is made for your address alone.",
+        },
+    )
 
 
 async def archive(request: Request):

@@ -12,11 +12,16 @@ from tests.conftest import EXAMPLE_CSV, SAMPLE, SAMPLE_NOW
 def digest(*args, cwd, env_extra=None, check=True):
     import os
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DIGEST_", "SENDGRID_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
     env.update(env_extra or {})
-    proc = subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -24,14 +29,21 @@ def digest(*args, cwd, env_extra=None, check=True):
 
 def test_build_the_sample_page(site, tmp_path):
     out = tmp_path / "ed"
-    proc = digest("build", "--source", str(SAMPLE), "--now", SAMPLE_NOW, "--out", str(out),
-                  cwd=tmp_path)
+    proc = digest(
+        "build", "--source", str(SAMPLE), "--now", SAMPLE_NOW, "--out", str(out), cwd=tmp_path
+    )
     assert "9 headlines, 1 featured" in proc.stdout
     data = json.loads((out / "edition.json").read_text(encoding="utf-8"))
     assert [s["published_at"] for s in data["ticker"]] == [
-        "2025-07-01T07:34:00+01:00", "2025-07-01T07:30:00+01:00", "2025-07-01T07:14:00+01:00",
-        "2025-07-01T07:06:00+01:00", "2025-07-01T06:55:00+01:00", "2025-06-30T19:00:00+01:00",
-        "2025-06-30T18:32:00+01:00", "2025-06-30T18:00:00+01:00", "2025-06-30T17:30:00+01:00",
+        "2025-07-01T07:34:00+01:00",
+        "2025-07-01T07:30:00+01:00",
+        "2025-07-01T07:14:00+01:00",
+        "2025-07-01T07:06:00+01:00",
+        "2025-07-01T06:55:00+01:00",
+        "2025-06-30T19:00:00+01:00",
+        "2025-06-30T18:32:00+01:00",
+        "2025-06-30T18:00:00+01:00",
+        "2025-06-30T17:30:00+01:00",
     ]
     assert data["ticker"][0]["title"].startswith("L’économie marocaine maintient son élan")
     [featured] = data["featured"]
@@ -51,30 +63,47 @@ def test_build_the_sample_page(site, tmp_path):
 
 def test_config_mistakes_are_one_sentence_and_exit_2(tmp_path, site):
     broken = tmp_path / "broken.toml"
-    broken.write_text(site.read_text().replace('timezone = "Africa/Casablanca"',
-                                               'timezone = "Africa/Atlantis"'))
+    broken.write_text(
+        site.read_text().replace('timezone = "Africa/Casablanca"', 'timezone = "Africa/Atlantis"')
+    )
     proc = digest("build", "--config", str(broken), cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert str(broken) in proc.stderr and "site.timezone" in proc.stderr
-    missing = digest("build", cwd=tmp_path / "..", env_extra={"DIGEST_CONFIG": "/nope.toml"},
-                     check=False)
+    missing = digest(
+        "build", cwd=tmp_path / "..", env_extra={"DIGEST_CONFIG": "/nope.toml"}, check=False
+    )
     assert missing.returncode == 2 and "/nope.toml" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
 def test_every_source_failing_stops_the_build(site, tmp_path):
     (tmp_path / "empty.txt").write_text("")
-    proc = digest("build", "--source", str(tmp_path / "empty.txt"), "--source",
-                  str(tmp_path / "absent.xml"), cwd=tmp_path, check=False)
+    proc = digest(
+        "build",
+        "--source",
+        str(tmp_path / "empty.txt"),
+        "--source",
+        str(tmp_path / "absent.xml"),
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "every source failed" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "edition.json").exists()
 
 
 def test_one_broken_source_warns_and_the_edition_goes_on(site, tmp_path):
-    proc = digest("build", "--source", str(SAMPLE), "--source", str(tmp_path / "absent.xml"),
-                  "--now", SAMPLE_NOW, cwd=tmp_path)
+    proc = digest(
+        "build",
+        "--source",
+        str(SAMPLE),
+        "--source",
+        str(tmp_path / "absent.xml"),
+        "--now",
+        SAMPLE_NOW,
+        cwd=tmp_path,
+    )
     assert "warning" in proc.stderr and "absent.xml" in proc.stderr
     data = json.loads((tmp_path / "out" / "edition.json").read_text(encoding="utf-8"))
     assert len(data["ticker"]) == 9
@@ -87,17 +116,36 @@ def test_import_send_outbox_and_unsubscribe(site, tmp_path):
     assert "10 added" in proc.stdout
     again = digest("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale", cwd=tmp_path)
     assert "0 added" in again.stdout and "10 unchanged" in again.stdout
-    digest("subscribers", "unsubscribe", "ZOE.moreau@example.org", "--list", "matinale",
-           cwd=tmp_path)
+    digest(
+        "subscribers", "unsubscribe", "ZOE.moreau@example.org", "--list", "matinale", cwd=tmp_path
+    )
 
-    dry = digest("send", "--list", "matinale", "--now", SAMPLE_NOW, "--dry-run", "--out",
-                 str(tmp_path / "dry"), cwd=tmp_path)
+    dry = digest(
+        "send",
+        "--list",
+        "matinale",
+        "--now",
+        SAMPLE_NOW,
+        "--dry-run",
+        "--out",
+        str(tmp_path / "dry"),
+        cwd=tmp_path,
+    )
     assert "would send to 9 subscribers" in dry.stdout
     assert not list((tmp_path / "dry").glob("*.eml"))
 
     out = tmp_path / "outbox"
-    proc = digest("send", "--list", "matinale", "--now", SAMPLE_NOW, "--out", str(out),
-                  cwd=tmp_path, env_extra={"DIGEST_SECRET_KEY": "k" * 40})
+    proc = digest(
+        "send",
+        "--list",
+        "matinale",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(out),
+        cwd=tmp_path,
+        env_extra={"DIGEST_SECRET_KEY": "k" * 40},
+    )
     emls = sorted(out.glob("*.eml"))
     assert len(emls) == 9
     recipients = set()
@@ -112,8 +160,10 @@ def test_import_send_outbox_and_unsubscribe(site, tmp_path):
     export = digest("subscribers", "export", "--list", "matinale", cwd=tmp_path)
     lines = export.stdout.splitlines()
     assert lines[0] == "email,name,locale,status" and len(lines) == 11
-    assert any(line.startswith("zoe.moreau@example.org") and line.endswith("unsubscribed")
-               for line in lines)
+    assert any(
+        line.startswith("zoe.moreau@example.org") and line.endswith("unsubscribed")
+        for line in lines
+    )
 
 
 def test_unknown_list_is_a_clear_error(site, tmp_path):

@@ -32,38 +32,74 @@ def environ(api_host=None):
 
 
 def digest(*args, cwd, api_host=None, check=True):
-    proc = subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd,
-                          env=environ(api_host), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=environ(api_host),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
 
 def subscribe(site, tmp_path, n, extra=""):
-    site.write_text(site.read_text() + "\n[delivery]\nbackoff_base = 0.05\nbackoff_max = 1\n"
-                    "max_retries = 2\n" + extra)
+    site.write_text(
+        site.read_text() + "\n[delivery]\nbackoff_base = 0.05\nbackoff_max = 1\n"
+        "max_retries = 2\n" + extra
+    )
     csv = tmp_path / "list.csv"
-    csv.write_text("email,name\n" + "".join(f"reader{i:05d}@example.com,Lecteur {i}\n"
-                                            for i in range(n)), encoding="utf-8")
+    csv.write_text(
+        "email,name\n" + "".join(f"reader{i:05d}@example.com,Lecteur {i}\n" for i in range(n)),
+        encoding="utf-8",
+    )
     digest("subscribers", "import", str(csv), "--list", "matinale", cwd=tmp_path)
     return [f"reader{i:05d}@example.com" for i in range(n)]
 
 
 def sendgrid_send(tmp_path, server_or_url, *extra, check=False):
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.url
-    return digest("send", "--list", "matinale", "--backend", "sendgrid", "--now", SAMPLE_NOW,
-                  "--out", str(tmp_path / "ed"), *extra, cwd=tmp_path, api_host=url,
-                  check=check)
+    return digest(
+        "send",
+        "--list",
+        "matinale",
+        "--backend",
+        "sendgrid",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(tmp_path / "ed"),
+        *extra,
+        cwd=tmp_path,
+        api_host=url,
+        check=check,
+    )
 
 
 def smtp_setup(site, port):
-    site.write_text(site.read_text() + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
-                    'security = "none"\ntimeout = 5\n')
+    site.write_text(
+        site.read_text() + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+        'security = "none"\ntimeout = 5\n'
+    )
 
 
 def smtp_send(tmp_path, *extra, check=False):
-    return digest("send", "--list", "matinale", "--backend", "smtp", "--now", SAMPLE_NOW,
-                  "--out", str(tmp_path / "ed"), *extra, cwd=tmp_path, check=check)
+    return digest(
+        "send",
+        "--list",
+        "matinale",
+        "--backend",
+        "smtp",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(tmp_path / "ed"),
+        *extra,
+        cwd=tmp_path,
+        check=check,
+    )
 
 
 def counts(site):
@@ -72,6 +108,7 @@ def counts(site):
 
 
 # -- 1. a refused batch is not lost -----------------------------------------------------------
+
 
 def test_a_sendgrid_400_batch_is_sent_by_retry_failed(site, tmp_path):
     everyone = subscribe(site, tmp_path, 3_000)
@@ -128,6 +165,7 @@ def test_reason_needs_retry_failed(site, tmp_path):
 
 # -- 2 and 5. unknown: never resent blindly, resent on request even once sent -------------------
 
+
 def test_smtp_drop_after_the_relay_queued_it_is_unknown_not_a_duplicate(site, tmp_path):
     with SmtpTestServer() as server:
         smtp_setup(site, server.port)
@@ -150,7 +188,8 @@ def test_smtp_drop_after_the_relay_queued_it_is_unknown_not_a_duplicate(site, tm
 
 
 def test_sendgrid_drops_after_the_body_are_unknown_and_resend_unknown_reopens_a_sent_edition(
-        site, tmp_path):
+    site, tmp_path
+):
     everyone = subscribe(site, tmp_path, 3_000)
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
         server.script(["ok", "drop-after-accept", "drop"])
@@ -192,15 +231,32 @@ def test_a_refused_connection_is_safe_to_retry_and_stays_pending(site, tmp_path)
 
 # -- 8. SIGTERM during a long Retry-After ----------------------------------------------------
 
+
 def test_sigterm_interrupts_a_retry_after_wait(site, tmp_path):
     subscribe(site, tmp_path, 2_000)
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
         server.script(["ok", "429:900"])
         proc = subprocess.Popen(
-            [sys.executable, "-m", "digest", "send", "--list", "matinale", "--backend",
-             "sendgrid", "--now", SAMPLE_NOW, "--out", str(tmp_path / "ed")],
-            cwd=tmp_path, env=environ(server.url), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "digest",
+                "send",
+                "--list",
+                "matinale",
+                "--backend",
+                "sendgrid",
+                "--now",
+                SAMPLE_NOW,
+                "--out",
+                str(tmp_path / "ed"),
+            ],
+            cwd=tmp_path,
+            env=environ(server.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert wait_until(lambda: server.attempts == 2, timeout=60)
             proc.send_signal(signal.SIGTERM)
@@ -215,6 +271,7 @@ def test_sigterm_interrupts_a_retry_after_wait(site, tmp_path):
 
 
 # -- cancel ------------------------------------------------------------------------------------
+
 
 def test_cancel_from_the_command_line(site, tmp_path):
     subscribe(site, tmp_path, 3_000)
@@ -236,15 +293,33 @@ def test_cancel_from_the_command_line(site, tmp_path):
 
 # -- 8. --dry-run stores nothing; --out ----------------------------------------------------------
 
+
 def test_a_dry_run_stores_nothing(site, tmp_path):
     subscribe(site, tmp_path, 3)
-    dry = digest("send", "--list", "matinale", "--now", "2025-07-01T06:00:00+01:00",
-                 "--out", str(tmp_path / "dry"), "--dry-run", cwd=tmp_path)
+    dry = digest(
+        "send",
+        "--list",
+        "matinale",
+        "--now",
+        "2025-07-01T06:00:00+01:00",
+        "--out",
+        str(tmp_path / "dry"),
+        "--dry-run",
+        cwd=tmp_path,
+    )
     assert "5 headlines" in dry.stdout and "nothing was stored" in dry.stdout
     with open_database(load_config(site, env={}).database_url) as db:
         assert get_edition(db, EDITION) is None  # before: stored, and mailed at 08:00
-    digest("send", "--list", "matinale", "--now", SAMPLE_NOW, "--out", str(tmp_path / "o"),
-           cwd=tmp_path)
+    digest(
+        "send",
+        "--list",
+        "matinale",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(tmp_path / "o"),
+        cwd=tmp_path,
+    )
     with open_database(load_config(site, env={}).database_url) as db:
         assert len(get_edition(db, EDITION).edition.ticker) == 9
 
@@ -255,8 +330,16 @@ def test_an_out_folder_that_cannot_be_written_is_one_sentence(site, tmp_path):
     blocker.write_text("not a folder")
     for command in ("build", "send"):
         args = ["--list", "matinale"] if command == "send" else []
-        proc = digest(command, *args, "--now", SAMPLE_NOW, "--out", str(blocker / "out"),
-                      cwd=tmp_path, check=False)
+        proc = digest(
+            command,
+            *args,
+            "--now",
+            SAMPLE_NOW,
+            "--out",
+            str(blocker / "out"),
+            cwd=tmp_path,
+            check=False,
+        )
         assert proc.returncode == 1, proc.stderr
         assert "cannot write the edition files to" in proc.stderr
         assert "Traceback" not in proc.stderr

@@ -23,10 +23,27 @@ from tests.delivery.smtp_server import wait_until
 
 def start_send(tmp_path, server, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "digest", "send", "--list", "matinale", "--backend", "sendgrid",
-         "--now", SAMPLE_NOW, "--out", str(tmp_path / "ed"), *extra],
-        cwd=tmp_path, env=environ(server.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "send",
+            "--list",
+            "matinale",
+            "--backend",
+            "sendgrid",
+            "--now",
+            SAMPLE_NOW,
+            "--out",
+            str(tmp_path / "ed"),
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=environ(server.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc, timeout=240):
@@ -43,9 +60,20 @@ def test_a_long_retry_after_keeps_the_lease_and_a_second_send_is_refused(site, t
         first = start_send(tmp_path, server)
         wait_until(lambda: server.answers, timeout=60)
         time.sleep(2.5)  # two and a half leases into the wait
-        second = digest("send", "--list", "matinale", "--backend", "sendgrid", "--now",
-                        SAMPLE_NOW, "--out", str(tmp_path / "ed"), cwd=tmp_path,
-                        api_host=server.url, check=False)
+        second = digest(
+            "send",
+            "--list",
+            "matinale",
+            "--backend",
+            "sendgrid",
+            "--now",
+            SAMPLE_NOW,
+            "--out",
+            str(tmp_path / "ed"),
+            cwd=tmp_path,
+            api_host=server.url,
+            check=False,
+        )
         code, out, err = finish(first)
     assert code == 0, out + err
     assert second.returncode == 1 and "Traceback" not in second.stderr
@@ -68,9 +96,21 @@ def test_three_workers_share_an_edition_and_a_killed_ones_batch_is_unknown(site,
         if url.startswith("sqlite"):
             first = start_send(tmp_path, server, "--join")
             wait_until(lambda: server.answers or server.message_ids, timeout=120)
-            refused = digest("send", "--list", "matinale", "--backend", "sendgrid", "--now",
-                             SAMPLE_NOW, "--out", str(tmp_path / "ed"), "--join",
-                             cwd=tmp_path, api_host=server.url, check=False)
+            refused = digest(
+                "send",
+                "--list",
+                "matinale",
+                "--backend",
+                "sendgrid",
+                "--now",
+                SAMPLE_NOW,
+                "--out",
+                str(tmp_path / "ed"),
+                "--join",
+                cwd=tmp_path,
+                api_host=server.url,
+                check=False,
+            )
             gate.set()
             assert finish(first)[0] == 0
             assert refused.returncode == 1 and "Traceback" not in refused.stderr
@@ -83,8 +123,10 @@ def test_three_workers_share_an_edition_and_a_killed_ones_batch_is_unknown(site,
             procs += [start_send(tmp_path, server, "--join") for _ in range(2)]
             if not wait_until(lambda: len(_in_flight(db)) == 3, timeout=180):
                 gate.set()
-                pytest.fail(f"three workers never had batches in flight at once: "
-                            f"{[finish(p) for p in procs]}")
+                pytest.fail(
+                    f"three workers never had batches in flight at once: "
+                    f"{[finish(p) for p in procs]}"
+                )
             victim = sorted(_in_flight(db))[1]
             pid = int(victim.split(":")[1])
             os.kill(pid, signal.SIGKILL)  # its batch: accepted by the provider, never answered
@@ -94,8 +136,10 @@ def test_three_workers_share_an_edition_and_a_killed_ones_batch_is_unknown(site,
             results = [finish(p) for p in procs]
             with db.read() as conn:
                 rows = conn.execute(
-                    select(t.subscribers.c.email, t.deliveries.c.status, t.deliveries.c.worker)
-                    .join(t.subscribers, t.subscribers.c.id == t.deliveries.c.subscriber_id)).all()
+                    select(
+                        t.subscribers.c.email, t.deliveries.c.status, t.deliveries.c.worker
+                    ).join(t.subscribers, t.subscribers.c.id == t.deliveries.c.subscriber_id)
+                ).all()
                 edition_status = conn.scalar(select(t.editions.c.status))
     by_pid = dict(zip((p.pid for p in procs), results, strict=True))
     assert by_pid.pop(pid)[0] == -signal.SIGKILL
@@ -123,7 +167,10 @@ def _workers(db):
 def _in_flight(db) -> set[str]:
     """Workers holding rows 'sending' right now."""
     with db.read() as conn:
-        return {w for (w,) in conn.execute(
-            select(t.deliveries.c.worker).where(t.deliveries.c.status == "sending").distinct())
-            if w}
-
+        return {
+            w
+            for (w,) in conn.execute(
+                select(t.deliveries.c.worker).where(t.deliveries.c.status == "sending").distinct()
+            )
+            if w
+        }

@@ -47,8 +47,9 @@ def test_lookup_order_explicit_then_env_then_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_config(env={}).site.name == "Site"
     assert load_config(env={"DIGEST_CONFIG": str(other)}).site.name == "Other"
-    assert load_config(tmp_path / "digest.toml", env={"DIGEST_CONFIG": str(other)}).site.name \
-        == "Site"
+    assert (
+        load_config(tmp_path / "digest.toml", env={"DIGEST_CONFIG": str(other)}).site.name == "Site"
+    )
 
 
 def test_environment_supplies_secrets_and_overrides(tmp_path):
@@ -65,18 +66,30 @@ def test_environment_supplies_secrets_and_overrides(tmp_path):
     assert "SG.secret" not in repr(config) and "k" * 40 not in repr(config)
 
 
-@pytest.mark.parametrize("change, key, words", [
-    (('timezone = "Africa/Casablanca"', 'timezone = "Mars/Olympus"'), "site.timezone",
-     "unknown IANA time zone"),
-    (('locale = "fr"', 'locale = "xx_YY_ZZ"'), "site.locale", "unknown locale"),
-    (('postal_address = "1 rue X, Casablanca"', ""), "site.postal_address", "required"),
-    (('email = "news@example.com"', 'email = "news@example.com\\r\\nBcc: x@y"'), "sender.email",
-     "plain email"),
-    (('path = "home.txt"', 'path = "home.txt"\nrole = "sidebar"'), "sources.home.role",
-     "'ticker' or 'featured'"),
-    (('[database]', '[database]\nurll = "x"'), None, "unknown key(s) in [database]: urll"),
-    (('name = "home"', 'name = "home"\nurl = "https://x"'), "sources.home", "exactly one"),
-])
+@pytest.mark.parametrize(
+    "change, key, words",
+    [
+        (
+            ('timezone = "Africa/Casablanca"', 'timezone = "Mars/Olympus"'),
+            "site.timezone",
+            "unknown IANA time zone",
+        ),
+        (('locale = "fr"', 'locale = "xx_YY_ZZ"'), "site.locale", "unknown locale"),
+        (('postal_address = "1 rue X, Casablanca"', ""), "site.postal_address", "required"),
+        (
+            ('email = "news@example.com"', 'email = "news@example.com\\r\\nBcc: x@y"'),
+            "sender.email",
+            "plain email",
+        ),
+        (
+            ('path = "home.txt"', 'path = "home.txt"\nrole = "sidebar"'),
+            "sources.home.role",
+            "'ticker' or 'featured'",
+        ),
+        (("[database]", '[database]\nurll = "x"'), None, "unknown key(s) in [database]: urll"),
+        (('name = "home"', 'name = "home"\nurl = "https://x"'), "sources.home", "exactly one"),
+    ],
+)
 def test_bad_config_names_file_key_and_reason(tmp_path, change, key, words):
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(ConfigError) as info:
@@ -103,7 +116,9 @@ def test_project_config_loads():
 
 
 def test_typed_sections_read_every_key_with_its_type(tmp_path):
-    text = GOOD + """
+    text = (
+        GOOD
+        + """
 [edition]
 window_hours = 36
 subject = "{site} {date}"
@@ -116,11 +131,12 @@ asm_group_id = 42
 [smtp]
 security = "tls"
 """
+    )
     config = load_config(write(tmp_path, text), env={"DIGEST_SMTP_PASSWORD": "pw"})
     assert config.edition.window_hours == 36.0 and config.edition.ticker_max == 30
     assert config.delivery.rate_per_second == 10.0 and config.delivery.max_retries == 2
     assert config.sendgrid.sandbox is True and config.sendgrid.asm_group_id == 42
     assert (config.smtp.port, config.smtp.password) == (465, "pw")
-    bad = write(tmp_path, GOOD + "\n[delivery]\nmax_retries = \"3\"\n")
+    bad = write(tmp_path, GOOD + '\n[delivery]\nmax_retries = "3"\n')
     with pytest.raises(ConfigError, match="delivery.max_retries.*must be int, not str"):
         load_config(bad, env={})

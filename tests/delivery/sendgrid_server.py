@@ -44,11 +44,34 @@ import jsonschema
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "sendgrid" / "tsg_mail_v3.json"
 PATH = "/v3/mail/send"
-KINDS = {"ok", "400", "401", "403", "413", "429", "429-reset", "500", "502", "503", "hang",
-         "drop", "drop-after-accept"}
+KINDS = {
+    "ok",
+    "400",
+    "401",
+    "403",
+    "413",
+    "429",
+    "429-reset",
+    "500",
+    "502",
+    "503",
+    "hang",
+    "drop",
+    "drop-after-accept",
+}
 FORBIDDEN_HEADERS = {
-    "to", "from", "subject", "reply-to", "cc", "bcc", "content-type",
-    "content-transfer-encoding", "dkim-signature", "received", "x-sg-id", "x-sg-eid",
+    "to",
+    "from",
+    "subject",
+    "reply-to",
+    "cc",
+    "bcc",
+    "content-type",
+    "content-transfer-encoding",
+    "dkim-signature",
+    "received",
+    "x-sg-id",
+    "x-sg-eid",
 }
 LIMIT = 1000
 LIMIT_BYTES = 10_000
@@ -57,8 +80,11 @@ HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 ERRORS = {
     401: ("The provided authorization grant is invalid, expired, or revoked", None),
     403: ("access forbidden", None),
-    400: ("The from address does not match a verified Sender Identity. Mail cannot be sent until "
-          "this error is resolved.", "from"),
+    400: (
+        "The from address does not match a verified Sender Identity. Mail cannot be sent until "
+        "this error is resolved.",
+        "from",
+    ),
     413: ("The JSON payload you have included in your request is too large.", None),
     429: ("too many requests", None),
     500: ("Internal server error", None),
@@ -74,12 +100,15 @@ def validator() -> jsonschema.Draft202012Validator:
         doc["components"]["requestBodies"]["PostMailSend"]["content"]["application/json"]["schema"]
     )
     # Quirk: top-level custom_args is typed "string", but the API takes an object of strings.
-    schema["properties"]["custom_args"] = {"type": "object",
-                                           "additionalProperties": {"type": "string"}}
+    schema["properties"]["custom_args"] = {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+    }
     # "#/components/schemas/MailTo" refs resolve against the document root: give it one.
     schema["components"] = doc["components"]
     return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def json_bytes(obj) -> int:
@@ -109,8 +138,13 @@ def check_request(body) -> list[tuple[str, str | None]]:
         field = ".".join(str(p) for p in err.absolute_path) or None
         problems.append((f"schema: {err.message[:300]}", field))
     if not isinstance(ps, list) or not ps:
-        problems.append(("The personalizations field is required and must have at least one "
-                         "personalization.", "personalizations"))
+        problems.append(
+            (
+                "The personalizations field is required and must have at least one "
+                "personalization.",
+                "personalizations",
+            )
+        )
         return problems
     if len(ps) > LIMIT:
         problems.append((f"{len(ps)} personalizations; at most {LIMIT}.", "personalizations"))
@@ -126,9 +160,13 @@ def check_request(body) -> list[tuple[str, str | None]]:
             problems.append(("A personalization must be an object.", where))
             continue
         if not isinstance(p.get("to"), list) or not p["to"]:
-            problems.append(("The to array is required for all personalization objects, and "
-                             "must have at least one email object with a valid email address.",
-                             f"{where}.to"))
+            problems.append(
+                (
+                    "The to array is required for all personalization objects, and "
+                    "must have at least one email object with a valid email address.",
+                    f"{where}.to",
+                )
+            )
         for kind in ("to", "cc", "bcc"):
             people = p.get(kind) or []
             if not isinstance(people, list):
@@ -143,66 +181,101 @@ def check_request(body) -> list[tuple[str, str | None]]:
                     continue
                 key = email.strip().lower()
                 if key in seen:
-                    problems.append((
-                        "Each email address in the personalization block should be unique "
-                        "between to, cc, and bcc. We found the first duplicate instance of "
-                        f"[{email}] in the {field} field (first seen in {seen[key]}).",
-                        f"{field}.email"))
+                    problems.append(
+                        (
+                            "Each email address in the personalization block should be unique "
+                            "between to, cc, and bcc. We found the first duplicate instance of "
+                            f"[{email}] in the {field} field (first seen in {seen[key]}).",
+                            f"{field}.email",
+                        )
+                    )
                 else:
                     seen[key] = field
                 name = person.get("name")
-                if name is not None and (not isinstance(name, str) or ";" in name or "," in name
-                                         or "\r" in name or "\n" in name):
-                    problems.append(("The name cannot contain ';', ',' or a line break.",
-                                     f"{field}.name"))
+                if name is not None and (
+                    not isinstance(name, str)
+                    or ";" in name
+                    or "," in name
+                    or "\r" in name
+                    or "\n" in name
+                ):
+                    problems.append(
+                        ("The name cannot contain ';', ',' or a line break.", f"{field}.name")
+                    )
         subs = p.get("substitutions")
         if subs is not None:
             if str(body.get("template_id", "")).startswith("d-"):
-                problems.append(("Substitutions cannot be used with a dynamic template.",
-                                 f"{where}.substitutions"))
+                problems.append(
+                    (
+                        "Substitutions cannot be used with a dynamic template.",
+                        f"{where}.substitutions",
+                    )
+                )
             _check_strings(problems, subs, f"{where}.substitutions")
             if isinstance(subs, dict) and (size := _over(subs)):
-                problems.append((f"Substitutions are {size} bytes; at most {LIMIT_BYTES}.",
-                                 f"{where}.substitutions"))
+                problems.append(
+                    (
+                        f"Substitutions are {size} bytes; at most {LIMIT_BYTES}.",
+                        f"{where}.substitutions",
+                    )
+                )
         args = p.get("custom_args")
         if args is not None:
             _check_strings(problems, args, f"{where}.custom_args")
         merged = {**base_args, **(args if isinstance(args, dict) else {})}
         if size := _over(merged):
-            problems.append((f"custom_args are {size} bytes; at most {LIMIT_BYTES}.",
-                             f"{where}.custom_args"))
+            problems.append(
+                (f"custom_args are {size} bytes; at most {LIMIT_BYTES}.", f"{where}.custom_args")
+            )
         _check_headers(problems, p.get("headers"), f"{where}.headers")
     if total > LIMIT:
-        problems.append((f"{total} recipients (to, cc and bcc); at most {LIMIT} per request.",
-                         "personalizations"))
+        problems.append(
+            (
+                f"{total} recipients (to, cc and bcc); at most {LIMIT} per request.",
+                "personalizations",
+            )
+        )
 
     sender = body.get("from")
-    if isinstance(sender, dict) and isinstance(sender.get("email"), str) \
-            and not sender["email"].isascii():
-        problems.append(("The from email does not contain a valid address (no Unicode).",
-                         "from.email"))
+    if (
+        isinstance(sender, dict)
+        and isinstance(sender.get("email"), str)
+        and not sender["email"].isascii()
+    ):
+        problems.append(
+            ("The from email does not contain a valid address (no Unicode).", "from.email")
+        )
     if "reply_to" in body and "reply_to_list" in body:
         problems.append(("Use reply_to or reply_to_list, not both.", "reply_to"))
     content = body.get("content")
     if not body.get("template_id") and not content:
-        problems.append(("Unless a valid template_id is provided, the content parameter is "
-                         "required.", "content"))
+        problems.append(
+            (
+                "Unless a valid template_id is provided, the content parameter is required.",
+                "content",
+            )
+        )
     if isinstance(content, list):
         types = [c.get("type") for c in content if isinstance(c, dict)]
         if "text/plain" in types and types[0] != "text/plain":
             problems.append(("If present, text/plain content must be first.", "content"))
-        if "text/html" in types and any(t != "text/plain"
-                                        for t in types[:types.index("text/html")]):
+        if "text/html" in types and any(
+            t != "text/plain" for t in types[: types.index("text/html")]
+        ):
             problems.append(("text/html content must come right after text/plain.", "content"))
-    if not body.get("template_id") and not body.get("subject") and not all(
-            isinstance(p, dict) and p.get("subject") for p in ps):
+    if (
+        not body.get("template_id")
+        and not body.get("subject")
+        and not all(isinstance(p, dict) and p.get("subject") for p in ps)
+    ):
         problems.append(("The subject is required.", "subject"))
     return problems
 
 
 def _check_strings(problems, mapping, field) -> None:
     if not isinstance(mapping, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
         problems.append(("Must be an object of string keys and string values.", field))
 
 
@@ -245,8 +318,10 @@ class _Handler(BaseHTTPRequestHandler):
                 owner._stopping.wait(float(arg) if arg else owner.hang_seconds)
             self.close_connection = True
             return
-        if kind not in ("401", "403") and \
-                self.headers.get("Authorization") != f"Bearer {owner.api_key}":
+        if (
+            kind not in ("401", "403")
+            and self.headers.get("Authorization") != f"Bearer {owner.api_key}"
+        ):
             owner._log(401, "bad key")
             return self._answer(401, _error_body(*ERRORS[401]))
         try:
@@ -260,8 +335,12 @@ class _Handler(BaseHTTPRequestHandler):
             owner._violation(problems)
             if kind in ("ok", "drop-after-accept"):
                 owner._log(400, "violation")
-                return self._answer(400, json.dumps({"errors": [
-                    {"message": m, "field": f, "help": HELP} for m, f in problems]}).encode())
+                return self._answer(
+                    400,
+                    json.dumps(
+                        {"errors": [{"message": m, "field": f, "help": HELP} for m, f in problems]}
+                    ).encode(),
+                )
         if kind in ("ok", "drop-after-accept"):
             message_id = owner._accept(body)
             if owner.delay:  # a slower provider: batches stay in flight long enough to see
@@ -278,23 +357,30 @@ class _Handler(BaseHTTPRequestHandler):
         status = int(kind[:3])
         owner._log(status, kind)
         if status == 502:
-            return self._answer(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-                                content_type="text/html")
+            return self._answer(
+                502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
+            )
         extra = {}
         if kind == "429":
             extra["Retry-After"] = arg or f"{owner.retry_after:g}"
         return self._answer(status, _error_body(*ERRORS[status]), extra)
 
-    def _answer(self, status: int, payload: bytes, headers: dict | None = None,
-                content_type: str = "application/json") -> None:
+    def _answer(
+        self,
+        status: int,
+        payload: bytes,
+        headers: dict | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         owner = self.server.owner
         self.send_response(status)
         if payload:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("X-RateLimit-Limit", str(owner.ratelimit_limit))
-        self.send_header("X-RateLimit-Remaining",
-                         str(max(0, owner.ratelimit_limit - owner.attempts)))
+        self.send_header(
+            "X-RateLimit-Remaining", str(max(0, owner.ratelimit_limit - owner.attempts))
+        )
         self.send_header("X-RateLimit-Reset", str(owner.ratelimit_reset or int(time.time()) + 60))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -319,9 +405,16 @@ class SendGridServer:
     ``keep_bodies=False`` keeps only the delivered addresses (for 100,000-recipient benchmarks).
     """
 
-    def __init__(self, api_key: str = "SG.test-key", *, keep_bodies: bool = True,
-                 retry_after: float = 1, hang_seconds: float = 10.0,
-                 ratelimit_limit: int = 600, ratelimit_reset: int | None = None):
+    def __init__(
+        self,
+        api_key: str = "SG.test-key",
+        *,
+        keep_bodies: bool = True,
+        retry_after: float = 1,
+        hang_seconds: float = 10.0,
+        ratelimit_limit: int = 600,
+        ratelimit_reset: int | None = None,
+    ):
         self.api_key = api_key
         self.keep_bodies = keep_bodies
         self.retry_after = retry_after
@@ -347,9 +440,12 @@ class SendGridServer:
         validator()  # load and compile the schema before the first request is timed
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="sendgrid-test-server")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="sendgrid-test-server",
+        )
         self._thread.start()
         return self
 
@@ -412,14 +508,23 @@ class SendGridServer:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"attempts": self.attempts, "delivered": len(self._addresses),
-                    "unique": len({a.lower() for a in self._addresses}),
-                    "violations": len(self._violations)}
+            return {
+                "attempts": self.attempts,
+                "delivered": len(self._addresses),
+                "unique": len({a.lower() for a in self._addresses}),
+                "violations": len(self._violations),
+            }
 
     def clear(self) -> None:
         with self._lock:
-            for store in (self._script, self._requests, self._message_ids, self._addresses,
-                          self._violations, self._answers):
+            for store in (
+                self._script,
+                self._requests,
+                self._message_ids,
+                self._addresses,
+                self._violations,
+                self._answers,
+            ):
                 store.clear()
             self.attempts = 0
 
@@ -455,8 +560,9 @@ if __name__ == "__main__":
     # Prints its URL, then serves until stdin closes.
     import sys
 
-    with SendGridServer(api_key=sys.argv[1] if len(sys.argv) > 1 else "SG.test-key",
-                        keep_bodies=False) as server:
+    with SendGridServer(
+        api_key=sys.argv[1] if len(sys.argv) > 1 else "SG.test-key", keep_bodies=False
+    ) as server:
         if len(sys.argv) > 2:  # seconds per accepted request: a provider's round trip
             server.delay = float(sys.argv[2])
         print(server.url, flush=True)

@@ -179,9 +179,16 @@ class _Session(SMTP):
 class SmtpTestServer:
     """See the module docstring. Also the aiosmtpd handler (the handle_* hooks below)."""
 
-    def __init__(self, *, tls: str | None = None, auth: tuple[str, str] | None = None,
-                 auth_require_tls: bool | None = None, keep_data: bool = True,
-                 pipelining: bool = True, hostname: str = "smtp.test"):
+    def __init__(
+        self,
+        *,
+        tls: str | None = None,
+        auth: tuple[str, str] | None = None,
+        auth_require_tls: bool | None = None,
+        keep_data: bool = True,
+        pipelining: bool = True,
+        hostname: str = "smtp.test",
+    ):
         if tls not in (None, "starttls", "implicit"):
             raise ValueError("tls is None, 'starttls' or 'implicit'")
         self.tls, self.auth, self.keep_data, self.hostname = tls, auth, keep_data, hostname
@@ -190,7 +197,8 @@ class SmtpTestServer:
         # hide AUTH on a connection that is encrypted from the start. (No attribute of this
         # handler may start with "auth_": aiosmtpd would offer it as an AUTH mechanism.)
         self.require_tls_for_auth = (
-            (tls == "starttls" or not auth) if auth_require_tls is None else auth_require_tls)
+            (tls == "starttls" or not auth) if auth_require_tls is None else auth_require_tls
+        )
         self.host = HOST
         self.port = 0
         self.refuse_rcpt: dict[str, int | str] = {}
@@ -230,7 +238,8 @@ class SmtpTestServer:
         def run():
             asyncio.set_event_loop(loop)
             self._listener = loop.run_until_complete(
-                loop.create_server(self._session, sock=sock, ssl=implicit))
+                loop.create_server(self._session, sock=sock, ssl=implicit)
+            )
             loop.call_soon(ready.set)
             loop.run_forever()
             # Stopped: close the listener and every open connection, let cancelled tasks end.
@@ -372,8 +381,11 @@ class SmtpTestServer:
             connection=server.number,
             mail_options=tuple(envelope.mail_options),
         )
-        cut = self.drop_after is not None and self.drop_at == "queued" \
+        cut = (
+            self.drop_after is not None
+            and self.drop_at == "queued"
             and server.accepted >= self.drop_after
+        )
         with self._cond:
             self.messages.append(received)
             number = len(self.messages)

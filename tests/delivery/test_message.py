@@ -51,8 +51,9 @@ def test_rfc8058_and_list_headers():
 
 
 def test_non_ascii_names_and_subject_are_rfc2047_encoded():
-    raw = build_message(envelope(to_name="أمينة بنعلي", subject="Été : 40 °C à Fès"),
-                        html="x", text="x").as_bytes()
+    raw = build_message(
+        envelope(to_name="أمينة بنعلي", subject="Été : 40 °C à Fès"), html="x", text="x"
+    ).as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
     assert b"=?utf-8?" in head
@@ -87,7 +88,10 @@ def test_list_unsubscribe_drops_characters_that_would_break_the_header():
 
 
 def test_long_signed_unsubscribe_url_is_not_encoded_or_broken():
-    url = "https://www.example.ma/digest/u/5.matinale." + "s4c1qVbjptGs5CkQBdaEOkIxI7YVxNxB_XNAqQ73yrI"
+    url = (
+        "https://www.example.ma/digest/u/5.matinale."
+        + "s4c1qVbjptGs5CkQBdaEOkIxI7YVxNxB_XNAqQ73yrI"
+    )
     raw = build_message(envelope(unsubscribe_url=url), html="x", text="x").as_bytes()
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
     line = next(h for h in head.split("\r\n") if h.startswith("List-Unsubscribe:"))

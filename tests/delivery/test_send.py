@@ -25,18 +25,22 @@ def subscribe(db, rows):
 
 
 def send(config, db, out, **kw):
-    stored, _ = edition_for_send(config, db, list_name="matinale",
-                                 now=datetime.fromisoformat(SAMPLE_NOW))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
     return deliver(config, db, stored, OutboxBackend(out), signer=SIGNER, **kw)
 
 
 def messages(out):
-    return {p.name: message_from_bytes(p.read_bytes(), policy=default)
-            for p in sorted(out.glob("*.eml"))}
+    return {
+        p.name: message_from_bytes(p.read_bytes(), policy=default)
+        for p in sorted(out.glob("*.eml"))
+    }
 
 
-def test_compile_and_inline_run_once_per_edition_not_per_subscriber(config, db, tmp_path,
-                                                                     monkeypatch):
+def test_compile_and_inline_run_once_per_edition_not_per_subscriber(
+    config, db, tmp_path, monkeypatch
+):
     subscribe(db, [(f"reader{i}@example.com", f"Reader {i}") for i in range(120)])
     calls = {"mjml": 0, "premailer": 0}
     real_mjml, real_premailer = pipeline.mjml2html, pipeline.Premailer
@@ -87,8 +91,9 @@ def test_unsubscribed_and_suppressed_are_skipped_and_counted(config, db, tmp_pat
     suppress(db, "c@example.com", "bounce", "test")
     report = send(config, db, tmp_path / "out")
     assert (report.total, report.sent, report.skipped, report.failed) == (3, 1, 2, 0)
-    assert [m["To"].addresses[0].addr_spec for m in messages(tmp_path / "out").values()] == \
-        ["a@example.com"]
+    assert [m["To"].addresses[0].addr_spec for m in messages(tmp_path / "out").values()] == [
+        "a@example.com"
+    ]
 
 
 def test_a_second_run_of_the_day_sends_nothing_twice(config, db, tmp_path):
@@ -116,8 +121,9 @@ def test_the_outbox_builds_the_mime_message_once_per_edition(config, db, tmp_pat
     monkeypatch.setattr(mime_template, "MessageTemplate", counting)
     full = []
     real_build = mime_template.build_message
-    monkeypatch.setattr(mime_template, "build_message",
-                        lambda *a, **kw: full.append(1) or real_build(*a, **kw))
+    monkeypatch.setattr(
+        mime_template, "build_message", lambda *a, **kw: full.append(1) or real_build(*a, **kw)
+    )
     report = send(config, db, tmp_path / "out")
     assert report.sent == 30 and len(messages(tmp_path / "out")) == 30
     assert len(built) == 1  # the template, once per send

@@ -77,8 +77,10 @@ class Scripted:
 
 @pytest.fixture
 def config(site, tmp_path):
-    text = site.read_text() + "\n[delivery]\nbatch_size = 10\nmax_retries = 3\n" \
+    text = (
+        site.read_text() + "\n[delivery]\nbatch_size = 10\nmax_retries = 3\n"
         "error_budget = 0.2\nerror_budget_min = 10\n"
+    )
     site.write_text(text)
     return load_config(site, env={})
 
@@ -89,15 +91,25 @@ def subscribe(db, n):
 
 
 def stored(config, db):
-    edition, _ = edition_for_send(config, db, list_name="matinale",
-                                  now=datetime.fromisoformat(SAMPLE_NOW))
+    edition, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
     return edition
 
 
 def run(config, db, backend, clock=None, **kw):
     clock = clock or FakeClock()
-    return deliver(config, db, stored(config, db), backend, signer=SIGNER, clock=clock,
-                   sleep=clock.sleep, rng=lambda: 0.5, **kw)
+    return deliver(
+        config,
+        db,
+        stored(config, db),
+        backend,
+        signer=SIGNER,
+        clock=clock,
+        sleep=clock.sleep,
+        rng=lambda: 0.5,
+        **kw,
+    )
 
 
 def test_everyone_once_in_batches(config, db):
@@ -113,8 +125,14 @@ def test_everyone_once_in_batches(config, db):
 def test_transient_errors_wait_as_told_then_retry(config, db):
     subscribe(db, 20)
     clock = FakeClock()
-    backend = Scripted([DeliveryTransient("429", retry_after=7.0), DeliveryTransient("503"),
-                        "ok", DeliveryTransient("dropped")])
+    backend = Scripted(
+        [
+            DeliveryTransient("429", retry_after=7.0),
+            DeliveryTransient("503"),
+            "ok",
+            DeliveryTransient("dropped"),
+        ]
+    )
     report = run(config, db, backend, clock)
     assert (report.status, report.sent) == ("sent", 20)
     assert len(backend.delivered) == 20 == len(set(backend.delivered))
@@ -132,8 +150,9 @@ def test_transient_errors_past_the_retry_budget_pause_with_nothing_lost(config, 
     again = Scripted()
     report = run(config, db, again)
     assert (report.status, report.sent) == ("sent", 20)
-    assert sorted(backend.delivered + again.delivered) == \
-        [f"reader{i:03d}@example.com" for i in range(20)]
+    assert sorted(backend.delivered + again.delivered) == [
+        f"reader{i:03d}@example.com" for i in range(20)
+    ]
 
 
 def test_too_large_splits_the_batch(config, db):
@@ -185,14 +204,16 @@ def test_per_recipient_retry_comes_back_later_and_gives_up(config, db):
     assert report.status == "sent"
     assert (report.sent, report.failed) == (11, 1)
     assert tries["reader005@example.com"] == 2 and tries["reader003@example.com"] == 4
-    assert report.failures == [("reader003@example.com",
-                                "gave up after 4 tries: retry by script")]
+    assert report.failures == [("reader003@example.com", "gave up after 4 tries: retry by script")]
 
 
 def test_error_budget_pauses_the_send(config, db):
     subscribe(db, 40)
-    report = run(config, db, Scripted(
-        per_recipient=lambda r: "failed" if r.subscriber.id % 3 == 0 else "sent"))
+    report = run(
+        config,
+        db,
+        Scripted(per_recipient=lambda r: "failed" if r.subscriber.id % 3 == 0 else "sent"),
+    )
     assert report.status == "paused" and "error budget spent" in report.reason
     assert report.pending == 30
 
@@ -206,8 +227,11 @@ def test_stop_finishes_the_batch_in_flight_then_resumes(config, db):
     again = Scripted()
     report = run(config, db, again)
     assert (report.status, report.sent) == ("sent", 30)
-    assert len(set(backend.delivered + again.delivered)) == 30 == \
-        len(backend.delivered + again.delivered)
+    assert (
+        len(set(backend.delivered + again.delivered))
+        == 30
+        == len(backend.delivered + again.delivered)
+    )
 
 
 def test_an_unsubscribe_during_the_send_is_honoured(config, db):
@@ -227,16 +251,25 @@ def test_rows_in_flight_at_a_crash_become_unknown_and_are_resent_only_on_request
     subscribe(db, 25)
     edition = stored(config, db)
     dead = "ghost-host:999999:abcd"  # another machine's owner whose lease is stale
-    claim_edition(db, edition.id, dead, backend="scripted",
-                  now=datetime.fromisoformat("2000-01-01T00:00:00+00:00"))
+    claim_edition(
+        db,
+        edition.id,
+        dead,
+        backend="scripted",
+        now=datetime.fromisoformat("2000-01-01T00:00:00+00:00"),
+    )
     ledger.populate(db, edition.id, edition.list_id)
     batch = ledger.claim_batch(db, edition.id, edition.list_id, after=0, limit=10)
     assert len(batch.claimed) == 10  # 'sending' when the process 'died'
 
     backend = Scripted()
     report = run(config, db, backend)
-    assert (report.status, report.sent, report.unknown, report.newly_unknown) == \
-        ("sent", 15, 10, 10)
+    assert (report.status, report.sent, report.unknown, report.newly_unknown) == (
+        "sent",
+        15,
+        10,
+        10,
+    )
     assert not set(backend.delivered) & {c.subscriber.email for c in batch.claimed}
     assert report.status == "sent"
 
@@ -244,11 +277,13 @@ def test_rows_in_flight_at_a_crash_become_unknown_and_are_resent_only_on_request
 
     from digest.store.editions import get_edition
     from digest.store.schema import editions
+
     with db.write() as conn:  # an operator decides to resend: reopen the edition
         conn.execute(update(editions).values(status="paused"))
     resend = Scripted()
-    report = deliver(config, db, get_edition(db, edition.id), resend, signer=SIGNER,
-                     resend_unknown=True)
+    report = deliver(
+        config, db, get_edition(db, edition.id), resend, signer=SIGNER, resend_unknown=True
+    )
     assert sorted(resend.delivered) == sorted(c.subscriber.email for c in batch.claimed)
     assert (report.sent, report.unknown) == (25, 0)
 
@@ -257,6 +292,7 @@ def test_a_live_lease_refuses_a_second_sender(config, db):
     subscribe(db, 5)
     edition = stored(config, db)
     import socket
+
     owner = f"{socket.gethostname()}:{os.getppid()}:live"
     claim_edition(db, edition.id, owner, backend="scripted")
     with pytest.raises(EditionBusy, match="being sent by another process"):
@@ -267,14 +303,16 @@ def test_dead_local_owner_is_taken_over_at_once(config, db):
     subscribe(db, 5)
     edition = stored(config, db)
     import socket
+
     owner = f"{socket.gethostname()}:{2**22 + 12345}:dead"  # beyond pid_max: no such process
     claim_edition(db, edition.id, owner, backend="scripted")
     assert run(config, db, Scripted()).sent == 5
 
 
 def test_rate_limit_paces_batches_on_the_clock(config, db, site):
-    site.write_text(site.read_text().replace("batch_size = 10", "batch_size = 10\n"
-                                             "rate_per_second = 4"))
+    site.write_text(
+        site.read_text().replace("batch_size = 10", "batch_size = 10\nrate_per_second = 4")
+    )
     config = load_config(site, env={})
     subscribe(db, 12)
     clock = FakeClock()

@@ -29,20 +29,20 @@ def proxied(site, database_url):
         pytest.skip("a network outage is PostgreSQL's; SQLite's is tested below")
     url = make_url(database_url)
     with TcpProxy(url.host, url.port) as proxy:
-        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False)
+        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         site.write_text(site.read_text().replace(database_url, through))
         yield proxy
 
 
-def test_postgresql_down_mid_send_the_answer_is_recorded_when_it_is_back(site, tmp_path,
-                                                                         proxied):
+def test_postgresql_down_mid_send_the_answer_is_recorded_when_it_is_back(site, tmp_path, proxied):
     everyone = subscribe(site, tmp_path, 1_000, "batch_size = 100\n")
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
+
         def cut_on_the_fourth(n):
             if n == 4:  # the provider has taken batch 4; its answer comes back to a dead db
                 proxied.cut()
                 threading.Timer(4.0, proxied.restore).start()
+
         server.on_accept = cut_on_the_fourth
         done = sendgrid_send(tmp_path, server)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -77,8 +77,9 @@ def test_an_outage_past_the_bound_ends_in_a_sentence_and_a_resume(site, tmp_path
 def test_the_scheduler_idles_through_an_outage(site, proxied, caplog):
     config = load_config(site, env={})
     db = open_database(config.database_url)
-    runner = Runner(config, db, out_dir=site.parent / "out", signer=TokenSigner("k" * 40),
-                    poll=0.05)
+    runner = Runner(
+        config, db, out_dir=site.parent / "out", signer=TokenSigner("k" * 40), poll=0.05
+    )
     with caplog.at_level(logging.INFO):
         runner.start()
         thread = threading.Thread(target=runner.run)

@@ -32,8 +32,9 @@ KEY = "SG.recovery-key"
 
 @pytest.fixture
 def config(site):
-    site.write_text(site.read_text() + "\n[delivery]\nbatch_size = 10\nmax_retries = 3\n"
-                    "backoff_max = 2\n")
+    site.write_text(
+        site.read_text() + "\n[delivery]\nbatch_size = 10\nmax_retries = 3\nbackoff_max = 2\n"
+    )
     return load_config(site, env={})
 
 
@@ -44,14 +45,24 @@ def subscribe(db, n):
 
 
 def stored(config, db):
-    return edition_for_send(config, db, list_name="matinale",
-                            now=datetime.fromisoformat(SAMPLE_NOW))[0]
+    return edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )[0]
 
 
 def run(config, db, backend, clock=None, **kw):
     clock = clock or FakeClock()
-    return deliver(config, db, get_edition(db, stored(config, db).id), backend, signer=SIGNER,
-                   clock=clock, sleep=kw.pop("sleep", clock.sleep), rng=lambda: 0.5, **kw)
+    return deliver(
+        config,
+        db,
+        get_edition(db, stored(config, db).id),
+        backend,
+        signer=SIGNER,
+        clock=clock,
+        sleep=kw.pop("sleep", clock.sleep),
+        rng=lambda: 0.5,
+        **kw,
+    )
 
 
 def sendgrid(server, config):
@@ -60,9 +71,11 @@ def sendgrid(server, config):
 
 # -- 4. a split batch: each half recorded as its answer comes ---------------------------------
 
+
 @pytest.mark.parametrize(("refusal", "second_half"), [("400", "failed"), ("401", "pending")])
-def test_the_acknowledged_half_of_a_split_batch_is_recorded_sent(config, db, site, refusal,
-                                                                 second_half):
+def test_the_acknowledged_half_of_a_split_batch_is_recorded_sent(
+    config, db, site, refusal, second_half
+):
     site.write_text(site.read_text().replace("batch_size = 10", "batch_size = 1000"))
     config = load_config(site, env={})
     everyone = subscribe(db, 1000)
@@ -75,13 +88,13 @@ def test_the_acknowledged_half_of_a_split_batch_is_recorded_sent(config, db, sit
         assert counts["sent"] == 500 and counts[second_half] == 500
         assert counts["sending"] == counts["unknown"] == 0
         # The advice of either pause, followed, mails nobody twice.
-        report = run(config, db, sendgrid(server, config), resend_unknown=True,
-                     retry_failed=True)
+        report = run(config, db, sendgrid(server, config), resend_unknown=True, retry_failed=True)
         assert report.status == "sent" and report.sent == 1000
         assert sorted(server.delivered_addresses()) == everyone
 
 
 # -- 8. Retry-After: honoured beyond backoff_max, up to retry_after_max -----------------------
+
 
 def test_a_retry_after_above_backoff_max_is_waited_in_full(config, db):
     subscribe(db, 10)
@@ -117,13 +130,16 @@ def test_a_stop_during_a_retry_after_wait_leaves_the_batch_pending(config, db):
 
     with SendGridServer(api_key=KEY) as server:
         server.script(["ok", "429:600"])
-        report = run(config, db, sendgrid(server, config), stop=stop,
-                     sleep=sigterm_while_waiting)
+        report = run(config, db, sendgrid(server, config), stop=stop, sleep=sigterm_while_waiting)
         assert server.attempts == 2  # the refused batch was not posted again
     assert report.status == "interrupted" and waits == [600.0]
     counts = ledger.counts(db, report.edition_id)
-    assert (counts["sent"], counts["pending"], counts["sending"], counts["unknown"]) == \
-        (10, 10, 0, 0)
+    assert (counts["sent"], counts["pending"], counts["sending"], counts["unknown"]) == (
+        10,
+        10,
+        0,
+        0,
+    )
 
 
 def test_the_default_wait_returns_at_once_on_a_stop_request(config, db):
@@ -134,14 +150,15 @@ def test_the_default_wait_returns_at_once_on_a_stop_request(config, db):
         server.script(["429:3000"])
         edition = stored(config, db)
         from threading import Timer
+
         Timer(0.3, stop.set).start()
-        report = deliver(config, db, edition, sendgrid(server, config), signer=SIGNER,
-                         stop=stop)
+        report = deliver(config, db, edition, sendgrid(server, config), signer=SIGNER, stop=stop)
     assert report.status == "interrupted"
     assert ledger.counts(db, edition.id)["pending"] == 10
 
 
 # -- cancel -----------------------------------------------------------------------------------
+
 
 def test_cancel_stops_a_running_sender_after_its_batch_and_for_good(config, db):
     subscribe(db, 40)
@@ -151,13 +168,18 @@ def test_cancel_stops_a_running_sender_after_its_batch_and_for_good(config, db):
         if n == 2:
             done = cancel_edition(db, edition.id, reason="wrong headline")
             assert done["in_flight"] == 10  # left to the live sender (this one) to record
+
     backend = Scripted(on_call=cancel_during_the_second_batch)
     report = run(config, db, backend)
     assert report.status == "cancelled"
     counts = ledger.counts(db, edition.id)
     # The batch in flight was recorded as answered; the rest will never be sent.
-    assert (counts["sent"], counts["cancelled"], counts["pending"], counts["sending"]) == \
-        (20, 20, 0, 0)
+    assert (counts["sent"], counts["cancelled"], counts["pending"], counts["sending"]) == (
+        20,
+        20,
+        0,
+        0,
+    )
     assert len(backend.calls) == 2
     after = get_edition(db, edition.id)
     assert after.status == "cancelled" and after.reason == "wrong headline"
@@ -173,11 +195,23 @@ def test_a_cancelled_edition_is_not_sent_by_the_scheduler(config, db, tmp_path):
     subscribe(db, 5)
     edition = stored(config, db)
     cancel_edition(db, edition.id)
-    schedule = Schedule(name="matin", list_name="matinale", cron="0 8 * * *",
-                        timezone="Africa/Casablanca", backend="outbox")
+    schedule = Schedule(
+        name="matin",
+        list_name="matinale",
+        cron="0 8 * * *",
+        timezone="Africa/Casablanca",
+        backend="outbox",
+    )
     backend = Scripted()
-    result = run_send(config, db, schedule, datetime.fromisoformat(SAMPLE_NOW),
-                      out_dir=tmp_path / "o", signer=SIGNER, backend=backend)
+    result = run_send(
+        config,
+        db,
+        schedule,
+        datetime.fromisoformat(SAMPLE_NOW),
+        out_dir=tmp_path / "o",
+        signer=SIGNER,
+        backend=backend,
+    )
     assert result.status == "done" and backend.calls == []
     assert get_edition(db, edition.id).status == "cancelled"  # before: sent at send time
 
@@ -187,8 +221,13 @@ def test_cancel_of_a_dead_sender_marks_its_in_flight_rows_unknown(config, db):
     edition = stored(config, db)
     from digest.store.editions import claim_edition
 
-    claim_edition(db, edition.id, "ghost-host:999999:dead", backend="scripted",
-                  now=datetime.fromisoformat("2000-01-01T00:00:00+00:00"))
+    claim_edition(
+        db,
+        edition.id,
+        "ghost-host:999999:dead",
+        backend="scripted",
+        now=datetime.fromisoformat("2000-01-01T00:00:00+00:00"),
+    )
     ledger.populate(db, edition.id, edition.list_id)
     ledger.claim_batch(db, edition.id, edition.list_id, after=0, limit=10)
     done = cancel_edition(db, edition.id)
@@ -199,6 +238,7 @@ def test_cancel_of_a_dead_sender_marks_its_in_flight_rows_unknown(config, db):
 
 
 # -- retry-failed / resend-unknown, in the ledger -----------------------------------------------
+
 
 def test_retry_failed_by_reason_and_the_status_counts(config, db):
     subscribe(db, 12)
@@ -212,10 +252,15 @@ def test_retry_failed_by_reason_and_the_status_counts(config, db):
     report = run(config, db, first)
     assert (report.status, report.failed) == ("sent", 2)
     with db.write() as conn:  # two different reasons
-        conn.execute(t.deliveries.update().where(t.deliveries.c.subscriber_id == 3)
-                     .values(detail="553 5.7.1 sender rejected"))
-    assert ledger.failure_reasons(db, edition.id) == [("553 5.7.1 sender rejected", 1),
-                                                      ("failed by script", 1)]
+        conn.execute(
+            t.deliveries.update()
+            .where(t.deliveries.c.subscriber_id == 3)
+            .values(detail="553 5.7.1 sender rejected")
+        )
+    assert ledger.failure_reasons(db, edition.id) == [
+        ("553 5.7.1 sender rejected", 1),
+        ("failed by script", 1),
+    ]
     again = Scripted()
     report = run(config, db, again, retry_failed=True, reason="553")
     assert (report.status, report.retried, report.failed) == ("sent", 1, 1)

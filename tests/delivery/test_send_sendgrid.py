@@ -22,13 +22,23 @@ KEY = "SG.loopback-test-key"
 
 def env(server):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
-    return {**clean, "SENDGRID_API_HOST": server.url, "SENDGRID_API_KEY": KEY,
-            "DIGEST_SECRET_KEY": "s" * 40}
+    return {
+        **clean,
+        "SENDGRID_API_HOST": server.url,
+        "SENDGRID_API_KEY": KEY,
+        "DIGEST_SECRET_KEY": "s" * 40,
+    }
 
 
 def digest(*args, cwd, environ, check=True, timeout=300):
-    proc = subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -36,15 +46,25 @@ def digest(*args, cwd, environ, check=True, timeout=300):
 
 @pytest.fixture
 def list_of(site, tmp_path):
-    site.write_text(site.read_text() + "\n[delivery]\nbackoff_base = 0.05\nbackoff_max = 2\n"
-                    "max_retries = 4\n")
+    site.write_text(
+        site.read_text() + "\n[delivery]\nbackoff_base = 0.05\nbackoff_max = 2\nmax_retries = 4\n"
+    )
 
     def make(n):
         csv = tmp_path / "list.csv"
-        csv.write_text("email,name\n" + "".join(
-            f"reader{i:06d}@example.com,Lecteur {i}\n" for i in range(n)), encoding="utf-8")
-        proc = digest("subscribers", "import", str(csv), "--list", "matinale", cwd=tmp_path,
-                      environ=os.environ.copy())
+        csv.write_text(
+            "email,name\n" + "".join(f"reader{i:06d}@example.com,Lecteur {i}\n" for i in range(n)),
+            encoding="utf-8",
+        )
+        proc = digest(
+            "subscribers",
+            "import",
+            str(csv),
+            "--list",
+            "matinale",
+            cwd=tmp_path,
+            environ=os.environ.copy(),
+        )
         assert f"{n} added" in proc.stdout
         return [f"reader{i:06d}@example.com" for i in range(n)]
 
@@ -52,9 +72,21 @@ def list_of(site, tmp_path):
 
 
 def send(tmp_path, server, *extra, check=True):
-    return digest("send", "--list", "matinale", "--backend", "sendgrid", "--now", SAMPLE_NOW,
-                  "--out", str(tmp_path / "ed"), *extra, cwd=tmp_path, environ=env(server),
-                  check=check)
+    return digest(
+        "send",
+        "--list",
+        "matinale",
+        "--backend",
+        "sendgrid",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(tmp_path / "ed"),
+        *extra,
+        cwd=tmp_path,
+        environ=env(server),
+        check=check,
+    )
 
 
 def test_20000_subscribers_in_exactly_20_valid_requests(list_of, tmp_path):
@@ -112,16 +144,31 @@ def test_a_400_fails_the_batch_and_pauses_then_resumes(list_of, tmp_path, site):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_sigkill_at_a_random_point_then_resume_sends_nobody_twice(list_of, tmp_path, site,
-                                                                  seed):
+def test_sigkill_at_a_random_point_then_resume_sends_nobody_twice(list_of, tmp_path, site, seed):
     rng = random.Random(seed)
     everyone = set(list_of(3_000))
     site.write_text(site.read_text() + "batch_size = 100\n")
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "digest", "send", "--list", "matinale", "--backend",
-             "sendgrid", "--now", SAMPLE_NOW, "--out", str(tmp_path / "ed")],
-            cwd=tmp_path, env=env(server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "digest",
+                "send",
+                "--list",
+                "matinale",
+                "--backend",
+                "sendgrid",
+                "--now",
+                SAMPLE_NOW,
+                "--out",
+                str(tmp_path / "ed"),
+            ],
+            cwd=tmp_path,
+            env=env(server),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         target = rng.randint(1, 25)
         deadline = time.monotonic() + 60
         while server.attempts < target and proc.poll() is None and time.monotonic() < deadline:
@@ -144,8 +191,10 @@ def test_sigkill_at_a_random_point_then_resume_sends_nobody_twice(list_of, tmp_p
     assert len(missing) <= counts["unknown"]
     if counts["unknown"]:
         assert "--resend-unknown" in resumed.stderr
-    print(f"seed {seed}: killed after {sum(before.values())} delivered; "
-          f"{counts['unknown']} unknown, {len(missing)} of them never arrived")
+    print(
+        f"seed {seed}: killed after {sum(before.values())} delivered; "
+        f"{counts['unknown']} unknown, {len(missing)} of them never arrived"
+    )
 
 
 def test_sigterm_finishes_the_batch_in_flight_and_resume_completes(list_of, tmp_path, site):
@@ -153,10 +202,26 @@ def test_sigterm_finishes_the_batch_in_flight_and_resume_completes(list_of, tmp_
     site.write_text(site.read_text() + "batch_size = 100\n")
     with SendGridServer(api_key=KEY, keep_bodies=False) as server:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "digest", "send", "--list", "matinale", "--backend",
-             "sendgrid", "--now", SAMPLE_NOW, "--out", str(tmp_path / "ed")],
-            cwd=tmp_path, env=env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+            [
+                sys.executable,
+                "-m",
+                "digest",
+                "send",
+                "--list",
+                "matinale",
+                "--backend",
+                "sendgrid",
+                "--now",
+                SAMPLE_NOW,
+                "--out",
+                str(tmp_path / "ed"),
+            ],
+            cwd=tmp_path,
+            env=env(server),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while server.attempts < 3 and time.monotonic() < deadline:
             time.sleep(0.001)

@@ -13,26 +13,47 @@ from tests.delivery.smtp_server import SmtpTestServer
 def digest(*args, cwd, check=True):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
     env["DIGEST_SECRET_KEY"] = "s" * 40
-    proc = subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
 
 def setup(site, tmp_path, port, n):
-    site.write_text(site.read_text() + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
-                    'security = "none"\ntimeout = 5\n\n[delivery]\nbackoff_base = 0.05\n')
+    site.write_text(
+        site.read_text() + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+        'security = "none"\ntimeout = 5\n\n[delivery]\nbackoff_base = 0.05\n'
+    )
     csv = tmp_path / "list.csv"
-    csv.write_text("email,name\n" + "".join(f"reader{i:04d}@example.com,Lecteur {i}\n"
-                                            for i in range(n)), encoding="utf-8")
+    csv.write_text(
+        "email,name\n" + "".join(f"reader{i:04d}@example.com,Lecteur {i}\n" for i in range(n)),
+        encoding="utf-8",
+    )
     digest("subscribers", "import", str(csv), "--list", "matinale", cwd=tmp_path)
     return {f"reader{i:04d}@example.com" for i in range(n)}
 
 
 def send(tmp_path, check=True):
-    return digest("send", "--list", "matinale", "--backend", "smtp", "--now", SAMPLE_NOW,
-                  "--out", str(tmp_path / "ed"), cwd=tmp_path, check=check)
+    return digest(
+        "send",
+        "--list",
+        "matinale",
+        "--backend",
+        "smtp",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(tmp_path / "ed"),
+        cwd=tmp_path,
+        check=check,
+    )
 
 
 def test_smtp_send_over_one_connection_everyone_once(site, tmp_path):

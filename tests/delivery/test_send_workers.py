@@ -34,8 +34,9 @@ def test_concurrent_claims_never_share_a_row(config, db):  # noqa: F811 - the fi
         start.wait()
         after = 0
         while True:
-            batch = ledger.claim_batch(db, edition.id, edition.list_id, after=after, limit=7,
-                                       owner=f"w{i}")
+            batch = ledger.claim_batch(
+                db, edition.id, edition.list_id, after=after, limit=7, owner=f"w{i}"
+            )
             if batch.last_id is None:
                 return
             after = batch.last_id
@@ -59,8 +60,9 @@ def test_the_lease_is_renewed_while_the_sender_waits(site, db):
     from digest.config import load_config
     from digest.delivery.loop import deliver
 
-    site.write_text(site.read_text().replace("batch_size = 10\n",
-                                             f"batch_size = 10\nlease_seconds = {LEASE}\n"))
+    site.write_text(
+        site.read_text().replace("batch_size = 10\n", f"batch_size = 10\nlease_seconds = {LEASE}\n")
+    )
     config = load_config(site, env={})  # noqa: F811 - the fixture of the same name, imported above
     subscribe(db, 20)
     edition = stored(config, db)
@@ -73,8 +75,9 @@ def test_the_lease_is_renewed_while_the_sender_waits(site, db):
 
     first = Scripted(on_call=slow)
     result = {}
-    th = threading.Thread(target=lambda: result.update(
-        r=deliver(config, db, edition, first, signer=SIGNER)))
+    th = threading.Thread(
+        target=lambda: result.update(r=deliver(config, db, edition, first, signer=SIGNER))
+    )
     th.start()
     assert holding.wait(10)
     time.sleep(LEASE * 3)  # three leases without a batch answered
@@ -96,13 +99,16 @@ def test_sqlite_refuses_a_second_worker_even_with_join(config, db):  # noqa: F81
     me = f"{socket.gethostname()}:{__import__('os').getpid()}:first"
     workers.join(db, edition.id, me, backend="scripted", lease_seconds=60, share=True)
     if db.dialect == "sqlite":
-        with pytest.raises(EditionBusy, match="SQLite: one sender per edition; use PostgreSQL "
-                                              "for several"):
-            workers.join(db, edition.id, new_owner(), backend="scripted", lease_seconds=60,
-                         share=True)
+        with pytest.raises(
+            EditionBusy, match="SQLite: one sender per edition; use PostgreSQL for several"
+        ):
+            workers.join(
+                db, edition.id, new_owner(), backend="scripted", lease_seconds=60, share=True
+            )
     else:
-        joined = workers.join(db, edition.id, new_owner(), backend="scripted",
-                              lease_seconds=60, share=True)
+        joined = workers.join(
+            db, edition.id, new_owner(), backend="scripted", lease_seconds=60, share=True
+        )
         assert (joined.first, joined.others) == (False, 1)
 
 
@@ -113,9 +119,14 @@ def test_a_dead_workers_rows_in_flight_become_unknown_and_only_those(config, db)
     edition = stored(config, db)
     remote = "other-machine:4242:dead"  # another host: only its lease's age can say it died
     alive = f"{socket.gethostname()}:{__import__('os').getpid()}:alive"
-    workers.join(db, edition.id, remote, backend="scripted", lease_seconds=5,
-                 on_first=lambda conn, prev: ledger.populate_rows(conn, edition.id,
-                                                                  edition.list_id))
+    workers.join(
+        db,
+        edition.id,
+        remote,
+        backend="scripted",
+        lease_seconds=5,
+        on_first=lambda conn, prev: ledger.populate_rows(conn, edition.id, edition.list_id),
+    )
     workers.join(db, edition.id, alive, backend="scripted", lease_seconds=5, share=True)
     theirs = ledger.claim_batch(db, edition.id, edition.list_id, after=0, limit=10, owner=remote)
     mine = ledger.claim_batch(db, edition.id, edition.list_id, after=0, limit=10, owner=alive)
@@ -132,8 +143,9 @@ def test_a_dead_workers_rows_in_flight_become_unknown_and_only_those(config, db)
     status = {w.owner: w.status for w in workers.list_workers(db, edition.id)}
     assert status == {remote: "dead", alive: "active"}
     with db.write() as conn:
-        conn.execute(update(t.deliveries).where(t.deliveries.c.status != "unknown")
-                     .values(status="sent"))
+        conn.execute(
+            update(t.deliveries).where(t.deliveries.c.status != "unknown").values(status="sent")
+        )
     assert workers.leave(db, edition.id, alive, status="sent") is True
     with db.read() as conn:
         assert conn.scalar(select(t.editions.c.status)) == "sent"

@@ -93,6 +93,7 @@ def backend(server, **over):
 
 # -- the request ---------------------------------------------------------------------------
 
+
 def test_a_batch_of_1000_is_one_valid_request_in_batch_order(server, job, make_batch):
     batch = make_batch(1000)
     outcomes = backend(server).send_batch(job, batch)
@@ -100,8 +101,9 @@ def test_a_batch_of_1000_is_one_valid_request_in_batch_order(server, job, make_b
     assert server.violations == []
     assert len(server.requests) == 1 and server.attempts == 1
     body = server.requests[0]
-    assert [p["to"][0]["email"] for p in body["personalizations"]] == \
-        [r.subscriber.email for r in batch]
+    assert [p["to"][0]["email"] for p in body["personalizations"]] == [
+        r.subscriber.email for r in batch
+    ]
     assert Counter(server.delivered_addresses()) == Counter(r.subscriber.email for r in batch)
     (message_id,) = server.message_ids
     assert sorted(o.subscriber_id for o in outcomes) == [r.subscriber.id for r in batch]
@@ -134,8 +136,9 @@ def test_content_keeps_tokens_and_substitutions_reproduce_fill(server, job, make
     assert 'Bonjour Amina "la" <Benali> & Cie,' in amina.values()
 
 
-def test_each_personalization_carries_its_own_signed_unsubscribe_headers(server, job, config,
-                                                                          make_batch):
+def test_each_personalization_carries_its_own_signed_unsubscribe_headers(
+    server, job, config, make_batch
+):
     batch = make_batch(50)
     backend(server).send_batch(job, batch)
     body = server.requests[0]
@@ -170,11 +173,17 @@ def test_custom_args_carry_ids_only_and_categories_group_the_send(server, job, m
     body = server.requests[0]
 
     assert body["custom_args"] == {"edition_id": job.edition.id, "list": "matinale"}
-    assert [p["custom_args"] for p in body["personalizations"]] == \
-        [{"delivery_id": str(r.delivery_id)} for r in batch]
+    assert [p["custom_args"] for p in body["personalizations"]] == [
+        {"delivery_id": str(r.delivery_id)} for r in batch
+    ]
     assert body["categories"] == ["matinale", job.edition.id]
-    exposed = json.dumps([body["custom_args"], body["categories"],
-                          [p["custom_args"] for p in body["personalizations"]]])
+    exposed = json.dumps(
+        [
+            body["custom_args"],
+            body["categories"],
+            [p["custom_args"] for p in body["personalizations"]],
+        ]
+    )
     for r in batch:
         assert r.subscriber.email not in exposed and "reader" not in exposed
     assert "from" in body and body["from"]["email"] == "matinale@example.ma"
@@ -201,14 +210,22 @@ def test_names_are_one_line_without_separators_and_omitted_when_empty(server, jo
     backend(server).send_batch(job, batch)
     to = [p["to"][0] for p in server.requests[0]["personalizations"]]
     assert [t.get("name") for t in to] == [
-        'Amina "la" <Benali> & Cie', "Omar Ltd Inc", "أمينة بنعلي", "Line Break", None]
+        'Amina "la" <Benali> & Cie',
+        "Omar Ltd Inc",
+        "أمينة بنعلي",
+        "Line Break",
+        None,
+    ]
     assert "name" not in to[4]
     assert server.violations == []
 
 
 def test_reply_to_asm_group_and_from_name(job, make_batch):
-    body, _ = build_request(dataclasses.replace(job, reply_to="redaction@example.ma"),
-                            make_batch(1), SendGridConfig(asm_group_id=4242))
+    body, _ = build_request(
+        dataclasses.replace(job, reply_to="redaction@example.ma"),
+        make_batch(1),
+        SendGridConfig(asm_group_id=4242),
+    )
     assert body["reply_to"] == {"email": "redaction@example.ma"}
     assert body["asm"] == {"group_id": 4242}
     assert body["from"] == {"email": "matinale@example.ma", "name": "L'Écho de Casablanca"}
@@ -216,6 +233,7 @@ def test_reply_to_asm_group_and_from_name(job, make_batch):
 
 
 # -- recipients left out -------------------------------------------------------------------
+
 
 def test_duplicate_address_in_a_batch_is_retried_later_not_sent_twice(server, job, make_batch):
     emails = ["amina@example.com", "omar@example.com", "AMINA@Example.com", "omar@example.com"]
@@ -263,11 +281,13 @@ def test_more_than_max_batch_is_a_programming_error(job, make_batch):
 
 def test_non_ascii_from_address_is_refused_before_posting(job, make_batch):
     with pytest.raises(DeliveryRefused, match="non-ASCII From"):
-        build_request(dataclasses.replace(job, from_email="matinale@écho.ma"), make_batch(1),
-                      SendGridConfig())
+        build_request(
+            dataclasses.replace(job, from_email="matinale@écho.ma"), make_batch(1), SendGridConfig()
+        )
 
 
 # -- answers -------------------------------------------------------------------------------
+
 
 def test_sandbox_mode_answers_200_and_counts_as_sent(server, job, make_batch):
     outcomes = backend(server, sandbox=True).send_batch(job, make_batch(3))
@@ -300,8 +320,14 @@ def test_refused_key_is_an_auth_error_that_never_shows_the_key(server, job, make
     exc = info.value
     assert exc.status == status and "SENDGRID_API_KEY" in str(exc)
     assert str(exc).startswith(f"SendGrid refused the API key ({status})")
-    for text in (str(exc), repr(exc), exc.detail, repr(exc.__cause__), repr(be.info),
-                 repr(be.config)):
+    for text in (
+        str(exc),
+        repr(exc),
+        exc.detail,
+        repr(exc.__cause__),
+        repr(be.info),
+        repr(be.config),
+    ):
         assert "5ecret" not in text and KEY not in text
 
 
@@ -328,8 +354,7 @@ def test_429_waits_as_long_as_retry_after_says(server, job, make_batch):
 
 
 @pytest.mark.parametrize("now_offset, expected", [(-42, 42.0), (100, 0.0)])
-def test_429_without_retry_after_uses_the_rate_limit_reset(job, make_batch, now_offset,
-                                                          expected):
+def test_429_without_retry_after_uses_the_rate_limit_reset(job, make_batch, now_offset, expected):
     reset = 1_900_000_000
     with SendGridServer(api_key=KEY, ratelimit_reset=reset) as srv:
         srv.script(["429-reset"])
@@ -379,13 +404,15 @@ def test_nobody_listening_is_transient(job, make_batch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    be = SendGridBackend(SendGridConfig(api_host=f"http://127.0.0.1:{port}", api_key=KEY,
-                                        timeout=1))
+    be = SendGridBackend(
+        SendGridConfig(api_host=f"http://127.0.0.1:{port}", api_key=KEY, timeout=1)
+    )
     with pytest.raises(DeliveryTransient, match="could not reach SendGrid"):
         be.send_batch(job, make_batch(1))
 
 
 # -- hosts ---------------------------------------------------------------------------------
+
 
 def test_a_host_with_a_trailing_slash_reaches_the_server(server, job, make_batch):
     be = backend(server, api_host=server.url + "/")
@@ -395,8 +422,9 @@ def test_a_host_with_a_trailing_slash_reaches_the_server(server, job, make_batch
 
 
 def test_eu_host_is_where_the_library_posts():
-    be = SendGridBackend(SendGridConfig(api_host="https://api.eu.sendgrid.com", api_key=KEY,
-                                        timeout=3))
+    be = SendGridBackend(
+        SendGridConfig(api_host="https://api.eu.sendgrid.com", api_key=KEY, timeout=3)
+    )
     assert be.info.destination == "https://api.eu.sendgrid.com/v3/mail/send"
     assert be._sg.client.mail.send._build_url(None) == be.info.destination
     assert be._sg.client.timeout == 3
@@ -410,6 +438,7 @@ def test_a_given_client_gets_the_timeout(server, job, make_batch):
 
 
 # -- the server itself: it must catch what SendGrid would refuse ---------------------------
+
 
 def _valid(job, make_batch, n=3):
     body, _ = build_request(job, make_batch(n), SendGridConfig())
@@ -454,11 +483,24 @@ def _break(body, how):
     return body
 
 
-BREAKS = ["html-first", "duplicate-across-personalizations", "forbidden-header",
-          "header-line-break", "comma-in-name", "substitutions-too-big", "custom-args-too-big",
-          "custom-args-not-strings", "eleven-categories", "long-category", "unicode-from",
-          "too-many-personalizations", "too-many-recipients", "late-personalization-malformed",
-          "no-from", "custom-args-string"]
+BREAKS = [
+    "html-first",
+    "duplicate-across-personalizations",
+    "forbidden-header",
+    "header-line-break",
+    "comma-in-name",
+    "substitutions-too-big",
+    "custom-args-too-big",
+    "custom-args-not-strings",
+    "eleven-categories",
+    "long-category",
+    "unicode-from",
+    "too-many-personalizations",
+    "too-many-recipients",
+    "late-personalization-malformed",
+    "no-from",
+    "custom-args-string",
+]
 
 
 @pytest.mark.parametrize("how", BREAKS)
@@ -466,8 +508,11 @@ def test_the_server_refuses_what_sendgrid_would(server, job, make_batch, how):
     body = _break(_valid(job, make_batch), how)
     assert check_request(_valid(job, make_batch)) == []
     request = urllib.request.Request(
-        f"{server.url}/v3/mail/send", data=json.dumps(body).encode(), method="POST",
-        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+        f"{server.url}/v3/mail/send",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=5)
     assert info.value.code == 400
@@ -482,8 +527,9 @@ def test_the_server_answers_with_rate_limit_headers_and_needs_the_key(server, jo
         headers = {"Content-Type": "application/json"}
         if auth:
             headers["Authorization"] = auth
-        request = urllib.request.Request(f"{server.url}/v3/mail/send", data=body,
-                                         headers=headers, method="POST")
+        request = urllib.request.Request(
+            f"{server.url}/v3/mail/send", data=body, headers=headers, method="POST"
+        )
         try:
             response = urllib.request.urlopen(request, timeout=5)
         except urllib.error.HTTPError as exc:
@@ -524,4 +570,6 @@ def test_an_error_body_that_echoes_the_key_is_redacted(server):
     be = backend(server)
     body = json.dumps({"errors": [{"message": f"bad key {KEY}\nsee docs", "field": None}]})
     assert be._detail(body.encode()) == "bad key [redacted] see docs"
-    assert be._detail(b"<html>\n<h1>Bad gateway</h1></html>") == "<html> <h1>Bad gateway</h1></html>"
+    assert (
+        be._detail(b"<html>\n<h1>Bad gateway</h1></html>") == "<html> <h1>Bad gateway</h1></html>"
+    )

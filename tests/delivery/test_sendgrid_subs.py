@@ -32,8 +32,12 @@ def job():
 def recipients(job, names):
     config, job = job
     make = RecipientFactory(config, job, TokenSigner("s" * 40))
-    return [dataclasses.replace(make(Subscriber(id=i + 1, email=f"r{i}@example.com", name=n)),
-                                delivery_id=100 + i) for i, n in enumerate(names)]
+    return [
+        dataclasses.replace(
+            make(Subscriber(id=i + 1, email=f"r{i}@example.com", name=n)), delivery_id=100 + i
+        )
+        for i, n in enumerate(names)
+    ]
 
 
 def filled(body, p):
@@ -62,15 +66,19 @@ def test_one_name_that_needs_escaping_splits_the_greeting_for_its_batch_only(job
     for recipient, p in zip(batch, body["personalizations"], strict=True):
         assert filled(body, p) == job[1].personalizer.fill(recipient.values)
         assert len(p["substitutions"]) == 3  # link token, HTML greeting, text greeting
-    assert "Bonjour Omar &amp; &quot;Cie&quot;," in body["personalizations"][1]["substitutions"].values()
+    assert (
+        "Bonjour Omar &amp; &quot;Cie&quot;,"
+        in body["personalizations"][1]["substitutions"].values()
+    )
 
 
 @pytest.mark.parametrize("odd", ["https://elsewhere.example/u/", "x", "https://w.example/u/a&b"])
 def test_links_of_another_shape_fall_back_to_every_token(job, odd):
     batch = recipients(job, ["Amina", "Omar"])
     values = dict(batch[1].values)
-    values["unsubscribe_url"] = odd + values["unsubscribe_url"].rsplit("/", 1)[1] \
-        if odd.endswith("/") else odd
+    values["unsubscribe_url"] = (
+        odd + values["unsubscribe_url"].rsplit("/", 1)[1] if odd.endswith("/") else odd
+    )
     batch[1] = dataclasses.replace(batch[1], values=values)
     body, _ = build_request(job[1], batch, SendGridConfig())
     for recipient, p in zip(batch, body["personalizations"], strict=True):

@@ -23,8 +23,14 @@ from tests.conftest import ROOT, SAMPLE_NOW
 from tests.delivery.smtp_server import SmtpTestServer, client_context, wait_until
 
 USER, PASSWORD = "digest@example.ma", "s3cret-Pa55word-XYZ"
-NAMES = ["Amina Benali", "أمينة بنعلي", 'Benali, Amina "la chef"', "Hello\r\nBcc: evil@example.net",
-         "Zoé " * 25, ""]
+NAMES = [
+    "Amina Benali",
+    "أمينة بنعلي",
+    'Benali, Amina "la chef"',
+    "Hello\r\nBcc: evil@example.net",
+    "Zoé " * 25,
+    "",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +43,10 @@ def sample():
 
 def recipients(sample, count, start=1):
     _, factory = sample
-    return [factory(Subscriber(id=i, email=f"reader{i}@example.org", name=NAMES[i % len(NAMES)]))
-            for i in range(start, start + count)]
+    return [
+        factory(Subscriber(id=i, email=f"reader{i}@example.org", name=NAMES[i % len(NAMES)]))
+        for i in range(start, start + count)
+    ]
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
@@ -49,8 +57,9 @@ def server(request):
 
 
 def backend_for(srv, **over):
-    settings = dict(host=srv.host, port=srv.port, security="none", timeout=5,
-                    local_hostname="client.test")
+    settings = dict(
+        host=srv.host, port=srv.port, security="none", timeout=5, local_hostname="client.test"
+    )
     settings.update(over)
     tls = settings["security"] != "none"
     return SmtpBackend(SmtpConfig(**settings), ssl_context=client_context() if tls else None)
@@ -117,8 +126,10 @@ def test_template_matches_build_message_header_for_header(sample):
 
     def parts(raw):
         msg = message_from_bytes(raw, policy=default)
-        return [(p.get_content_type(), p["Content-Transfer-Encoding"], p.get_content())
-                for p in msg.iter_parts()]
+        return [
+            (p.get_content_type(), p["Content-Transfer-Encoding"], p.get_content())
+            for p in msg.iter_parts()
+        ]
 
     def head(raw):
         return re.sub(rb'boundary="[^"]+"', b"", raw.split(b"\r\n\r\n", 1)[0])
@@ -135,10 +146,20 @@ def test_template_matches_build_message_header_for_header(sample):
     assert template.render(env, html="x", text="x") is None
 
 
-@pytest.mark.parametrize("body", [
-    "", "short ascii", "Été\nà Fès", "Le café de la place " * 10, "é" * 100, "ش" * 100,
-    "x" * 200 + "\n" + "ok", "line\r\nwith \r\n endings \n", "trailing space   \n.\n",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "short ascii",
+        "Été\nà Fès",
+        "Le café de la place " * 10,
+        "é" * 100,
+        "ش" * 100,
+        "x" * 200 + "\n" + "ok",
+        "line\r\nwith \r\n endings \n",
+        "trailing space   \n.\n",
+    ],
+)
 def test_body_encoding_is_the_email_packages_choice(body):
     from email.message import EmailMessage
 
@@ -148,12 +169,16 @@ def test_body_encoding_is_the_email_packages_choice(body):
     reference.set_content(body, subtype="plain", charset="utf-8")
     cte, encoded = encode_body(body)
     assert cte.decode() == reference["Content-Transfer-Encoding"]
-    assert max(map(len, encoded.split(b"\r\n"))) <= 78 and b"\n" not in encoded.replace(b"\r\n", b"")
+    assert max(map(len, encoded.split(b"\r\n"))) <= 78 and b"\n" not in encoded.replace(
+        b"\r\n", b""
+    )
     ours = EmailMessage(policy=default)
     ours["Content-Type"] = 'text/plain; charset="utf-8"'
     ours["Content-Transfer-Encoding"] = cte.decode()
     ours.set_payload(encoded)
-    assert ours.get_content() == message_from_bytes(reference.as_bytes(), policy=default).get_content()
+    assert (
+        ours.get_content() == message_from_bytes(reference.as_bytes(), policy=default).get_content()
+    )
 
 
 def job_with(sample, *, html, text):
@@ -190,7 +215,9 @@ def test_one_connection_is_reused_across_batches_and_closed_with_quit(server, sa
     backend = backend_for(server)
     assert server.connections == 0  # lazy: nothing opened before the first message
     for start in (1, 5, 9):
-        assert set(statuses(backend.send_batch(job, recipients(sample, 4, start))).values()) == {"sent"}
+        assert set(statuses(backend.send_batch(job, recipients(sample, 4, start))).values()) == {
+            "sent"
+        }
     assert len(server.wait_for(12)) == 12
     assert server.connections == 1 and backend.connections_opened == 1
     backend.close()
@@ -224,7 +251,9 @@ def test_a_drop_after_the_final_dot_is_unknown_and_not_resent(server, sample, dr
     assert [o.status for o in outcomes] == ["sent"] * 3 + ["unknown"] + ["sent"] * 3 + ["unknown"]
     assert "may have queued it" in outcomes[3].detail
     emails = [r.subscriber.email for r in batch]
-    expected = emails if drop_at == "queued" else [e for i, e in enumerate(emails) if i not in (3, 7)]
+    expected = (
+        emails if drop_at == "queued" else [e for i, e in enumerate(emails) if i not in (3, 7)]
+    )
     server.wait_for(len(expected))
     assert server.recipients() == expected  # each at most once
     assert server.connections == 2 and server.drops == 2
@@ -259,9 +288,15 @@ def test_failed_reconnect_returns_what_was_sent_and_retry_for_the_rest(server, s
 # --- per-recipient answers -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("where", "code", "status"), [
-    ("rcpt", 550, "failed"), ("rcpt", 450, "retry"), ("data", 554, "failed"), ("data", 451, "retry"),
-])
+@pytest.mark.parametrize(
+    ("where", "code", "status"),
+    [
+        ("rcpt", 550, "failed"),
+        ("rcpt", 450, "retry"),
+        ("data", 554, "failed"),
+        ("data", 451, "retry"),
+    ],
+)
 def test_refusal_of_one_recipient_touches_only_that_recipient(server, sample, where, code, status):
     batch = recipients(sample, 4)
     bad = batch[1].subscriber
@@ -318,8 +353,14 @@ def test_sender_refused_after_some_were_sent_keeps_their_outcomes(server, sample
 def test_wrong_password_is_an_auth_error_without_the_password(sample):
     with SmtpTestServer(tls="starttls", auth=(USER, PASSWORD)) as srv:
         with pytest.raises(DeliveryAuthError) as caught:
-            send(srv, sample, recipients(sample, 2), security="starttls", username=USER,
-                 password="wrong-" + PASSWORD)
+            send(
+                srv,
+                sample,
+                recipients(sample, 2),
+                security="starttls",
+                username=USER,
+                password="wrong-" + PASSWORD,
+            )
         err = caught.value
         assert f"refused the login for {USER}: 535" in str(err)
         for text in (str(err), repr(err), err.detail, repr(err.args)):
@@ -333,8 +374,14 @@ def test_wrong_password_is_an_auth_error_without_the_password(sample):
 
 def test_starttls_and_auth_with_a_test_ca(sample):
     with SmtpTestServer(tls="starttls", auth=(USER, PASSWORD)) as srv:
-        outcomes = send(srv, sample, recipients(sample, 3), security="starttls", username=USER,
-                        password=PASSWORD)
+        outcomes = send(
+            srv,
+            sample,
+            recipients(sample, 3),
+            security="starttls",
+            username=USER,
+            password=PASSWORD,
+        )
         assert [o.status for o in outcomes] == ["sent"] * 3
         assert len(srv.wait_for(3)) == 3
         assert srv.logins == [("PLAIN", USER, True)] and srv.connections == 1
@@ -344,15 +391,26 @@ def test_starttls_required_but_not_offered_sends_no_credentials(sample):
     # The server would take AUTH in clear: the client must not even try.
     with SmtpTestServer(auth=(USER, PASSWORD), auth_require_tls=False) as srv:
         with pytest.raises(DeliveryRefused, match="does not offer STARTTLS .* refusing to send"):
-            send(srv, sample, recipients(sample, 1), security="starttls", username=USER,
-                 password=PASSWORD)
+            send(
+                srv,
+                sample,
+                recipients(sample, 1),
+                security="starttls",
+                username=USER,
+                password=PASSWORD,
+            )
         assert srv.logins == [] and srv.messages == []
 
 
 def test_untrusted_certificate_is_refused(sample):
     with SmtpTestServer(tls="starttls") as srv:
-        config = SmtpConfig(host=srv.host, port=srv.port, security="starttls", timeout=5,
-                            local_hostname="client.test")
+        config = SmtpConfig(
+            host=srv.host,
+            port=srv.port,
+            security="starttls",
+            timeout=5,
+            local_hostname="client.test",
+        )
         with pytest.raises(DeliveryRefused, match="certificate .* is not trusted"):
             SmtpBackend(config).send_batch(sample[0], recipients(sample, 1))  # system CAs only
         assert srv.messages == []
@@ -360,15 +418,18 @@ def test_untrusted_certificate_is_refused(sample):
 
 def test_implicit_tls(sample):
     with SmtpTestServer(tls="implicit", auth=(USER, PASSWORD)) as srv:
-        outcomes = send(srv, sample, recipients(sample, 2), security="tls", username=USER,
-                        password=PASSWORD)
+        outcomes = send(
+            srv, sample, recipients(sample, 2), security="tls", username=USER, password=PASSWORD
+        )
         assert [o.status for o in outcomes] == ["sent", "sent"]
         assert srv.wait_for(2)[0].message()["To"].addresses[0].addr_spec == "reader1@example.org"
         assert srv.logins == [("PLAIN", USER, True)]
 
 
 def test_tls_against_a_plain_server_says_so(server, sample):
-    with pytest.raises(DeliveryRefused, match=r"TLS with the SMTP server .* smtp\.security \(tls\)"):
+    with pytest.raises(
+        DeliveryRefused, match=r"TLS with the SMTP server .* smtp\.security \(tls\)"
+    ):
         send(server, sample, recipients(sample, 1), security="tls")
 
 
@@ -376,8 +437,9 @@ def test_tls_against_a_plain_server_says_so(server, sample):
 
 
 def test_password_in_clear_only_to_loopback(sample):
-    config = SmtpConfig(host="mail.example.invalid", port=25, security="none", username=USER,
-                        password=PASSWORD)
+    config = SmtpConfig(
+        host="mail.example.invalid", port=25, security="none", username=USER, password=PASSWORD
+    )
     with pytest.raises(DeliveryRefused, match="refusing to send the SMTP password .* in clear"):
         SmtpBackend(config).send_batch(sample[0], recipients(sample, 1))
     with SmtpTestServer(auth=(USER, PASSWORD), auth_require_tls=False) as srv:
@@ -387,14 +449,21 @@ def test_password_in_clear_only_to_loopback(sample):
 
 def test_connection_refused_is_transient(sample):
     config = SmtpConfig(host="127.0.0.1", port=closed_port(), security="none", timeout=2)
-    with pytest.raises(DeliveryTransient, match="could not connect to the SMTP server at 127.0.0.1"):
+    with pytest.raises(
+        DeliveryTransient, match="could not connect to the SMTP server at 127.0.0.1"
+    ):
         SmtpBackend(config).send_batch(sample[0], recipients(sample, 2))
 
 
 def test_silent_server_times_out_as_transient(sample):
     with socket.create_server(("127.0.0.1", 0)) as mute:  # accepts (backlog), never greets
-        config = SmtpConfig(host="127.0.0.1", port=mute.getsockname()[1], security="none",
-                            timeout=0.3, local_hostname="client.test")
+        config = SmtpConfig(
+            host="127.0.0.1",
+            port=mute.getsockname()[1],
+            security="none",
+            timeout=0.3,
+            local_hostname="client.test",
+        )
         with pytest.raises(DeliveryTransient, match="could not connect"):
             SmtpBackend(config).send_batch(sample[0], recipients(sample, 1))
 
@@ -413,21 +482,23 @@ def test_server_and_backend_keep_a_useful_pace(sample):
     all is well; a Nagle stall (40 ms a message) or a line-by-line DATA read would blow it."""
     job, factory = sample
     # Ordinary names: the email package folds a long non-ASCII name slowly (15 ms for NAMES[4]).
-    batch = [factory(Subscriber(id=i, email=f"r{i}@example.org", name=("Zoé Martin", "أمينة")[i % 2]))
-             for i in range(1, 301)]
+    batch = [
+        factory(Subscriber(id=i, email=f"r{i}@example.org", name=("Zoé Martin", "أمينة")[i % 2]))
+        for i in range(1, 301)
+    ]
     with SmtpTestServer(keep_data=False) as srv, backend_for(srv) as backend:
         started = time.perf_counter()
         for i in range(0, len(batch), backend.max_batch):
-            backend.send_batch(job, batch[i:i + backend.max_batch])
+            backend.send_batch(job, batch[i : i + backend.max_batch])
         rate = len(batch) / (time.perf_counter() - started)
         assert len(srv.messages) == 300
     assert rate > 150, f"{rate:.0f} messages/s"
 
 
 def test_info_names_the_destination_never_the_password():
-    backend = SmtpBackend(SmtpConfig(host="smtp.example.ma", port=587, username=USER,
-                                     password=PASSWORD))
+    backend = SmtpBackend(
+        SmtpConfig(host="smtp.example.ma", port=587, username=USER, password=PASSWORD)
+    )
     assert backend.info.name == "smtp"
     assert backend.info.destination == f"smtp://smtp.example.ma:587 (starttls, as {USER})"
     assert PASSWORD not in repr(backend.info) and PASSWORD not in repr(backend.config)
-

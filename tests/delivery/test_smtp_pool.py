@@ -33,9 +33,13 @@ def job():
 def people(job, n):
     config, job = job
     make = RecipientFactory(config, job, TokenSigner("k" * 40))
-    return [dataclasses.replace(make(Subscriber(id=i + 1, email=f"r{i:03d}@example.com",
-                                                name=f"R {i}")), delivery_id=i + 1)
-            for i in range(n)]
+    return [
+        dataclasses.replace(
+            make(Subscriber(id=i + 1, email=f"r{i:03d}@example.com", name=f"R {i}")),
+            delivery_id=i + 1,
+        )
+        for i in range(n)
+    ]
 
 
 def smtp(server, **kw):
@@ -53,8 +57,9 @@ def test_four_connections_each_reused_everyone_once_in_order(job):
         assert server.connections == 4 and backend.connections_opened == 4
     assert [o.subscriber_id for o in first + second] == [r.subscriber.id for r in batch]
     assert {o.status for o in first + second} == {"sent"}
-    assert Counter(a for m in received for a in m.rcpt_tos) == \
-        Counter(r.subscriber.email for r in batch)
+    assert Counter(a for m in received for a in m.rcpt_tos) == Counter(
+        r.subscriber.email for r in batch
+    )
     assert len({m.connection for m in received}) == 4
 
 
@@ -62,11 +67,11 @@ def test_one_connection_is_the_plain_backend_and_the_key_is_checked(job, tmp_pat
     assert type(smtp_backend(SmtpConfig())) is SmtpBackend
     site = tmp_path / "digest.toml"
     text = (ROOT / "digest.toml").read_text(encoding="utf-8")
-    site.write_text(text + '\n[smtp]\nconnections = 3\n', encoding="utf-8")
+    site.write_text(text + "\n[smtp]\nconnections = 3\n", encoding="utf-8")
     config = load_config(site, env={})
     assert config.smtp.connections == 3
     assert isinstance(make_backend("smtp", config, out_dir=tmp_path), PooledSmtpBackend)
-    site.write_text(text + '\n[smtp]\nconnections = 0\n', encoding="utf-8")
+    site.write_text(text + "\n[smtp]\nconnections = 0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="smtp.connections"):
         load_config(site, env={})
 
@@ -74,8 +79,10 @@ def test_one_connection_is_the_plain_backend_and_the_key_is_checked(job, tmp_pat
 def test_a_refused_sender_on_every_connection_is_raised_as_one_error(job):
     with SmtpTestServer() as server:
         server.refuse_sender = 451
-        with smtp_backend(smtp(server, connections=3)) as backend, \
-                pytest.raises(DeliveryTransient, match="refused the sender"):
+        with (
+            smtp_backend(smtp(server, connections=3)) as backend,
+            pytest.raises(DeliveryTransient, match="refused the sender"),
+        ):
             backend.send_batch(job[1], people(job, 9))
         assert server.messages == []
 
@@ -102,8 +109,9 @@ def pool_of(*answers):
 
 def test_a_part_that_failed_while_another_sent_comes_back_as_retry(job):
     batch = people(job, 9)
-    outcomes = pool_of("sent", DeliveryTransient("gone", backend="smtp"), "sent") \
-        .send_batch(job[1], batch)
+    outcomes = pool_of("sent", DeliveryTransient("gone", backend="smtp"), "sent").send_batch(
+        job[1], batch
+    )
     assert [o.subscriber_id for o in outcomes] == [r.subscriber.id for r in batch]
     assert [o.status for o in outcomes] == ["sent"] * 3 + ["retry"] * 3 + ["sent"] * 3
     assert "gone" in outcomes[3].detail
@@ -112,8 +120,11 @@ def test_a_part_that_failed_while_another_sent_comes_back_as_retry(job):
 def test_nothing_handed_over_raises_the_gravest_error(job):
     batch = people(job, 6)
     with pytest.raises(DeliveryAuthError):
-        pool_of(DeliveryTransient("t", backend="smtp"), DeliveryAuthError("a", backend="smtp"),
-                DeliveryRefused("r", backend="smtp")).send_batch(job[1], batch)
+        pool_of(
+            DeliveryTransient("t", backend="smtp"),
+            DeliveryAuthError("a", backend="smtp"),
+            DeliveryRefused("r", backend="smtp"),
+        ).send_batch(job[1], batch)
     with pytest.raises(DeliveryRefused):  # "retry" and "failed" are answers, not hand-overs
         pool_of("retry", DeliveryRefused("r", backend="smtp")).send_batch(job[1], batch)
     outcomes = pool_of("unknown", DeliveryRefused("r", backend="smtp")).send_batch(job[1], batch)

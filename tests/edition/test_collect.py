@@ -24,10 +24,17 @@ def edition(*results, **kw):
 
 
 def test_window_edges_and_future_items():
-    result = SourceResult("feed", stories=(
-        story("inside", 23.99), story("exactly at start", 24), story("older", 30),
-        story("at reference", 0), story("in the future", -0.5), story("undated", None),
-    ))
+    result = SourceResult(
+        "feed",
+        stories=(
+            story("inside", 23.99),
+            story("exactly at start", 24),
+            story("older", 30),
+            story("at reference", 0),
+            story("in the future", -0.5),
+            story("undated", None),
+        ),
+    )
     titles = [s.title for s in edition(result).ticker]
     assert titles == ["at reference", "inside", "undated"]  # undated last
 
@@ -71,8 +78,10 @@ def test_id_subject_preheader_in_locale_and_one_line():
 
 
 def test_failed_sources_warn_and_the_rest_goes_on():
-    e = edition(SourceResult("down", error="HTTP 503 from https://x"),
-                SourceResult("ok", stories=(story("a"),)))
+    e = edition(
+        SourceResult("down", error="HTTP 503 from https://x"),
+        SourceResult("ok", stories=(story("a"),)),
+    )
     assert [s.title for s in e.ticker] == ["a"]
     assert e.warnings == ("source 'down' failed: HTTP 503 from https://x",)
 
@@ -88,14 +97,17 @@ def test_nothing_in_window_is_an_error():
 
 
 def test_stories_are_shown_in_the_site_zone():
-    utc_story = Story("x", "ticker", "s", published_at=datetime(2025, 7, 1, 6, 0,
-                                                                tzinfo=ZoneInfo("UTC")))
+    utc_story = Story(
+        "x", "ticker", "s", published_at=datetime(2025, 7, 1, 6, 0, tzinfo=ZoneInfo("UTC"))
+    )
     e = edition(SourceResult("s", stories=(utc_story,)))
     assert e.ticker[0].published_at.isoformat() == "2025-07-01T07:00:00+01:00"
 
 
 def test_helpers():
-    assert canonical_url("HTTPS://Ex.com:443/a/b/?b=2&a=1&utm_medium=m#f") == \
-        "https://ex.com/a/b?a=1&b=2"
+    assert (
+        canonical_url("HTTPS://Ex.com:443/a/b/?b=2&a=1&utm_medium=m#f")
+        == "https://ex.com/a/b?a=1&b=2"
+    )
     assert normalize_title("  Élan — économique!  ") == "elan economique"
     assert one_line("a\r\nb\tc\u2028d\x00e") == "a b c d e"

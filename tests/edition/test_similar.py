@@ -29,10 +29,16 @@ def test_different_story_pairs_stay_below_it(a, b):
 
 
 def test_featured_wins_with_better_link_and_earlier_time():
-    ticker = Story(title=PAIRS["merge"][0][1], role="ticker", source="rss",
-                   url="https://www.example.ma/a", published_at=REF - timedelta(hours=3))
-    featured = Story(title=PAIRS["merge"][0][0], role="featured", source="homepage",
-                     url=None, published_at=REF)
+    ticker = Story(
+        title=PAIRS["merge"][0][1],
+        role="ticker",
+        source="rss",
+        url="https://www.example.ma/a",
+        published_at=REF - timedelta(hours=3),
+    )
+    featured = Story(
+        title=PAIRS["merge"][0][0], role="featured", source="homepage", url=None, published_at=REF
+    )
     [kept], [merge] = merge_similar([ticker, featured], THRESHOLD)
     assert kept.role == "featured" and kept.title == featured.title
     assert kept.url == "https://www.example.ma/a"
@@ -51,19 +57,34 @@ def test_merges_are_listed_in_edition_json():
     from digest.edition.collect import make_edition
     from digest.models import SourceResult
 
-    config = parse_config({
-        "site": {"name": "É", "url": "https://www.example.ma", "timezone": "Africa/Casablanca",
-                 "locale": "fr", "postal_address": "1 rue, Casablanca",
-                 "public_url": "https://www.example.ma/digest"},
-        "sender": {"email": "m@example.ma"}, "lists": {"matinale": {"title": "La matinale"}},
-    }, path=None, env={})
-    one = SourceResult("une", stories=(Story(title=PAIRS["merge"][1][0], role="ticker",
-                                             source="une", published_at=REF),))
-    two = SourceResult("rss", stories=(Story(title=PAIRS["merge"][1][1], role="ticker",
-                                             source="rss", published_at=REF),))
+    config = parse_config(
+        {
+            "site": {
+                "name": "É",
+                "url": "https://www.example.ma",
+                "timezone": "Africa/Casablanca",
+                "locale": "fr",
+                "postal_address": "1 rue, Casablanca",
+                "public_url": "https://www.example.ma/digest",
+            },
+            "sender": {"email": "m@example.ma"},
+            "lists": {"matinale": {"title": "La matinale"}},
+        },
+        path=None,
+        env={},
+    )
+    one = SourceResult(
+        "une",
+        stories=(Story(title=PAIRS["merge"][1][0], role="ticker", source="une", published_at=REF),),
+    )
+    two = SourceResult(
+        "rss",
+        stories=(Story(title=PAIRS["merge"][1][1], role="ticker", source="rss", published_at=REF),),
+    )
     e = make_edition(config, [one, two], list_name="matinale", reference_time=REF)
     assert [s.title for s in e.ticker] == [PAIRS["merge"][1][0]]
     data = edition_to_dict(e)
-    assert data["merged"] == [{"kept": PAIRS["merge"][1][0], "dropped": PAIRS["merge"][1][1],
-                               "score": 1.0}]
+    assert data["merged"] == [
+        {"kept": PAIRS["merge"][1][0], "dropped": PAIRS["merge"][1][1], "score": 1.0}
+    ]
     assert edition_from_dict(json.loads(json.dumps(data))).merged == tuple(data["merged"])

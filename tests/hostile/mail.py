@@ -9,8 +9,18 @@ from email.message import EmailMessage
 from email.policy import default
 
 # What build_message writes, once each; nothing else may appear.
-BUILD_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
-                 "List-Unsubscribe-Post", "MIME-Version", "Content-Type")
+BUILD_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+)
 BREAKS = ("\r", "\n", "\x00")
 
 
@@ -18,8 +28,9 @@ def _norm(text: str) -> str:
     return text.replace("\r\n", "\n").rstrip("\n")
 
 
-def check_message(raw: bytes, *, headers: tuple[str, ...], html: str | None,
-                  text: str | None) -> EmailMessage:
+def check_message(
+    raw: bytes, *, headers: tuple[str, ...], html: str | None, text: str | None
+) -> EmailMessage:
     """The parsed message, after asserting that it holds exactly ``headers``, no Bcc/Cc, no
     decoded header value with CR/LF/NUL, and the two bodies as given (None: not known to the
     caller, then only that there are the two of them)."""

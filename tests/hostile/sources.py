@@ -61,11 +61,18 @@ def _rendered() -> Rendered:
     return build_edition(config, list_name="matinale", now=REF).rendered
 
 
-def _job(config: Config, headline: str = "Le Maroc et la France renforcent leur coopération",
-         edit_subject: str | None = None) -> SendJob:
+def _job(
+    config: Config,
+    headline: str = "Le Maroc et la France renforcent leur coopération",
+    edit_subject: str | None = None,
+) -> SendJob:
     story = Story(title=headline, role="featured", source="homepage")
-    edition = make_edition(config, [SourceResult(name="homepage", stories=(story,))],
-                           list_name="matinale", reference_time=REF)
+    edition = make_edition(
+        config,
+        [SourceResult(name="homepage", stories=(story,))],
+        list_name="matinale",
+        reference_time=REF,
+    )
     if edit_subject is not None:
         edition = edits.apply(edition, {"subject": edit_subject})
     # The rendering carries the edition's subject (digest/render/pipeline.py); the bodies of
@@ -117,5 +124,7 @@ def list_title(value):
     return _job(config_with(lists__matinale__title=value)), Subscriber(1, EMAIL, name="Amina")
 
 
-SOURCES = {f.__name__: f for f in (headline, subject_template, editor_subject, csv_name,
-                                   sender_name, list_title)}
+SOURCES = {
+    f.__name__: f
+    for f in (headline, subject_template, editor_subject, csv_name, sender_name, list_title)
+}

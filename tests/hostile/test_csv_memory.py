@@ -33,11 +33,19 @@ def test_a_large_file_imports_in_bounded_memory(tmp_path):
     with open(path, "w", encoding="utf-8") as out:
         out.write("email,name,notes\n")
         for start in range(0, ROWS, 10_000):
-            out.write("".join(f"p{i}@example{i % 40}.com,Personne {i},{NOTE}\n"
-                              for i in range(start, start + 10_000)))
+            out.write(
+                "".join(
+                    f"p{i}@example{i % 40}.com,Personne {i},{NOTE}\n"
+                    for i in range(start, start + 10_000)
+                )
+            )
     assert path.stat().st_size > BOUND_MB * 1024 * 1024 / 3
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(path), str(tmp_path / "db.sqlite")],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(path), str(tmp_path / "db.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     added, rejected, peak_mb = map(int, proc.stdout.split())
     assert (added, rejected) == (ROWS, 0)

@@ -10,13 +10,16 @@ from tests.hostile.csv_files import mailchimp_zip, zip_bytes
 def test_mailchimp_zip_yields_its_three_files_opt_outs_first(tmp_path):
     streams = open_subscriber_files(mailchimp_zip(tmp_path, **{"readme.txt": b"hello"}))
     assert [s.result.source for s in streams] == [
-        "cleaned_members_export_3f9a1c2b7e.csv", "unsubscribed_members_export_3f9a1c2b7e.csv",
-        "subscribed_members_export_3f9a1c2b7e.csv"]
+        "cleaned_members_export_3f9a1c2b7e.csv",
+        "unsubscribed_members_export_3f9a1c2b7e.csv",
+        "subscribed_members_export_3f9a1c2b7e.csv",
+    ]
     rows = [list(s) for s in streams]
     assert [s.result.format for s in streams] == [
         "Mailchimp audience export (cleaned members)",
         "Mailchimp audience export (unsubscribed members)",
-        "Mailchimp audience export (subscribed members)"]
+        "Mailchimp audience export (subscribed members)",
+    ]
     assert [len(r) for r in rows] == [1, 2, 4]
     assert "ignored in the ZIP (not .csv): 'readme.txt'" in streams[0].result.notes
 
@@ -32,9 +35,19 @@ def test_zip_bomb_stops_at_the_decompressed_cap(monkeypatch):
         list(stream)
 
 
-@pytest.mark.parametrize("name", ["../../evil.csv", "/etc/cron.d/evil.csv", "a/../../b.csv",
-                                  "C:/Windows/evil.csv", "__MACOSX/._subscribed.csv",
-                                  ".hidden.csv", "nested.zip", "subscribed.csv.exe"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../evil.csv",
+        "/etc/cron.d/evil.csv",
+        "a/../../b.csv",
+        "C:/Windows/evil.csv",
+        "__MACOSX/._subscribed.csv",
+        ".hidden.csv",
+        "nested.zip",
+        "subscribed.csv.exe",
+    ],
+)
 def test_path_tricks_and_non_csv_members_are_ignored_not_read(tmp_path, name):
     # Nothing is ever extracted; such members are listed as ignored and not imported.
     data = zip_bytes({name: b"email\nintruder@example.com\n", "ok.csv": b"email\na@example.com\n"})
@@ -71,7 +84,7 @@ def test_an_encrypted_member_is_refused():
 def test_a_corrupted_member_is_a_sentence_not_a_traceback():
     data = bytearray(zip_bytes({"s.csv": b"email\n" + b"a@example.com\n" * 2000}))
     middle = data.index(b"s.csv") + 40  # inside the compressed data
-    data[middle:middle + 30] = b"\xff" * 30
+    data[middle : middle + 30] = b"\xff" * 30
     with pytest.raises(CsvFormatError, match="damaged"):
         for stream in open_subscriber_files(bytes(data)):
             list(stream)
@@ -84,8 +97,9 @@ def test_too_many_members_is_refused():
 
 
 def test_an_unusable_member_is_named_in_the_error():
-    streams = open_subscriber_files(zip_bytes({"a.csv": b"email\nx@example.com\n",
-                                               "b.csv": b"nom,ville\nX,Rabat\n"}))
+    streams = open_subscriber_files(
+        zip_bytes({"a.csv": b"email\nx@example.com\n", "b.csv": b"nom,ville\nX,Rabat\n"})
+    )
     assert [r.email for r in streams[0]] == ["x@example.com"]
     with pytest.raises(CsvFormatError, match=r"^b\.csv: line 1: the header has no email col"):
         list(streams[1])

@@ -51,14 +51,19 @@ def huge_site(site, tmp_path):
 def test_a_100kb_headline_is_stored_and_sent_with_a_capped_subject(huge_site, tmp_path):
     """Attacks: editions.subject (String(1000)) with a 100 kB feed headline, then the Subject."""
     config, db = huge_site
-    import_subscribers(db, "matinale", read_subscriber_csv(
-        b"email,name\namina@example.org,Amina\nomar@example.org,Omar\n"))
-    stored, _ = edition_for_send(config, db, list_name="matinale",
-                                 now=datetime.fromisoformat(SAMPLE_NOW))
+    import_subscribers(
+        db,
+        "matinale",
+        read_subscriber_csv(b"email,name\namina@example.org,Amina\nomar@example.org,Omar\n"),
+    )
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
     assert len(stored.edition.subject) <= SUBJECT_MAX and stored.edition.subject.endswith("…")
     assert stored.edition.featured[0].title == HUGE.strip()  # the story itself is not cut
-    report = deliver(config, db, stored, OutboxBackend(tmp_path / "out"),
-                     signer=TokenSigner("k" * 40))
+    report = deliver(
+        config, db, stored, OutboxBackend(tmp_path / "out"), signer=TokenSigner("k" * 40)
+    )
     assert report.sent == 2
     for path in sorted((tmp_path / "out").glob("*.eml")):
         msg = message_from_bytes(path.read_bytes(), policy=default)
@@ -68,21 +73,26 @@ def test_a_100kb_headline_is_stored_and_sent_with_a_capped_subject(huge_site, tm
 def test_an_edition_from_elsewhere_with_a_huge_subject_is_stored(config, db):
     """Attacks: the same column through save_edition itself (an edition.json, an old build)."""
     import_subscribers(db, "matinale", read_subscriber_csv(b"email\namina@example.org\n"))
-    stored, _ = edition_for_send(config, db, list_name="matinale",
-                                 now=datetime.fromisoformat(SAMPLE_NOW))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
     edition = dataclasses.replace(stored.edition, id="matinale-2025-07-02", subject=HUGE)
     save_edition(db, edition, stored.rendered)
     with db.read() as conn:
-        column = conn.scalar(t.editions.select().with_only_columns(t.editions.c.subject)
-                             .where(t.editions.c.id == edition.id))
+        column = conn.scalar(
+            t.editions.select()
+            .with_only_columns(t.editions.c.subject)
+            .where(t.editions.c.id == edition.id)
+        )
     assert len(column) <= SUBJECT_MAX
     assert get_edition(db, edition.id) is not None
 
 
 def test_a_long_list_title_is_cut_to_its_column(db):
     """Attacks: lists.title (String(200)) through an import's --title."""
-    import_subscribers(db, "longtitle", read_subscriber_csv(b"email\namina@example.org\n"),
-                       title="T" * 5000)
+    import_subscribers(
+        db, "longtitle", read_subscriber_csv(b"email\namina@example.org\n"), title="T" * 5000
+    )
     [info] = [i for i in lists(db) if i.name == "longtitle"]
     assert info.title == "T" * t.lists.c.title.type.length
 
@@ -91,8 +101,13 @@ def test_feed_cache_keeps_no_oversized_validator(db):
     """Attacks: feed_cache.etag/last_modified/content_type, chosen by a remote server."""
     cache = SqlFeedCache(db)
     url = "https://news.example.ma/rss"
-    cache.put(url, etag='"' + "e" * 5000 + '"', last_modified="M" * 500, body=b"<rss/>",
-              content_type="application/rss+xml; " + "p" * 500)
+    cache.put(
+        url,
+        etag='"' + "e" * 5000 + '"',
+        last_modified="M" * 500,
+        body=b"<rss/>",
+        content_type="application/rss+xml; " + "p" * 500,
+    )
     entry = cache.get(url)
     assert entry.etag is None and entry.last_modified is None  # a cut one would never match
     assert entry.body == b"<rss/>" and len(entry.content_type) <= 200
@@ -106,8 +121,12 @@ def test_a_schedule_with_an_oversized_field_is_refused_clearly(db):
     from digest.store.schedules import Schedule, ScheduleError, add_schedule
 
     with pytest.raises(ScheduleError, match="name is longer than 100"):
-        add_schedule(db, Schedule(name="n" * 500, list_name="matinale", cron="0 7 * * *",
-                                  timezone="Africa/Casablanca"))
+        add_schedule(
+            db,
+            Schedule(
+                name="n" * 500, list_name="matinale", cron="0 7 * * *", timezone="Africa/Casablanca"
+            ),
+        )
 
 
 def test_an_oversized_address_from_a_webhook_is_not_a_crash(db):
@@ -131,10 +150,12 @@ def test_hostile_names_through_the_database_and_the_send_loop(config, db, tmp_pa
     csv.writer(buf, lineterminator="\r\n").writerows([["email", "name"], *rows])
     report = import_subscribers(db, "matinale", read_subscriber_csv(buf.getvalue().encode()))
     assert report.added >= 15  # the encoded-word names all pass the import: they are text
-    stored, _ = edition_for_send(config, db, list_name="matinale",
-                                 now=datetime.fromisoformat(SAMPLE_NOW))
-    sent = deliver(config, db, stored, OutboxBackend(tmp_path / "out"),
-                   signer=TokenSigner("k" * 40))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
+    sent = deliver(
+        config, db, stored, OutboxBackend(tmp_path / "out"), signer=TokenSigner("k" * 40)
+    )
     files = sorted((tmp_path / "out").glob("*.eml"))
     assert sent.sent == report.added == len(files)
     for path in files:

@@ -38,8 +38,10 @@ def outbox(config):
 @pytest.mark.parametrize("address", ADDRESSES)
 def test_signup_refuses_an_encoded_word_address(client, web_config, web_db, address):
     """Attacks: the public signup form (no login), whose confirmation carried a Bcc."""
-    page = client.post("/signup", data={"csrf": client.csrf("/signup"), "email": address,
-                                        "list": "matinale", "locale": "fr"})
+    page = client.post(
+        "/signup",
+        data={"csrf": client.csrf("/signup"), "email": address, "list": "matinale", "locale": "fr"},
+    )
     assert page.status_code == 400
     assert "encoded word" in page.text
     assert outbox(web_config) == []  # no confirmation was sent anywhere
@@ -47,8 +49,15 @@ def test_signup_refuses_an_encoded_word_address(client, web_config, web_db, addr
 
 def test_signup_confirmation_of_a_plain_address_has_no_extra_header(client, web_config):
     """The control: the same form with a plain address sends exactly one clean message."""
-    client.post("/signup", data={"csrf": client.csrf("/signup"), "email": "nadia@example.net",
-                                 "list": "matinale", "locale": "fr"})
+    client.post(
+        "/signup",
+        data={
+            "csrf": client.csrf("/signup"),
+            "email": "nadia@example.net",
+            "list": "matinale",
+            "locale": "fr",
+        },
+    )
     [eml] = outbox(web_config)
     msg = message_from_bytes(eml.read_bytes(), policy=default)
     assert msg["Bcc"] is None and msg["To"] == "nadia@example.net"
@@ -69,7 +78,8 @@ def test_csv_import_rejects_an_encoded_word_address(db, address):
     """Attacks: a subscriber CSV; the row is rejected with the reason, nothing is stored."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(
-        [["email", "name"], [address, "Mallory"], ["amina@example.org", "Amina"]])
+        [["email", "name"], [address, "Mallory"], ["amina@example.org", "Amina"]]
+    )
     result = read_subscriber_csv(buf.getvalue().encode("utf-8"))
     [rejected] = result.rejected
     assert "encoded word" in rejected.reason
@@ -106,8 +116,12 @@ def test_smtp_fails_that_recipient_alone_and_sends_nothing(address):
     """Attacks: RCPT TO and the To header, with an address already in the database."""
     job, bad = stored_before(address)
     good = recipient_for(job, Subscriber(8, "amina@example.org", name="Amina"))
-    with SmtpTestServer() as server, SmtpBackend(SmtpConfig(
-            host=server.host, port=server.port, security="none", timeout=5)) as backend:
+    with (
+        SmtpTestServer() as server,
+        SmtpBackend(
+            SmtpConfig(host=server.host, port=server.port, security="none", timeout=5)
+        ) as backend,
+    ):
         outcomes = backend.send_batch(job, [bad, good])
         assert [(o.subscriber_id, o.status) for o in outcomes] == [(7, "failed"), (8, "sent")]
         assert "encoded word" in outcomes[0].detail
@@ -119,8 +133,12 @@ def test_smtp_refuses_a_sender_with_a_line_break():
     """Attacks: MAIL FROM, written raw when the relay pipelines (a CR/LF is a new command)."""
     job, recipient = stored_before("amina@example.org")
     job = dataclasses.replace(job, from_email="a@example.ma>\r\nRCPT TO:<v@example.net")
-    with SmtpTestServer() as server, SmtpBackend(SmtpConfig(
-            host=server.host, port=server.port, security="none", timeout=5)) as backend:
+    with (
+        SmtpTestServer() as server,
+        SmtpBackend(
+            SmtpConfig(host=server.host, port=server.port, security="none", timeout=5)
+        ) as backend,
+    ):
         with pytest.raises(DeliveryRefused, match="sender"):
             backend.send_batch(job, [recipient])
         assert server.messages == []

@@ -72,31 +72,38 @@ def test_compression_bomb_is_stopped_at_the_cap_with_bounded_memory(bomb_server,
 def test_a_double_gzipped_body_under_the_cap_is_decoded_exactly(bomb_server):
     """Not an attack: honest stacked encodings still decode, to the byte."""
     with Fetcher("t") as fetcher:
-        got = fetcher.fetch(bomb_server.url("/under-cap"), timeout=30, max_bytes=CAP,
-                            allow_private=True)
+        got = fetcher.fetch(
+            bomb_server.url("/under-cap"), timeout=30, max_bytes=CAP, allow_private=True
+        )
     assert got.body == bytes(4 << 20)
 
 
 TEXT = "".join(f"- 07:{i % 60:02d}Dépêche numéro {i}\n" for i in range(20_000)).encode()
 
 
-@pytest.mark.parametrize("header, encode", [
-    ("gzip", gzip.compress),
-    ("x-gzip", gzip.compress),
-    ("deflate", zlib.compress),
-    ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some servers send it
-    ("gzip, gzip", lambda b: gzip.compress(gzip.compress(b))),
-    ("gzip, deflate", lambda b: zlib.compress(gzip.compress(b))),
-    ("identity, gzip", gzip.compress),
-    ("gzip", lambda b: gzip.compress(b[:1000]) + gzip.compress(b[1000:])),  # two members
-])
+@pytest.mark.parametrize(
+    "header, encode",
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some servers send it
+        ("gzip, gzip", lambda b: gzip.compress(gzip.compress(b))),
+        ("gzip, deflate", lambda b: zlib.compress(gzip.compress(b))),
+        ("identity, gzip", gzip.compress),
+        ("gzip", lambda b: gzip.compress(b[:1000]) + gzip.compress(b[1000:])),  # two members
+    ],
+)
 @pytest.mark.parametrize("chunk", [1, 4096, None])
 def test_every_supported_encoding_decodes_exactly_in_any_chunking(header, encode, chunk):
     """Correctness of the bounded decoder, down to a server sending one byte per packet."""
     body = encode(TEXT)
     size = chunk or len(body)
-    raw = [body[i:i + size] for i in range(0, len(body), size)] if chunk != 1 \
-        else [body[i:i + 1] for i in range(min(len(body), 3000))] + [body[3000:]]
+    raw = (
+        [body[i : i + size] for i in range(0, len(body), size)]
+        if chunk != 1
+        else [body[i : i + 1] for i in range(min(len(body), 3000))] + [body[3000:]]
+    )
     assert b"".join(decoded(raw, encodings(header, "u"), "u")) == TEXT
 
 
@@ -116,8 +123,12 @@ def test_a_corrupt_gzip_body_is_a_sentence_not_a_traceback():
     body = gzip.compress(TEXT)
     bad = body[:20] + b"garbage" * 10 + body[90:]
     # An iterator, so httpx does not read (and decode) the mock body when it is made.
-    f = Fetcher("t", transport=httpx.MockTransport(lambda r: httpx.Response(
-        200, content=iter([bad]), headers={"content-encoding": "gzip"})))
+    f = Fetcher(
+        "t",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, content=iter([bad]), headers={"content-encoding": "gzip"})
+        ),
+    )
     with pytest.raises(SourceError, match=r"https://x.example/ sent a corrupt gzip body"):
         f.fetch("https://x.example/", timeout=5, max_bytes=CAP)
 
@@ -129,6 +140,7 @@ def test_only_decodable_encodings_are_asked_for():
         seen.update(request.headers)
         return httpx.Response(200, content=b"ok")
 
-    Fetcher("t", transport=httpx.MockTransport(handler)).fetch("https://x.example/",
-                                                               timeout=5, max_bytes=10)
+    Fetcher("t", transport=httpx.MockTransport(handler)).fetch(
+        "https://x.example/", timeout=5, max_bytes=10
+    )
     assert seen["accept-encoding"] == "gzip, deflate"

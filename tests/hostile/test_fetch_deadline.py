@@ -22,7 +22,7 @@ HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: " + b"a" * 60
 def drip(data: bytes, interval: float) -> list[bytes | float]:
     steps: list[bytes | float] = []
     for i in range(len(data)):
-        steps += [data[i:i + 1], interval]
+        steps += [data[i : i + 1], interval]
     return steps
 
 
@@ -54,6 +54,7 @@ def test_a_body_dripped_slowly_hits_the_same_deadline():
 
 def test_redirect_hops_share_one_deadline():
     """Attack: each hop answers just inside the timeout, hop after hop."""
+
     def script(path):
         n = int(path.strip("/") or 0)
         return [0.4, redirect(f"/{n + 1}")]
@@ -66,13 +67,15 @@ def test_redirect_hops_share_one_deadline():
 
 def test_a_name_server_that_never_answers_hits_the_deadline():
     """Attack: DNS that hangs (getaddrinfo has no timeout of its own)."""
+
     def hanging(host, port):
         time.sleep(10)
         return ["93.184.216.34"]
 
     started = time.monotonic()
     with pytest.raises(SourceError) as info:
-        Fetcher("t", resolver=hanging).fetch("http://slow-dns.example/feed", timeout=TIMEOUT,
-                                             max_bytes=100)
+        Fetcher("t", resolver=hanging).fetch(
+            "http://slow-dns.example/feed", timeout=TIMEOUT, max_bytes=100
+        )
     assert str(info.value) == "http://slow-dns.example/feed timed out after 1 s"
     assert time.monotonic() - started < TIMEOUT + SLACK

@@ -52,16 +52,19 @@ def https_server(ca, name):
 def fetcher(ca):
     client = ssl.create_default_context()
     ca.configure_trust(client)
-    return Fetcher("t", ssl_context=client, resolver=lambda host, port: ["127.0.0.1"],
-                   trusted_networks=[ipaddress.ip_network("127.0.0.1/32")])
+    return Fetcher(
+        "t",
+        ssl_context=client,
+        resolver=lambda host, port: ["127.0.0.1"],
+        trusted_networks=[ipaddress.ip_network("127.0.0.1/32")],
+    )
 
 
 def test_pinned_connection_keeps_sni_host_and_verification_on_the_name(ca):
     httpd = https_server(ca, "feeds.example")
     port = httpd.server_address[1]
     try:
-        got = fetcher(ca).fetch(f"https://feeds.example:{port}/dump.txt", timeout=5,
-                                max_bytes=1000)
+        got = fetcher(ca).fetch(f"https://feeds.example:{port}/dump.txt", timeout=5, max_bytes=1000)
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -74,10 +77,10 @@ def test_a_certificate_for_another_name_is_still_refused(ca):
     httpd = https_server(ca, "other.example")
     port = httpd.server_address[1]
     try:
-        with pytest.raises(SourceError, match="could not be fetched: ConnectError: .*"
-                                              "CERTIFICATE_VERIFY_FAILED"):
-            fetcher(ca).fetch(f"https://feeds.example:{port}/dump.txt", timeout=5,
-                              max_bytes=1000)
+        with pytest.raises(
+            SourceError, match="could not be fetched: ConnectError: .*CERTIFICATE_VERIFY_FAILED"
+        ):
+            fetcher(ca).fetch(f"https://feeds.example:{port}/dump.txt", timeout=5, max_bytes=1000)
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -32,8 +32,14 @@ def mode(path: Path) -> int:
 
 def digest(*args, cwd):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
-    proc = subprocess.run([sys.executable, "-m", "digest", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)  # inherits the umask
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # inherits the umask
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -56,15 +62,34 @@ def test_send_and_build_files_are_owner_only(site, tmp_path, umask_000):
     """The database (SQLite or PostgreSQL), the generated key, the outbox and edition files,
     and a CSV export, all made by the CLI as an operator runs it."""
     digest("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale", cwd=tmp_path)
-    digest("send", "--list", "matinale", "--now", SAMPLE_NOW, "--out", str(tmp_path / "outbox"),
-           cwd=tmp_path)
+    digest(
+        "send",
+        "--list",
+        "matinale",
+        "--now",
+        SAMPLE_NOW,
+        "--out",
+        str(tmp_path / "outbox"),
+        cwd=tmp_path,
+    )
     digest("build", "--now", SAMPLE_NOW, "--out", str(tmp_path / "ed" / "today"), cwd=tmp_path)
-    digest("subscribers", "export", "--list", "matinale", "--out", str(tmp_path / "list.csv"),
-           cwd=tmp_path)
+    digest(
+        "subscribers",
+        "export",
+        "--list",
+        "matinale",
+        "--out",
+        str(tmp_path / "list.csv"),
+        cwd=tmp_path,
+    )
     state = tmp_path / ("state" if (tmp_path / "state").exists() else "var")
     folders = [state, tmp_path / "outbox", tmp_path / "ed", tmp_path / "ed" / "today"]
-    files = [state / ".secret-key", tmp_path / "list.csv",
-             *(tmp_path / "outbox").iterdir(), *(tmp_path / "ed" / "today").iterdir()]
+    files = [
+        state / ".secret-key",
+        tmp_path / "list.csv",
+        *(tmp_path / "outbox").iterdir(),
+        *(tmp_path / "ed" / "today").iterdir(),
+    ]
     if (state / "digest.db").exists():
         files.append(state / "digest.db")
     assert len(list((tmp_path / "outbox").glob("*.eml"))) >= 3

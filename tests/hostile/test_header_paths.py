@@ -75,8 +75,12 @@ def test_build_message(source, value):
     job, recipient = pair
     env = recipient.envelope(job)
     html, text = job.personalizer.fill(recipient.values)
-    msg = check_message(build_message(env, html=html, text=text).as_bytes(),
-                        headers=BUILD_HEADERS, html=html, text=text)
+    msg = check_message(
+        build_message(env, html=html, text=text).as_bytes(),
+        headers=BUILD_HEADERS,
+        html=html,
+        text=text,
+    )
     check_subject(msg, job)
     assert msg["To"].addresses[0].addr_spec == recipient.subscriber.email
 
@@ -104,8 +108,15 @@ def test_smtp(smtp_server, source, value):
         return
     job, recipient = pair
     before = len(smtp_server.messages)
-    backend = SmtpBackend(SmtpConfig(host=smtp_server.host, port=smtp_server.port,
-                                     security="none", timeout=5, local_hostname="client.test"))
+    backend = SmtpBackend(
+        SmtpConfig(
+            host=smtp_server.host,
+            port=smtp_server.port,
+            security="none",
+            timeout=5,
+            local_hostname="client.test",
+        )
+    )
     with backend:
         [outcome] = backend.send_batch(job, [recipient])
     assert outcome.status == "sent", outcome.detail
@@ -125,29 +136,46 @@ def test_sendgrid(sendgrid_server, source, value):
         return
     job, recipient = pair
     sendgrid_server.clear()
-    backend = SendGridBackend(SendGridConfig(api_host=sendgrid_server.url, api_key=KEY,
-                                             timeout=5))
+    backend = SendGridBackend(SendGridConfig(api_host=sendgrid_server.url, api_key=KEY, timeout=5))
     [outcome] = backend.send_batch(job, [recipient])
     assert outcome.status == "sent", outcome.detail
     assert sendgrid_server.violations == []
     [body] = sendgrid_server.requests
     [p] = body["personalizations"]
-    fields = [body["subject"], body["from"].get("name", ""), p["to"][0].get("name", ""),
-              *json_strings(body["headers"]), *json_strings(p["headers"]),
-              *body["categories"]]
+    fields = [
+        body["subject"],
+        body["from"].get("name", ""),
+        p["to"][0].get("name", ""),
+        *json_strings(body["headers"]),
+        *json_strings(p["headers"]),
+        *body["categories"],
+    ]
     for field in fields:
         assert not any(c in field for c in BREAKS), field[:120]
         assert "=?" not in field, field[:120]
     assert len(body["subject"]) <= SUBJECT_MAX
     html, text = filled_bodies(body, p)
-    msg = check_message(sendgrid_mime(body, p), html=html, text=text, headers=(
-        "From", "To", "Subject", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post",
-        "MIME-Version", "Content-Type"))
+    msg = check_message(
+        sendgrid_mime(body, p),
+        html=html,
+        text=text,
+        headers=(
+            "From",
+            "To",
+            "Subject",
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "MIME-Version",
+            "Content-Type",
+        ),
+    )
     check_subject(msg, job)
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [pytest.param(v, e, id=i) for i, v, e in LEGITIMATE])
+@pytest.mark.parametrize(
+    ("value", "expected"), [pytest.param(v, e, id=i) for i, v, e in LEGITIMATE]
+)
 def test_legitimate_values_read_the_same_on_every_path(smtp_server, value, expected):
     """Not an attack: an encoded or non-ASCII name reads as itself in To on every path."""
     job, recipient = made("csv_name", value)

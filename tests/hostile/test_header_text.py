@@ -44,8 +44,9 @@ def test_shorten_cuts_between_words():
     assert shorten("short", 10) == "short"
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [pytest.param(v, e, id=i) for i, v, e in LEGITIMATE])
+@pytest.mark.parametrize(
+    ("value", "expected"), [pytest.param(v, e, id=i) for i, v, e in LEGITIMATE]
+)
 def test_legitimate_encoded_words_keep_their_meaning(value, expected):
     """Not an attack: a name exported as an encoded word still reads as the name."""
     assert header_text(value) == expected
@@ -62,8 +63,9 @@ def test_addresses_with_encoded_words_are_refused_with_a_reason(address):
     assert "encoded word" in address_problem(address)
 
 
-@pytest.mark.parametrize("address", ["a\r\nb@example.com", "a\x00b@example.com",
-                                     "a b@example.com", "a@example.com\n"])
+@pytest.mark.parametrize(
+    "address", ["a\r\nb@example.com", "a\x00b@example.com", "a b@example.com", "a@example.com\n"]
+)
 def test_addresses_with_breaks_or_spaces_are_refused(address):
     """Attacks: a raw CR/LF/NUL in an address (SMTP command injection, header injection)."""
     assert address_problem(address)
@@ -77,5 +79,7 @@ def test_message_id_keeps_only_msg_id_characters():
     """Attacks: a list name with an encoded word or a line break in an edition id."""
     out = message_id_text("<=?utf-8?q?x=0D=0A?=\r\nBcc: x.1@example.com>")
     assert "=?" not in out and no_break(out) and " " not in out
-    assert message_id_text("<matinale-2025-07-01.1a.ff00@example.ma>") == \
-        "<matinale-2025-07-01.1a.ff00@example.ma>"
+    assert (
+        message_id_text("<matinale-2025-07-01.1a.ff00@example.ma>")
+        == "<matinale-2025-07-01.1a.ff00@example.ma>"
+    )

@@ -34,8 +34,10 @@ OTHER_KEY = "SG.someoneElses_key.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210"
 @pytest.fixture
 def log_stream():
     """The CLI's logging setup writing into a buffer; the loggers restored afterwards."""
-    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers))
-             for n in ("digest", "apscheduler")}
+    saved = {
+        n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers))
+        for n in ("digest", "apscheduler")
+    }
     stream = io.StringIO()
 
     def install(fmt):
@@ -50,8 +52,9 @@ def log_stream():
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_a_provider_error_echoing_key_and_link_is_logged_redacted(site, db, tmp_path,
-                                                                  monkeypatch, log_stream, fmt):
+def test_a_provider_error_echoing_key_and_link_is_logged_redacted(
+    site, db, tmp_path, monkeypatch, log_stream, fmt
+):
     token = SIGNER.make(1, "matinale")
     link = f"https://www.example.ma/digest/u/{token}"
     said = f"invalid List-Unsubscribe <{link}>; key {OTHER_KEY}; secret {SECRET}; \x1b[2J"
@@ -60,16 +63,34 @@ def test_a_provider_error_echoing_key_and_link_is_logged_redacted(site, db, tmp_
     monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
     stream = log_stream(fmt)
     subscribe(db, [("amina@example.com", "Amina")])
-    add_schedule(db, Schedule(name="morning", list_name="matinale", cron="0 8 * * *",
-                              timezone="Africa/Casablanca", backend="sendgrid"))
+    add_schedule(
+        db,
+        Schedule(
+            name="morning",
+            list_name="matinale",
+            cron="0 8 * * *",
+            timezone="Africa/Casablanca",
+            backend="sendgrid",
+        ),
+    )
     with SendGridServer(api_key=API_KEY) as server:
         server.script(["400"] * 20)
-        config = load_config(site, env={"SENDGRID_API_HOST": server.url,
-                                        "SENDGRID_API_KEY": API_KEY,
-                                        "DIGEST_SECRET_KEY": SECRET})
-        result = run_send(config, db, get_schedule(db, "morning"),
-                          datetime.fromisoformat(SAMPLE_NOW), out_dir=tmp_path / "out",
-                          signer=SIGNER)
+        config = load_config(
+            site,
+            env={
+                "SENDGRID_API_HOST": server.url,
+                "SENDGRID_API_KEY": API_KEY,
+                "DIGEST_SECRET_KEY": SECRET,
+            },
+        )
+        result = run_send(
+            config,
+            db,
+            get_schedule(db, "morning"),
+            datetime.fromisoformat(SAMPLE_NOW),
+            out_dir=tmp_path / "out",
+            signer=SIGNER,
+        )
     assert server.answers and server.answers[0][0] == 400  # the attack was delivered
     assert result.status != "sent"
     logged = stream.getvalue()
@@ -112,8 +133,10 @@ def test_the_cli_installs_the_redacting_handler_for_every_command(monkeypatch, c
     unfiltered."""
     from digest.cli import main
 
-    saved = {n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers))
-             for n in ("digest", "apscheduler")}
+    saved = {
+        n: (logging.getLogger(n).level, list(logging.getLogger(n).handlers))
+        for n in ("digest", "apscheduler")
+    }
     monkeypatch.setattr(sys, "argv", ["digest", "--version"])
     try:
         with contextlib.suppress(SystemExit):

@@ -33,8 +33,14 @@ class Body:
 
 
 def event(n=1, **extra):
-    return {"event": "delivered", "email": "reader@example.com", "timestamp": 1751353200,
-            "sg_event_id": f"ev-{n}", "edition_id": "matinale-2025-07-01", **extra}
+    return {
+        "event": "delivered",
+        "email": "reader@example.com",
+        "timestamp": 1751353200,
+        "sg_event_id": f"ev-{n}",
+        "edition_id": "matinale-2025-07-01",
+        **extra,
+    }
 
 
 def post(client, key, *events, body=None, timestamp=None):
@@ -78,8 +84,9 @@ def test_huge_chunked_post_is_cut_off_at_the_limit(client, webhook_key, web_db):
 def test_forms_are_limited_too(client):
     """Attack: a 300 MB "form" posted to the login page."""
     body = Body(HUGE)
-    response = client.post("/login", content=body,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/login", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413
     assert body.consumed <= 1_000_000 + CHUNK
 
@@ -92,10 +99,13 @@ def test_deeply_nested_json_gets_400(client, webhook_key):
     assert "nested too deeply" in response.json()["error"]
 
 
-@pytest.mark.parametrize("delivery_id", [10**30, str(10**30), -1, "-1", 0, "abc", "7 ", 7.5,
-                                         True, [], {"id": 7}, "٧", "9" * 5000])
-def test_impossible_ledger_ids_get_400_and_nothing_is_stored(client, webhook_key, web_db,
-                                                             delivery_id):
+@pytest.mark.parametrize(
+    "delivery_id",
+    [10**30, str(10**30), -1, "-1", 0, "abc", "7 ", 7.5, True, [], {"id": 7}, "٧", "9" * 5000],
+)
+def test_impossible_ledger_ids_get_400_and_nothing_is_stored(
+    client, webhook_key, web_db, delivery_id
+):
     """Attack: custom_args delivery_id out of the ledger's range or not a number (10**30 was a
     500 on both databases: an integer overflow)."""
     bounce = dict(event(1, delivery_id="7"), event="bounce", email="victim@example.com")
@@ -109,20 +119,29 @@ def test_impossible_ledger_ids_get_400_and_nothing_is_stored(client, webhook_key
 
 def test_valid_ledger_ids_are_kept(client, webhook_key, web_db):
     """Control for the above: the ids SendGrid really sends back (strings) and JSON numbers."""
-    response = post(client, webhook_key, event(1, delivery_id="7"),
-                    event(2, delivery_id=2**31 - 1), event(3))
+    response = post(
+        client, webhook_key, event(1, delivery_id="7"), event(2, delivery_id=2**31 - 1), event(3)
+    )
     assert response.status_code == 200 and response.json()["new"] == 3
     with web_db.read() as conn:
-        ids = sorted(conn.execute(select(t.events.c.delivery_id)).scalars(),
-                     key=lambda v: (v is None, v))
+        ids = sorted(
+            conn.execute(select(t.events.c.delivery_id)).scalars(), key=lambda v: (v is None, v)
+        )
     assert ids == [7, 2**31 - 1, None]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("edition_id", "x" * 151), ("edition_id", "matinale\x00"), ("edition_id", 42),
-    ("email", "a" * 310 + "@example.com"), ("email", "vic\x00tim@example.com"),
-    ("email", "\ud800@example.com"), ("email", ["victim@example.com"]),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("edition_id", "x" * 151),
+        ("edition_id", "matinale\x00"),
+        ("edition_id", 42),
+        ("email", "a" * 310 + "@example.com"),
+        ("email", "vic\x00tim@example.com"),
+        ("email", "\ud800@example.com"),
+        ("email", ["victim@example.com"]),
+    ],
+)
 def test_unstorable_values_get_400(client, webhook_key, web_db, field, value):
     """Attack: values PostgreSQL refuses (NUL, lone surrogates, too long: were 500s) or of the
     wrong type, in a bounce that would suppress an address."""
@@ -153,8 +172,12 @@ def test_event_ids_shaped_like_a_hash_or_with_nul_do_not_collide(client, webhook
 
     long_id = "z" * 150
     imitation = stored_event_id(long_id)
-    events = [event(sg_event_id=long_id), event(sg_event_id=imitation),
-              event(sg_event_id="nul\x00id"), event(sg_event_id="\ud800")]
+    events = [
+        event(sg_event_id=long_id),
+        event(sg_event_id=imitation),
+        event(sg_event_id="nul\x00id"),
+        event(sg_event_id="\ud800"),
+    ]
     assert post(client, webhook_key, *events).json() == {"received": 4, "new": 4}
     assert edition_counts(web_db, "matinale-2025-07-01") == {"delivered": 4}
 
@@ -174,8 +197,7 @@ def test_a_timestamp_that_is_not_a_number(client, webhook_key):
     """Attack: a timestamp header that is no number (or one with 5,000 digits)."""
     for stamp in ("yesterday", "9" * 5000):
         body = events_body(event(1))
-        headers = dict(sign(webhook_key, body), **{"X-Twilio-Email-Event-Webhook-Timestamp":
-                                                   stamp})
+        headers = dict(sign(webhook_key, body), **{"X-Twilio-Email-Event-Webhook-Timestamp": stamp})
         response = client.post(HOOK, content=body, headers=headers)
         assert response.status_code == 403
         assert response.json() == {"error": "The timestamp is not a number of seconds."}

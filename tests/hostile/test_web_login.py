@@ -27,8 +27,9 @@ def test_spreading_over_accounts_is_limited_per_client(app):
     per-account count."""
     attacker, other = Peer(app, "203.0.113.9"), Peer(app, "198.51.100.7")
     try:
-        statuses = [attacker.login(name=f"user{i // 4}", password=f"p{i}").status_code
-                    for i in range(22)]
+        statuses = [
+            attacker.login(name=f"user{i // 4}", password=f"p{i}").status_code for i in range(22)
+        ]
         assert statuses == [401] * 20 + [429] * 2
         assert attacker.login(name="someone-new").status_code == 429  # a fresh account too
         assert other.login(name="user0", password="p0").status_code == 401  # not locked
@@ -57,8 +58,10 @@ def test_forged_forwarded_for_does_not_reset_the_count(app):
     default): the header is ignored and the socket peer is counted."""
     attacker = Peer(app, "203.0.113.9")
     try:
-        statuses = [attacker.login(password=f"g{i}", headers={"X-Forwarded-For": f"10.9.0.{i}"}
-                                   ).status_code for i in range(6)]
+        statuses = [
+            attacker.login(password=f"g{i}", headers={"X-Forwarded-For": f"10.9.0.{i}"}).status_code
+            for i in range(6)
+        ]
         assert statuses == [401] * 5 + [429]
     finally:
         attacker.close()

@@ -64,8 +64,9 @@ def test_the_real_server_logs_no_token(web_config, web_db, monkeypatch):
     app = web_app(config, web_db)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="off",
-                                           proxy_headers=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="info", lifespan="off", proxy_headers=False)
+    )
     captured = Captured()
     names = ("uvicorn.error", "uvicorn.access", "digest.web")
     for name in names:

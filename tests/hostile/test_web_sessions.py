@@ -78,8 +78,9 @@ def test_an_expired_session_is_refused(app, web_db):
     try:
         editor.login()
         with web_db.write() as conn:
-            conn.execute(update(t.web_sessions).values(
-                expires_at=t.utcnow() - timedelta(seconds=1)))
+            conn.execute(
+                update(t.web_sessions).values(expires_at=t.utcnow() - timedelta(seconds=1))
+            )
         assert editor.get("/editions").status_code == 303
     finally:
         editor.close()
@@ -97,7 +98,8 @@ def test_session_store_functions(web_db):
     assert session_editor(web_db, "a" * 64, now=now + timedelta(hours=12)) is None
     revoke_session(web_db, "a" * 64, now=now)
     assert session_editor(web_db, "a" * 64, now=now) is None
-    create_session(web_db, "c" * 64, "amina", now=now + timedelta(hours=13),
-                   lifetime=timedelta(hours=12))
+    create_session(
+        web_db, "c" * 64, "amina", now=now + timedelta(hours=13), lifetime=timedelta(hours=12)
+    )
     with web_db.read() as conn:
         assert list(conn.execute(select(t.web_sessions.c.id_hash)).scalars()) == ["c" * 64]

@@ -17,8 +17,9 @@ def outbox(config):
 
 
 def signup(peer, address, list_name="matinale"):
-    return peer.post("/signup", data={"csrf": peer.csrf("/signup"), "list": list_name,
-                                      "email": address})
+    return peer.post(
+        "/signup", data={"csrf": peer.csrf("/signup"), "list": list_name, "email": address}
+    )
 
 
 def test_many_clients_cannot_mail_bomb_one_address(app, web_config, web_db):
@@ -92,4 +93,5 @@ def test_one_claim_per_hour(web_db):
     assert claim_confirmation(web_db, "k" * 64, now=later)
     with web_db.read() as conn:  # the rows of past hours are gone
         assert set(conn.execute(select(t.signup_confirmations.c.address_key)).scalars()) == {
-            "k" * 64}
+            "k" * 64
+        }

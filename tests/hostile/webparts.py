@@ -35,8 +35,9 @@ class Peer:
     def __init__(self, asgi_app, ip: str, *, loop=None):
         self.loop = loop or asyncio.new_event_loop()
         self.own_loop = loop is None
-        transport = httpx.ASGITransport(app=asgi_app, client=(ip, 40000),
-                                        raise_app_exceptions=False)
+        transport = httpx.ASGITransport(
+            app=asgi_app, client=(ip, 40000), raise_app_exceptions=False
+        )
         self.http = httpx.AsyncClient(transport=transport, base_url=BASE)
         self.base = asgi_app.state.web.base
 
@@ -58,8 +59,7 @@ class Peer:
 
     def login(self, name=EDITOR, password=PASSWORD, **kw):
         token = self.csrf("/login", **kw)
-        return self.post("/login", data={"csrf": token, "name": name, "password": password},
-                         **kw)
+        return self.post("/login", data={"csrf": token, "name": name, "password": password}, **kw)
 
     def close(self):
         self.loop.run_until_complete(self.http.aclose())

@@ -20,8 +20,14 @@ SITE = {
 ADDRESS = "L'Écho de Casablanca, 12 boulevard d'Anfa, 20000 Casablanca, Maroc"
 
 
-def make_config(locale: str = "fr", *, theme: dict | None = None, templates_dir=None,
-                max_html_bytes: int | None = None, **edition):
+def make_config(
+    locale: str = "fr",
+    *,
+    theme: dict | None = None,
+    templates_dir=None,
+    max_html_bytes: int | None = None,
+    **edition,
+):
     data = {
         "site": {
             "name": SITE.get(locale, SITE["en"])[0],
@@ -42,20 +48,32 @@ def make_config(locale: str = "fr", *, theme: dict | None = None, templates_dir=
     return parse_config(data, path=None, env={})
 
 
-def ticker_story(i: int, *, title: str | None = None, url: str | None = "auto",
-                 published_at: datetime | None | str = "auto") -> Story:
+def ticker_story(
+    i: int,
+    *,
+    title: str | None = None,
+    url: str | None = "auto",
+    published_at: datetime | None | str = "auto",
+) -> Story:
     return Story(
         title=title if title is not None else f"Dépêche numéro {i} sur l'actualité du jour",
         role="ticker",
         source="homepage",
         url=f"https://www.example.ma/depeche/{i}?src=digest&n={i}" if url == "auto" else url,
-        published_at=REF - timedelta(minutes=11 * i + 1) if published_at == "auto" else published_at,
+        published_at=REF - timedelta(minutes=11 * i + 1)
+        if published_at == "auto"
+        else published_at,
     )
 
 
-def featured_story(*, title: str = "Le port de Casablanca agrandi", paragraphs=None,
-                   url: str | None = "https://www.example.ma/une/port",
-                   image: Image | None | str = "auto", summary_html: str | None = None) -> Story:
+def featured_story(
+    *,
+    title: str = "Le port de Casablanca agrandi",
+    paragraphs=None,
+    url: str | None = "https://www.example.ma/une/port",
+    image: Image | None | str = "auto",
+    summary_html: str | None = None,
+) -> Story:
     if paragraphs is None:
         paragraphs = (
             "Les travaux d'agrandissement du port commencent ce lundi, pour trois ans.",
@@ -63,15 +81,33 @@ def featured_story(*, title: str = "Le port de Casablanca agrandi", paragraphs=N
             "Les riverains ont été informés lors d'une réunion publique.",
         )
     if image == "auto":
-        image = Image(url="https://www.example.ma/img/port.jpg", alt="Le port au lever du jour",
-                      width=1200, height=800)
-    return Story(title=title, role="featured", source="homepage", url=url, published_at=REF,
-                 paragraphs=tuple(paragraphs), image=image, summary_html=summary_html)
+        image = Image(
+            url="https://www.example.ma/img/port.jpg",
+            alt="Le port au lever du jour",
+            width=1200,
+            height=800,
+        )
+    return Story(
+        title=title,
+        role="featured",
+        source="homepage",
+        url=url,
+        published_at=REF,
+        paragraphs=tuple(paragraphs),
+        image=image,
+        summary_html=summary_html,
+    )
 
 
-def make_edition(locale: str = "fr", *, ticker=None, featured=None, note: str | None = None,
-                 preheader: str = "Le port de Casablanca agrandi, et 12 autres titres",
-                 subject: str = "L'Écho de Casablanca — La matinale du mardi 1 juillet") -> Edition:
+def make_edition(
+    locale: str = "fr",
+    *,
+    ticker=None,
+    featured=None,
+    note: str | None = None,
+    preheader: str = "Le port de Casablanca agrandi, et 12 autres titres",
+    subject: str = "L'Écho de Casablanca — La matinale du mardi 1 juillet",
+) -> Edition:
     return Edition(
         id="2025-07-01-matinale",
         list_name="matinale",

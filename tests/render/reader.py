@@ -7,8 +7,10 @@ of the source's size (1200x800), so the page never touches the network and the r
 from __future__ import annotations
 
 SOURCE_W, SOURCE_H = 1200, 800
-SVG = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{SOURCE_W}" height="{SOURCE_H}">'
-       f'<rect width="100%" height="100%" fill="#8aa"/></svg>')
+SVG = (
+    f'<svg xmlns="http://www.w3.org/2000/svg" width="{SOURCE_W}" height="{SOURCE_H}">'
+    f'<rect width="100%" height="100%" fill="#8aa"/></svg>'
+)
 MEASURE = """() => {
   const img = [...document.querySelectorAll('.dg-img img')][0];
   const head = document.querySelector('.dg-headline');
@@ -22,8 +24,9 @@ MEASURE = """() => {
 
 def open_email(browser, html: str, width: int, *, dark: bool = False, images: bool = True):
     """A page showing ``html`` at ``width`` px; every request but images is refused."""
-    page = browser.new_page(viewport={"width": width, "height": 900},
-                            color_scheme="dark" if dark else "light")
+    page = browser.new_page(
+        viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light"
+    )
 
     def answer(route):
         if images and route.request.resource_type == "image":

@@ -23,8 +23,9 @@ def templates(tmp_path):
 
 
 def render(templates):
-    return render_edition(make_edition("fr"), make_config("fr", templates_dir=templates),
-                          list_title="La matinale")
+    return render_edition(
+        make_edition("fr"), make_config("fr", templates_dir=templates), list_title="La matinale"
+    )
 
 
 def test_the_copied_templates_render(templates):

@@ -35,7 +35,7 @@ def test_html_element_has_lang_and_dir(locale, direction):
     html_tag = re.search(r"<html\b[^>]*>", r.html).group(0)
     assert f'lang="{locale}"' in html_tag
     assert f'dir="{direction}"' in html_tag
-    assert 'charset=UTF-8' in r.html
+    assert "charset=UTF-8" in r.html
     assert 'name="viewport"' in r.html
     assert r.direction == direction and r.locale == locale
 
@@ -80,7 +80,7 @@ def test_preheader_is_first_in_body_and_hidden():
         assert rule in style
     # then a filler of invisible characters, so the preview shows nothing of the body after it
     assert first.text_content().startswith("Le port agrandi & 12 titres\u034f\u200c\xa0")
-    assert not first.text_content()[len("Le port agrandi & 12 titres"):].strip("\u034f\u200c\xa0 ")
+    assert not first.text_content()[len("Le port agrandi & 12 titres") :].strip("\u034f\u200c\xa0 ")
 
 
 def test_footer_has_postal_address_why_and_links(config, edition):
@@ -104,16 +104,21 @@ def test_no_script_no_external_stylesheet_no_web_fonts():
 
 
 def test_web_fonts_only_when_configured():
-    theme = {"font_family": "Merriweather, Georgia, serif",
-             "fonts": {"Merriweather": "https://fonts.example/merriweather.css"}}
+    theme = {
+        "font_family": "Merriweather, Georgia, serif",
+        "fonts": {"Merriweather": "https://fonts.example/merriweather.css"},
+    }
     r = render("fr", config=make_config("fr", theme=theme))
     assert "https://fonts.example/merriweather.css" in r.html
     assert "fonts.googleapis" not in r.html
 
 
 def test_theme_colours_and_font_are_used():
-    theme = {"primary_color": "#123456", "text_color": "#222222",
-             "font_family": "Helvetica, 'Arial Nova', sans-serif"}
+    theme = {
+        "primary_color": "#123456",
+        "text_color": "#222222",
+        "font_family": "Helvetica, 'Arial Nova', sans-serif",
+    }
     r = render("fr", config=make_config("fr", theme=theme))
     assert "#123456" in r.html and "#222222" in r.html
     assert "font-family:Helvetica, 'Arial Nova', sans-serif" in r.html
@@ -123,8 +128,10 @@ def test_images_have_alt_and_pixel_sizes():
     config = make_config("fr", theme={"logo_url": "https://www.example.ma/logo.png"})
     featured = [
         featured_story(),
-        featured_story(title="Sans légende", image=Image(url="https://www.example.ma/b.jpg",
-                                                          width=300, height=200)),
+        featured_story(
+            title="Sans légende",
+            image=Image(url="https://www.example.ma/b.jpg", width=300, height=200),
+        ),
     ]
     r = render("fr", config=config, featured=featured)
     imgs = list(doc(r.html).iter("img"))
@@ -134,7 +141,10 @@ def test_images_have_alt_and_pixel_sizes():
     for img in imgs:
         assert img.get("width", "").isdigit()
     # no pixel height: the image keeps its aspect ratio at every width (height:auto)
-    assert [(i.get("width"), i.get("height")) for i in imgs[1:]] == [("550", "auto"), ("300", "auto")]
+    assert [(i.get("width"), i.get("height")) for i in imgs[1:]] == [
+        ("550", "auto"),
+        ("300", "auto"),
+    ]
     for img in imgs[1:]:
         style = img.get("style").replace(" ", "")
         assert "width:100%" in style and "height:auto" in style
@@ -142,8 +152,12 @@ def test_images_have_alt_and_pixel_sizes():
 
 
 def test_markup_in_source_text_is_escaped():
-    featured = [featured_story(title="Le <b>port</b> & la ville",
-                               paragraphs=("Un <script>alert(1)</script> paragraphe",))]
+    featured = [
+        featured_story(
+            title="Le <b>port</b> & la ville",
+            paragraphs=("Un <script>alert(1)</script> paragraphe",),
+        )
+    ]
     ticker = [ticker_story(1, title="Titre <b>gras</b>")]
     r = render("fr", featured=featured, ticker=ticker, note="Note <i>penchée</i>")
     assert "Titre &lt;b&gt;gras&lt;/b&gt;" in r.html
@@ -168,16 +182,22 @@ def test_featured_story_is_a_lede_by_default():
     assert lede.text_content().startswith("Paragraphe 0 : texte")
     assert lede.text_content().endswith(" texte…") and 280 < len(lede.text_content()) <= 301
     assert "Paragraphe 1 :" not in r.html and "Paragraphe 1 :" not in r.text
-    headline_only = render("fr", config=make_config("fr", featured_paragraphs=0),
-                           featured=[featured_story(paragraphs=paragraphs)])
+    headline_only = render(
+        "fr",
+        config=make_config("fr", featured_paragraphs=0),
+        featured=[featured_story(paragraphs=paragraphs)],
+    )
     assert not by_class(doc(headline_only.html), "dg-story")[0].findall("p")
     assert "Lire la suite" in headline_only.html
 
 
 def test_featured_paragraphs_setting_keeps_more():
     paragraphs = [f"Paragraphe {i} : " + "texte " * 30 for i in range(25)]
-    r = render("fr", config=make_config("fr", featured_paragraphs=25),
-               featured=[featured_story(paragraphs=paragraphs)])
+    r = render(
+        "fr",
+        config=make_config("fr", featured_paragraphs=25),
+        featured=[featured_story(paragraphs=paragraphs)],
+    )
     root = doc(r.html)
     assert len(by_class(root, "dg-story")[0].findall("p")) == 25
     for i in range(25):
@@ -193,8 +213,10 @@ def test_featured_title_link_read_more_and_unlinked_story():
     assert titles[1].find("a") is None and titles[1].text_content() == "Sans lien"
     read_more = [a for a in root.iter("a") if a.text_content() == "Lire la suite"]
     # a story without a link sends the reader to the site
-    assert [a.get("href") for a in read_more] == ["https://www.example.ma/une/port",
-                                                   "https://www.example.ma"]
+    assert [a.get("href") for a in read_more] == [
+        "https://www.example.ma/une/port",
+        "https://www.example.ma",
+    ]
 
 
 def test_ticker_times_in_site_timezone_and_locale():
@@ -233,9 +255,13 @@ def test_media_queries_and_important_survive_inlining():
 
 def test_styles_are_inlined_on_classed_elements():
     root = doc(render("fr").html)
-    for name, rule in [("dg-time", "white-space:nowrap"), ("dg-title", "font-size:24px"),
-                       ("dg-headline", "border-bottom:1px solid #eee8dc"),
-                       ("dg-foot", "font-size:14px"), ("dg-heading", "text-transform:uppercase")]:
+    for name, rule in [
+        ("dg-time", "white-space:nowrap"),
+        ("dg-title", "font-size:24px"),
+        ("dg-headline", "border-bottom:1px solid #eee8dc"),
+        ("dg-foot", "font-size:14px"),
+        ("dg-heading", "text-transform:uppercase"),
+    ]:
         elements = by_class(root, name)
         assert elements, name
         for el in elements:

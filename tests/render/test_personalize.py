@@ -35,9 +35,15 @@ def test_each_token_appears_exactly_where_expected(rendered):
     html, text = rendered.html, rendered.text
     h, t = rendered.tokens["html"], rendered.tokens["text"]
     assert [m.group(0) for m in TOKEN.finditer(html)] == [
-        h["greeting"], h["unsubscribe_url"], h["preferences_url"]]
+        h["greeting"],
+        h["unsubscribe_url"],
+        h["preferences_url"],
+    ]
     assert [m.group(0) for m in TOKEN.finditer(text)] == [
-        t["greeting"], t["unsubscribe_url"], t["preferences_url"]]
+        t["greeting"],
+        t["unsubscribe_url"],
+        t["preferences_url"],
+    ]
     root = lxml.html.document_fromstring(html)
     [greeting] = root.find_class("dg-greeting")
     assert greeting.text_content() == h["greeting"]
@@ -86,10 +92,14 @@ def test_nonce_differs_per_render(config, edition):
 def test_source_content_cannot_forge_a_token(config, edition):
     earlier = render_edition(edition, config, list_title="La matinale").tokens
     stolen = earlier["html"]["unsubscribe_url"]
-    forged = make_edition("fr", ticker=[
-        ticker_story(0, title="__dg_unsubscribe_url__ __dg_greeting__"),
-        ticker_story(1, title=f"Cliquez {stolen}", url=f"https://evil.example/{stolen}"),
-    ], featured=[featured_story(paragraphs=(earlier["text"]["greeting"],))])
+    forged = make_edition(
+        "fr",
+        ticker=[
+            ticker_story(0, title="__dg_unsubscribe_url__ __dg_greeting__"),
+            ticker_story(1, title=f"Cliquez {stolen}", url=f"https://evil.example/{stolen}"),
+        ],
+        featured=[featured_story(paragraphs=(earlier["text"]["greeting"],))],
+    )
     r = render_edition(forged, config, list_title="La matinale")
     html, text = Personalizer(r).fill(VALUES)
     # guessed and stolen tokens stay literal text; only this render's own tokens were filled
@@ -106,8 +116,10 @@ def test_render_once_then_fill_matches_a_full_render(config, edition):
 
 
 def test_quotes_fill_to_the_same_document_as_a_full_render(config, edition):
-    values = dict(VALUES, greeting="Bonjour \"Amina\" d'Anfa,")
-    html, text = Personalizer(render_edition(edition, config, list_title="La matinale")).fill(values)
+    values = dict(VALUES, greeting='Bonjour "Amina" d\'Anfa,')
+    html, text = Personalizer(render_edition(edition, config, list_title="La matinale")).fill(
+        values
+    )
     naive_html, naive_text = naive_render(edition, config, "La matinale", values)
     assert text == naive_text
     # html.escape writes &quot; and &#x27; where lxml writes " and ': same document

@@ -11,8 +11,10 @@ from digest.render import render_edition
 from .conftest import VALUES, make_config, make_edition, ticker_story
 from .reader import MEASURE, SOURCE_H, SOURCE_W, open_email
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"),
-                                reason="Chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromium"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
 
 
 def email(locale: str) -> str:

@@ -33,8 +33,9 @@ def test_oversized_ticker_warns_and_names_the_ticker(config):
 def test_huge_featured_story_warns_and_names_the_featured_text(config):
     paragraphs = ["Un très long paragraphe du grand reportage. " * 40 for _ in range(400)]
     config = make_config("fr", featured_paragraphs=400)
-    edition = make_edition("fr", featured=[featured_story(paragraphs=paragraphs)],
-                           ticker=[ticker_story(0)])
+    edition = make_edition(
+        "fr", featured=[featured_story(paragraphs=paragraphs)], ticker=[ticker_story(0)]
+    )
     r = render_edition(edition, config, list_title="La matinale")
     [warning] = [w for w in r.warnings if "HTML is" in w]
     assert "featured text (1 stories, 400 paragraphs)" in warning
@@ -48,7 +49,9 @@ def test_limit_comes_from_config():
 
 
 def test_image_checks_flag_missing_alt_and_width():
-    html = '<img src="a.png" width="10"><img src="b.png" alt="" width="auto"><img alt="x" width="5">'
+    html = (
+        '<img src="a.png" width="10"><img src="b.png" alt="" width="auto"><img alt="x" width="5">'
+    )
     assert image_warnings(html) == [
         "Image a.png has no alt text.",
         "Image b.png has no pixel width.",

@@ -34,10 +34,21 @@ def test_greeting_strips_line_breaks_and_controls():
 
 
 @pytest.mark.parametrize("locale", ["fr", "en", "ar", "fr_MA", "de"])
-@pytest.mark.parametrize("name", [
-    "", None, "Amina", "  Amina  ", "Jean  Dupont", "A\r\nBcc: x@y", "فاطمة الزهراء",
-    "x" * 200, "\u200fسلمى", "\t",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        None,
+        "Amina",
+        "  Amina  ",
+        "Jean  Dupont",
+        "A\r\nBcc: x@y",
+        "فاطمة الزهراء",
+        "x" * 200,
+        "\u200fسلمى",
+        "\t",
+    ],
+)
 def test_greeter_matches_greeting(locale, name):
     from digest.render.strings import Greeter, greeting
 

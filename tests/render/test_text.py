@@ -8,8 +8,7 @@ from .conftest import ADDRESS, featured_story, make_config, make_edition, ticker
 
 
 def test_text_part_has_every_section(config):
-    edition = make_edition("fr", ticker=[ticker_story(0), ticker_story(1)],
-                           note="Bonne lecture.")
+    edition = make_edition("fr", ticker=[ticker_story(0), ticker_story(1)], note="Bonne lecture.")
     r = render_edition(edition, config, list_title="La matinale")
     text, tok = r.text, r.tokens["text"]
     lines = text.splitlines()
@@ -25,8 +24,10 @@ def test_text_part_has_every_section(config):
     assert not [p for p in rest if p in text]
     assert "Lire la suite : https://www.example.ma/une/port" in text
     assert "EN BREF\n=======" in text
-    assert ("06:59  Dépêche numéro 0 sur l'actualité du jour\n"
-            "       https://www.example.ma/depeche/0?src=digest&n=0\n") in text
+    assert (
+        "06:59  Dépêche numéro 0 sur l'actualité du jour\n"
+        "       https://www.example.ma/depeche/0?src=digest&n=0\n"
+    ) in text
     assert "06:48  Dépêche numéro 1" in text
     assert "\n-- \n" in text
     assert "Vous recevez cette lettre car vous êtes inscrit à « La matinale »." in text
@@ -39,8 +40,9 @@ def test_text_part_has_every_section(config):
 
 def test_text_part_wraps_long_paragraphs_but_not_urls(config):
     long_url = "https://www.example.ma/" + "segment/" * 15
-    edition = make_edition("fr", featured=[featured_story(paragraphs=("mot " * 100,),
-                                                          url=long_url)])
+    edition = make_edition(
+        "fr", featured=[featured_story(paragraphs=("mot " * 100,), url=long_url)]
+    )
     text = render_edition(edition, config, list_title="La matinale").text
     body = text.split("À LA UNE")[1].split("EN BREF")[0]
     assert all(len(line) <= 76 for line in body.splitlines() if "http" not in line)
@@ -57,8 +59,9 @@ def test_text_part_in_english_and_arabic():
 
 
 def test_text_part_without_featured_or_ticker(config):
-    r = render_edition(make_edition("fr", featured=[], ticker=[ticker_story(0)]), config,
-                       list_title="La matinale")
+    r = render_edition(
+        make_edition("fr", featured=[], ticker=[ticker_story(0)]), config, list_title="La matinale"
+    )
     assert "À LA UNE" not in r.text and "À la une" not in r.html
     r = render_edition(make_edition("fr", ticker=[]), config, list_title="La matinale")
     assert "EN BREF" not in r.text and "En bref" not in r.html

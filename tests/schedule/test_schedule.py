@@ -68,8 +68,10 @@ def test_tzdata_has_the_2026_changes_the_tests_rely_on():
 
 
 CHANGES = [  # (zone, a day before the change)
-    (PARIS, date(2026, 3, 27)), (PARIS, date(2026, 10, 23)),
-    (CASA, date(2026, 2, 13)), (CASA, date(2026, 3, 20)),
+    (PARIS, date(2026, 3, 27)),
+    (PARIS, date(2026, 10, 23)),
+    (CASA, date(2026, 2, 13)),
+    (CASA, date(2026, 3, 20)),
 ]
 
 
@@ -106,12 +108,10 @@ def test_the_exact_instants_around_the_changes():
     # Paris fall back: 02:30 happens twice; only the first (CEST, 00:30 UTC) fires.
     assert at[("Europe/Paris", date(2026, 10, 25))] == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
     # Casablanca into Ramadan time (03:00 -> 02:00): first 02:30, at UTC+1.
-    assert at[("Africa/Casablanca", date(2026, 2, 15))] == datetime(2026, 2, 15, 1, 30,
-                                                                    tzinfo=UTC)
+    assert at[("Africa/Casablanca", date(2026, 2, 15))] == datetime(2026, 2, 15, 1, 30, tzinfo=UTC)
     # Casablanca back to UTC+1 (02:00 -> 03:00): 02:30 does not exist; fires at 03:00 local,
     # 02:00 UTC.
-    assert at[("Africa/Casablanca", date(2026, 3, 22))] == datetime(2026, 3, 22, 2, 0,
-                                                                    tzinfo=UTC)
+    assert at[("Africa/Casablanca", date(2026, 3, 22))] == datetime(2026, 3, 22, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -146,8 +146,18 @@ def test_casablanca_comes_from_the_tzdata_package_not_the_system_database(system
 
 def test_zone_names_are_checked_strictly_and_loaded_once():
     assert zone("Europe/Paris") is zone("Europe/Paris") and zone("UTC").key == "UTC"
-    for bad in ("../etc/passwd", "Europe/../Europe/Paris", "/Europe/Paris", "europe/paris",
-                "Europe\\Paris", "Europe/Paris/", "", "Mars/Olympus", "zones", "tzdata.zi"):
+    for bad in (
+        "../etc/passwd",
+        "Europe/../Europe/Paris",
+        "/Europe/Paris",
+        "europe/paris",
+        "Europe\\Paris",
+        "Europe/Paris/",
+        "",
+        "Mars/Olympus",
+        "zones",
+        "tzdata.zi",
+    ):
         assert not is_zone(bad)
         with pytest.raises(UnknownZone, match="unknown time zone"):
             zone(bad)
@@ -159,7 +169,8 @@ def test_fall_back_a_job_computed_between_the_two_half_past_twos_waits_for_tomor
     # 00:45 UTC, after the first: plain CronTrigger picks the second; ours fires the next day.
     between = datetime(2026, 10, 25, 0, 45, tzinfo=UTC)
     assert CronTrigger(hour=2, minute=30, timezone=PARIS).get_next_fire_time(
-        None, between).astimezone(UTC) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+        None, between
+    ).astimezone(UTC) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
     nxt = trigger.get_next_fire_time(None, between)
     assert nxt.astimezone(UTC) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)
     before = datetime(2026, 10, 25, 0, 15, tzinfo=UTC)
@@ -174,13 +185,19 @@ def test_spring_forward_fire_time_is_a_local_time_that_exists():
     assert (fire.hour, fire.minute, fire.utcoffset()) == (3, 0, timedelta(hours=2))
     assert fire.astimezone(UTC).astimezone(PARIS) == fire
     plain_fire = CronTrigger(hour=2, minute=30, timezone=PARIS).get_next_fire_time(
-        None, datetime(2026, 3, 28, 12, tzinfo=UTC))
+        None, datetime(2026, 3, 28, 12, tzinfo=UTC)
+    )
     assert plain_fire.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30
-    draft, send = next_times(Schedule(name="n", list_name="l", cron="0 3 * * *",
-                                      timezone="Europe/Paris", draft_at="02:30"),
-                             datetime(2026, 3, 28, 12, tzinfo=UTC))
-    assert (draft.isoformat(), send.isoformat()) == ("2026-03-29T03:00:00+02:00",
-                                                     "2026-03-29T03:00:00+02:00")
+    draft, send = next_times(
+        Schedule(
+            name="n", list_name="l", cron="0 3 * * *", timezone="Europe/Paris", draft_at="02:30"
+        ),
+        datetime(2026, 3, 28, 12, tzinfo=UTC),
+    )
+    assert (draft.isoformat(), send.isoformat()) == (
+        "2026-03-29T03:00:00+02:00",
+        "2026-03-29T03:00:00+02:00",
+    )
 
 
 def test_triggers_pickle_by_zone_name_and_old_jobs_get_the_package_zone():
@@ -211,23 +228,31 @@ def test_cron_uses_crontab_weekday_numbers_and_refuses_what_would_send_twice_a_d
         with pytest.raises(ScheduleError):
             parse_cron(bad)
     with pytest.raises(ScheduleError, match="before the send time"):
-        validate(Schedule(name="x", list_name="l", cron="0 7 * * *", timezone="UTC",
-                          draft_at="07:30"))
+        validate(
+            Schedule(name="x", list_name="l", cron="0 7 * * *", timezone="UTC", draft_at="07:30")
+        )
     with pytest.raises(ScheduleError, match="time zone"):
         validate(Schedule(name="x", list_name="l", cron="0 7 * * *", timezone="Mars/Olympus"))
 
 
 def test_next_times_give_the_draft_of_the_next_send():
-    s = Schedule(name="m", list_name="l", cron="0 7 * * *", timezone="Europe/Paris",
-                 draft_at="06:30")
+    s = Schedule(
+        name="m", list_name="l", cron="0 7 * * *", timezone="Europe/Paris", draft_at="06:30"
+    )
     draft, send = next_times(s, datetime(2026, 3, 28, 6, 45, tzinfo=PARIS))
-    assert (draft.isoformat(), send.isoformat()) == ("2026-03-28T06:30:00+01:00",
-                                                     "2026-03-28T07:00:00+01:00")
+    assert (draft.isoformat(), send.isoformat()) == (
+        "2026-03-28T06:30:00+01:00",
+        "2026-03-28T07:00:00+01:00",
+    )
     draft, send = next_times(s, datetime(2026, 3, 28, 8, tzinfo=PARIS))
-    assert (draft.isoformat(), send.isoformat()) == ("2026-03-29T06:30:00+02:00",
-                                                     "2026-03-29T07:00:00+02:00")
-    assert last_due(s, datetime(2026, 3, 29, 6, 59, tzinfo=PARIS)).isoformat() == \
-        "2026-03-28T07:00:00+01:00"
+    assert (draft.isoformat(), send.isoformat()) == (
+        "2026-03-29T06:30:00+02:00",
+        "2026-03-29T07:00:00+02:00",
+    )
+    assert (
+        last_due(s, datetime(2026, 3, 29, 6, 59, tzinfo=PARIS)).isoformat()
+        == "2026-03-28T07:00:00+01:00"
+    )
 
 
 @pytest.fixture
@@ -244,8 +269,16 @@ def started(db):
 
 
 def test_jobs_survive_a_restart_with_their_next_run_time(dbfile):
-    add_schedule(dbfile, Schedule(name="matin", list_name="matinale", cron="0 7 * * *",
-                                  timezone="Europe/Paris", draft_at="06:30"))
+    add_schedule(
+        dbfile,
+        Schedule(
+            name="matin",
+            list_name="matinale",
+            cron="0 7 * * *",
+            timezone="Europe/Paris",
+            draft_at="06:30",
+        ),
+    )
     fake_now = datetime(2026, 3, 28, 12, tzinfo=PARIS)
     first = started(dbfile)
     sync_jobs(first, list_schedules(dbfile), now=fake_now)
@@ -256,10 +289,14 @@ def test_jobs_survive_a_restart_with_their_next_run_time(dbfile):
         # The restarted scheduler reads the jobs from the file, before any sync.
         send = again.get_job("send:matin")
         assert send.next_run_time == datetime(2026, 3, 29, 5, 0, tzinfo=UTC)  # 07:00 CEST
-        assert again.get_job("draft:matin").next_run_time == datetime(2026, 3, 29, 4, 30,
-                                                                      tzinfo=UTC)
+        assert again.get_job("draft:matin").next_run_time == datetime(
+            2026, 3, 29, 4, 30, tzinfo=UTC
+        )
         assert (send.misfire_grace_time, send.coalesce, send.max_instances) == (
-            JOB_DEFAULTS["misfire_grace_time"], True, 1)
+            JOB_DEFAULTS["misfire_grace_time"],
+            True,
+            1,
+        )
         assert send.misfire_grace_time == MISFIRE_GRACE.total_seconds() == 1800
         assert send.func_ref == "digest.schedule:run_job" and send.args == ("send", "matin")
         # A sync later (the real clock, long after) keeps the stored time: a run missed while
@@ -270,10 +307,13 @@ def test_jobs_survive_a_restart_with_their_next_run_time(dbfile):
         again.shutdown()
 
 
-def test_a_stored_casablanca_job_keeps_the_package_zone_and_names_its_tzdata(
-        dbfile, system_tzpath):
-    add_schedule(dbfile, Schedule(name="matin", list_name="matinale", cron="0 7 * * *",
-                                  timezone="Africa/Casablanca"))
+def test_a_stored_casablanca_job_keeps_the_package_zone_and_names_its_tzdata(dbfile, system_tzpath):
+    add_schedule(
+        dbfile,
+        Schedule(
+            name="matin", list_name="matinale", cron="0 7 * * *", timezone="Africa/Casablanca"
+        ),
+    )
     first = started(dbfile)
     sync_jobs(first, list_schedules(dbfile), now=datetime(2026, 12, 1, 12, tzinfo=UTC))
     first.shutdown()
@@ -296,11 +336,17 @@ def test_changes_pause_and_removal_reach_the_job_store(dbfile):
         now = datetime(2026, 6, 1, 12, tzinfo=UTC)
         sync_jobs(scheduler, list_schedules(dbfile), now=now)
         assert [j.id for j in scheduler.get_jobs()] == ["send:matin"]
-        add_schedule(dbfile, Schedule(name="matin", list_name="matinale", cron="30 6 * * *",
-                                      timezone="Africa/Casablanca"), replace=True)
+        add_schedule(
+            dbfile,
+            Schedule(
+                name="matin", list_name="matinale", cron="30 6 * * *", timezone="Africa/Casablanca"
+            ),
+            replace=True,
+        )
         sync_jobs(scheduler, list_schedules(dbfile), now=now)
-        assert scheduler.get_job("send:matin").next_run_time == datetime(2026, 6, 2, 5, 30,
-                                                                         tzinfo=UTC)
+        assert scheduler.get_job("send:matin").next_run_time == datetime(
+            2026, 6, 2, 5, 30, tzinfo=UTC
+        )
         set_paused(dbfile, "matin", True)
         sync_jobs(scheduler, list_schedules(dbfile), now=now)
         assert scheduler.get_job("send:matin").next_run_time is None
@@ -336,7 +382,8 @@ def test_a_dead_holder_on_this_host_is_taken_over_at_once(dbfile):
 
 
 def test_after_a_restart_a_run_missed_within_the_grace_runs_once_and_an_older_one_does_not(
-        config, db, tmp_path, caplog):
+    config, db, tmp_path, caplog
+):
     """The scheduler was down at the send time: 5 minutes late it still sends (once), 2 hours
     late it does not (and says so). Real scheduler, real SQLite file, no fixed sleeps."""
     import logging
@@ -350,8 +397,12 @@ def test_after_a_restart_a_run_missed_within_the_grace_runs_once_and_an_older_on
 
     subscribe(db, [("amina@example.com", "Amina"), ("omar@example.org", "Omar")])
     for name in ("recent", "stale"):
-        add_schedule(db, Schedule(name=name, list_name="matinale", cron="0 8 * * *",
-                                  timezone="Africa/Casablanca"))
+        add_schedule(
+            db,
+            Schedule(
+                name=name, list_name="matinale", cron="0 8 * * *", timezone="Africa/Casablanca"
+            ),
+        )
     before = started(db)
     sync_jobs(before, list_schedules(db))
     real_now = datetime.now(UTC)
@@ -391,14 +442,32 @@ def test_a_scheduler_started_after_a_sigterm_mid_send_finishes_that_send(config,
     from tests.delivery.test_send import subscribe
     from tests.schedule.test_scheduled import StopAfterFirstBatch
 
-    subscribe(db, [("amina@example.com", "Amina"), ("omar@example.org", "Omar"),
-                   ("sara@example.net", "Sara")])
-    add_schedule(db, Schedule(name="morning", list_name="matinale", cron="0 8 * * *",
-                              timezone="Africa/Casablanca"))
+    subscribe(
+        db,
+        [
+            ("amina@example.com", "Amina"),
+            ("omar@example.org", "Omar"),
+            ("sara@example.net", "Sara"),
+        ],
+    )
+    add_schedule(
+        db,
+        Schedule(
+            name="morning", list_name="matinale", cron="0 8 * * *", timezone="Africa/Casablanca"
+        ),
+    )
     out, signer, stop = tmp_path / "outbox", TokenSigner("k" * 40), Event()
     [s] = list_schedules(db)
-    cut = run_send(config, db, s, datetime.now(UTC), out_dir=out, signer=signer, stop=stop,
-                   backend=StopAfterFirstBatch(out, stop))
+    cut = run_send(
+        config,
+        db,
+        s,
+        datetime.now(UTC),
+        out_dir=out,
+        signer=signer,
+        stop=stop,
+        backend=StopAfterFirstBatch(out, stop),
+    )
     assert cut.status == "interrupted" and len(list(out.glob("*.eml"))) == 1
 
     runner = Runner(config, db, out_dir=out, signer=signer, poll=0.05)
@@ -427,9 +496,15 @@ def test_json_log_lines_carry_the_structured_fields():
     handler = setup_logging("json", stream)
     try:
         logging.getLogger("digest.scheduler").info(
-            "sent %s", "matinale-2026-03-29",
-            extra={"event": "send", "list": "matinale", "edition": "matinale-2026-03-29",
-                   "counts": {"sent": 3, "failed": 0, "unknown": 0}})
+            "sent %s",
+            "matinale-2026-03-29",
+            extra={
+                "event": "send",
+                "list": "matinale",
+                "edition": "matinale-2026-03-29",
+                "counts": {"sent": 3, "failed": 0, "unknown": 0},
+            },
+        )
     finally:
         for name in ("digest", "apscheduler"):
             logging.getLogger(name).removeHandler(handler)

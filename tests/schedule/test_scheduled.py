@@ -20,13 +20,26 @@ DAY1 = datetime.fromisoformat(SAMPLE_NOW)  # 2025-07-01 08:00 Casablanca (UTC+1)
 
 @pytest.fixture
 def readers(db):
-    subscribe(db, [("amina@example.com", "Amina"), ("omar@example.org", "Omar"),
-                   ("sara@example.net", "Sara")])
+    subscribe(
+        db,
+        [
+            ("amina@example.com", "Amina"),
+            ("omar@example.org", "Omar"),
+            ("sara@example.net", "Sara"),
+        ],
+    )
 
 
 def make(db, **kw):
-    s = Schedule(**{"name": "morning", "list_name": "matinale", "cron": "0 8 * * *",
-                    "timezone": "Africa/Casablanca", **kw})
+    s = Schedule(
+        **{
+            "name": "morning",
+            "list_name": "matinale",
+            "cron": "0 8 * * *",
+            "timezone": "Africa/Casablanca",
+            **kw,
+        }
+    )
     add_schedule(db, s, replace=True)
     return get_schedule(db, s.name)
 
@@ -39,8 +52,9 @@ def emls(out):
     return sorted(p.name for p in out.glob("*.eml")) if out.exists() else []
 
 
-def test_approval_required_holds_the_draft_until_an_editor_approves(config, db, readers,
-                                                                    tmp_path, caplog):
+def test_approval_required_holds_the_draft_until_an_editor_approves(
+    config, db, readers, tmp_path, caplog
+):
     s = make(db, approval="required", draft_at="07:30")
     out = tmp_path / "out"
     drafted = run_draft(config, db, s, DAY1 - timedelta(minutes=30))
@@ -50,8 +64,9 @@ def test_approval_required_holds_the_draft_until_an_editor_approves(config, db, 
     with caplog.at_level(logging.WARNING, logger="digest.scheduler"):
         held = send(config, db, s, DAY1, out)
     assert held.status == "not-approved" and emls(out) == []
-    assert any("approval" in r.getMessage() and r.levelno == logging.WARNING
-               for r in caplog.records)
+    assert any(
+        "approval" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
+    )
     stored = get_edition(db, held.edition_id)
     assert stored.status == "ready" and "approval" in stored.reason
     [verdict] = health(db, DAY1 + timedelta(minutes=1))
@@ -65,7 +80,8 @@ def test_approval_required_holds_the_draft_until_an_editor_approves(config, db, 
 
 
 def test_approval_auto_sends_at_the_send_time_and_a_second_firing_sends_nothing(
-        config, db, readers, tmp_path):
+    config, db, readers, tmp_path
+):
     s = make(db)
     out = tmp_path / "out"
     first = send(config, db, s, DAY1, out)
@@ -76,8 +92,7 @@ def test_approval_auto_sends_at_the_send_time_and_a_second_firing_sends_nothing(
     assert get_schedule(db, "morning").last_status == "done"
 
 
-def test_same_local_day_across_the_ramadan_fall_back_is_one_edition(config, db, readers,
-                                                                    tmp_path):
+def test_same_local_day_across_the_ramadan_fall_back_is_one_edition(config, db, readers, tmp_path):
     # 2026-02-15 in Casablanca: 03:00 (UTC+1) becomes 02:00 (UTC+0), so 02:30 happens twice.
     s = make(db, cron="30 2 * * *")
     out = tmp_path / "out"
@@ -90,8 +105,9 @@ def test_same_local_day_across_the_ramadan_fall_back_is_one_edition(config, db, 
     assert {p.name.split(".")[0] for p in out.glob("*.eml")} == {"matinale-2026-02-15"}
 
 
-def test_a_second_day_with_the_same_stories_is_skipped_with_the_reason(config, db, readers,
-                                                                       tmp_path):
+def test_a_second_day_with_the_same_stories_is_skipped_with_the_reason(
+    config, db, readers, tmp_path
+):
     s = make(db)
     out = tmp_path / "out"
     assert send(config, db, s, DAY1, out).status == "sent"
@@ -106,8 +122,7 @@ def test_a_second_day_with_the_same_stories_is_skipped_with_the_reason(config, d
     assert verdict.ok and "skipped" in verdict.line
 
 
-def test_an_unsent_edition_does_not_make_the_next_days_stories_old(config, db, readers,
-                                                                   tmp_path):
+def test_an_unsent_edition_does_not_make_the_next_days_stories_old(config, db, readers, tmp_path):
     held = make(db, approval="required")
     out = tmp_path / "out"
     assert send(config, db, held, DAY1, out).status == "not-approved"
@@ -160,7 +175,8 @@ def test_health_reports_an_overdue_list_and_ignores_a_paused_one(config, db, rea
     # Created now; its first send is tomorrow 08:00. Not overdue before that plus the grace.
     created = get_schedule(db, "morning").created_at
     tomorrow_8 = (created.astimezone(DAY1.tzinfo) + timedelta(days=1)).replace(
-        hour=8, minute=0, second=0, microsecond=0)
+        hour=8, minute=0, second=0, microsecond=0
+    )
     assert health(db, created + timedelta(minutes=1))[0].ok
     [late] = health(db, tomorrow_8 + timedelta(hours=2))
     assert not late.ok and "overdue" in late.line
@@ -186,8 +202,9 @@ class StopAfterFirstBatch:
         self.inner.close()
 
 
-def test_a_stop_finishes_the_batch_in_flight_and_the_next_start_resumes(config, db, readers,
-                                                                        tmp_path):
+def test_a_stop_finishes_the_batch_in_flight_and_the_next_start_resumes(
+    config, db, readers, tmp_path
+):
     from threading import Event
 
     from digest.schedule.runs import run_resume
@@ -195,26 +212,51 @@ def test_a_stop_finishes_the_batch_in_flight_and_the_next_start_resumes(config, 
     s = make(db)
     out = tmp_path / "out"
     stop = Event()
-    cut = run_send(config, db, s, DAY1, out_dir=out, signer=SIGNER, stop=stop,
-                   backend=StopAfterFirstBatch(out, stop))
+    cut = run_send(
+        config,
+        db,
+        s,
+        DAY1,
+        out_dir=out,
+        signer=SIGNER,
+        stop=stop,
+        backend=StopAfterFirstBatch(out, stop),
+    )
     assert cut.status == "interrupted" and cut.counts["sent"] == 1 and len(emls(out)) == 1
     assert get_edition(db, cut.edition_id).status == "paused"
     assert not health(db, DAY1 + timedelta(minutes=5))[0].ok
 
     # Too late (more than RESUME_WITHIN after the send time): left for a person to decide.
-    late = run_resume(config, db, get_schedule(db, "morning"), DAY1 + timedelta(hours=5),
-                      out_dir=out, signer=SIGNER)
+    late = run_resume(
+        config,
+        db,
+        get_schedule(db, "morning"),
+        DAY1 + timedelta(hours=5),
+        out_dir=out,
+        signer=SIGNER,
+    )
     assert late.reason == "too late to resume" and len(emls(out)) == 1
-    resumed = run_resume(config, db, get_schedule(db, "morning"), DAY1 + timedelta(minutes=10),
-                         out_dir=out, signer=SIGNER)
+    resumed = run_resume(
+        config,
+        db,
+        get_schedule(db, "morning"),
+        DAY1 + timedelta(minutes=10),
+        out_dir=out,
+        signer=SIGNER,
+    )
     assert resumed.status == "sent" and resumed.counts["sent"] == 3 and len(emls(out)) == 3
-    again = run_resume(config, db, get_schedule(db, "morning"), DAY1 + timedelta(minutes=11),
-                       out_dir=out, signer=SIGNER)
+    again = run_resume(
+        config,
+        db,
+        get_schedule(db, "morning"),
+        DAY1 + timedelta(minutes=11),
+        out_dir=out,
+        signer=SIGNER,
+    )
     assert again.reason == "nothing to resume" and len(emls(out)) == 3
 
 
-def test_a_backend_that_cannot_start_fails_the_run_and_sends_nothing(config, db, readers,
-                                                                     tmp_path):
+def test_a_backend_that_cannot_start_fails_the_run_and_sends_nothing(config, db, readers, tmp_path):
     s = make(db, backend="sendgrid")  # no SENDGRID_API_KEY in this config
     result = run_send(config, db, s, DAY1, out_dir=tmp_path / "out", signer=SIGNER)
     assert result.status == "failed" and "SENDGRID_API_KEY" in result.reason

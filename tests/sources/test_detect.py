@@ -19,9 +19,15 @@ def test_html_fixtures_are_pages(name):
     assert detect_kind((FIXTURES / "pages" / name).read_bytes(), None) == "page"
 
 
-@pytest.mark.parametrize("path", [ROOT / "samples" / "homepage-fr.txt",
-                                  FIXTURES / "homepage-ar.txt",
-                                  FIXTURES / "text" / "midnights.txt"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [
+        ROOT / "samples" / "homepage-fr.txt",
+        FIXTURES / "homepage-ar.txt",
+        FIXTURES / "text" / "midnights.txt",
+    ],
+    ids=lambda p: p.name,
+)
 def test_text_dumps_are_text(path):
     assert detect_kind(path.read_bytes(), None) == "text"
 
@@ -35,22 +41,29 @@ def test_content_wins_over_a_wrong_content_type():
     assert detect_kind(page, "application/rss+xml") == "page"
 
 
-@pytest.mark.parametrize("body", [
-    codecs.BOM_UTF8 + b'<?xml version="1.0"?>\n<!-- generated -->\n<rss version="2.0"/>',
-    b'\n\n\n   <?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><feed xmlns="x"/>',
-    b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "x.dtd"><rss/>',
-    b'<!DOCTYPE doc [ <!ENTITY e "x"> ]><rdf:RDF xmlns:rdf="r"/>',
-    '<?xml version="1.0" encoding="utf-16"?><feed/>'.encode("utf-16"),
-], ids=["bom-decl-comment", "blank-lines-and-pi", "rss-doctype", "doctype-subset", "utf-16"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        codecs.BOM_UTF8 + b'<?xml version="1.0"?>\n<!-- generated -->\n<rss version="2.0"/>',
+        b'\n\n\n   <?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><feed xmlns="x"/>',
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "x.dtd"><rss/>',
+        b'<!DOCTYPE doc [ <!ENTITY e "x"> ]><rdf:RDF xmlns:rdf="r"/>',
+        '<?xml version="1.0" encoding="utf-16"?><feed/>'.encode("utf-16"),
+    ],
+    ids=["bom-decl-comment", "blank-lines-and-pi", "rss-doctype", "doctype-subset", "utf-16"],
+)
 def test_feed_prologues_are_skipped(body):
     assert detect_kind(body, None) == "rss"
 
 
-@pytest.mark.parametrize("body", [
-    b"<!doctype HTML><title>x</title>",
-    b"<!-- comment --><html lang='fr'>",
-    b"   <head><meta charset='utf-8'></head>",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!doctype HTML><title>x</title>",
+        b"<!-- comment --><html lang='fr'>",
+        b"   <head><meta charset='utf-8'></head>",
+    ],
+)
 def test_html_starts(body):
     assert detect_kind(body, None) == "page"
 

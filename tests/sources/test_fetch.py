@@ -56,8 +56,9 @@ def test_redirect_to_another_scheme_is_a_source_error():
 
     with pytest.raises(SourceError) as info:
         fetcher(handler).fetch(URL, timeout=5, max_bytes=100)
-    assert str(info.value) == (f"{URL} redirected to 'ftp://files.example/feed', which is not "
-                               "an http(s) URL")
+    assert str(info.value) == (
+        f"{URL} redirected to 'ftp://files.example/feed', which is not an http(s) URL"
+    )
 
 
 def test_conditional_get_uses_the_cache_on_304():
@@ -68,15 +69,22 @@ def test_conditional_get_uses_the_cache_on_304():
         requests.append(request)
         if request.headers.get("if-none-match") == '"v1"':
             return httpx.Response(304)
-        return httpx.Response(200, content=FEED, headers={
-            "content-type": "application/rss+xml; charset=utf-8", "etag": '"v1"',
-            "last-modified": "Tue, 01 Jul 2025 06:00:00 GMT"})
+        return httpx.Response(
+            200,
+            content=FEED,
+            headers={
+                "content-type": "application/rss+xml; charset=utf-8",
+                "etag": '"v1"',
+                "last-modified": "Tue, 01 Jul 2025 06:00:00 GMT",
+            },
+        )
 
     f = fetcher(handler, cache=cache)
     first = f.fetch(URL, timeout=5, max_bytes=1_000_000)
     assert first.from_cache is False
-    assert cache.get(URL) == CachedFeed('"v1"', "Tue, 01 Jul 2025 06:00:00 GMT", FEED,
-                                        "application/rss+xml; charset=utf-8")
+    assert cache.get(URL) == CachedFeed(
+        '"v1"', "Tue, 01 Jul 2025 06:00:00 GMT", FEED, "application/rss+xml; charset=utf-8"
+    )
     second = f.fetch(URL, timeout=5, max_bytes=1_000_000)
     assert second.from_cache is True
     assert second.body == FEED and second.content_type == "application/rss+xml; charset=utf-8"
@@ -134,20 +142,26 @@ def test_size_cap_from_content_length_and_while_streaming():
 def test_size_cap_counts_decompressed_bytes():
     bomb = gzip.compress(b"0" * 1_000_000)
     assert len(bomb) < 10_000
-    f = fetcher(lambda r: httpx.Response(200, content=bomb,
-                                         headers={"content-encoding": "gzip"}))
+    f = fetcher(lambda r: httpx.Response(200, content=bomb, headers={"content-encoding": "gzip"}))
     with pytest.raises(SourceError, match="limit"):
         f.fetch(URL, timeout=5, max_bytes=50_000)
 
 
-@pytest.mark.parametrize("exc, message", [
-    (httpx.ReadTimeout("slow"), f"{URL} timed out after 2.5 s"),
-    (httpx.ConnectTimeout("slow"), f"{URL} timed out after 2.5 s"),
-    (httpx.ConnectError("Name or service not known"),
-     f"{URL} could not be fetched: ConnectError: Name or service not known"),
-    (httpx.RemoteProtocolError("peer closed connection"),
-     f"{URL} could not be fetched: RemoteProtocolError: peer closed connection"),
-])
+@pytest.mark.parametrize(
+    "exc, message",
+    [
+        (httpx.ReadTimeout("slow"), f"{URL} timed out after 2.5 s"),
+        (httpx.ConnectTimeout("slow"), f"{URL} timed out after 2.5 s"),
+        (
+            httpx.ConnectError("Name or service not known"),
+            f"{URL} could not be fetched: ConnectError: Name or service not known",
+        ),
+        (
+            httpx.RemoteProtocolError("peer closed connection"),
+            f"{URL} could not be fetched: RemoteProtocolError: peer closed connection",
+        ),
+    ],
+)
 def test_network_failures_become_source_errors(exc, message):
     def handler(request):
         raise exc
@@ -166,6 +180,7 @@ def test_invalid_url_is_a_source_error(url):
 
 
 # --- local files ---------------------------------------------------------------------------
+
 
 def test_read_location_reads_files_under_the_cap(tmp_path):
     cfg = SourceConfig(name="f", kind="auto", location=str(FIXTURES / "homepage-ar.txt"))
@@ -200,6 +215,7 @@ def test_read_location_fetches_urls_with_the_source_limits():
 
 
 # --- one real server on loopback (an intranet feed, hence allow_private) ----------------------
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -289,7 +305,8 @@ def test_a_broken_cache_never_costs_the_source():
         def put(self, url, **kw):
             raise RuntimeError("database is locked")
 
-    f = fetcher(lambda r: httpx.Response(200, content=b"body", headers={"etag": '"e"'}),
-                cache=BrokenCache())
+    f = fetcher(
+        lambda r: httpx.Response(200, content=b"body", headers={"etag": '"e"'}), cache=BrokenCache()
+    )
     got = f.fetch(URL, timeout=5, max_bytes=100)
     assert got.body == b"body" and got.from_cache is False

@@ -27,9 +27,14 @@ def feed(name, url, timeout=HANG * 2):
 
 def read(configs, deadline):
     with Fetcher("digest-test/1.0") as fetcher:
-        return read_sources(configs, reference_time=REFERENCE, tz=CASABLANCA,
-                            site_url="https://www.example.ma", fetcher=fetcher,
-                            deadline=deadline)
+        return read_sources(
+            configs,
+            reference_time=REFERENCE,
+            tz=CASABLANCA,
+            site_url="https://www.example.ma",
+            fetcher=fetcher,
+            deadline=deadline,
+        )
 
 
 def test_results_come_in_the_configured_order_whatever_finishes_first():
@@ -45,8 +50,11 @@ def test_results_come_in_the_configured_order_whatever_finishes_first():
 
 def test_a_hung_source_is_reported_and_skipped_at_the_deadline():
     with SlowFeeds(hang_seconds=HANG) as feeds:
-        configs = [feed("a", feeds.url("a", delay=0.05)), feed("stuck", feeds.url("s", hang=True)),
-                   feed("c", feeds.url("c"))]
+        configs = [
+            feed("a", feeds.url("a", delay=0.05)),
+            feed("stuck", feeds.url("s", hang=True)),
+            feed("c", feeds.url("c")),
+        ]
         started = time.monotonic()
         results = read(configs, deadline=1.0)
         elapsed = time.monotonic() - started
@@ -73,8 +81,9 @@ def test_more_sources_than_workers_are_all_read_in_order():
 
     configs = [SourceConfig(name=f"s{i}", kind="rss", location="x") for i in range(7)]
     results = gather(configs, read_one, deadline=None, workers=2)
-    assert [r.name for r in results] == [f"s{i}" for i in range(7)] and sorted(calls) == \
-        sorted(r.name for r in results)
+    assert [r.name for r in results] == [f"s{i}" for i in range(7)] and sorted(calls) == sorted(
+        r.name for r in results
+    )
     assert gather([], read_one, deadline=1) == []
 
 
@@ -91,12 +100,19 @@ def test_a_reader_that_raises_fails_its_source_only():
 
 def test_build_goes_on_without_the_hung_source(tmp_path):
     with SlowFeeds(hang_seconds=HANG) as feeds:
-        text = (ROOT / "digest.toml").read_text(encoding="utf-8").replace(
-            'templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"').replace(
-            'path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"')
+        text = (
+            (ROOT / "digest.toml")
+            .read_text(encoding="utf-8")
+            .replace('templates_dir = "templates"', f'templates_dir = "{ROOT / "templates"}"')
+            .replace(
+                'path = "samples/homepage-fr.txt"', f'path = "{ROOT / "samples/homepage-fr.txt"}"'
+            )
+        )
         text = text.replace("[edition]\n", "[edition]\ngather_timeout = 1.5\n", 1)
-        text += (f'\n[[sources]]\nname = "stuck"\nkind = "rss"\nurl = "{feeds.url("s", hang=True)}"'
-                 f'\nallow_private = true\ntimeout = {HANG * 2:g}\n')
+        text += (
+            f'\n[[sources]]\nname = "stuck"\nkind = "rss"\nurl = "{feeds.url("s", hang=True)}"'
+            f"\nallow_private = true\ntimeout = {HANG * 2:g}\n"
+        )
         site = tmp_path / "digest.toml"
         site.write_text(text, encoding="utf-8")
         config = load_config(site, env={})
@@ -110,7 +126,11 @@ def test_build_goes_on_without_the_hung_source(tmp_path):
 
 def test_gather_timeout_must_be_positive(tmp_path):
     site = tmp_path / "digest.toml"
-    site.write_text((ROOT / "digest.toml").read_text(encoding="utf-8").replace(
-        "[edition]\n", "[edition]\ngather_timeout = 0\n", 1), encoding="utf-8")
+    site.write_text(
+        (ROOT / "digest.toml")
+        .read_text(encoding="utf-8")
+        .replace("[edition]\n", "[edition]\ngather_timeout = 0\n", 1),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="gather_timeout"):
         load_config(site, env={})

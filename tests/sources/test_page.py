@@ -20,18 +20,30 @@ PAGE_URL = "https://www.quotidien.example/index.html"
 
 def parse(name, selectors=SELECTORS, page_url=PAGE_URL, site_url="https://site.example/", **kw):
     body = (FIXTURES / "pages" / name).read_bytes() if isinstance(name, str) else name
-    return parse_page(body, name="page", page_url=page_url, site_url=site_url,
-                      reference_time=REFERENCE, tz=CASABLANCA, selectors=selectors, **kw)
+    return parse_page(
+        body,
+        name="page",
+        page_url=page_url,
+        site_url=site_url,
+        reference_time=REFERENCE,
+        tz=CASABLANCA,
+        selectors=selectors,
+        **kw,
+    )
 
 
 def test_ticker_items_with_selectors():
     result = parse("news.html")
     ticker = [s for s in result.stories if s.role == "ticker"]
     assert [(s.title, s.url) for s in ticker] == [
-        ("L’économie maintient son élan 📈",
-         "https://www.quotidien.example/actu/economie/croissance-2025"),  # against <base href>
-        ("Vague de chaleur : <b>record</b> & alertes",  # literal text, not markup
-         "https://www.quotidien.example/societe/chaleur"),
+        (
+            "L’économie maintient son élan 📈",
+            "https://www.quotidien.example/actu/economie/croissance-2025",
+        ),  # against <base href>
+        (
+            "Vague de chaleur : <b>record</b> & alertes",  # literal text, not markup
+            "https://www.quotidien.example/societe/chaleur",
+        ),
         ("E-visa : un catalyseur", "https://www.quotidien.example/tourisme/e-visa"),
         ("Audit public : coopération Sud-Sud", "https://www.quotidien.example/actu/cooperation"),
         ("Conseil de gouvernement sans lien", None),  # no link: item text minus its time
@@ -43,7 +55,7 @@ def test_ticker_items_with_selectors():
         "2025-07-01T06:55:00+01:00",  # from the datetime attribute
         "2025-06-30T19:00:00+01:00",  # midnight crossed backwards, like the text dump
         "2025-06-30T18:32:00+01:00",
-        None,                          # no time in it
+        None,  # no time in it
     ]
     assert "dropped 1 repeated ticker item(s)" in result.warnings
     assert "skipped 2 matched element(s) with no title text" in result.warnings
@@ -54,11 +66,16 @@ def test_several_featured_containers():
     first, second = [s for s in result.stories if s.role == "featured"]
     assert first.title == "Le Maroc et la France renforcent leur coopération"
     assert first.url == "https://www.quotidien.example/actu/maroc-france"
-    assert first.paragraphs == ("Un nouveau jalon vient d’être posé.",
-                                "Ce plan vise à structurer le partenariat.")
+    assert first.paragraphs == (
+        "Un nouveau jalon vient d’être posé.",
+        "Ce plan vise à structurer le partenariat.",
+    )
     assert first.image.url == "https://www.quotidien.example/img/rabat.jpg"  # data-src wins
     assert (first.image.alt, first.image.width, first.image.height) == (
-        "La délégation à Rabat", 640, 360)
+        "La délégation à Rabat",
+        640,
+        360,
+    )
     assert first.published_at == REFERENCE
     assert second.title == "Deuxième sujet : l’eau" and second.url is None
     assert second.image.url == "https://www.quotidien.example/actu/images/barrage.png"
@@ -67,8 +84,9 @@ def test_several_featured_containers():
 
 
 def test_featured_title_alone_makes_the_page_one_story():
-    result = parse("news.html", selectors={"featured_title": "main h2",
-                                            "featured_paragraphs": "main .body p"})
+    result = parse(
+        "news.html", selectors={"featured_title": "main h2", "featured_paragraphs": "main .body p"}
+    )
     [story] = result.stories
     assert story.title == "Le Maroc et la France renforcent leur coopération"
     assert len(story.paragraphs) == 3
@@ -92,10 +110,19 @@ def test_hostile_page_gives_plain_text_and_safe_links_only():
         "Text with markup <script>alert(10)</script> escaped.",  # was text in the page
         "Visible.",
     )
-    everything = " ".join([s.title for s in result.stories]
-                          + [p for s in result.stories for p in s.paragraphs])
-    for bad in ("pwned", "hidden comment", "noscript text", "svg text", "iframe text",
-                "template text", "alert(3)", "background"):
+    everything = " ".join(
+        [s.title for s in result.stories] + [p for s in result.stories for p in s.paragraphs]
+    )
+    for bad in (
+        "pwned",
+        "hidden comment",
+        "noscript text",
+        "svg text",
+        "iframe text",
+        "template text",
+        "alert(3)",
+        "background",
+    ):
         assert bad not in everything, bad
 
 
@@ -130,8 +157,10 @@ def test_local_page_resolves_against_the_site_url():
 
 
 def test_charset_from_meta_and_from_header():
-    html = "<html><head><meta charset='windows-1256'></head><body><article><h2>عاجل: خبر</h2>" \
-           "</article></body></html>"
+    html = (
+        "<html><head><meta charset='windows-1256'></head><body><article><h2>عاجل: خبر</h2>"
+        "</article></body></html>"
+    )
     result = parse(html.encode("cp1256"), selectors=None)
     assert result.stories[0].title == "عاجل: خبر"
     latin = "<article><h2>Été brûlant</h2></article>".encode("latin-1")
@@ -163,8 +192,14 @@ def test_time_attribute_without_offset_is_site_time_and_anchors_following_clocks
 
 def test_deeply_nested_markup_does_not_blow_the_stack():
     def nested(depth):
-        return (b"<article><h2>" + b"<span>" * depth + b"Deep" + b"</span>" * depth
-                + b"</h2><a href='https://x.example/'>link</a></article>")
+        return (
+            b"<article><h2>"
+            + b"<span>" * depth
+            + b"Deep"
+            + b"</span>" * depth
+            + b"</h2><a href='https://x.example/'>link</a></article>"
+        )
+
     assert [s.title for s in parse(nested(200), selectors=None).stories] == ["Deep"]
     # libxml2 stops building the tree at its depth limit; what is left must not crash us
     result = parse(nested(5000), selectors=None)

@@ -21,8 +21,9 @@ def serve(routes: dict[str, tuple[int, bytes, dict]], cache=None) -> Fetcher:
 
 
 def read(cfg, fetcher=None, reference=REFERENCE):
-    return read_source(cfg, reference_time=reference, tz=CASABLANCA, site_url=SITE,
-                       fetcher=fetcher or serve({}))
+    return read_source(
+        cfg, reference_time=reference, tz=CASABLANCA, site_url=SITE, fetcher=fetcher or serve({})
+    )
 
 
 def test_sample_dump_from_the_command_line_is_detected_and_read():
@@ -34,12 +35,23 @@ def test_sample_dump_from_the_command_line_is_detected_and_read():
 
 def test_feed_over_http_resolves_links_against_its_final_url():
     body = (FIXTURES / "feeds" / "atom-relative-url.xml").read_bytes()
-    fetcher = serve({
-        "https://blog.example/feed": (301, b"", {"location": "https://blog.example/b/atom.xml"}),
-        "https://blog.example/b/atom.xml": (200, body, {"content-type": "application/atom+xml"}),
-    })
-    result = read(SourceConfig(name="blog", kind="auto", location="https://blog.example/feed"),
-                  fetcher)
+    fetcher = serve(
+        {
+            "https://blog.example/feed": (
+                301,
+                b"",
+                {"location": "https://blog.example/b/atom.xml"},
+            ),
+            "https://blog.example/b/atom.xml": (
+                200,
+                body,
+                {"content-type": "application/atom+xml"},
+            ),
+        }
+    )
+    result = read(
+        SourceConfig(name="blog", kind="auto", location="https://blog.example/feed"), fetcher
+    )
     assert result.ok
     assert result.stories[0].url == "https://blog.example/2024/12/18/What-The-Distribution.html"
 
@@ -51,11 +63,18 @@ def test_local_feed_resolves_relative_links_against_the_site():
 
 
 def test_configured_page_source_with_role_filter():
-    cfg = SourceConfig(name="home", kind="page", location=str(PAGES / "news.html"),
-                       role="featured",
-                       selectors={"ticker_item": "ul.ticker > li", "ticker_time": ".time",
-                                  "featured": "div.featured",
-                                  "featured_title": "h2"})
+    cfg = SourceConfig(
+        name="home",
+        kind="page",
+        location=str(PAGES / "news.html"),
+        role="featured",
+        selectors={
+            "ticker_item": "ul.ticker > li",
+            "ticker_time": ".time",
+            "featured": "div.featured",
+            "featured_title": "h2",
+        },
+    )
     result = read(cfg)
     assert [s.role for s in result.stories] == ["featured", "featured"]
     assert any("ignored 6 story(ies) that are not 'featured'" in w for w in result.warnings)
@@ -63,26 +82,45 @@ def test_configured_page_source_with_role_filter():
 
 def test_text_source_over_http_with_declared_charset():
     body = "- 07:00Café\nÉté\nParagraphe.\n".encode("cp1252")
-    fetcher = serve({"https://s.example/dump.txt":
-                     (200, body, {"content-type": "text/plain; charset=windows-1252"})})
-    cfg = SourceConfig(name="dump", kind="text", location="https://s.example/dump.txt",
-                       boilerplate=DEFAULT_BOILERPLATE)
+    fetcher = serve(
+        {
+            "https://s.example/dump.txt": (
+                200,
+                body,
+                {"content-type": "text/plain; charset=windows-1252"},
+            )
+        }
+    )
+    cfg = SourceConfig(
+        name="dump",
+        kind="text",
+        location="https://s.example/dump.txt",
+        boilerplate=DEFAULT_BOILERPLATE,
+    )
     result = read(cfg, fetcher)
     assert [s.title for s in result.stories] == ["Café", "Été"]
 
 
 def test_failures_are_one_sentence_errors():
     fetcher = serve({"https://down.example/feed": (500, b"oops", {})})
-    down = read(SourceConfig(name="latest", kind="rss", location="https://down.example/feed"),
-                fetcher)
-    assert down.error == ("Source 'latest': https://down.example/feed returned HTTP 500 "
-                          "Internal Server Error.")
+    down = read(
+        SourceConfig(name="latest", kind="rss", location="https://down.example/feed"), fetcher
+    )
+    assert down.error == (
+        "Source 'latest': https://down.example/feed returned HTTP 500 Internal Server Error."
+    )
     missing = read(SourceConfig(name="gone", kind="text", location="/nonexistent/dump.txt"))
     assert missing.error == "Source 'gone': file not found: /nonexistent/dump.txt."
     empty = read(source_from_location(str(FIXTURES / "text" / "empty.txt")))
     assert empty.error.startswith("Source 'empty.txt' is empty (")
-    bad_css = read(SourceConfig(name="css", kind="page", location=str(PAGES / "news.html"),
-                                selectors={"ticker_item": "li[[["}))
+    bad_css = read(
+        SourceConfig(
+            name="css",
+            kind="page",
+            location=str(PAGES / "news.html"),
+            selectors={"ticker_item": "li[[["},
+        )
+    )
     assert bad_css.error.startswith("Source 'css': selector ticker_item = 'li[[[' is not valid")
     for result in (down, missing, empty, bad_css):
         assert result.stories == () and "\n" not in result.error
@@ -101,8 +139,10 @@ def test_unexpected_parser_failure_becomes_an_error(monkeypatch):
     monkeypatch.setattr(sources, "parse_feed", explode)
     cfg = source_from_location(str(FIXTURES / "feeds" / "rdf-feed-test.xml"))
     result = read(cfg)
-    assert result.error == ("Source 'rdf-feed-test.xml' could not be read as an RSS/Atom feed: "
-                            "RecursionError: maximum recursion depth exceeded.")
+    assert result.error == (
+        "Source 'rdf-feed-test.xml' could not be read as an RSS/Atom feed: "
+        "RecursionError: maximum recursion depth exceeded."
+    )
 
 
 def test_naive_reference_time_is_taken_in_the_site_zone():
@@ -127,8 +167,9 @@ def test_read_sources_keeps_order_and_failures_and_uses_the_cache():
         SourceConfig(name="broken", kind="text", location="/nonexistent"),
         SourceConfig(name="une-again", kind="auto", location="https://news.example/une"),
     ]
-    results = read_sources(configs, reference_time=REFERENCE, tz=CASABLANCA, site_url=SITE,
-                           fetcher=fetcher)
+    results = read_sources(
+        configs, reference_time=REFERENCE, tz=CASABLANCA, site_url=SITE, fetcher=fetcher
+    )
     assert [r.name for r in results] == ["une", "broken", "une-again"]
     assert [r.ok for r in results] == [True, False, True]
     assert results[0].stories[0].role == "featured" and results[2].stories[0].role == "ticker"

@@ -61,8 +61,10 @@ def test_xml_base_wins_over_the_feed_url():
     assert story.url.startswith("http://www.fda.gov/safety/recalls-market-withdrawals")
     # pubDate holding a <time datetime> element: the attribute is the date
     assert story.published_at == datetime(2019, 5, 3, 19, 21, 28, tzinfo=UTC)
-    assert story.title.startswith("Vivimed Life Sciences Pvt Ltd Issues Voluntary Nationwide "
-                                  "Recall of Losartan Potassium 25 mg")
+    assert story.title.startswith(
+        "Vivimed Life Sciences Pvt Ltd Issues Voluntary Nationwide "
+        "Recall of Losartan Potassium 25 mg"
+    )
     assert "\n" not in story.title and "  " not in story.title
 
 
@@ -88,12 +90,18 @@ def test_media_content_image_found_and_typed_non_images_ignored():
     result = feed("feed-media-content-type.xml")
     images = {s.title: s.image for s in result.stories}
     assert images["Image with type and medium"].url == "https://example.com/images/photo.jpg"
-    assert (images["Image with type and medium"].width,
-            images["Image with type and medium"].height) == (640, 480)
+    assert (
+        images["Image with type and medium"].width,
+        images["Image with type and medium"].height,
+    ) == (640, 480)
     assert images["Image with type and medium"].alt == "Image with type and medium"
     assert images["No type or medium"].url == "https://example.com/images/untyped.jpg"
-    for title in ("Non-image archive file", "Video with medium", "Audio with medium",
-                  "Document medium"):
+    for title in (
+        "Non-image archive file",
+        "Video with medium",
+        "Audio with medium",
+        "Document medium",
+    ):
         assert images[title] is None, title
     assert result.warnings == ("6 of 6 item(s) have no date; they are treated as current",)
     assert all(s.published_at is None for s in result.stories)
@@ -110,11 +118,15 @@ def test_enclosures_and_thumbnails():
     images = {s.title: s.image for s in result.stories}
     assert images["Typed enclosure"].url == "https://media.example.com/img/a.jpg"
     assert images["Untyped enclosure with an image extension"].url == (
-        "https://feeds.example.org/img/b.PNG")  # relative enclosure resolved
+        "https://feeds.example.org/img/b.PNG"
+    )  # relative enclosure resolved
     assert images["Audio enclosure is not an image"] is None
     thumb = images["Thumbnail only"]
     assert (thumb.url, thumb.width, thumb.height) == (
-        "https://media.example.com/img/d-thumb.jpg", 320, None)  # "180px" is not an int
+        "https://media.example.com/img/d-thumb.jpg",
+        320,
+        None,
+    )  # "180px" is not an int
     assert images["Described media content"].url == "https://media.example.com/img/e.webp"
 
 
@@ -154,14 +166,29 @@ def test_hostile_descriptions_are_neutralized():
     assert first.title == "Rocket launch 🚀 today"  # double-escaped <b> stripped
     assert first.url is None  # javascript: link dropped
     html = first.summary_html
-    for bad in ("script", "alert", "onerror", "onclick", "onmouseover", "style", "<img",
-                "iframe", "javascript:", "data:", "display:none"):
+    for bad in (
+        "script",
+        "alert",
+        "onerror",
+        "onclick",
+        "onmouseover",
+        "style",
+        "<img",
+        "iframe",
+        "javascript:",
+        "data:",
+        "display:none",
+    ):
         assert bad not in html, bad
     assert '<a href="https://news.example.com/local/page" rel="noopener noreferrer">' in html
     assert '<a href="mailto:desk@example.com" rel="noopener noreferrer">mail</a>' in html
     assert "<ul><li>one</li><li>two</li></ul>" in html
-    assert first.paragraphs == ("Intro 🚀 text", "bad link data link relative link mail",
-                                "one", "two")
+    assert first.paragraphs == (
+        "Intro 🚀 text",
+        "bad link data link relative link mail",
+        "one",
+        "two",
+    )
     assert second.url == "https://news.example.com/2025/07/01/second.html"
     assert second.summary_html == "<b>Bold</b> and plain"
     assert second.published_at == datetime(2025, 7, 1, 4, 0, tzinfo=UTC)
@@ -169,14 +196,18 @@ def test_hostile_descriptions_are_neutralized():
 
 
 def test_sanitizer_allowlist_directly():
-    dirty = ('<h1>Head</h1><p onclick="x()">A <em>b</em> <strong>c</strong> <i>d</i></p>'
-             '<blockquote>q</blockquote><a href="https://ok.example/" target="_blank" '
-             'rel="opener">ok</a><a href="vbscript:x">v</a><table><tr><td>cell</td></tr></table>'
-             '<img src="https://x/y.png"><script>alert(1)</script><!-- comment -->')
+    dirty = (
+        '<h1>Head</h1><p onclick="x()">A <em>b</em> <strong>c</strong> <i>d</i></p>'
+        '<blockquote>q</blockquote><a href="https://ok.example/" target="_blank" '
+        'rel="opener">ok</a><a href="vbscript:x">v</a><table><tr><td>cell</td></tr></table>'
+        '<img src="https://x/y.png"><script>alert(1)</script><!-- comment -->'
+    )
     clean = sanitize_summary(dirty, None)
-    assert clean == ('Head<p>A <em>b</em> <strong>c</strong> <i>d</i></p><blockquote>q</blockquote>'
-                     '<a href="https://ok.example/" rel="noopener noreferrer">ok</a>'
-                     '<a rel="noopener noreferrer">v</a>cell')
+    assert clean == (
+        "Head<p>A <em>b</em> <strong>c</strong> <i>d</i></p><blockquote>q</blockquote>"
+        '<a href="https://ok.example/" rel="noopener noreferrer">ok</a>'
+        '<a rel="noopener noreferrer">v</a>cell'
+    )
     assert sanitize_summary('<a href="/x">rel</a>', None) == '<a rel="noopener noreferrer">rel</a>'
     assert sanitize_summary("<img src='x'><script>only</script>", None) is None
     assert sanitize_summary("", None) is None
@@ -188,7 +219,8 @@ def test_escaped_content_and_mismatched_tags_do_not_crash():
     assert story.paragraphs[0] == "https://github.com/grafana/augurs"
     assert story.paragraphs[-1].startswith("To be honest, I don't much understand the demo.")
     assert '<a href="https://github.com/grafana/augurs" rel="noopener noreferrer">' in (
-        story.summary_html)
+        story.summary_html
+    )
     [lucas] = feed("feed-mismatched-html-tags.xml").stories
     assert "<em>Death By Scrolling</em>" in lucas.summary_html
     assert lucas.paragraphs[0].startswith("L'Ordine dei Giganti: è arrivato il DLC di Indy")
@@ -201,8 +233,9 @@ def test_blank_lines_before_the_xml_declaration_are_tolerated():
     assert story.title == "Japan’s plans for 5G include 10 billion 14-digit phone numbers"
     assert story.image.url.endswith("Whats-next-with-5g--500x260.jpg")
     assert len(story.paragraphs) > 5  # content:encoded is richer than the description
-    assert story.summary_html == ("Japan expects a huge surge of 5G-enabled devices to hit "
-                                  "the market in the future.")
+    assert story.summary_html == (
+        "Japan expects a huge surge of 5G-enabled devices to hit the market in the future."
+    )
 
 
 def test_truncated_feed_keeps_recovered_items_with_a_warning():
@@ -218,8 +251,9 @@ def test_unreadable_feeds_are_errors_not_exceptions():
     assert not garbage.ok and garbage.stories == ()
     assert garbage.error.startswith("Source 'not-a-feed' is not a readable feed:")
     other_xml = own("no-channel.xml")
-    assert other_xml.error == ("Source 'no-channel' is not an RSS or Atom feed "
-                               "(no channel or feed element found).")
+    assert other_xml.error == (
+        "Source 'no-channel' is not an RSS or Atom feed (no channel or feed element found)."
+    )
 
 
 def test_feed_without_items_is_ok_with_a_warning():

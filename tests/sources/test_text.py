@@ -25,15 +25,23 @@ def test_sample_homepage_gives_nine_ticker_stories_dated_backwards():
     result = parse(SAMPLE.read_bytes())
     assert result.ok and result.warnings == ()
     assert iso(result) == [
-        "2025-07-01T07:34:00+01:00", "2025-07-01T07:30:00+01:00", "2025-07-01T07:14:00+01:00",
-        "2025-07-01T07:06:00+01:00", "2025-07-01T06:55:00+01:00", "2025-06-30T19:00:00+01:00",
-        "2025-06-30T18:32:00+01:00", "2025-06-30T18:00:00+01:00", "2025-06-30T17:30:00+01:00",
+        "2025-07-01T07:34:00+01:00",
+        "2025-07-01T07:30:00+01:00",
+        "2025-07-01T07:14:00+01:00",
+        "2025-07-01T07:06:00+01:00",
+        "2025-07-01T06:55:00+01:00",
+        "2025-06-30T19:00:00+01:00",
+        "2025-06-30T18:32:00+01:00",
+        "2025-06-30T18:00:00+01:00",
+        "2025-06-30T17:30:00+01:00",
     ]
     ticker = [s for s in result.stories if s.role == "ticker"]
-    assert ticker[0].title == ("L’économie marocaine maintient son élan avec une croissance "
-                               "prévue de 4,4 % en 2025")
-    assert ticker[-1].title == ("Achraf Hakimi et Yassine Bounou dans le onze type du Mondial "
-                                "des clubs")
+    assert ticker[0].title == (
+        "L’économie marocaine maintient son élan avec une croissance prévue de 4,4 % en 2025"
+    )
+    assert ticker[-1].title == (
+        "Achraf Hakimi et Yassine Bounou dans le onze type du Mondial des clubs"
+    )
     assert all(s.url is None and s.source == "home" and s.paragraphs == () for s in ticker)
 
 
@@ -72,7 +80,8 @@ def test_space_between_time_and_title_and_other_dashes_tolerated():
     body = "- 07:34 Avec espace\n– 7:20Tiret demi-cadratin\n-07h05Sans espace après le tiret\n"
     result = parse(body.encode())
     assert [(s.title, s.published_at.strftime("%H:%M")) for s in result.stories] == [
-        ("Avec espace", "07:34"), ("Tiret demi-cadratin", "07:20"),
+        ("Avec espace", "07:34"),
+        ("Tiret demi-cadratin", "07:20"),
         ("Sans espace après le tiret", "07:05"),
     ]
 
@@ -122,8 +131,11 @@ def test_arabic_dump_with_arabic_indic_digits_and_direction_marks():
     result = parse((FIXTURES / "homepage-ar.txt").read_bytes())
     assert result.ok and result.warnings == ()
     assert iso(result) == [
-        "2025-07-01T07:40:00+01:00", "2025-07-01T07:15:00+01:00", "2025-07-01T06:50:00+01:00",
-        "2025-06-30T23:10:00+01:00", "2025-06-30T22:05:00+01:00",
+        "2025-07-01T07:40:00+01:00",
+        "2025-07-01T07:15:00+01:00",
+        "2025-07-01T06:50:00+01:00",
+        "2025-06-30T23:10:00+01:00",
+        "2025-06-30T22:05:00+01:00",
     ]
     ticker = [s for s in result.stories if s.role == "ticker"]
     assert ticker[0].title == "الحكومة تصادق على مشروع قانون المالية 🇲🇦"
@@ -140,10 +152,16 @@ def test_several_featured_stories_split_on_blank_line_and_title_like_block():
     result = parse((FIXTURES / "text" / "several-featured.txt").read_bytes())
     featured = [s for s in result.stories if s.role == "featured"]
     assert [s.title for s in featured] == [
-        "Premier titre à la une", "Deuxième titre à la une : la suite ?"]
+        "Premier titre à la une",
+        "Deuxième titre à la une : la suite ?",
+    ]
     assert featured[0].paragraphs == (
-        "Paragraphe un.", "Paragraphe deux.", "Suite du premier article, après une ligne vide.",
-        "Une phrase qui se termine par un point.", "Et qui continue le premier article.")
+        "Paragraphe un.",
+        "Paragraphe deux.",
+        "Suite du premier article, après une ligne vide.",
+        "Une phrase qui se termine par un point.",
+        "Et qui continue le premier article.",
+    )
     # boilerplate in the middle of a story, in capitals, is still dropped
     assert featured[1].paragraphs == ("Son premier paragraphe.", "Son second paragraphe.")
 
@@ -151,7 +169,8 @@ def test_several_featured_stories_split_on_blank_line_and_title_like_block():
 def test_featured_only_and_ticker_only_dumps():
     only_featured = parse(b"Un titre\nUn paragraphe.\n")
     assert [(s.role, s.title, s.paragraphs) for s in only_featured.stories] == [
-        ("featured", "Un titre", ("Un paragraphe.",))]
+        ("featured", "Un titre", ("Un paragraphe.",))
+    ]
     only_ticker = parse(b"- 07:00A\n- 06:00B\n")
     assert [s.role for s in only_ticker.stories] == ["ticker", "ticker"]
 
@@ -183,6 +202,7 @@ def test_declared_charset_used_when_bytes_are_not_utf8():
 
 # --- the shared dating rule, around daylight-saving transitions -----------------------------
 
+
 def dates(reference, tz, *clocks):
     dater = BackwardsDater(datetime.fromisoformat(reference), tz)
     return [dater.date(time.fromisoformat(c)).isoformat() for c in clocks]
@@ -192,25 +212,35 @@ def test_fold_takes_the_later_occurrence_first_then_the_earlier():
     # Paris, 2025-10-26: 03:00 CEST becomes 02:00 CET, so 02:00-02:59 happens twice.
     clocks = ("02:45", "02:15", "02:50", "02:10", "01:59")
     assert dates("2025-10-26T03:30:00+01:00", PARIS, *clocks) == [
-        "2025-10-26T02:45:00+01:00", "2025-10-26T02:15:00+01:00",
-        "2025-10-26T02:50:00+02:00", "2025-10-26T02:10:00+02:00", "2025-10-26T01:59:00+02:00",
+        "2025-10-26T02:45:00+01:00",
+        "2025-10-26T02:15:00+01:00",
+        "2025-10-26T02:50:00+02:00",
+        "2025-10-26T02:10:00+02:00",
+        "2025-10-26T01:59:00+02:00",
     ]
 
 
 def test_gap_time_is_dated_at_the_jump_and_keeps_the_order():
     # Paris, 2025-03-30: 02:00 CET jumps to 03:00 CEST; 02:30 never happens.
     assert dates("2025-03-30T04:00:00+02:00", PARIS, "03:10", "02:30", "01:50", "02:30") == [
-        "2025-03-30T03:10:00+02:00", "2025-03-30T03:00:00+02:00",
-        "2025-03-30T01:50:00+01:00", "2025-03-29T02:30:00+01:00",
+        "2025-03-30T03:10:00+02:00",
+        "2025-03-30T03:00:00+02:00",
+        "2025-03-30T01:50:00+01:00",
+        "2025-03-29T02:30:00+01:00",
     ]
 
 
 def test_casablanca_ramadan_transitions():
     # 2025-02-23 03:00 (+01) -> 02:00 (+00): a fold; 2025-04-06 02:00 (+00) -> 03:00 (+01): a gap.
     assert dates("2025-02-23T04:00:00+00:00", CASABLANCA, "02:40", "02:20", "02:30") == [
-        "2025-02-23T02:40:00+00:00", "2025-02-23T02:20:00+00:00", "2025-02-23T02:30:00+01:00"]
+        "2025-02-23T02:40:00+00:00",
+        "2025-02-23T02:20:00+00:00",
+        "2025-02-23T02:30:00+01:00",
+    ]
     assert dates("2025-04-06T03:30:00+01:00", CASABLANCA, "02:15", "01:45") == [
-        "2025-04-06T03:00:00+01:00", "2025-04-06T01:45:00+00:00"]
+        "2025-04-06T03:00:00+01:00",
+        "2025-04-06T01:45:00+00:00",
+    ]
 
 
 def test_anchor_moves_the_chain_but_never_into_the_future():
@@ -222,10 +252,18 @@ def test_anchor_moves_the_chain_but_never_into_the_future():
     assert dater.date(time(7, 0)).isoformat() == "2025-07-01T07:00:00+01:00"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("07:34", time(7, 34)), ("7h05", time(7, 5)), ("Mis à jour à 18.30", time(18, 30)),
-    ("٠٧:١٥", time(7, 15)), ("24:00", None), ("il y a 5 min", None), ("2025", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("07:34", time(7, 34)),
+        ("7h05", time(7, 5)),
+        ("Mis à jour à 18.30", time(18, 30)),
+        ("٠٧:١٥", time(7, 15)),
+        ("24:00", None),
+        ("il y a 5 min", None),
+        ("2025", None),
+    ],
+)
 def test_parse_clock(text, expected):
     assert parse_clock(text) == expected
 
@@ -237,12 +275,21 @@ def test_an_unknown_line_between_headlines_is_dropped_with_a_warning():
     from digest.sources.text import parse_text
 
     tz = ZoneInfo("Africa/Casablanca")
-    body = ("- 07:40Premier titre\nRejoignez-nous sur Mastodon\n- 06:50Deuxième titre\n"
-            "Titre à la une\nUn paragraphe.\n").encode()
-    result = parse_text(body, name="home", reference_time=datetime(2025, 7, 1, 8, tzinfo=tz),
-                        tz=tz, boilerplate=("Suivez-nous",))
-    assert [s.title for s in result.stories if s.role == "ticker"] == \
-        ["Premier titre", "Deuxième titre"]
+    body = (
+        "- 07:40Premier titre\nRejoignez-nous sur Mastodon\n- 06:50Deuxième titre\n"
+        "Titre à la une\nUn paragraphe.\n"
+    ).encode()
+    result = parse_text(
+        body,
+        name="home",
+        reference_time=datetime(2025, 7, 1, 8, tzinfo=tz),
+        tz=tz,
+        boilerplate=("Suivez-nous",),
+    )
+    assert [s.title for s in result.stories if s.role == "ticker"] == [
+        "Premier titre",
+        "Deuxième titre",
+    ]
     [featured] = [s for s in result.stories if s.role == "featured"]
     assert (featured.title, featured.paragraphs) == ("Titre à la une", ("Un paragraphe.",))
     assert any("Rejoignez-nous sur Mastodon" in w for w in result.warnings)

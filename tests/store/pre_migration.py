@@ -57,21 +57,28 @@ def make_pre_migration(url: str) -> None:
         tables.reflect(engine)
         with source.connect() as src, engine.begin() as dst:
             for table in tables.sorted_tables:
-                rows = [{k: _aware(v) for k, v in row.items()}
-                        for row in src.execute(select(table)).mappings()]
+                rows = [
+                    {k: _aware(v) for k, v in row.items()}
+                    for row in src.execute(select(table)).mappings()
+                ]
                 if rows:
                     dst.execute(table.insert(), rows)
             # As the original inserts would have left them: the next id follows the last one.
             for name in ("lists", "subscribers", "deliveries"):
-                dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                                 f"(SELECT max(id) FROM {name}))"))
+                dst.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT max(id) FROM {name}))"
+                    )
+                )
     finally:
         engine.dispose()
         source.dispose()
 
 
-def snapshot(url: str, tables: list[str] | None = None,
-             fixture_file: Path = FIXTURE) -> dict[str, list[tuple]]:
+def snapshot(
+    url: str, tables: list[str] | None = None, fixture_file: Path = FIXTURE
+) -> dict[str, list[tuple]]:
     """Every row of the fixture's tables (or ``tables``), in the fixture's columns, with
     timestamps as aware UTC: comparable across backends and before/after an upgrade."""
     fixture = MetaData()
@@ -89,7 +96,8 @@ def snapshot(url: str, tables: list[str] | None = None,
                 columns = [table.c[c.name] for c in fixture.tables[name].columns]
                 rows[name] = sorted(
                     (tuple(_aware(v) for v in row) for row in conn.execute(select(*columns))),
-                    key=repr)
+                    key=repr,
+                )
     finally:
         engine.dispose()
     return rows

@@ -25,9 +25,13 @@ from tests.store.pre_migration import make_pre_migration
 def every_row(url: str) -> dict[str, list[tuple]]:
     """Every table of the metadata, read through digest's own types (aware UTC timestamps)."""
     with open_database(url) as db, db.read() as conn:
-        return {table.name: [tuple(row) for row in conn.execute(
-                    select(table).order_by(*table.primary_key.columns))]
-                for table in t.metadata.sorted_tables}
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in t.metadata.sorted_tables
+        }
 
 
 def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_server):
@@ -41,9 +45,18 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
         assert claim_confirmation(db, "b" * 64, now=now)
         with db.write() as conn:  # a sender's lease row (0005)
             edition = conn.scalar(select(t.editions.c.id).limit(1))
-            conn.execute(t.send_workers.insert().values(
-                edition_id=edition, owner="host-a:123:cafe", status="done", backend="sendgrid",
-                lease_seconds=90.0, started_at=now, heartbeat_at=now, finished_at=now))
+            conn.execute(
+                t.send_workers.insert().values(
+                    edition_id=edition,
+                    owner="host-a:123:cafe",
+                    status="done",
+                    backend="sendgrid",
+                    lease_seconds=90.0,
+                    started_at=now,
+                    heartbeat_at=now,
+                    finished_at=now,
+                )
+            )
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

@@ -26,7 +26,9 @@ def test_excel_french_export_bom_crlf_semicolons(fixture_path):
         CsvRow(10, "yasmine@example.com", 'Yasmine "Yas" Benali', None),
     ]
     assert [(r.line, r.value) for r in result.rejected] == [
-        (6, "pas-une-adresse"), (9, "zoe@example.org")]
+        (6, "pas-une-adresse"),
+        (9, "zoe@example.org"),
+    ]
     assert "@-sign" in result.rejected[0].reason
     assert "unknown locale 'zz-999-x'" in result.rejected[1].reason
     assert [(m.line, m.first_line) for m in result.merged] == [(7, 2)]
@@ -34,8 +36,11 @@ def test_excel_french_export_bom_crlf_semicolons(fixture_path):
 
 def test_path_given_as_str_bytes_or_pathlike_reads_the_same(fixture_path):
     path = fixture_path("excel-fr.csv")
-    assert (read_subscriber_csv(str(path)).rows == read_subscriber_csv(path).rows
-            == read_subscriber_csv(path.read_bytes()).rows)
+    assert (
+        read_subscriber_csv(str(path)).rows
+        == read_subscriber_csv(path).rows
+        == read_subscriber_csv(path.read_bytes()).rows
+    )
 
 
 def test_quoted_fields_with_delimiters_and_newlines_keep_physical_line_numbers(fixture_path):
@@ -54,7 +59,9 @@ def test_quoted_fields_with_delimiters_and_newlines_keep_physical_line_numbers(f
 def test_each_bad_address_is_rejected_on_its_own_line(fixture_path):
     result = read_subscriber_csv(fixture_path("bad-addresses.csv"))
     assert [(r.line, r.email) for r in result.rows] == [
-        (2, "good@example.com"), (11, "ok2@example.org")]  # spaces stripped, domain lowered
+        (2, "good@example.com"),
+        (11, "ok2@example.org"),
+    ]  # spaces stripped, domain lowered
     assert lines(result.rejected) == [3, 4, 5, 6, 7, 8, 9, 10]
     reasons = {r.line: r.reason for r in result.rejected}
     assert reasons[3] == "no email address"
@@ -70,7 +77,8 @@ def test_missing_email_column_refuses_the_whole_file(fixture_path):
     assert info.value.line == 1
     assert str(info.value) == (
         "line 1: the header has no email column (found 'nom', 'prénom', 'ville'); name the "
-        "column 'email' (also accepted: 'e-mail', 'courriel', 'mail')")
+        "column 'email' (also accepted: 'e-mail', 'courriel', 'mail')"
+    )
 
 
 def test_duplicates_differing_by_case_are_merged_first_row_wins(fixture_path):
@@ -80,14 +88,22 @@ def test_duplicates_differing_by_case_are_merged_first_row_wins(fixture_path):
         CsvRow(5, "bob@example.org", "Bob", None),
     ]
     assert [(m.line, m.first_line, m.email) for m in result.merged] == [
-        (3, 2, "alice@example.com"), (4, 2, "ALICE@example.com"), (6, 5, "BOB@example.org")]
+        (3, 2, "alice@example.com"),
+        (4, 2, "ALICE@example.com"),
+        (6, 5, "BOB@example.org"),
+    ]
     assert result.rejected == []  # merging is not an error
 
 
 def test_control_characters_in_names_are_rejected_not_stripped(fixture_path):
     result = read_subscriber_csv(fixture_path("control-chars.csv"))
     assert [(r.line, r.reason.split("(")[1][:6]) for r in result.rejected] == [
-        (2, "U+0007"), (3, "U+001B"), (4, "U+0009"), (5, "U+2028"), (6, "U+000D")]
+        (2, "U+0007"),
+        (3, "U+001B"),
+        (4, "U+0009"),
+        (5, "U+2028"),
+        (6, "U+000D"),
+    ]
     # The bare CR inside line 6's quotes ends a physical line, so the next rows are 8 and 9.
     assert result.rows == [
         CsvRow(8, "padded@example.com", "Padded Name", None),
@@ -117,8 +133,10 @@ def test_cp1252_file_is_detected_with_a_note(fixture_path):
 def test_cp1252_row_with_a_byte_cp1252_lacks_is_rejected_alone():
     # Attack: a byte undefined in Windows-1252 (0x81) inside a Western file. Before, the whole
     # file fell back to Latin-1; now that row alone is reported, with its line.
-    data = ("email,name\nx@example.com,Zoé Lefèvre\ny@example.com,Hélène\n".encode("cp1252")
-            + b"z@example.com,A\x81B\xe9\n")
+    data = (
+        "email,name\nx@example.com,Zoé Lefèvre\ny@example.com,Hélène\n".encode("cp1252")
+        + b"z@example.com,A\x81B\xe9\n"
+    )
     result = read_subscriber_csv(data)
     assert result.encoding == "cp1252"
     assert [r.name for r in result.rows] == ["Zoé Lefèvre", "Hélène"]
@@ -130,7 +148,9 @@ def test_utf16_tab_separated_unicode_text(fixture_path):
     result = read_subscriber_csv(fixture_path("excel-unicode-text.csv"))
     assert (result.encoding, result.delimiter) == ("utf-16", "\t")
     assert [(r.line, r.email, r.name, r.locale) for r in result.rows] == [
-        (2, "nadia@example.com", "Nadia Ben Ali", "fr"), (3, "omar@example.org", "عمر", "ar")]
+        (2, "nadia@example.com", "Nadia Ben Ali", "fr"),
+        (3, "omar@example.org", "عمر", "ar"),
+    ]
 
 
 def test_excel_sep_line_names_the_delimiter(fixture_path):
@@ -156,13 +176,16 @@ def test_status_column_keeps_unsubscribed_rows_out(fixture_path):
     ]
 
 
-@pytest.mark.parametrize("data, delimiter", [
-    (b"email;name\r\na@example.com;A, B\r\n", ";"),
-    (b"name,email\nA; B,a@example.com\n", ","),
-    (b"email\ta\nx@example.com\ty\n", "\t"),
-    (b"EMAIL | NAME\na@example.com|A\n", "|"),
-    (b"email\na@example.com\n", ","),  # one column: nothing to detect
-])
+@pytest.mark.parametrize(
+    "data, delimiter",
+    [
+        (b"email;name\r\na@example.com;A, B\r\n", ";"),
+        (b"name,email\nA; B,a@example.com\n", ","),
+        (b"email\ta\nx@example.com\ty\n", "\t"),
+        (b"EMAIL | NAME\na@example.com|A\n", "|"),
+        (b"email\na@example.com\n", ","),  # one column: nothing to detect
+    ],
+)
 def test_delimiter_is_detected_from_the_header(data, delimiter):
     result = read_subscriber_csv(data)
     assert result.delimiter == delimiter
@@ -179,11 +202,14 @@ def test_two_email_columns_is_an_error():
         read_subscriber_csv(b"email,courriel\na@example.com,b@example.com\n")
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "the file is empty"),
-    (b"\r\n\r\n  \n", "the file is empty"),
-    (b"PK\x03\x04rest-of-a-zip", "the ZIP file is damaged"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "the file is empty"),
+        (b"\r\n\r\n  \n", "the file is empty"),
+        (b"PK\x03\x04rest-of-a-zip", "the ZIP file is damaged"),
+    ],
+)
 def test_unusable_files(data, message):
     with pytest.raises(CsvFormatError, match=message):
         read_subscriber_csv(data)
@@ -204,25 +230,58 @@ def test_overlong_name_is_rejected():
     assert result.rows == [] and result.rejected[0].reason.startswith("the name is longer")
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("fr", "fr"), ("AR", "ar"), ("fr-ma", "fr_MA"), ("fr_MA", "fr_MA"),
-    ("zh-hant-tw", "zh_Hant_TW"),
-    ("es-419", "es_419"), ("", None), ("  ", None), (None, None), ("french", None), ("f", None),
-    ("fr_MAR", None), ("fr.UTF-8", None),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("fr", "fr"),
+        ("AR", "ar"),
+        ("fr-ma", "fr_MA"),
+        ("fr_MA", "fr_MA"),
+        ("zh-hant-tw", "zh_Hant_TW"),
+        ("es-419", "es_419"),
+        ("", None),
+        ("  ", None),
+        (None, None),
+        ("french", None),
+        ("f", None),
+        ("fr_MAR", None),
+        ("fr.UTF-8", None),
+    ],
+)
 def test_normalize_locale(given, expected):
     assert normalize_locale(given) == expected
 
 
 ADDRESSES = [
-    "plain@example.com", "First.Last@Example.COM", "x+tag@sub.example.org", "=cmd@example.com",
-    "o'brien@example.com", "POSTMASTER@example.com", "Info@Example.com", "a@b.co",
-    "user@bücher.de", "user@xn--bcher-kva.de", "élise@example.fr", "a" * 64 + "@example.com",
-    "a" * 65 + "@example.com", "x@" + "a" * 63 + ".com", "x@" + "a" * 64 + ".com",
-    "x@" + ".".join(["a" * 60] * 4) + ".com", "a..b@example.com", ".a@example.com",
-    "a.@example.com", "a@example", "a@localhost", "a@example.test", "a@-example.com",
-    "a@example..com", "a@[127.0.0.1]", '"quoted"@example.com', "a@example.c0m",
-    "a@123.com", "a@example.123",
+    "plain@example.com",
+    "First.Last@Example.COM",
+    "x+tag@sub.example.org",
+    "=cmd@example.com",
+    "o'brien@example.com",
+    "POSTMASTER@example.com",
+    "Info@Example.com",
+    "a@b.co",
+    "user@bücher.de",
+    "user@xn--bcher-kva.de",
+    "élise@example.fr",
+    "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com",
+    "x@" + "a" * 63 + ".com",
+    "x@" + "a" * 64 + ".com",
+    "x@" + ".".join(["a" * 60] * 4) + ".com",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@example",
+    "a@localhost",
+    "a@example.test",
+    "a@-example.com",
+    "a@example..com",
+    "a@[127.0.0.1]",
+    '"quoted"@example.com',
+    "a@example.c0m",
+    "a@123.com",
+    "a@example.123",
 ]
 
 
@@ -251,13 +310,14 @@ def test_export_defuses_formulas_and_reimports_to_the_same_values(fixture_path, 
     rows = read_subscriber_csv(fixture_path("formula.csv")).rows
     out = tmp_path / "out.csv"
     count = write_subscriber_csv(
-        [{"email": r.email, "name": r.name, "locale": r.locale, "status": "active"}
-         for r in rows], out)
+        [{"email": r.email, "name": r.name, "locale": r.locale, "status": "active"} for r in rows],
+        out,
+    )
     assert count == 6
     text = out.read_bytes().decode("utf-8")
     assert text.splitlines() == [
         "email,name,locale,status",
-        "formula@example.com,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"click\"\")\",fr,active",
+        'formula@example.com,"\'=HYPERLINK(""http://evil.example/"",""click"")",fr,active',
         "plus@example.com,'+212 600 000 000,fr,active",
         "minus@example.com,'-Minus,fr,active",
         "at@example.com,'@SUM(A1:A2),fr,active",
@@ -267,7 +327,8 @@ def test_export_defuses_formulas_and_reimports_to_the_same_values(fixture_path, 
     assert text.endswith("\r\n") and "\r\n" in text  # RFC 4180 line ends
     again = read_subscriber_csv(out)
     assert [(r.email, r.name, r.locale) for r in again.rows] == [
-        (r.email, r.name, r.locale) for r in rows]
+        (r.email, r.name, r.locale) for r in rows
+    ]
 
 
 def test_write_accepts_objects_tuples_text_and_binary_streams():
@@ -276,8 +337,10 @@ def test_write_accepts_objects_tuples_text_and_binary_streams():
 
     text = io.StringIO()
     assert write_subscriber_csv([Row(), ("b@example.com", "عمر", "ar", "active")], text) == 2
-    assert text.getvalue() == ("email,name,locale,status\r\na@example.com,Hélène,,unsubscribed"
-                               "\r\nb@example.com,عمر,ar,active\r\n")
+    assert text.getvalue() == (
+        "email,name,locale,status\r\na@example.com,Hélène,,unsubscribed"
+        "\r\nb@example.com,عمر,ar,active\r\n"
+    )
     binary = io.BytesIO()
     write_subscriber_csv([Row()], binary, bom=True)
     assert binary.getvalue().startswith(b"\xef\xbb\xbfemail,name,locale,status\r\n")
@@ -293,15 +356,21 @@ def test_a_200k_character_field_fails_its_row_only(fixture_path):
     # Before: csv's field limit (131,072) raised out of the reader and the whole file was lost.
     result = read_subscriber_csv(fixture_path("long-field.csv"))
     assert [(r.line, r.email) for r in result.rows] == [
-        (2, "before@example.com"), (5, "after@example.com")]  # the field spans lines 3-4
+        (2, "before@example.com"),
+        (5, "after@example.com"),
+    ]  # the field spans lines 3-4
     assert [(r.line, r.reason) for r in result.rejected] == [
-        (3, "a field is longer than 131,072 characters: row skipped")]
+        (3, "a field is longer than 131,072 characters: row skipped")
+    ]
 
 
 def test_a_physical_line_over_the_line_cap_is_skipped_unread():
     # A 3 MB line without any line break: never held whole, its row rejected, the next kept.
-    data = (b"email,name\nfirst@example.com,A\nhuge@example.com," + b"z" * 3_000_000
-            + b"\nlast@example.com,B\n")
+    data = (
+        b"email,name\nfirst@example.com,A\nhuge@example.com,"
+        + b"z" * 3_000_000
+        + b"\nlast@example.com,B\n"
+    )
     result = read_subscriber_csv(data)
     assert [r.email for r in result.rows] == ["first@example.com", "last@example.com"]
     assert [r.line for r in result.rejected] == [3]
@@ -321,8 +390,11 @@ def test_cp1256_arabic_excel_export_is_detected(fixture_path):
     result = read_subscriber_csv(fixture_path("arabic-cp1256.csv"))
     assert (result.encoding, result.delimiter) == ("cp1256", ";")
     assert [(r.line, r.name, r.locale) for r in result.rows] == [
-        (2, "فاطمة الزهراء العلوي", "ar"), (3, "يوسف بنجلون", "ar_MA"),
-        (4, "سلمى الإدريسي", None), (5, "حميد", "ar")]
+        (2, "فاطمة الزهراء العلوي", "ar"),
+        (3, "يوسف بنجلون", "ar_MA"),
+        (4, "سلمى الإدريسي", None),
+        (5, "حميد", "ar"),
+    ]
     assert "Windows-1256" in result.notes[0]
 
 
@@ -330,16 +402,19 @@ def test_mixed_encodings_are_reported_row_by_row(fixture_path):
     # A UTF-8 file with one Windows-1252 and one Windows-1256 row pasted in.
     result = read_subscriber_csv(fixture_path("mixed-encoding.csv"))
     assert result.encoding == "utf-8"
-    assert [(r.line, r.name) for r in result.rows] == [
-        (2, "Inès Lefèvre"), (3, "ليلى"), (6, "Zoé")]
+    assert [(r.line, r.name) for r in result.rows] == [(2, "Inès Lefèvre"), (3, "ليلى"), (6, "Zoé")]
     assert [(r.line, r.value) for r in result.rejected] == [
-        (4, "gerard@example.com"), (5, "rachid@example.com")]
+        (4, "gerard@example.com"),
+        (5, "rachid@example.com"),
+    ]
     assert all("is not UTF-8 like the rest of the file" in r.reason for r in result.rejected)
 
 
 def test_utf8_line_inside_a_cp1252_file_is_not_stored_as_mojibake():
-    data = ("email,name\na@example.com,Hélène\nb@example.com,François\n".encode("cp1252")
-            + "c@example.com,Gérard\n".encode())
+    data = (
+        "email,name\na@example.com,Hélène\nb@example.com,François\n".encode("cp1252")
+        + "c@example.com,Gérard\n".encode()
+    )
     result = read_subscriber_csv(data)
     assert result.encoding == "cp1252"
     assert [r.name for r in result.rows] == ["Hélène", "François"]
@@ -363,24 +438,31 @@ def test_listmonk_export_is_recognised(fixture_path):
         ("spam.report@example.com", "Blocked Person", "suppress"),
     ]
     assert [(r.line, r.reason) for r in result.rejected] == [
-        (5, "disabled in listmonk: not imported")]
+        (5, "disabled in listmonk: not imported")
+    ]
 
 
 def test_listmonk_per_list_subscription_status():
     result = read_subscriber_csv(
         b"uuid,email,name,attributes,status,subscription_status\n"
         b"u1,a@example.com,A,{},enabled,confirmed\nu2,b@example.com,B,{},enabled,unsubscribed\n"
-        b"u3,c@example.com,C,{},enabled,unconfirmed\n")
+        b"u3,c@example.com,C,{},enabled,unconfirmed\n"
+    )
     assert [(r.email, r.action) for r in result.rows] == [
-        ("a@example.com", "subscribe"), ("b@example.com", "unsubscribe"),
-        ("c@example.com", "subscribe")]
+        ("a@example.com", "subscribe"),
+        ("b@example.com", "unsubscribe"),
+        ("c@example.com", "subscribe"),
+    ]
 
 
-@pytest.mark.parametrize("name, label, action", [
-    ("subscribed_members_export_3f9a1c2b7e.csv", "subscribed", "subscribe"),
-    ("unsubscribed_members_export_3f9a1c2b7e.csv", "unsubscribed", "unsubscribe"),
-    ("cleaned_members_export_3f9a1c2b7e.csv", "cleaned", "suppress"),
-])
+@pytest.mark.parametrize(
+    "name, label, action",
+    [
+        ("subscribed_members_export_3f9a1c2b7e.csv", "subscribed", "subscribe"),
+        ("unsubscribed_members_export_3f9a1c2b7e.csv", "unsubscribed", "unsubscribe"),
+        ("cleaned_members_export_3f9a1c2b7e.csv", "cleaned", "suppress"),
+    ],
+)
 def test_mailchimp_files_are_recognised_by_their_header(fixture_path, name, label, action):
     # Before: "Email Address" was found, First/Last Name dropped, and every file imported
     # as active subscribers, the unsubscribed and cleaned ones included.
@@ -393,11 +475,18 @@ def test_mailchimp_files_are_recognised_by_their_header(fixture_path, name, labe
 def test_mailchimp_names_and_time_zones(fixture_path):
     result = read_subscriber_csv(fixture_path("mailchimp/subscribed_members_export_3f9a1c2b7e.csv"))
     assert [(r.name, r.timezone) for r in result.rows] == [
-        ("Nadia Ben Ali", "Africa/Casablanca"), ("John Smith", "America/New_York"),
-        ("ياسمين العلوي", None), ("Solo", None)]
+        ("Nadia Ben Ali", "Africa/Casablanca"),
+        ("John Smith", "America/New_York"),
+        ("ياسمين العلوي", None),
+        ("Solo", None),
+    ]
     assert [(w.line, w.reason) for w in result.warnings] == [
-        (4, "time zone 'Mars/Olympus_Mons' is not an IANA time zone name "
-            "(e.g. Africa/Casablanca): dropped")]
+        (
+            4,
+            "time zone 'Mars/Olympus_Mons' is not an IANA time zone name "
+            "(e.g. Africa/Casablanca): dropped",
+        )
+    ]
     assert result.rejected == []
 
 
@@ -407,25 +496,36 @@ def test_a_renamed_mailchimp_file_keeps_the_stricter_meaning(fixture_path):
     text = fixture_path("mailchimp/unsubscribed_members_export_3f9a1c2b7e.csv").read_text()
     trimmed = text.replace("UNSUB_TIME", "X1").replace("UNSUB_CAMPAIGN_TITLE", "X2")
     from digest.store.csvformats import recognize
+
     header = trimmed.splitlines()[0].replace('"', "").split(",")
     assert recognize(header, "unsubscribed_members_export_1.csv").part == "unsubscribed"
     assert recognize(header, "members.csv").part == "subscribed"
-    assert recognize(text.splitlines()[0].replace('"', "").split(","),
-                     "subscribed_members_export_1.csv").part == "unsubscribed"
+    assert (
+        recognize(
+            text.splitlines()[0].replace('"', "").split(","), "subscribed_members_export_1.csv"
+        ).part
+        == "unsubscribed"
+    )
 
 
 @pytest.mark.parametrize("header", ["timezone", "fuseau", "Time Zone", "fuseau horaire"])
 def test_plain_csv_time_zone_column(header):
     result = read_subscriber_csv(
         f"email;{header}\na@example.com;europe/paris\nb@example.com;UTC+2\n"
-        "c@example.com;\n".encode())
+        "c@example.com;\n".encode()
+    )
     assert [(r.email, r.timezone) for r in result.rows] == [
-        ("a@example.com", "Europe/Paris"), ("b@example.com", None), ("c@example.com", None)]
+        ("a@example.com", "Europe/Paris"),
+        ("b@example.com", None),
+        ("c@example.com", None),
+    ]
     assert [w.line for w in result.warnings] == [3]
 
 
-@pytest.mark.parametrize("value", ["../../../../etc/passwd", "/etc/localtime", "Europe/../UTC",
-                                   "x" * 500, "Europe/Paris\x00"])
+@pytest.mark.parametrize(
+    "value",
+    ["../../../../etc/passwd", "/etc/localtime", "Europe/../UTC", "x" * 500, "Europe/Paris\x00"],
+)
 def test_time_zone_names_that_are_paths_are_refused(value):
     from digest.normalize import normalize_timezone
 

@@ -18,9 +18,21 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
     try:
         assert path.is_file()
         assert set(inspect(db.engine).get_table_names()) == {
-            "lists", "subscribers", "memberships", "suppressions", "feed_cache", "editions",
-            "deliveries", "events", "schedules", "scheduler_lease", "web_sessions",
-            "signup_confirmations", "send_workers", "alembic_version"}
+            "lists",
+            "subscribers",
+            "memberships",
+            "suppressions",
+            "feed_cache",
+            "editions",
+            "deliveries",
+            "events",
+            "schedules",
+            "scheduler_lease",
+            "web_sessions",
+            "signup_confirmations",
+            "send_workers",
+            "alembic_version",
+        }
     finally:
         db.close()
     # Opening an existing database again is fine (it is at the head revision).
@@ -64,8 +76,9 @@ def test_timestamps_come_back_aware_utc_and_naive_ones_are_refused(db):
 
     with pytest.raises(Exception, match="naive datetime"):
         with db.write() as conn:
-            conn.execute(insert(t.lists).values(name="soir", title="Soir",
-                                                created_at=datetime(2025, 7, 1)))
+            conn.execute(
+                insert(t.lists).values(name="soir", title="Soir", created_at=datetime(2025, 7, 1))
+            )
 
 
 def test_bad_url_and_unusable_path_are_store_errors(tmp_path):
@@ -80,8 +93,10 @@ def test_bad_url_and_unusable_path_are_store_errors(tmp_path):
 def test_schema_compiles_for_postgresql():
     """The same metadata must produce valid PostgreSQL DDL (no SQLite-only constructs)."""
     statements = []
-    engine = create_mock_engine("postgresql+psycopg://", lambda sql, *a, **k: statements.append(
-        str(sql.compile(dialect=engine.dialect))))
+    engine = create_mock_engine(
+        "postgresql+psycopg://",
+        lambda sql, *a, **k: statements.append(str(sql.compile(dialect=engine.dialect))),
+    )
     t.metadata.create_all(engine, checkfirst=False)
     ddl = "\n".join(statements)
     assert "TIMESTAMP WITH TIME ZONE" in ddl and "BYTEA" in ddl
@@ -118,15 +133,21 @@ def test_write_takes_the_sqlite_write_lock_up_front(db, tmp_path):
     other = sqlite3.connect(tmp_path / "state" / "digest.db", timeout=0, isolation_level=None)
     try:
         with db.read():
-            other.execute("INSERT INTO lists (name, title, created_at) "
-                          "VALUES ('a', 'A', '2025-07-01 00:00:00')")
+            other.execute(
+                "INSERT INTO lists (name, title, created_at) "
+                "VALUES ('a', 'A', '2025-07-01 00:00:00')"
+            )
         with db.write():  # nothing executed yet, but the lock is already held
             with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("INSERT INTO lists (name, title, created_at) "
-                              "VALUES ('b', 'B', '2025-07-01 00:00:00')")
+                other.execute(
+                    "INSERT INTO lists (name, title, created_at) "
+                    "VALUES ('b', 'B', '2025-07-01 00:00:00')"
+                )
         with db.read():  # a pooled connection that wrote before does not stay "immediate"
-            other.execute("INSERT INTO lists (name, title, created_at) "
-                          "VALUES ('c', 'C', '2025-07-01 00:00:00')")
+            other.execute(
+                "INSERT INTO lists (name, title, created_at) "
+                "VALUES ('c', 'C', '2025-07-01 00:00:00')"
+            )
     finally:
         other.close()
 

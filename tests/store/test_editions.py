@@ -41,8 +41,9 @@ def test_a_draft_needing_approval_is_not_sent_until_approved(db, built):
 def test_an_edit_withdraws_approval_and_is_refused_once_sending(db, built):
     save_edition(db, built.edition, built.rendered, needs_approval=True)
     approve_edition(db, built.edition.id, by="editor")
-    replace_rendering(db, built.edition.id, built.edition, built.rendered,
-                      edits={"note": "Bonne lecture"})
+    replace_rendering(
+        db, built.edition.id, built.edition, built.rendered, edits={"note": "Bonne lecture"}
+    )
     stored = get_edition(db, built.edition.id)
     assert stored.approved_at is None and stored.edits == {"note": "Bonne lecture"}
     approve_edition(db, built.edition.id, by="editor")

@@ -46,8 +46,9 @@ def test_migrations_from_nothing_give_exactly_the_metadata(url):
         done = upgrade_schema(db)
         assert done.before.state == "empty" and done.head == head_revision()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={
-                "compare_type": True, "compare_server_default": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
             assert compare_metadata(context, t.metadata) == []
             assert schema_revision(conn) == done.head
 
@@ -66,8 +67,11 @@ def test_a_new_database_is_created_at_the_head(url):
 def test_a_database_made_before_migrations_is_refused_then_adopted(url):
     make_pre_migration(url)
     before = snapshot(url)
-    with pytest.raises(SchemaRevisionError, match=r"made before digest had migrations\); this "
-                       rf"digest needs {head_revision()}: run `digest db upgrade`"):
+    with pytest.raises(
+        SchemaRevisionError,
+        match=r"made before digest had migrations\); this "
+        rf"digest needs {head_revision()}: run `digest db upgrade`",
+    ):
         open_database(url)
     with open_database(url, check_schema=False) as db:
         done = upgrade_schema(db)
@@ -83,8 +87,11 @@ def test_an_unknown_shape_is_refused_with_what_it_lacks(url):
     with open_database(url, check_schema=False) as db:
         with db.write() as conn:
             conn.exec_driver_sql("ALTER TABLE subscribers DROP COLUMN locale")
-        with pytest.raises(StoreError, match=r"missing subscribers\.locale\), and is not one "
-                           r"an earlier digest wrote; nothing was changed$"):
+        with pytest.raises(
+            StoreError,
+            match=r"missing subscribers\.locale\), and is not one "
+            r"an earlier digest wrote; nothing was changed$",
+        ):
             upgrade_schema(db)
         assert schema_status(db.engine).state == "unversioned"  # nothing was stamped
 
@@ -106,25 +113,32 @@ def make_older(url: str) -> None:
         for column in older.APPROVAL_COLUMNS:
             conn.exec_driver_sql(f"ALTER TABLE editions DROP COLUMN {column}")
         conn.exec_driver_sql("ALTER TABLE editions DROP CONSTRAINT ck_editions_status")
-        conn.exec_driver_sql("ALTER TABLE editions ADD CONSTRAINT ck_editions_status CHECK "
-                             "(status IN ('ready', 'sending', 'paused', 'sent'))")
+        conn.exec_driver_sql(
+            "ALTER TABLE editions ADD CONSTRAINT ck_editions_status CHECK "
+            "(status IN ('ready', 'sending', 'paused', 'sent'))"
+        )
         conn.exec_driver_sql("DROP INDEX ix_deliveries_edition_id")
-        conn.exec_driver_sql("CREATE INDEX ix_deliveries_edition_status "
-                             "ON deliveries (edition_id, status, id)")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_deliveries_edition_status ON deliveries (edition_id, status, id)"
+        )
 
 
 def test_a_database_older_than_the_baseline_is_brought_to_it(url):
     make_older(url)
     fixture = OLDER if url.startswith("sqlite:") else None
     kept = ["lists", "subscribers", "memberships", "suppressions", "deliveries"]
-    before = (snapshot(url, kept, fixture_file=fixture) if fixture else snapshot(url, kept))
+    before = snapshot(url, kept, fixture_file=fixture) if fixture else snapshot(url, kept)
     with open_database(url, check_schema=False) as db:
         done = upgrade_schema(db)
         assert done.repaired == (
-            "created events, scheduler_lease, schedules", "added editions.needs_approval",
-            "added editions.approved_at", "added editions.approved_by",
-            "added editions.edits_json", "allowed edition status 'skipped'",
-            "re-indexed deliveries")
+            "created events, scheduler_lease, schedules",
+            "added editions.needs_approval",
+            "added editions.approved_at",
+            "added editions.approved_by",
+            "added editions.edits_json",
+            "allowed edition status 'skipped'",
+            "re-indexed deliveries",
+        )
         with db.engine.connect() as conn:  # exactly today's schema now
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, t.metadata) == []
@@ -142,15 +156,18 @@ def test_a_database_older_than_the_baseline_is_brought_to_it(url):
 def test_an_unknown_revision_is_refused_as_ahead(url):
     with open_database(url) as db, db.write() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'f00dface'")
-    with pytest.raises(SchemaRevisionError, match=r"at revision f00dface, which this digest "
-                       r"does not know \(a newer digest wrote it\)"):
+    with pytest.raises(
+        SchemaRevisionError,
+        match=r"at revision f00dface, which this digest "
+        r"does not know \(a newer digest wrote it\)",
+    ):
         open_database(url)
     with open_database(url, check_schema=False) as db:
         with pytest.raises(SchemaRevisionError):
             upgrade_schema(db)
 
 
-LATER = '''
+LATER = """
 import sqlalchemy as sa
 from alembic import op
 
@@ -172,15 +189,14 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("subscribers") as batch:
         batch.drop_column("nickname")
-'''
+"""
 
 
 @pytest.fixture
 def later_revision(tmp_path, monkeypatch):
     """This digest, plus a revision 9999 after its head that rebuilds the subscribers table."""
     scripts = tmp_path / "migrations"
-    shutil.copytree(revision.MIGRATIONS_DIR, scripts,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(revision.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     (scripts / "versions" / "9999_nickname.py").write_text(LATER.format(head=head_revision()))
     monkeypatch.setattr(revision, "MIGRATIONS_DIR", scripts)
     script_directory.cache_clear()
@@ -195,8 +211,11 @@ def test_an_upgrade_rebuilding_a_table_keeps_every_row(url, later_revision):
         with db.migrating() as conn:
             revision.adopt_unversioned(conn)  # at 0001 now, like a database made by 0001's code
     before = snapshot(url)
-    with pytest.raises(SchemaRevisionError, match=r"^the database is at revision 0001; this "
-                       r"digest needs 9999: run `digest db upgrade`$"):
+    with pytest.raises(
+        SchemaRevisionError,
+        match=r"^the database is at revision 0001; this "
+        r"digest needs 9999: run `digest db upgrade`$",
+    ):
         open_database(url)
     with open_database(url, check_schema=False) as db:
         done = upgrade_schema(db)
@@ -213,10 +232,13 @@ def test_a_failed_migration_changes_nothing(url, later_revision):
         conn.execute(t.lists.insert().values(name="matin", title="Matin"))
         conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{head}'")
     broken = revision.MIGRATIONS_DIR / "versions" / "9999_nickname.py"
-    broken.write_text(LATER.format(head=head).replace('batch.add_column(sa.Column("nickname", sa.String(50), '
-                                    'nullable=True))',
-                                    'batch.add_column(sa.Column("nickname", sa.String(50)))\n'
-                                    '    op.execute("SELECT * FROM no_such_table")'))
+    broken.write_text(
+        LATER.format(head=head).replace(
+            'batch.add_column(sa.Column("nickname", sa.String(50), nullable=True))',
+            'batch.add_column(sa.Column("nickname", sa.String(50)))\n'
+            '    op.execute("SELECT * FROM no_such_table")',
+        )
+    )
     with open_database(url, check_schema=False) as db:
         with pytest.raises(Exception, match="no_such_table"):
             upgrade_schema(db)

@@ -31,13 +31,20 @@ def csv(text: str) -> CsvResult:
 
 
 def people(n: int, start: int = 0, domain: str = "example.com") -> CsvResult:
-    return csv("email,name,locale\n" + "".join(
-        f"user{i}@{domain},User {i},fr\n" for i in range(start, start + n)))
+    return csv(
+        "email,name,locale\n"
+        + "".join(f"user{i}@{domain},User {i},fr\n" for i in range(start, start + n))
+    )
 
 
 def counts(report):
-    return (report.added, report.updated, report.unchanged, report.skipped_unsubscribed,
-            report.skipped_suppressed)
+    return (
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.skipped_unsubscribed,
+        report.skipped_suppressed,
+    )
 
 
 class StatementCounter:
@@ -57,8 +64,9 @@ class StatementCounter:
 
 
 def test_import_excel_file_creates_the_list_and_reports(db, fixture_path):
-    report = import_subscribers(db, "matin", read_subscriber_csv(fixture_path("excel-fr.csv")),
-                                title="Le matin")
+    report = import_subscribers(
+        db, "matin", read_subscriber_csv(fixture_path("excel-fr.csv")), title="Le matin"
+    )
     assert report.created_list is True
     assert counts(report) == (4, 0, 0, 0, 0)
     assert [r.line for r in report.rejected] == [6, 9]
@@ -89,11 +97,21 @@ def test_reimporting_the_same_file_changes_nothing(db, fixture_path):
 
 
 def test_changed_names_update_and_empty_cells_keep_stored_values(db):
-    import_subscribers(db, "matin", csv("email,name,locale\na@example.com,Anne,fr\n"
-                                        "b@example.com,Bob,en\nc@example.com,Cy,ar\n"))
-    report = import_subscribers(db, "matin", csv(
-        "email,name,locale\nA@EXAMPLE.COM,Anne Marie,\nb@example.com,,\n"
-        "c@example.com,Cy,ar_MA\n"))
+    import_subscribers(
+        db,
+        "matin",
+        csv(
+            "email,name,locale\na@example.com,Anne,fr\nb@example.com,Bob,en\nc@example.com,Cy,ar\n"
+        ),
+    )
+    report = import_subscribers(
+        db,
+        "matin",
+        csv(
+            "email,name,locale\nA@EXAMPLE.COM,Anne Marie,\nb@example.com,,\n"
+            "c@example.com,Cy,ar_MA\n"
+        ),
+    )
     assert counts(report) == (0, 2, 1, 0, 0)
     assert [(m.email, m.name, m.locale) for m in list_members(db, "matin")] == [
         ("a@example.com", "Anne Marie", "fr"),  # stored spelling kept, locale not erased
@@ -101,8 +119,7 @@ def test_changed_names_update_and_empty_cells_keep_stored_values(db):
         ("c@example.com", "Cy", "ar_MA"),
     ]
     # A file without a name column at all does not wipe names either.
-    assert counts(import_subscribers(db, "matin", csv("email\nb@example.com\n"))) == (
-        0, 0, 1, 0, 0)
+    assert counts(import_subscribers(db, "matin", csv("email\nb@example.com\n"))) == (0, 0, 1, 0, 0)
 
 
 def test_same_person_on_two_lists_is_one_subscriber(db):
@@ -131,8 +148,7 @@ def test_unsubscribed_address_is_not_resubscribed_by_a_reimport(db, fixture_path
 
 def test_suppressed_addresses_are_skipped_by_import(db):
     suppress(db, "Bounced@example.com", "bounce", source="sendgrid-webhook")
-    report = import_subscribers(db, "matin", csv(
-        "email\nbounced@example.com\nfine@example.com\n"))
+    report = import_subscribers(db, "matin", csv("email\nbounced@example.com\nfine@example.com\n"))
     assert counts(report) == (1, 0, 0, 0, 1)
     assert [m.email for m in list_members(db, "matin")] == ["fine@example.com"]
 
@@ -141,9 +157,15 @@ def test_every_row_is_counted_once(db):
     import_subscribers(db, "matin", people(10))
     unsubscribe(db, "user1@example.com", "matin")
     suppress(db, "user2@example.com", "spamreport")
-    report = import_subscribers(db, "matin", csv(
-        "email,name,locale\n" + "".join(f"user{i}@example.com,User {i},fr\n" for i in range(8))
-        + "user3@example.com,Renamed,fr\nnew@example.com,New,\n"))
+    report = import_subscribers(
+        db,
+        "matin",
+        csv(
+            "email,name,locale\n"
+            + "".join(f"user{i}@example.com,User {i},fr\n" for i in range(8))
+            + "user3@example.com,Renamed,fr\nnew@example.com,New,\n"
+        ),
+    )
     # 0,3,4,5,6,7 unchanged; 1 left; 2 suppressed; "new" added; user3's 2nd row merged.
     assert counts(report) == (1, 0, 6, 1, 1)
     assert report.merged == 1 and report.rows == 9
@@ -201,7 +223,13 @@ def test_count_members_buckets_are_disjoint(db):
     assert count_members(db, "matin") == {"active": 3, "unsubscribed": 1, "suppressed": 2}
     assert lists(db) == [ListInfo("matin", "matin", 3)]
     assert [m.status for m in list_members(db, "matin")] == [
-        "unsubscribed", "suppressed", "suppressed", "active", "active", "active"]
+        "unsubscribed",
+        "suppressed",
+        "suppressed",
+        "active",
+        "active",
+        "active",
+    ]
 
 
 def test_export_keeps_opt_outs_out_of_a_reimport(db):
@@ -219,17 +247,19 @@ def test_export_keeps_opt_outs_out_of_a_reimport(db):
     report = import_subscribers(db, "copy", csv(buffer.getvalue()))
     assert counts(report) == (2, 0, 0, 0, 0)
     assert [r.line for r in report.rejected] == [3, 4]
-    assert [m.email for m in list_members(db, "copy")] == [
-        "user0@example.com", "user3@example.com"]
+    assert [m.email for m in list_members(db, "copy")] == ["user0@example.com", "user3@example.com"]
 
 
 def test_unknown_list_is_a_clear_store_error(db):
     ensure_list(db, "matin")
     ensure_list(db, "soir")
     message = "there is no subscriber list named 'midi' (known lists: matin, soir)"
-    for call in (lambda: count_members(db, "midi"), lambda: list_members(db, "midi"),
-                 lambda: unsubscribe(db, "a@example.com", "midi"),
-                 lambda: export_subscribers(db, "midi", io.StringIO())):
+    for call in (
+        lambda: count_members(db, "midi"),
+        lambda: list_members(db, "midi"),
+        lambda: unsubscribe(db, "a@example.com", "midi"),
+        lambda: export_subscribers(db, "midi", io.StringIO()),
+    ):
         with pytest.raises(StoreError) as info:
             call()
         assert str(info.value).startswith(message)
@@ -244,8 +274,7 @@ def test_export_of_unknown_list_does_not_create_the_file(db, tmp_path):
 def test_get_subscriber(db):
     import_subscribers(db, "matin", csv("email,name,locale\nZoe@Example.com,Zoé,fr_MA\n"))
     [member] = list_members(db, "matin")
-    assert get_subscriber(db, member.id) == Subscriber(member.id, "Zoe@example.com", "Zoé",
-                                                       "fr_MA")
+    assert get_subscriber(db, member.id) == Subscriber(member.id, "Zoe@example.com", "Zoé", "fr_MA")
     assert get_subscriber(db, member.id + 1) is None
 
 
@@ -270,7 +299,10 @@ def test_unsubscribe_from_all_lists_also_suppresses(db):
     assert unsubscribe(db, "user0@example.com") == 0
     assert is_suppressed(db, "User0@example.com")
     assert [(i.name, i.active_count) for i in lists(db)] == [
-        ("matin", 1), ("soir", 1), ("weekend", 1)]
+        ("matin", 1),
+        ("soir", 1),
+        ("weekend", 1),
+    ]
     # A list created later does not mail them either.
     assert counts(import_subscribers(db, "nouvelle", people(2))) == (1, 0, 0, 0, 1)
 

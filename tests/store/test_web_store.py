@@ -12,8 +12,15 @@ WHEN = datetime(2025, 7, 1, 7, 0, tzinfo=UTC)
 
 def test_events_deduplicate_and_count_per_edition(db):
     def rec(sg_id, kind, edition="matinale-2025-07-01", suppress=None):
-        return record_event(db, sg_event_id=sg_id, kind=kind, edition_id=edition,
-                            delivery_id=3, occurred_at=WHEN, suppress=suppress)
+        return record_event(
+            db,
+            sg_event_id=sg_id,
+            kind=kind,
+            edition_id=edition,
+            delivery_id=3,
+            occurred_at=WHEN,
+            suppress=suppress,
+        )
 
     assert rec("a", "delivered") and rec("b", "open") and rec("c", "open")
     assert not rec("a", "delivered")  # a retry of the same event

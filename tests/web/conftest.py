@@ -36,7 +36,8 @@ def editor_hash():
 
 def public_key_b64(private_key) -> str:
     der = private_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return base64.b64encode(der).decode()
 
 
@@ -44,9 +45,11 @@ def sign(private_key, body: bytes, timestamp: str | None = None) -> dict:
     """The headers SendGrid sends with a signed Event Webhook post."""
     timestamp = timestamp or str(int(time.time()))
     signature = private_key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {"X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
-            "Content-Type": "application/json"}
+    return {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        "Content-Type": "application/json",
+    }
 
 
 @pytest.fixture
@@ -54,9 +57,11 @@ def web_config(site, webhook_key, editor_hash, tmp_path):
     from digest.config import load_config
 
     with open(site, "a", encoding="utf-8") as fh:
-        fh.write(f'\n[editors]\n{EDITOR} = "{editor_hash}"\n'
-                 f'\n[sendgrid]\nwebhook_public_key = "{public_key_b64(webhook_key)}"\n'
-                 f'\n[web]\noutbox_dir = "web-outbox"\n')
+        fh.write(
+            f'\n[editors]\n{EDITOR} = "{editor_hash}"\n'
+            f'\n[sendgrid]\nwebhook_public_key = "{public_key_b64(webhook_key)}"\n'
+            f'\n[web]\noutbox_dir = "web-outbox"\n'
+        )
     return load_config(site, env={"DIGEST_SECRET_KEY": SECRET})
 
 
@@ -83,8 +88,7 @@ def draft(web_config, web_db, subscribed):
     from digest.edition.build import build_edition
     from digest.store.editions import get_edition, save_edition
 
-    built = build_edition(web_config, list_name="matinale",
-                          now=datetime.fromisoformat(SAMPLE_NOW))
+    built = build_edition(web_config, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW))
     save_edition(web_db, built.edition, built.rendered, needs_approval=True)
     return get_edition(web_db, built.edition.id)
 

@@ -9,8 +9,10 @@ from digest.store.editions import get_edition
 from tests.web.conftest import EDITOR, PASSWORD
 from tests.web.server import running
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"),
-                                reason="Chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromium"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,11 @@ def test_email_at_320px_has_no_horizontal_scroll(browser, site, locale, tmp_path
 
     if locale == "ar":
         text = site.read_text(encoding="utf-8").replace('locale = "fr"', 'locale = "ar"')
-        text = re.sub(r'path = ".*homepage-fr.txt"',
-                      f'path = "{ROOT / "tests" / "fixtures" / "homepage-ar.txt"}"', text)
+        text = re.sub(
+            r'path = ".*homepage-fr.txt"',
+            f'path = "{ROOT / "tests" / "fixtures" / "homepage-ar.txt"}"',
+            text,
+        )
         site.write_text(text, encoding="utf-8")
     config = load_config(site, env={})
     built = build_edition(config, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW))

@@ -46,10 +46,20 @@ def png_size(path):
 @pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="Chromium is not installed")
 def test_preview_screenshots_at_375_and_800(site, tmp_path):
     shots = tmp_path / "shots"
-    proc = digest("--config", str(site), "preview", "--now", SAMPLE_NOW, "--screenshot",
-                  str(shots), cwd=tmp_path)
+    proc = digest(
+        "--config",
+        str(site),
+        "preview",
+        "--now",
+        SAMPLE_NOW,
+        "--screenshot",
+        str(shots),
+        cwd=tmp_path,
+    )
     assert sorted(p.name for p in shots.glob("*.png")) == [
-        "matinale-2025-07-01-375.png", "matinale-2025-07-01-800.png"]
+        "matinale-2025-07-01-375.png",
+        "matinale-2025-07-01-800.png",
+    ]
     assert "375.png" in proc.stdout
     for width in (375, 800):
         w, h = png_size(shots / f"matinale-2025-07-01-{width}.png")
@@ -63,9 +73,13 @@ def test_serve_starts_the_app(site, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DIGEST_", "SENDGRID_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "digest", "--config", str(site), "serve",
-                             "--port", str(port)], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(site), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -87,9 +101,15 @@ def test_access_log_redacts_subscription_tokens():
 
     from digest.web.logredact import RedactTokens
 
-    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5", "POST", "/digest/u/5.matinale.SIGNATURE?x=1",
-                                "1.1", 200), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "POST", "/digest/u/5.matinale.SIGNATURE?x=1", "1.1", 200),
+        None,
+    )
     RedactTokens().filter(record)
     assert "SIGNATURE" not in record.getMessage()
     assert "/digest/u/[token]?x=1" in record.getMessage()

@@ -12,8 +12,12 @@ from tests.web.conftest import EDITOR
 
 
 def test_nothing_editorial_is_reachable_without_login(client, draft):
-    for path in ("/editions", f"/editions/{draft.id}", f"/editions/{draft.id}/preview.html",
-                 f"/editions/{draft.id}/preview.txt"):
+    for path in (
+        "/editions",
+        f"/editions/{draft.id}",
+        f"/editions/{draft.id}/preview.html",
+        f"/editions/{draft.id}/preview.txt",
+    ):
         response = client.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"] == "/digest/login"
@@ -52,8 +56,14 @@ def test_draft_page_shows_previews_text_subject_and_checks(editor, draft):
     assert escape(draft.edition.preheader) in page.text
     assert 'class="desktop"' in page.text and 'class="mobile"' in page.text
     assert f"/editions/{draft.id}/preview.html" in page.text
-    for name in ("HTML size", "Images with alt text", "Links use https", "Subject length",
-                 "Postal address", "Unsubscribe link"):
+    for name in (
+        "HTML size",
+        "Images with alt text",
+        "Links use https",
+        "Subject length",
+        "Postal address",
+        "Unsubscribe link",
+    ):
         assert name in page.text
     assert "✗" not in page.text  # the sample passes every check
     preview = editor.get(f"/editions/{draft.id}/preview.html")
@@ -75,19 +85,27 @@ def test_checks_flag_a_bad_edition(web_config, draft):
     html = draft.rendered.html.replace("https://", "http://", 1)
     html = html.replace(web_config.site.postal_address.split(",")[0], "")
     html = html.replace("</body>", '<img src="https://x/a.png" width="10"></body>')
-    bad = dataclasses.replace(draft, rendered=dataclasses.replace(
-        draft.rendered, html=html, subject="x" * 90))
+    bad = dataclasses.replace(
+        draft, rendered=dataclasses.replace(draft.rendered, html=html, subject="x" * 90)
+    )
     failed = {c["name"] for c in checks(web_config, bad) if not c["ok"]}
-    assert failed == {"Links use https", "Postal address", "Images with alt text",
-                      "Subject length"}
+    assert failed == {"Links use https", "Postal address", "Images with alt text", "Subject length"}
 
 
 def test_pin_reorders_rerenders_and_withdraws_approval(editor, draft, web_db):
-    editor.post(f"/editions/{draft.id}/approve", data={"csrf": editor.csrf(f"/editions/{draft.id}")})
+    editor.post(
+        f"/editions/{draft.id}/approve", data={"csrf": editor.csrf(f"/editions/{draft.id}")}
+    )
     assert get_edition(web_db, draft.id).approved_by == EDITOR
     last = draft.edition.ticker[-1]
-    response = editor.post(f"/editions/{draft.id}/stories", data={
-        "csrf": editor.csrf(f"/editions/{draft.id}"), "action": "pin", "key": story_key(last)})
+    response = editor.post(
+        f"/editions/{draft.id}/stories",
+        data={
+            "csrf": editor.csrf(f"/editions/{draft.id}"),
+            "action": "pin",
+            "key": story_key(last),
+        },
+    )
     assert response.status_code == 303
     after = get_edition(web_db, draft.id)
     assert after.edition.ticker[0] == last
@@ -102,24 +120,35 @@ def test_pin_reorders_rerenders_and_withdraws_approval(editor, draft, web_db):
 def test_drop_and_restore_a_story(editor, draft, web_db):
     victim = draft.edition.ticker[0]
     url = f"/editions/{draft.id}"
-    editor.post(f"{url}/stories", data={"csrf": editor.csrf(url), "action": "drop",
-                                        "key": story_key(victim)})
+    editor.post(
+        f"{url}/stories",
+        data={"csrf": editor.csrf(url), "action": "drop", "key": story_key(victim)},
+    )
     dropped = get_edition(web_db, draft.id)
     assert victim not in dropped.edition.ticker
     assert victim.title not in dropped.rendered.html
-    editor.post(f"{url}/stories", data={"csrf": editor.csrf(url), "action": "restore",
-                                        "key": story_key(victim)})
+    editor.post(
+        f"{url}/stories",
+        data={"csrf": editor.csrf(url), "action": "restore", "key": story_key(victim)},
+    )
     assert get_edition(web_db, draft.id).edition.ticker == draft.edition.ticker
 
 
 def test_move_down_note_and_subject_override(editor, draft, web_db):
     url = f"/editions/{draft.id}"
     first, second = draft.edition.ticker[:2]
-    editor.post(f"{url}/stories", data={"csrf": editor.csrf(url), "action": "down",
-                                        "key": story_key(first)})
+    editor.post(
+        f"{url}/stories", data={"csrf": editor.csrf(url), "action": "down", "key": story_key(first)}
+    )
     assert get_edition(web_db, draft.id).edition.ticker[:2] == (second, first)
-    editor.post(f"{url}/texts", data={"csrf": editor.csrf(url), "subject": "Édition spéciale\r\nBcc: x",
-                                      "note": "Bonne lecture & à demain"})
+    editor.post(
+        f"{url}/texts",
+        data={
+            "csrf": editor.csrf(url),
+            "subject": "Édition spéciale\r\nBcc: x",
+            "note": "Bonne lecture & à demain",
+        },
+    )
     after = get_edition(web_db, draft.id)
     assert after.edition.subject == "Édition spéciale Bcc: x"  # one line: headers stay safe
     assert after.rendered.subject == after.edition.subject
@@ -128,10 +157,12 @@ def test_move_down_note_and_subject_override(editor, draft, web_db):
 
 
 def test_post_without_csrf_token_is_refused(editor, draft, web_db):
-    for path, data in ((f"/editions/{draft.id}/approve", {}),
-                       (f"/editions/{draft.id}/stories", {"action": "drop", "key": "x"}),
-                       (f"/editions/{draft.id}/texts", {"subject": "hacked"}),
-                       (f"/editions/{draft.id}/approve", {"csrf": "forged"})):
+    for path, data in (
+        (f"/editions/{draft.id}/approve", {}),
+        (f"/editions/{draft.id}/stories", {"action": "drop", "key": "x"}),
+        (f"/editions/{draft.id}/texts", {"subject": "hacked"}),
+        (f"/editions/{draft.id}/approve", {"csrf": "forged"}),
+    ):
         assert editor.post(path, data=data).status_code == 403, path
     stored = get_edition(web_db, draft.id)
     assert stored.approved_at is None and stored.edits is None
@@ -145,8 +176,9 @@ def test_approve_is_what_the_send_gate_waits_for(editor, draft, web_db):
         raise AssertionError("an unapproved draft was claimed")
     except NotApproved:
         pass
-    page = editor.post(f"/editions/{draft.id}/approve",
-                       data={"csrf": editor.csrf(f"/editions/{draft.id}")})
+    page = editor.post(
+        f"/editions/{draft.id}/approve", data={"csrf": editor.csrf(f"/editions/{draft.id}")}
+    )
     assert page.status_code == 303
     assert "Approved" in editor.get(page.headers["location"]).text
     assert claim_edition(web_db, draft.id, "t", backend="outbox") == "ready"
@@ -154,8 +186,9 @@ def test_approve_is_what_the_send_gate_waits_for(editor, draft, web_db):
 
 def test_send_a_test_through_the_outbox(editor, draft, web_config):
     url = f"/editions/{draft.id}"
-    response = editor.post(f"{url}/test", data={"csrf": editor.csrf(url),
-                                                "address": "editor@example.com"})
+    response = editor.post(
+        f"{url}/test", data={"csrf": editor.csrf(url), "address": "editor@example.com"}
+    )
     assert response.status_code == 303
     files = list((web_config.root / "web-outbox").glob("*.eml"))
     assert len(files) == 1
@@ -198,9 +231,11 @@ def test_unexpected_errors_become_a_500_page_without_details(app, editor, draft,
 
     monkeypatch.setattr(editors, "get_edition", broken)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    response = editor.loop.run_until_complete(httpx.AsyncClient(
-        transport=transport, base_url="https://www.example.ma", cookies=editor.http.cookies
-    ).get(f"/digest/editions/{draft.id}"))
+    response = editor.loop.run_until_complete(
+        httpx.AsyncClient(
+            transport=transport, base_url="https://www.example.ma", cookies=editor.http.cookies
+        ).get(f"/digest/editions/{draft.id}")
+    )
     assert response.status_code == 500
     assert "secret internals" not in response.text and "logged" in response.text
 

@@ -16,10 +16,18 @@ def story(title, role="ticker", url=None):
 
 @pytest.fixture
 def edition():
-    return Edition(id="l-2025-07-01", list_name="l", subject="S", preheader="P", locale="fr",
-                   timezone="Africa/Casablanca", reference_time=NOW, window_start=NOW,
-                   ticker=(story("a"), story("b", url="https://x/b"), story("c"), story("d")),
-                   featured=(story("F1", "featured"), story("F2", "featured")))
+    return Edition(
+        id="l-2025-07-01",
+        list_name="l",
+        subject="S",
+        preheader="P",
+        locale="fr",
+        timezone="Africa/Casablanca",
+        reference_time=NOW,
+        window_start=NOW,
+        ticker=(story("a"), story("b", url="https://x/b"), story("c"), story("d")),
+        featured=(story("F1", "featured"), story("F2", "featured")),
+    )
 
 
 def titles(stories):
@@ -27,7 +35,9 @@ def titles(stories):
 
 
 def test_pin_drop_order(edition):
-    out = apply(edition, {"pinned": ["c"], "dropped": ["a"], "order": {"ticker": ["d", "https://x/b"]}})
+    out = apply(
+        edition, {"pinned": ["c"], "dropped": ["a"], "order": {"ticker": ["d", "https://x/b"]}}
+    )
     assert titles(out.ticker) == ["c", "d", "b"]
     assert titles(out.featured) == ["F1", "F2"]
 

@@ -12,9 +12,17 @@ HOOK = "/hooks/sendgrid"
 
 
 def event(kind, n, email="reader@example.com", **extra):
-    return {"event": kind, "email": email, "timestamp": 1751353200, "sg_event_id": f"ev-{kind}-{n}",
-            "sg_message_id": "abc.filter", "edition_id": "matinale-2025-07-01",
-            "delivery_id": "7", "list": "matinale", **extra}
+    return {
+        "event": kind,
+        "email": email,
+        "timestamp": 1751353200,
+        "sg_event_id": f"ev-{kind}-{n}",
+        "sg_message_id": "abc.filter",
+        "edition_id": "matinale-2025-07-01",
+        "delivery_id": "7",
+        "list": "matinale",
+        **extra,
+    }
 
 
 def post(client, key, *events, timestamp=None):
@@ -37,9 +45,15 @@ def test_the_same_event_posted_twice_counts_once(client, webhook_key, web_db):
     assert edition_counts(web_db, "matinale-2025-07-01") == {"delivered": 1, "open": 1}
 
 
-@pytest.mark.parametrize("kind, reason", [("dropped", "dropped"), ("spamreport", "spamreport"),
-                                          ("unsubscribe", "unsubscribe"),
-                                          ("group_unsubscribe", "unsubscribe")])
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("dropped", "dropped"),
+        ("spamreport", "spamreport"),
+        ("unsubscribe", "unsubscribe"),
+        ("group_unsubscribe", "unsubscribe"),
+    ],
+)
 def test_events_that_suppress(client, webhook_key, web_db, kind, reason):
     from sqlalchemy import select
 
@@ -48,13 +62,24 @@ def test_events_that_suppress(client, webhook_key, web_db, kind, reason):
     post(client, webhook_key, event(kind, 1, email="Someone@Example.com"))
     with web_db.read() as conn:
         row = conn.execute(select(t.suppressions)).one()
-    assert (row.email_key, row.reason, row.source) == ("someone@example.com", reason,
-                                                       "sendgrid-webhook")
+    assert (row.email_key, row.reason, row.source) == (
+        "someone@example.com",
+        reason,
+        "sendgrid-webhook",
+    )
 
 
 def test_counted_and_ignored_events(client, webhook_key, web_db):
-    post(client, webhook_key, event("click", 1), event("click", 2), event("processed", 1),
-         event("deferred", 1), event("bounce", 9, type="blocked"), {"no": "event"})
+    post(
+        client,
+        webhook_key,
+        event("click", 1),
+        event("click", 2),
+        event("processed", 1),
+        event("deferred", 1),
+        event("bounce", 9, type="blocked"),
+        {"no": "event"},
+    )
     assert edition_counts(web_db, "matinale-2025-07-01") == {"click": 2, "bounce": 1}
     assert not is_suppressed(web_db, "reader@example.com")  # "blocked" is not a dead address
 
@@ -66,13 +91,16 @@ def test_tampered_unsigned_forged_and_stale_posts_are_refused(client, webhook_ke
     headers = sign(webhook_key, body)
     tampered = body.replace(b"reader@example.com", b"victim@example.com")
     assert client.post(HOOK, content=tampered, headers=headers).status_code == 403
-    assert client.post(HOOK, content=body, headers={"Content-Type": "application/json"}
-                       ).status_code == 403
+    assert (
+        client.post(HOOK, content=body, headers={"Content-Type": "application/json"}).status_code
+        == 403
+    )
     other_key = ec.generate_private_key(ec.SECP256R1())
     assert client.post(HOOK, content=body, headers=sign(other_key, body)).status_code == 403
     stale = str(int(time.time()) - 3600)
-    assert client.post(HOOK, content=body, headers=sign(webhook_key, body, stale)
-                       ).status_code == 403
+    assert (
+        client.post(HOOK, content=body, headers=sign(webhook_key, body, stale)).status_code == 403
+    )
     moved = dict(headers, **{"X-Twilio-Email-Event-Webhook-Timestamp": str(int(time.time()) + 1)})
     assert client.post(HOOK, content=body, headers=moved).status_code == 403
     refused = client.post(HOOK, content=tampered, headers=headers)

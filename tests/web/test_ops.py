@@ -64,7 +64,10 @@ def test_healthz_reports_the_database_lease_and_last_editions(client, web_db, dr
     assert body["scheduler"] is None
     [latest] = body["lists"]
     assert (latest["list"], latest["edition"], latest["status"]) == (
-        "matinale", draft.id, "ready, not approved")
+        "matinale",
+        draft.id,
+        "ready, not approved",
+    )
     assert latest["sources_failed"] == 0
 
     acquire_lease(web_db, "host-a:123:abcd")
@@ -138,15 +141,18 @@ def sent_edition(config, db, tmp_path):
     from digest.edition.build import edition_for_send
     from digest.tokens import TokenSigner
 
-    stored, _ = edition_for_send(config, db, list_name="matinale",
-                                 now=datetime.fromisoformat("2025-07-01T08:00:00+01:00"))
-    report = deliver(config, db, stored, OutboxBackend(tmp_path / "out"),
-                     signer=TokenSigner(SECRET))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat("2025-07-01T08:00:00+01:00")
+    )
+    report = deliver(
+        config, db, stored, OutboxBackend(tmp_path / "out"), signer=TokenSigner(SECRET)
+    )
     return stored, report
 
 
 def test_metrics_count_messages_events_sends_builds_and_the_lease(
-        metrics_config, web_db, subscribed, webhook_key, tmp_path):
+    metrics_config, web_db, subscribed, webhook_key, tmp_path
+):
     from digest.store.schedules import acquire_lease
 
     stored, report = sent_edition(metrics_config, web_db, tmp_path)
@@ -154,12 +160,22 @@ def test_metrics_count_messages_events_sends_builds_and_the_lease(
     acquire_lease(web_db, "host-a:123:abcd", now=datetime.now(UTC))
     c = Client(app_for(metrics_config, web_db))
     try:
-        events = [{"event": kind, "email": "camille.martin@example.com", "timestamp": 1751353200,
-                   "sg_event_id": f"ev-{n}", "edition_id": stored.id, "delivery_id": "1"}
-                  for n, kind in enumerate(("delivered", "delivered", "open", "bounce"))]
+        events = [
+            {
+                "event": kind,
+                "email": "camille.martin@example.com",
+                "timestamp": 1751353200,
+                "sg_event_id": f"ev-{n}",
+                "edition_id": stored.id,
+                "delivery_id": "1",
+            }
+            for n, kind in enumerate(("delivered", "delivered", "open", "bounce"))
+        ]
         body = events_body(*events)
-        assert c.post("/hooks/sendgrid", content=body,
-                      headers=sign(webhook_key, body)).status_code == 200
+        assert (
+            c.post("/hooks/sendgrid", content=body, headers=sign(webhook_key, body)).status_code
+            == 200
+        )
         response = c.get("/metrics")
     finally:
         c.close()
@@ -177,8 +193,10 @@ def test_metrics_count_messages_events_sends_builds_and_the_lease(
     assert m[("digest_edition_build_seconds", (("list", "matinale"),))] > 0
     assert m[("digest_source_fetch_failures", (("list", "matinale"),))] == 0
     assert m[("digest_source_up", (("list", "matinale"), ("source", "homepage")))] == 1
-    assert m[("digest_edition_latest_timestamp_seconds",
-              (("list", "matinale"), ("status", "sent")))] > 0
+    assert (
+        m[("digest_edition_latest_timestamp_seconds", (("list", "matinale"), ("status", "sent")))]
+        > 0
+    )
     assert m[("digest_scheduler_lease_held", ())] == 1
     assert 0 <= m[("digest_scheduler_lease_age_seconds", ())] < 60
     assert m[("digest_database_up", ())] == 1
@@ -193,11 +211,16 @@ def test_a_failed_source_is_counted(metrics_config, web_db, subscribed, tmp_path
 
     from digest.edition.build import edition_for_send
 
-    broken = dataclasses.replace(metrics_config.sources[0], name="wire",
-                                 location=str(tmp_path / "missing.txt"))
-    edition_for_send(metrics_config, web_db, list_name="matinale",
-                     sources=(*metrics_config.sources, broken),
-                     now=datetime.fromisoformat("2025-07-01T08:00:00+01:00"))
+    broken = dataclasses.replace(
+        metrics_config.sources[0], name="wire", location=str(tmp_path / "missing.txt")
+    )
+    edition_for_send(
+        metrics_config,
+        web_db,
+        list_name="matinale",
+        sources=(*metrics_config.sources, broken),
+        now=datetime.fromisoformat("2025-07-01T08:00:00+01:00"),
+    )
     c = Client(app_for(metrics_config, web_db))
     try:
         m = scrape(c.get("/metrics").text)

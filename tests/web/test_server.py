@@ -14,8 +14,7 @@ def test_real_server_answers(app, draft, web_db, subscribed):
             assert http.get("/digest/signup").status_code == 200
             assert http.get(f"/digest/editions/{draft.id}").status_code == 303
             token = SIGNER.make(member(web_db, "camille.martin@example.com").id, "matinale")
-            response = http.post(f"/digest/u/{token}",
-                                 data={"List-Unsubscribe": "One-Click"})
+            response = http.post(f"/digest/u/{token}", data={"List-Unsubscribe": "One-Click"})
             assert response.status_code == 200
             assert http.get("/digest/api/openapi.json").json()["openapi"].startswith("3.")
     assert member(web_db, "camille.martin@example.com").status == "unsubscribed"

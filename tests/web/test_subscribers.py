@@ -35,8 +35,9 @@ def test_get_never_unsubscribes(client, web_db, subscribed):
     assert page.headers["referrer-policy"] == "no-referrer"  # the token must not leak
 
 
-def test_one_click_post_unsubscribes_with_200_no_cookie_and_is_idempotent(client, web_db,
-                                                                          subscribed):
+def test_one_click_post_unsubscribes_with_200_no_cookie_and_is_idempotent(
+    client, web_db, subscribed
+):
     token = token_for(web_db, "camille.martin@example.com")
     client.http.cookies.clear()
     first = client.post(f"/u/{token}", data=ONE_CLICK)
@@ -67,18 +68,24 @@ def test_forged_or_cut_tokens_are_refused(client, web_db, subscribed):
     assert count_members(web_db, "matinale")["unsubscribed"] == 0
 
 
-def test_one_click_unsubscribe_stops_the_next_send(client, web_config, web_db, subscribed,
-                                                   tmp_path):
+def test_one_click_unsubscribe_stops_the_next_send(
+    client, web_config, web_db, subscribed, tmp_path
+):
     """Send, unsubscribe through the List-Unsubscribe URL of the email itself, send again."""
     first_out, second_out = tmp_path / "day1", tmp_path / "day2"
-    stored, _ = edition_for_send(web_config, web_db, list_name="matinale",
-                                 now=datetime.fromisoformat("2025-07-01T08:00:00+01:00"))
+    stored, _ = edition_for_send(
+        web_config,
+        web_db,
+        list_name="matinale",
+        now=datetime.fromisoformat("2025-07-01T08:00:00+01:00"),
+    )
     report = deliver(web_config, web_db, stored, OutboxBackend(first_out), signer=SIGNER)
     assert report.sent == subscribed.added
     leaving = "helene.lefevre@example.com"
     sid = member(web_db, leaving).id
-    message = message_from_bytes((first_out / f"{stored.id}.{sid}.eml").read_bytes(),
-                                 policy=default)
+    message = message_from_bytes(
+        (first_out / f"{stored.id}.{sid}.eml").read_bytes(), policy=default
+    )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = re.search(r"<(https://[^>]+)>", message["List-Unsubscribe"]).group(1)
     assert url.startswith("https://www.example.ma/digest/u/")
@@ -86,13 +93,19 @@ def test_one_click_unsubscribe_stops_the_next_send(client, web_config, web_db, s
     response = client.post(url, data=ONE_CLICK)  # what a mail client does: no cookie, no auth
     assert response.status_code == 200
 
-    stored2, _ = edition_for_send(web_config, web_db, list_name="matinale",
-                                  now=datetime.fromisoformat("2025-07-02T08:00:00+01:00"))
+    stored2, _ = edition_for_send(
+        web_config,
+        web_db,
+        list_name="matinale",
+        now=datetime.fromisoformat("2025-07-02T08:00:00+01:00"),
+    )
     assert stored2.id != stored.id
     report2 = deliver(web_config, web_db, stored2, OutboxBackend(second_out), signer=SIGNER)
     assert report2.sent == subscribed.added - 1
-    sent_to = {message_from_bytes(p.read_bytes(), policy=default)["To"].addresses[0].addr_spec
-               for p in second_out.glob("*.eml")}
+    sent_to = {
+        message_from_bytes(p.read_bytes(), policy=default)["To"].addresses[0].addr_spec
+        for p in second_out.glob("*.eml")
+    }
     assert leaving not in sent_to and len(sent_to) == subscribed.added - 1
     assert not (second_out / f"{stored2.id}.{sid}.eml").exists()
 
@@ -137,8 +150,10 @@ def _outbox(config):
 
 def test_signup_is_double_opt_in(client, web_config, web_db):
     csrf = client.csrf("/signup")
-    page = client.post("/signup", data={"csrf": csrf, "email": "nadia@example.net",
-                                        "list": "matinale", "locale": "fr"})
+    page = client.post(
+        "/signup",
+        data={"csrf": csrf, "email": "nadia@example.net", "list": "matinale", "locale": "fr"},
+    )
     assert page.status_code == 200 and "Check your inbox" in page.text
     assert not known(web_db, "nadia@example.net")
     [eml] = _outbox(web_config)
@@ -164,23 +179,39 @@ def known(db, email):
     from digest.store import schema as t
 
     with db.read() as conn:
-        return conn.scalar(select(t.subscribers.c.id).where(t.subscribers.c.email == email)) \
+        return (
+            conn.scalar(select(t.subscribers.c.id).where(t.subscribers.c.email == email))
             is not None
+        )
 
 
 def test_signup_reveals_nothing_and_is_rate_limited(client, web_config, web_db, subscribed):
-    known = client.post("/signup", data={"csrf": client.csrf("/signup"), "list": "matinale",
-                                         "email": "camille.martin@example.com"})
-    unknown = client.post("/signup", data={"csrf": client.csrf("/signup"), "list": "matinale",
-                                           "email": "nobody@example.net"})
+    known = client.post(
+        "/signup",
+        data={
+            "csrf": client.csrf("/signup"),
+            "list": "matinale",
+            "email": "camille.martin@example.com",
+        },
+    )
+    unknown = client.post(
+        "/signup",
+        data={"csrf": client.csrf("/signup"), "list": "matinale", "email": "nobody@example.net"},
+    )
     assert known.status_code == unknown.status_code == 200
     assert known.text == unknown.text
-    statuses = [client.post("/signup", data={"csrf": client.csrf("/signup"), "list": "matinale",
-                                             "email": f"r{i}@example.net"}).status_code
-                for i in range(5)]
+    statuses = [
+        client.post(
+            "/signup",
+            data={"csrf": client.csrf("/signup"), "list": "matinale", "email": f"r{i}@example.net"},
+        ).status_code
+        for i in range(5)
+    ]
     assert statuses[-1] == 429
-    assert client.post("/signup", data={"email": "x@example.net", "list": "matinale"}
-                       ).status_code == 403  # no CSRF token
+    assert (
+        client.post("/signup", data={"email": "x@example.net", "list": "matinale"}).status_code
+        == 403
+    )  # no CSRF token
 
 
 def test_unsubscribed_then_signs_up_again(client, web_db, subscribed):
@@ -194,16 +225,22 @@ def test_unsubscribed_then_signs_up_again(client, web_db, subscribed):
     assert member(web_db, "camille.martin@example.com").status == "active"
 
 
-def test_archive_shows_sent_editions_without_personal_data(client, web_config, web_db,
-                                                           subscribed, draft, tmp_path):
+def test_archive_shows_sent_editions_without_personal_data(
+    client, web_config, web_db, subscribed, draft, tmp_path
+):
     from digest.store.editions import approve_edition
 
     assert client.get(f"/archive/{draft.id}").status_code == 404  # a draft is not public
     approve_edition(web_db, draft.id, by="test")
     from digest.store.editions import get_edition
 
-    deliver(web_config, web_db, get_edition(web_db, draft.id), OutboxBackend(tmp_path / "o"),
-            signer=SIGNER)
+    deliver(
+        web_config,
+        web_db,
+        get_edition(web_db, draft.id),
+        OutboxBackend(tmp_path / "o"),
+        signer=SIGNER,
+    )
     index = client.get("/archive")
     assert f"/digest/archive/{draft.id}" in index.text
     page = client.get(f"/archive/{draft.id}")

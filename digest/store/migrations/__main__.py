@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     draft = sub.add_parser("revision", help="draft the next revision from schema.py")
     draft.add_argument("-m", "--message", required=True, help="what changes, in a few words")
-    draft.add_argument("--empty", action="store_true",
-                       help="write an empty revision (a data-only change)")
+    draft.add_argument(
+        "--empty", action="store_true", help="write an empty revision (a data-only change)"
+    )
     args = parser.parse_args(argv)
 
     rev_id = f"{int(head_revision()) + 1:04d}"
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
             with engine.begin() as conn:
                 command.upgrade(alembic_config(conn), "head")
-                command.revision(alembic_config(conn), args.message, rev_id=rev_id,
-                                 autogenerate=not args.empty)
+                command.revision(
+                    alembic_config(conn), args.message, rev_id=rev_id, autogenerate=not args.empty
+                )
         finally:
             engine.dispose()
 

@@ -11,17 +11,17 @@ Each subscriber's IANA time zone (imported from a CSV `timezone` column or Mailc
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('subscribers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
+    with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('subscribers', schema=None) as batch_op:
-        batch_op.drop_column('timezone')
+    with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.drop_column("timezone")

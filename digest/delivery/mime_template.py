@@ -25,6 +25,7 @@ import logging
 import re
 import secrets
 from dataclasses import replace
+from email import quoprimime
 
 from digest.delivery.message import (
     POLICY,
@@ -167,7 +168,20 @@ def encode_body(text: str, cache: dict[bytes, bytes] | None = None) -> tuple[byt
 
     head = [qp(line) for line in lines[:10]]
     sniff = b"\r\n".join(lines[:10]) + b"\r\n"
-    if sum(map(len, head)) > len(binascii.b2a_base64(sniff)):
+    if _prefers_base64(sum(map(len, head)), sniff, limit):
         chunks = (binascii.b2a_base64(data[i : i + 57]) for i in range(0, len(data), 57))
         return b"base64", b"".join(chunks).replace(b"\n", b"\r\n")
     return b"quoted-printable", b"".join(head + [qp(line) for line in lines[10:]])
+
+
+def _prefers_base64(qp_estimate: int, sniff: bytes, limit: int | None) -> bool:
+    """email.contentmanager's choice: base64 when the first ten lines are longer in
+    quoted-printable. binascii's quoted-printable (76-character lines, cached per line) is
+    within a few bytes of the email package's (``quoprimime``, ``max_line_length``), so it
+    decides alone unless the two lengths are close; then the email package's own encoder
+    decides, so that both paths always pick the same encoding."""
+    b64 = len(binascii.b2a_base64(sniff))
+    if abs(qp_estimate - b64) > b64 // 8:
+        return qp_estimate > b64
+    exact = quoprimime.body_encode(sniff.decode("latin-1"), limit or 76)
+    return len(exact) > b64

@@ -93,6 +93,9 @@ psql() { pg "$BIN/psql" -h "$PGDIR" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -q
 if [[ "$(psql -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ]]; then
     psql -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'"
 fi
+# DROP DATABASE ... WITH (FORCE) ends the connections left by a killed test; an autovacuum
+# worker in that database belongs to no role, and only pg_signal_backend may end it.
+psql -c "GRANT pg_signal_backend TO $ROLE"
 if [[ "$(psql -c "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")" != 1 ]]; then
     psql -c "CREATE DATABASE $DBNAME OWNER $ROLE"
 fi

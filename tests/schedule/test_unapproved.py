@@ -11,11 +11,21 @@ from digest.schedule import approval
 from digest.schedule.runs import run_draft
 from digest.store.editions import approve_edition, get_edition
 from digest.store.sendactions import list_actions
-from tests.schedule.test_scheduled import DAY1, emls, make, readers, send  # noqa: F401
+from tests.delivery.test_send import subscribe
+from tests.schedule.test_scheduled import DAY1, emls, make, send
 
 
 @pytest.fixture
-def drafted(config, db, readers):
+def drafted(config, db):
+    subscribe(
+        db,
+        [
+            ("amina@example.com", "Amina"),
+            ("omar@example.org", "Omar"),
+            ("sara@example.net", "Sara"),
+        ],
+    )
+
     def draft(**kw):
         s = make(db, approval="required", draft_at="07:30", **kw)
         run_draft(config, db, s, DAY1 - timedelta(minutes=30))

@@ -37,7 +37,7 @@ from digest.edition.build import edition_for_send, reference_time
 from digest.edition.collect import story_keys
 from digest.errors import ConfigError, DigestError
 from digest.models import edition_from_dict
-from digest.schedule.approval import settle_unapproved
+from digest.schedule.approval import notify_editors, settle_unapproved
 from digest.schedule.localtime import local_moment
 from digest.schedule.triggers import zone
 from digest.store.editions import (
@@ -69,8 +69,17 @@ class RunResult:
     counts: dict | None = None
 
 
-def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResult:
-    """Build and store the day's edition (needing approval per the schedule); idempotent."""
+def run_draft(
+    config: Config,
+    db,
+    schedule: Schedule,
+    now: datetime,
+    *,
+    out_dir: Path | None = None,
+    backend=None,
+) -> RunResult:
+    """Build and store the day's edition (needing approval per the schedule); idempotent.
+    A draft that waits is mailed to the editors (through ``backend``, else the schedule's)."""
     ctx = {"event": "draft", "list": schedule.list_name, "schedule": schedule.name}
     if schedule.local_time:  # the readers' day, built once at the earliest zone's draft time
         moment = local_moment(config, db, schedule, now, draft=True)
@@ -93,6 +102,15 @@ def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResul
         "; waiting for an editor's approval" if waiting else "",
         extra={**ctx, "edition": stored.id, "counts": {"stories": total, "new": new}},
     )
+    if waiting:
+
+        def make():
+            from digest.delivery import make_backend
+
+            where = out_dir or config.state_dir / "outbox"
+            return backend or make_backend(schedule.backend, config, out_dir=where)
+
+        notify_editors(config, db, schedule, stored, make)
     return RunResult("drafted", edition_id=stored.id, counts={"stories": total, "new": new})
 
 

@@ -77,3 +77,45 @@ def test_wait_in_vain_skips_like_skip(config, db, drafted, tmp_path, monkeypatch
     held = send(config, db, s, DAY1, tmp_path / "out")
     assert held.status == "not-approved" and emls(tmp_path / "out") == []
     assert "approval" in get_edition(db, held.edition_id).reason
+
+
+def test_a_waiting_draft_is_mailed_to_the_editors_once(site, db, tmp_path):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from digest.config import load_config
+    from digest.errors import ConfigError
+
+    with open(site, "a", encoding="utf-8") as fh:
+        fh.write('\n[editor_emails]\namina = "amina@example.ma"\nomar = "omar@example.ma"\n')
+    config = load_config(site, env={})
+    subscribe(db, [("reader@example.com", "Reader")])
+    s = make(db, approval="required", draft_at="07:30", if_unapproved="send")
+    out = tmp_path / "out"
+    for _ in range(2):  # the draft time firing twice mails once
+        run_draft(config, db, s, DAY1 - timedelta(minutes=30), out_dir=out)
+    notices = sorted(out.glob("notice-*.eml"))
+    assert len(notices) == 2
+    mails = [message_from_bytes(p.read_bytes(), policy=default) for p in notices]
+    assert sorted(m["To"] for m in mails) == ["amina@example.ma", "omar@example.ma"]
+    body = mails[0].get_body(("plain",)).get_content()
+    assert "https://www.example.ma/digest/editions/matinale-2025-07-01" in body
+    assert "goes out unapproved" in body and mails[0]["Subject"].startswith("Waiting for approval")
+    [action] = list_actions(db, "matinale-2025-07-01")
+    assert action.action == "approval-requested" and action.detail == "mailed amina, omar"
+
+    with open(site, "a", encoding="utf-8") as fh:
+        fh.write('sara = "not an address"\n')
+    with pytest.raises(ConfigError, match=r"key 'editor_emails.sara': must be an email address"):
+        load_config(site, env={})
+
+
+def test_a_draft_needing_no_approval_mails_nobody(site, db, tmp_path):
+    from digest.config import load_config
+
+    with open(site, "a", encoding="utf-8") as fh:
+        fh.write('\n[editor_emails]\namina = "amina@example.ma"\n')
+    config = load_config(site, env={})
+    s = make(db, approval="auto", draft_at="07:30")
+    run_draft(config, db, s, DAY1 - timedelta(minutes=30), out_dir=tmp_path / "out")
+    assert list((tmp_path / "out").glob("notice-*.eml")) == []

@@ -271,3 +271,24 @@ def test_openapi_describes_send_control(api):
     for p in ("progress", "start", "pause", "resume", "cancel", "retry-failed", "resend-unknown"):
         assert f"/api/editions/{{edition_id}}/{p}" in doc["paths"], p
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_a_token_never_reaches_a_log_line(api, web_db, draft, caplog, monkeypatch):
+    """An API handler failing with an error that quotes the Authorization header: the 500's
+    log line and traceback carry no token."""
+    import logging
+
+    from digest.web import apicontrol
+
+    token = create_token(web_db, "leaky", "read", by="test")
+
+    def broken(db, edition_id, now=None):
+        raise RuntimeError(f"progress failed for caller {token}")
+
+    monkeypatch.setattr(apicontrol.ctl, "progress", broken)
+    api.http._transport.raise_app_exceptions = False
+    with caplog.at_level(logging.DEBUG):
+        answer = api.get(f"/api/editions/{draft.id}/progress", headers=bearer(token))
+    assert answer.status_code == 500 and token not in answer.text
+    logged = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
+    assert "progress failed for caller dgt_[token]" in logged and token not in logged

@@ -46,3 +46,23 @@ def test_pause_refuses_an_edition_not_being_sent_and_cancel_is_recorded(site, co
     [action] = list_actions(db, edition_id)
     assert action.action == "cancel" and action.actor.startswith("cli")
     assert action.detail == "wrong day"
+
+
+def test_schedule_add_takes_the_unapproved_rule(site, db, tmp_path):
+    base = ("schedule", "add", "morning", "--list", "matinale", "--cron", "0 7 * * *")
+    lone = digest(
+        *base, "--approval", "required", "--if-unapproved", "wait", cwd=tmp_path, check=False
+    )
+    assert lone.returncode == 2 and "--wait-minutes" in lone.stderr
+    digest(
+        *base,
+        "--approval",
+        "required",
+        "--if-unapproved",
+        "wait",
+        "--wait-minutes",
+        "20",
+        cwd=tmp_path,
+    )
+    listed = " ".join(digest("schedule", "list", cwd=tmp_path).stdout.split())  # rich wraps
+    assert "approval required (if unapproved: wait 20 min)" in listed

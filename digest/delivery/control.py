@@ -33,6 +33,7 @@ from digest.store.editions import (
     get_edition,
 )
 from digest.store.sendactions import clear_pause, recent_pace, record_action, request_pause
+from digest.store.workers import list_workers
 from digest.tokens import TokenSigner
 
 log = logging.getLogger("digest.delivery")
@@ -118,6 +119,18 @@ def check_startable(
     return stored
 
 
+def check_not_busy(db, edition_id: str) -> None:
+    """A live sender elsewhere (``digest send``, the scheduler): this app does not start a
+    second one (PostgreSQL's ``--join`` is for the command line, where its operator chose it)."""
+    now = datetime.now(UTC)
+    live = [w.owner for w in list_workers(db, edition_id) if w.alive(now)]
+    if live:
+        raise EditionBusy(
+            f"edition {edition_id} is being sent by another process ({', '.join(live)}); "
+            "pause it first, or wait for it"
+        )
+
+
 def progress(db, edition_id: str, *, now: datetime | None = None) -> dict:
     """Counts by ledger state, the rate of the last minute (answers a second) and the
     estimated end (UTC, ISO 8601) when something is left and the rate is not zero."""
@@ -128,6 +141,7 @@ def progress(db, edition_id: str, *, now: datetime | None = None) -> dict:
     counts = ledger.counts(db, edition_id)
     left = counts["pending"] + counts["sending"]
     rate = recent_pace(db, edition_id, window=PACE_WINDOW, now=now) / PACE_WINDOW.total_seconds()
+    now_alive = [w for w in list_workers(db, edition_id) if w.alive(now)]
     eta = None
     if left and rate > 0:
         eta = (now + timedelta(seconds=left / rate)).isoformat()
@@ -138,6 +152,7 @@ def progress(db, edition_id: str, *, now: datetime | None = None) -> dict:
         "total": sum(counts.values()),
         "counts": counts,
         "left": left,
+        "senders": len(now_alive),  # live senders, in any process
         "rate_per_second": round(rate, 2),
         "eta": eta,
     }
@@ -181,6 +196,7 @@ class SendControl:
             run = self._runs.get(edition_id)
             if run is not None and run.thread.is_alive():
                 raise EditionBusy(f"edition {edition_id} is being sent by this app already")
+            check_not_busy(self.db, edition_id)
             backend = make_backend()
             stop = threading.Event()
             thread = threading.Thread(
@@ -214,6 +230,10 @@ class SendControl:
         except Exception:
             run.error = "the send stopped on an unexpected error; it has been logged"
             log.exception("send of %s stopped", stored.id)
+
+    def running(self, edition_id: str) -> bool:
+        run = self._runs.get(edition_id)
+        return run is not None and run.thread.is_alive()
 
     def last_error(self, edition_id: str) -> str | None:
         run = self._runs.get(edition_id)

@@ -9,6 +9,7 @@ token may POST, a session POST needs its CSRF token in a header.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -16,7 +17,7 @@ import json
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from digest.delivery import BACKENDS
@@ -32,6 +33,7 @@ from digest.web.pages import state
 from digest.web.session import csrf_token
 
 MAX_JSON = 16 * 1024  # every body here is a handful of fields
+STREAM_EVERY = 1.0  # seconds between two progress events
 
 
 def _iso(value):
@@ -81,6 +83,27 @@ async def progress(request: Request):
     out = await run_in_threadpool(ctl.progress, web.db, edition_id)
     out["error"] = web.sends.last_error(edition_id)
     return JSONResponse(out)
+
+
+async def progress_stream(request: Request):
+    """The same figures as server-sent events, every STREAM_EVERY seconds while a sender works
+    on the edition (here or in any process); one event, then the end, once none does."""
+    api_caller(request)
+    edition_id = _edition_id(request)
+    web = state(request)
+
+    async def events():
+        while True:
+            out = await run_in_threadpool(ctl.progress, web.db, edition_id)
+            out["error"] = web.sends.last_error(edition_id)
+            yield f"event: progress\ndata: {json.dumps(out)}\n\n"
+            if not (out["senders"] or web.sends.running(edition_id)):
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(STREAM_EVERY)
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 async def actions(request: Request):
@@ -227,6 +250,7 @@ EDITION = "/api/editions/{edition_id}"
 routes = [
     Route("/api/csrf", csrf),
     Route(f"{EDITION}/progress", progress),
+    Route(f"{EDITION}/progress/stream", progress_stream),
     Route(f"{EDITION}/actions", actions),
     Route(f"{EDITION}/approve", approve, methods=["POST"]),
     Route(f"{EDITION}/start", _starter(), methods=["POST"]),

@@ -51,6 +51,7 @@ def control_paths(error: dict) -> dict:
             "reason": STR,
             "total": {"type": "integer"},
             "left": {"type": "integer"},
+            "senders": {"type": "integer"},
             "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
             "rate_per_second": {"type": "number"},
             "eta": {"type": "string", "format": "date-time", "nullable": True},
@@ -72,6 +73,20 @@ def control_paths(error: dict) -> dict:
                 "(poll it)",
                 "parameters": edition,
                 "responses": {"200": _json(progress, "Progress"), **no},
+            }
+        },
+        f"{e}/progress/stream": {
+            "get": {
+                "summary": "The same as server-sent events ('event: progress'), every second "
+                "while a sender works on it",
+                "parameters": edition,
+                "responses": {
+                    "200": {
+                        "description": "An event stream",
+                        "content": {"text/event-stream": {"schema": STR}},
+                    },
+                    **no,
+                },
             }
         },
         f"{e}/actions": {

@@ -3,6 +3,7 @@ session's CSRF header, start / pause / resume / cancel / retry / resend through 
 calls as the CLI, every action in the audit, subscribers by API. Real parts: the app in process,
 the real sendgrid library against the loopback SendGrid-like server, SQLite and PostgreSQL."""
 
+import json
 import threading
 from collections import Counter
 
@@ -115,6 +116,12 @@ def test_approve_start_and_progress_with_a_write_token(api, web_db, draft, sendg
     assert Counter(sendgrid.delivered_addresses()).most_common(1)[0][1] == 1  # once each
     assert sendgrid.violations == []
 
+    assert seen["senders"] == 0
+    stream = api.get(f"{e}/progress/stream", headers=bearer(token))
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    [event] = [chunk for chunk in stream.text.split("\n\n") if chunk]
+    kind, data = event.split("\n")
+    assert kind == "event: progress" and json.loads(data.removeprefix("data: "))["left"] == 0
     again = api.post(f"{e}/start", headers=bearer(token))
     assert again.status_code == 409 and "sent already" in again.json()["error"]
     audit = api.get(f"{e}/actions", headers=bearer(token)).json()
@@ -160,6 +167,12 @@ def test_pause_stops_a_running_send_after_its_batch_then_resume_finishes(
     sender = threading.Thread(target=cli_send)
     sender.start()
     assert first_batch.wait(30)
+    during = api.get(f"{e}/progress", headers=bearer(token)).json()
+    assert (
+        during["status"] == "sending" and during["senders"] == 1 and during["counts"]["sent"] == 2
+    )
+    busy = api.post(f"{e}/start", json={"backend": "sendgrid"}, headers=bearer(token))
+    assert busy.status_code == 409 and "another process" in busy.json()["error"]
     paused = api.post(f"{e}/pause", headers=bearer(token))
     go_on.set()
     sender.join(30)
@@ -168,6 +181,7 @@ def test_pause_stops_a_running_send_after_its_batch_then_resume_finishes(
     assert report.status == "paused" and report.reason == "paused by token:bot"
     mid = api.get(f"{e}/progress", headers=bearer(token)).json()
     assert mid["status"] == "paused" and mid["left"] > 0 and mid["counts"]["sent"] == 2
+    assert mid["senders"] == 0
     assert get_edition(web_db, draft.id).status == "paused"
 
     resumed = api.post(f"{e}/resume", json={"backend": "sendgrid"}, headers=bearer(token))

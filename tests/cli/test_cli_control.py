@@ -66,3 +66,17 @@ def test_schedule_add_takes_the_unapproved_rule(site, db, tmp_path):
     )
     listed = " ".join(digest("schedule", "list", cwd=tmp_path).stdout.split())  # rich wraps
     assert "approval required (if unapproved: wait 20 min)" in listed
+
+
+def test_digest_send_goes_through_send_control_and_is_recorded(site, db, tmp_path):
+    from tests.conftest import EXAMPLE_CSV
+
+    digest("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale", cwd=tmp_path)
+    sent = digest("send", "--list", "matinale", "--now", SAMPLE_NOW, cwd=tmp_path)
+    assert "sent" in sent.stdout
+    edition_id = "matinale-2025-07-01"
+    [action] = list_actions(db, edition_id)
+    assert action.action == "start" and action.actor.startswith("cli")
+    assert action.detail == "backend outbox"
+    digest("send", "--list", "matinale", "--now", SAMPLE_NOW, "--resend-unknown", cwd=tmp_path)
+    assert [a.action for a in list_actions(db, edition_id)] == ["resend-unknown", "start"]

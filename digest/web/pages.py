@@ -39,6 +39,10 @@ class WebState:
     signer: TokenSigner  # the unsubscribe/preferences tokens of the emails
     base: str  # the path prefix, e.g. "/digest" ("" at the root)
     make_backend: Any  # () -> a delivery Backend, for test sends and confirmations
+    # Send control (digest/delivery/control.py): the sends this app started, and the backend
+    # a send uses, by name (outbox, smtp, sendgrid).
+    sends: Any = None
+    make_send_backend: Any = None
     login_limit: LoginLimit = field(default_factory=LoginLimit)
     signup_limit: RateLimit = field(default_factory=lambda: RateLimit(5, 3600))
 
@@ -119,7 +123,9 @@ async def error_response(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         status, detail = 500, "Something went wrong on our side; it has been logged."
     if wants_json(request) or request.app.state.web is None:
-        return JSONResponse({"error": detail}, status_code=status)
+        # An HTTPException's headers (a 401's WWW-Authenticate) go with the answer.
+        extra = exc.headers if isinstance(exc, HTTPException) else None
+        return JSONResponse({"error": detail}, status_code=status, headers=extra)
     return page(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 

@@ -84,6 +84,13 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+def needs_smtputf8(address: str) -> bool:
+    """True when ``address`` has a non-ASCII local part: no encoded form exists for it (RFC 2047
+    words are not allowed in an address, and IDNA is for domains only), so it travels only in
+    an SMTPUTF8 transaction and a UTF-8 header (RFC 6531, RFC 6532)."""
+    return not address.rpartition("@")[0].isascii()
+
+
 def message_id_text(value: str) -> str:
     """A Message-ID built from data (edition ids carry the list name): only the characters a
     msg-id may hold, and no ``=?``."""

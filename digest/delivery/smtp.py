@@ -48,7 +48,7 @@ from digest.config import SmtpConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob, Status
 from digest.delivery.mime_template import MessageMaker
 from digest.errors import DeliveryAuthError, DeliveryError, DeliveryRefused, DeliveryTransient
-from digest.headers import address_problem
+from digest.headers import envelope_address, plain_address
 
 log = logging.getLogger(__name__)
 # What bad subscriber data can raise while one message is built (a value missing, a header that
@@ -85,7 +85,7 @@ class SmtpBackend:
         outcomes: list[Outcome] = []
         sent = 0
         ahead: dict[int, bytes] = {}
-        if not job.from_email.isascii() or not _plain_address(job.from_email):
+        if not job.from_email.isascii() or not plain_address(job.from_email):
             # MAIL FROM is written raw (pipelined): a CR/LF here would be an SMTP command.
             raise DeliveryRefused(
                 f"the sender address {job.from_email!r} cannot go in an SMTP "
@@ -398,30 +398,6 @@ class SmtpBackend:
         text = " ".join(text.split())
         password = self.config.password
         return text.replace(password, "***") if password else text
-
-
-def envelope_address(address: str) -> str:
-    """``address`` as RCPT TO carries it: the domain as IDNA (A-labels, as in the To header),
-    the local part as it is, so non-ASCII only when the local part is (SMTPUTF8). ValueError
-    (the reason, for the ledger) for an address no envelope may carry."""
-    if not _plain_address(address):
-        why = address_problem(address)
-        raise ValueError(
-            f"the address {why}" if why else "the address holds a space or an angle bracket"
-        )
-    local, _, domain = address.rpartition("@")
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError(f"the domain {domain!r} has no IDNA (ASCII) form") from None
-    return f"{local}@{domain}"
-
-
-def _plain_address(address: str) -> bool:
-    # The envelope is written raw (RCPT TO:<...>): no CR/LF/NUL, space or bracket, and no
-    # encoded word, since the same address goes into the To header.
-    return not any(c in address for c in " <>") and address_problem(address) is None
 
 
 def _loopback(host: str) -> bool:

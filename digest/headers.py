@@ -84,6 +84,37 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+def needs_smtputf8(address: str) -> bool:
+    """True when ``address`` has a non-ASCII local part: no encoded form exists for it (RFC 2047
+    words are not allowed in an address, and IDNA is for domains only), so it travels only in
+    an SMTPUTF8 transaction and a UTF-8 header (RFC 6531, RFC 6532)."""
+    return not address.rpartition("@")[0].isascii()
+
+
+def envelope_address(address: str) -> str:
+    """``address`` as RCPT TO carries it: the domain as IDNA (A-labels, as in the To header),
+    the local part as it is, so non-ASCII only when the local part is (SMTPUTF8). ValueError
+    (the reason, for the ledger) for an address no envelope may carry."""
+    if not plain_address(address):
+        why = address_problem(address)
+        raise ValueError(
+            f"the address {why}" if why else "the address holds a space or an angle bracket"
+        )
+    local, _, domain = address.rpartition("@")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"the domain {domain!r} has no IDNA (ASCII) form") from None
+    return f"{local}@{domain}"
+
+
+def plain_address(address: str) -> bool:
+    """What an SMTP envelope is written raw with (RCPT TO:<...>): no CR/LF/NUL, space or
+    bracket, and no encoded word, since the same address goes into the To header."""
+    return not any(c in address for c in " <>") and address_problem(address) is None
+
+
 def message_id_text(value: str) -> str:
     """A Message-ID built from data (edition ids carry the list name): only the characters a
     msg-id may hold, and no ``=?``."""

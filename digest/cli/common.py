@@ -112,3 +112,14 @@ class _RateColumn(TextColumn):
         from rich.text import Text
 
         return Text(f"{task.speed:,.0f} msg/s" if task.speed else "")
+
+
+def utf8_note(count: int, config: Config) -> str:
+    """What a subscriber with a non-ASCII local part means for each backend (import, status)."""
+    where = f"{config.smtp.host}:{config.smtp.port}"
+    some = "1 address has" if count == 1 else f"{count} addresses have"
+    return (
+        f"{some} a non-ASCII local part (SMTPUTF8): the outbox and SendGrid deliver them; "
+        f"smtp ({where}) only if that relay offers SMTPUTF8, else each fails at every send "
+        "with that reason"
+    )

@@ -20,6 +20,7 @@ from digest.cli.common import (
     progress_bar,
     signer_for,
     styled,
+    utf8_note,
     with_config,
 )
 from digest.config import Config, source_from_location
@@ -302,6 +303,12 @@ def status(config: Config, edition_id):
                 f"  {flag}: {sum(now_in.values())}, now "
                 + ", ".join(f"{n} {st}" for st, n in sorted(now_in.items()))
             )
+    utf8 = ledger.utf8_local_counts(db, edition_id)
+    if utf8:
+        out.print(
+            f"  {utf8_note(sum(utf8.values()), config)}; here: "
+            + ", ".join(f"{n} {st}" for st, n in sorted(utf8.items()))
+        )
     reasons = ledger.failure_reasons(db, edition_id)
     if reasons:
         out.print("  failed, by reason (--retry-failed --reason TEXT picks some):")

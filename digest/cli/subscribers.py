@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from digest.cli.app import cli
-from digest.cli.common import err, out, styled, with_config
+from digest.cli.common import err, out, styled, utf8_note, with_config
 from digest.config import Config
 
 
@@ -59,6 +59,8 @@ def subscribers_import(config: Config, csv_path, list_name):
         )
     for item in report.warnings:
         err.print(styled((f"{_where(item)} (imported):", "yellow"), f" {item.reason}"))
+    if report.utf8_local:
+        err.print(styled(("note:", "yellow"), f" {utf8_note(report.utf8_local, config)}"))
     out.print(_import_summary(report, list_name))
 
 

@@ -24,6 +24,7 @@ from digest.headers import (
     address_problem,
     header_text,
     message_id_text,
+    needs_smtputf8,
 )
 
 
@@ -64,6 +65,10 @@ class _Policy(EmailPolicy):
 
 
 POLICY = _Policy(linesep="\r\n")
+# For a recipient whose local part is not ASCII (RFC 6532): headers are written as raw UTF-8,
+# never as encoded words, which an address may not hold. Only that recipient's message uses it,
+# and only backends that can carry it (an SMTPUTF8 relay, the outbox) are handed it.
+POLICY_UTF8 = POLICY.clone(utf8=True)
 
 
 def _fold_list(name: str, value: str, linesep: str) -> str:
@@ -73,8 +78,9 @@ def _fold_list(name: str, value: str, linesep: str) -> str:
 
 
 def build_message(env: Envelope, *, html: str, text: str) -> EmailMessage:
-    """multipart/alternative: text/plain first, then text/html, both UTF-8."""
-    msg = EmailMessage(policy=POLICY)
+    """multipart/alternative: text/plain first, then text/html, both UTF-8. A recipient with a
+    non-ASCII local part gets a message with UTF-8 headers (``POLICY_UTF8``)."""
+    msg = EmailMessage(policy=POLICY_UTF8 if needs_smtputf8(env.to_email) else POLICY)
     msg["From"] = mailbox(env.from_name, env.from_email)
     msg["To"] = mailbox(env.to_name, env.to_email)
     if env.reply_to:
@@ -137,14 +143,15 @@ def make_message_id(from_email: str) -> str:
 
 
 def mailbox(name: str, email: str) -> Address:
-    """A From/To/Reply-To value; ValueError for an address no header may carry."""
+    """A From/To/Reply-To value; ValueError for an address no header may carry.
+
+    A non-ASCII local part is kept as it is: only a UTF-8 policy (``POLICY_UTF8``) can write it
+    (the default one would make an encoded word of it, which no receiver decodes there).
+    """
     problem = address_problem(email)
     if problem:
         raise ValueError(f"the address {email!r} {problem}")
     local, _, domain = email.rpartition("@")
-    if not local.isascii():
-        # An encoded-word is not allowed in an address; such mailboxes need SMTPUTF8.
-        raise ValueError(f"{email!r} has a non-ASCII local part (SMTPUTF8), not supported")
     if not domain.isascii():
         domain = domain.encode("idna").decode("ascii")
     return Address(display_name=header_text(name, NAME_MAX), username=local, domain=domain)

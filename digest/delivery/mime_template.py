@@ -29,12 +29,14 @@ from email import quoprimime
 
 from digest.delivery.message import (
     POLICY,
+    POLICY_UTF8,
     Envelope,
     build_message,
     list_unsubscribe,
     mailbox,
     message_id,
 )
+from digest.headers import needs_smtputf8
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +98,11 @@ class MessageTemplate:
         same = {key: getattr(self.env, key) for key in PERSONAL}
         if replace(env, **same) != self.env:
             return None
+        # A non-ASCII local part can only be written as raw UTF-8 (RFC 6532); the other fields
+        # keep their RFC 2047 words, which a UTF-8 message may hold too.
+        to_policy = POLICY_UTF8 if needs_smtputf8(env.to_email) else POLICY
         slots = {
-            "to": _field("To", mailbox(env.to_name, env.to_email)),
+            "to": _field("To", mailbox(env.to_name, env.to_email), to_policy),
             "message_id": _field("Message-ID", message_id(env)),
             "list_unsubscribe": _field(
                 "List-Unsubscribe", list_unsubscribe(env.unsubscribe_url, env.unsubscribe_mailto)
@@ -121,7 +126,9 @@ class MessageMaker:
         self._template: MessageTemplate | None = None
 
     def message_bytes(self, job, recipient) -> bytes:
-        """ValueError when no message can carry this recipient (e.g. a non-ASCII local part)."""
+        """ValueError when no message can carry this recipient (an address with a control
+        character or an encoded word). A non-ASCII local part gets a UTF-8 To field (RFC 6532):
+        only a backend that can carry it (SMTPUTF8, the outbox) is handed such a message."""
         html, text = job.personalizer.fill(recipient.values)
         env = recipient.envelope(job)
         if self._job is not job:
@@ -135,9 +142,9 @@ class MessageMaker:
         return raw if raw is not None else build_message(env, html=html, text=text).as_bytes()
 
 
-def _field(name: str, value) -> bytes:
+def _field(name: str, value, policy=POLICY) -> bytes:
     # What ``msg[name] = value`` then ``msg.as_bytes()`` do for one field (ValueError on CR/LF).
-    return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
+    return policy.fold_binary(*policy.header_store_parse(name, value))
 
 
 def encode_body(text: str, cache: dict[bytes, bytes] | None = None) -> tuple[bytes, bytes]:

@@ -20,7 +20,10 @@ How the relay's answers become outcomes (digest/delivery/base.py has the contrac
 - 421 or a dropped connection -> reconnect and resend that message, once; except when the
   connection drops (or times out) after the final dot of DATA, before the reply: the relay may
   have queued it, so it is "unknown" (never resent blindly) and the next message reconnects;
-- login refused -> DeliveryAuthError; 4xx on AUTH, no connection, timeout -> DeliveryTransient.
+- login refused -> DeliveryAuthError; 4xx on AUTH, no connection, timeout -> DeliveryTransient;
+- an address with a non-ASCII local part goes with MAIL FROM's SMTPUTF8 parameter (RFC 6531)
+  and UTF-8 headers when the relay's EHLO offers SMTPUTF8; otherwise that recipient alone is
+  "failed" with the reason, before anything of it is sent. A non-ASCII domain travels as IDNA.
 
 Batch-wide errors are raised only while nothing in the batch was sent: raising would throw away
 the outcomes of messages already accepted, and the loop would send them twice. Once something
@@ -45,7 +48,7 @@ from digest.config import SmtpConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob, Status
 from digest.delivery.mime_template import MessageMaker
 from digest.errors import DeliveryAuthError, DeliveryError, DeliveryRefused, DeliveryTransient
-from digest.headers import address_problem
+from digest.headers import envelope_address, plain_address
 
 log = logging.getLogger(__name__)
 # What bad subscriber data can raise while one message is built (a value missing, a header that
@@ -82,7 +85,7 @@ class SmtpBackend:
         outcomes: list[Outcome] = []
         sent = 0
         ahead: dict[int, bytes] = {}
-        if not _plain_address(job.from_email):
+        if not job.from_email.isascii() or not plain_address(job.from_email):
             # MAIL FROM is written raw (pipelined): a CR/LF here would be an SMTP command.
             raise DeliveryRefused(
                 f"the sender address {job.from_email!r} cannot go in an SMTP "
@@ -102,17 +105,10 @@ class SmtpBackend:
 
         for i, recipient in enumerate(batch):
             sub = recipient.subscriber
-            if not _plain_address(sub.email):
-                why = address_problem(sub.email)
-                outcomes.append(
-                    Outcome(
-                        sub.id,
-                        "failed",
-                        f"the address {why}"
-                        if why
-                        else "not a plain ASCII address (SMTPUTF8 is not supported)",
-                    )
-                )
+            try:
+                rcpt = envelope_address(sub.email)
+            except ValueError as exc:
+                outcomes.append(Outcome(sub.id, "failed", str(exc)))
                 continue
             try:
                 raw = ahead.pop(i, None) or self.message_bytes(job, recipient)
@@ -120,7 +116,7 @@ class SmtpBackend:
                 outcomes.append(Outcome(sub.id, "failed", f"could not build the message: {exc!r}"))
                 continue
             try:
-                status, detail = self._send(job.from_email, sub.email, raw, partial(build_next, i))
+                status, detail = self._send(job.from_email, rcpt, raw, partial(build_next, i))
             except DeliveryError as exc:
                 if not sent:
                     raise
@@ -176,8 +172,19 @@ class SmtpBackend:
     def _transact(
         self, conn: smtplib.SMTP, sender: str, to: str, raw: bytes, meanwhile: Callable[[], None]
     ) -> tuple[Status, str]:
-        # Both addresses are plain ASCII without spaces or brackets (checked before).
+        # Neither address holds a space, a bracket or a control character (checked before);
+        # the recipient's is ASCII unless its local part is not (then it needs SMTPUTF8).
+        utf8 = not to.isascii()
+        if utf8 and not conn.has_extn("smtputf8"):
+            # Nothing was sent for it: the connection goes on with the next recipient.
+            return "failed", (
+                f"the SMTP server at {self.where} does not offer SMTPUTF8, which an address "
+                "with a non-ASCII local part needs"
+            )
         mail = f"MAIL FROM:<{sender}>"
+        if utf8:
+            mail += " SMTPUTF8"  # RFC 6531: UTF-8 in this envelope and this message's headers
+            conn.command_encoding = "utf-8"  # what smtplib's own mail() does for SMTPUTF8
         if conn.has_extn("size"):
             mail += f" SIZE={len(raw)}"
         if not raw.isascii() and conn.has_extn("8bitmime"):
@@ -186,7 +193,7 @@ class SmtpBackend:
         if conn.has_extn("pipelining"):
             # RFC 2920: the three commands in one write, then their three replies: two round
             # trips per message instead of four, and the next message is built meanwhile.
-            conn.send("".join(c + "\r\n" for c in commands))
+            conn.send("".join(c + "\r\n" for c in commands).encode("utf-8"))
             meanwhile()
             replies = [conn.getreply() for _ in commands]
         else:
@@ -391,16 +398,6 @@ class SmtpBackend:
         text = " ".join(text.split())
         password = self.config.password
         return text.replace(password, "***") if password else text
-
-
-def _plain_address(address: str) -> bool:
-    # The envelope is written raw (RCPT TO:<...>): no CR/LF/NUL, space or bracket, and no
-    # encoded word, since the same address goes into the To header.
-    return (
-        address.isascii()
-        and not any(c in address for c in " <>")
-        and address_problem(address) is None
-    )
 
 
 def _loopback(host: str) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from digest.errors import StoreError
+from digest.headers import needs_smtputf8
 from digest.store import schema as t
 from digest.store.csvformats import OPT_OUT, SUPPRESS
 from digest.store.csvio import (
@@ -60,6 +61,9 @@ class ImportReport:
     warnings: list[Rejected] = field(default_factory=list)  # imported, one value dropped
     formats: list[str] = field(default_factory=list)  # per file: what it was recognised as
     rejected_count: int = 0  # all rejected rows; ``rejected`` keeps the first REPORT_MAX
+    # Active members after the import whose address has a non-ASCII local part: only a
+    # backend that speaks SMTPUTF8 (or the outbox, SendGrid) can deliver to them.
+    utf8_local: int = 0
 
     @property
     def rows(self) -> int:
@@ -210,6 +214,7 @@ def _import_chunk(
             else:
                 join["active"].append(key)
                 report.added += 1
+                report.utf8_local += needs_smtputf8(row.email)
             continue
         if row.action == OPT_OUT:
             # The person left (on the old tool): record it here too, whatever this list says;
@@ -243,6 +248,7 @@ def _import_chunk(
             report.updated += 1
         else:
             report.unchanged += 1
+        report.utf8_local += needs_smtputf8(row.email)
 
     if new_suppressions:
         conn.execute(insert(t.suppressions), new_suppressions)

@@ -16,8 +16,22 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, select, text, update
+from sqlalchemy import (
+    LargeBinary,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
+from digest.headers import needs_smtputf8
 from digest.models import Subscriber
 from digest.store import schema as t
 from digest.store.db import Database
@@ -332,3 +346,27 @@ def failures(db: Database, edition_id: str, limit: int = 20) -> list[tuple[str, 
                 .limit(limit)
             )
         ]
+
+
+def utf8_local_counts(db: Database, edition_id: str) -> dict[str, int]:
+    """{status: rows} of the edition's recipients whose address has a non-ASCII local part
+    (they need SMTPUTF8); empty when there are none."""
+    d, s = t.deliveries, t.subscribers
+    with db.read() as conn:
+        # Only addresses with a non-ASCII byte anywhere come back (few); the local part is
+        # then looked at here. SQLite counts a BLOB's length in bytes, PostgreSQL has
+        # octet_length: either differs from the length in characters exactly then.
+        if conn.dialect.name == "sqlite":
+            wide = func.length(cast(s.c.email, LargeBinary)) != func.length(s.c.email)
+        else:
+            wide = func.octet_length(s.c.email) != func.char_length(s.c.email)
+        rows = conn.execute(
+            select(s.c.email, d.c.status)
+            .join(s, s.c.id == d.c.subscriber_id)
+            .where(d.c.edition_id == edition_id, wide)
+        ).all()
+    out: dict[str, int] = {}
+    for email, status in rows:
+        if needs_smtputf8(email):
+            out[status] = out.get(status, 0) + 1
+    return out

@@ -175,3 +175,28 @@ def test_help_explains_options(tmp_path):
     proc = digest("send", "--help", cwd=tmp_path)
     for option in ("--list", "--backend", "--now", "--source", "--out", "--dry-run", "--config"):
         assert option in proc.stdout
+
+
+def test_non_ascii_local_parts_in_the_import_report_and_status(site, tmp_path):
+    csv = tmp_path / "utf8.csv"
+    csv.write_text("email,name,locale\ndédé@exemple.fr,Dédé,\nok@example.org,Ok,\n", "utf-8")
+    proc = digest("subscribers", "import", str(csv), "--list", "matinale", cwd=tmp_path)
+    assert "2 added" in proc.stdout
+    note = (
+        "1 address has a non-ASCII local part (SMTPUTF8): the outbox and SendGrid deliver "
+        "them; smtp (localhost:587) only if that relay offers SMTPUTF8"
+    )
+    assert note in " ".join(proc.stderr.split())
+    out = tmp_path / "outbox"
+    digest(
+        "send", "--list", "matinale", "--now", SAMPLE_NOW, "--out", str(out), cwd=tmp_path,
+        env_extra={"DIGEST_SECRET_KEY": "k" * 40},
+    )  # fmt: skip
+    assert len(list(out.glob("*.eml"))) == 2
+    status = digest("status", "matinale-2025-07-01", cwd=tmp_path)
+    text = " ".join(status.stdout.split())
+    assert note in text and "here: 1 sent" in text
+    plain = tmp_path / "plain.csv"
+    plain.write_text("email\nother@example.org\n", "utf-8")
+    again = digest("subscribers", "import", str(plain), "--list", "matinale", cwd=tmp_path)
+    assert "SMTPUTF8" not in again.stderr  # only the addresses of this file are counted

@@ -188,11 +188,13 @@ class SmtpTestServer:
         keep_data: bool = True,
         pipelining: bool = True,
         hostname: str = "smtp.test",
+        smtputf8: bool = True,
     ):
         if tls not in (None, "starttls", "implicit"):
             raise ValueError("tls is None, 'starttls' or 'implicit'")
         self.tls, self.auth, self.keep_data, self.hostname = tls, auth, keep_data, hostname
         self.pipelining = pipelining
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 in EHLO (RFC 6531)
         # Implicit TLS: aiosmtpd only knows about STARTTLS, so "require TLS for AUTH" would
         # hide AUTH on a connection that is encrypted from the start. (No attribute of this
         # handler may start with "auth_": aiosmtpd would offer it as an AUTH mechanism.)
@@ -294,7 +296,7 @@ class SmtpTestServer:
             self,
             hostname=self.hostname,
             loop=self._loop,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=self.smtputf8,
             tls_context=_server_context() if self.tls == "starttls" else None,
             auth_require_tls=self.require_tls_for_auth,
             authenticator=self._authenticate if self.auth else None,

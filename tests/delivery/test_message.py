@@ -1,5 +1,5 @@
 from datetime import UTC, datetime
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.policy import default
 
 import pytest
@@ -108,7 +108,12 @@ def test_non_ascii_list_title_in_list_id():
 
 
 def test_internationalized_addresses():
-    with pytest.raises(ValueError, match="SMTPUTF8"):
-        build_message(envelope(to_email="josé@exemple.fr"), html="x", text="x")
+    # A non-ASCII local part has no encoded form: the message's headers are UTF-8 (RFC 6532).
+    raw = build_message(envelope(to_email="josé@exemple.fr", to_name="José"), html="x", text="x")
+    head = raw.as_bytes().split(b"\r\n\r\n", 1)[0]
+    assert "To: José <josé@exemple.fr>\r\n".encode() in head
+    assert b"=?" not in head.split(b"\r\nTo:", 1)[1].split(b"\r\n", 1)[0]
+    parsed = message_from_string(raw.as_bytes().decode("utf-8"), policy=default)
+    assert parsed["To"].addresses[0].addr_spec == "josé@exemple.fr"
     parsed = parse(build_message(envelope(to_email="amina@exämple.ma"), html="x", text="x"))
     assert parsed["To"].addresses[0].addr_spec == "amina@xn--exmple-cua.ma"

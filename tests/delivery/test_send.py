@@ -2,7 +2,7 @@
 
 import html as htmllib
 from datetime import datetime
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.policy import default
 
 import pytest
@@ -105,6 +105,20 @@ def test_a_second_run_of_the_day_sends_nothing_twice(config, db, tmp_path):
     with pytest.raises(AlreadySent, match="was sent already"):
         send(config, db, tmp_path / "again")
     assert list((tmp_path / "again").glob("*.eml")) == []
+
+
+def test_the_outbox_writes_a_non_ascii_local_part_as_utf8(config, db, tmp_path):
+    subscribe(db, [("dédé@exemple.fr", "Dédé"), ("ok@example.com", "Ok")])
+    report = send(config, db, tmp_path / "out")
+    assert (report.sent, report.failed) == (2, 0)
+    raws = [p.read_bytes() for p in sorted((tmp_path / "out").glob("*.eml"))]
+    [utf8] = [raw for raw in raws if "dédé".encode() in raw]
+    assert "To: Dédé <dédé@exemple.fr>\r\n".encode() in utf8  # raw UTF-8 (RFC 6532)
+    msg = message_from_string(utf8.decode("utf-8"), policy=default)
+    assert msg["To"].addresses[0].addr_spec == "dédé@exemple.fr"
+    assert msg.get_body(("plain",)).get_content().strip()
+    [ascii_one] = [raw for raw in raws if raw is not utf8]
+    assert ascii_one.split(b"\r\n\r\n", 1)[0].isascii()  # the others: as before
 
 
 def test_the_outbox_builds_the_mime_message_once_per_edition(config, db, tmp_path, monkeypatch):

@@ -265,6 +265,15 @@ def test_a_broken_address_fails_alone_instead_of_failing_the_request(server, job
     assert server.delivered_addresses() == ["ok@example.com", "fine@example.org"]
 
 
+def test_a_non_ascii_local_part_goes_to_sendgrid_as_it_is(server, job, make_batch):
+    # SendGrid takes UTF-8 recipient addresses (not the From address): README, "SendGrid".
+    batch = make_batch(2, emails=["dédé@exemple.fr", "ok@example.com"])
+    outcomes = backend(server).send_batch(job, batch)
+    assert [o.status for o in outcomes] == ["sent", "sent"]
+    assert server.violations == []
+    assert server.delivered_addresses() == ["dédé@exemple.fr", "ok@example.com"]
+
+
 def test_a_duplicate_is_retried_and_an_empty_batch_posts_nothing(server, job, make_batch):
     first = make_batch(1, emails=["a@example.com"])
     again = make_batch(1, start=5, emails=["A@example.com"])

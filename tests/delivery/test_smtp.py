@@ -5,7 +5,7 @@ import socket
 import time
 from dataclasses import replace
 from datetime import datetime
-from email import message_from_bytes
+from email import message_from_bytes, message_from_string
 from email.policy import default
 
 import pytest
@@ -141,6 +141,18 @@ def test_template_matches_build_message_header_for_header(sample):
         slow = build_message(env, html=html, text=text).as_bytes()
         assert head(fast) == head(slow)
         assert parts(fast) == parts(slow)
+    # A non-ASCII local part: the spliced To is UTF-8 (RFC 6532), as build_message writes it;
+    # build_message also writes the other fields in UTF-8, the template keeps their RFC 2047
+    # words: the same values once parsed.
+    env = replace(batch[0].envelope(job), to_email="zoé@example.org")
+    fast = template.render(env, html="x", text="y")
+    slow = build_message(env, html="x", text="y").as_bytes()
+    to = "To: أمينة بنعلي <zoé@example.org>\r\n".encode()
+    assert to in fast and to in slow
+    fast_msg, slow_msg = (message_from_string(m.decode(), policy=default) for m in (fast, slow))
+    for name in ("From", "To", "Subject", "Message-ID", "List-Id", "List-Unsubscribe"):
+        assert str(fast_msg[name]) == str(slow_msg[name])
+    assert parts(fast) == parts(slow)
     # Anything but the four personal fields differs: the template steps aside.
     env = replace(batch[0].envelope(job), subject="Another subject")
     assert template.render(env, html="x", text="x") is None
@@ -310,10 +322,60 @@ def test_refusal_of_one_recipient_touches_only_that_recipient(server, sample, wh
     assert server.connections == 1  # RSET kept the connection usable
 
 
-def test_non_ascii_address_fails_alone(server, sample):
+def test_non_ascii_local_part_goes_with_smtputf8(server, sample):
     job, factory = sample
-    batch = [factory(Subscriber(id=1, email="zoé@example.org")), *recipients(sample, 1, start=2)]
-    assert statuses(send(server, sample, batch)) == {1: "failed", 2: "sent"}
+    utf8 = factory(Subscriber(id=1, email="zoé@exämple.org", name="Zoé"))
+    batch = [utf8, *recipients(sample, 1, start=2)]
+    assert statuses(send(server, sample, batch)) == {1: "sent", 2: "sent"}
+    first, second = server.wait_for(2)
+    assert first.rcpt_tos == ("zoé@xn--exmple-cua.org",)  # the domain as IDNA, as in To
+    assert "SMTPUTF8" in first.mail_options and "SMTPUTF8" not in second.mail_options
+    head = first.data.split(b"\r\n\r\n", 1)[0]
+    to_line = next(h for h in head.split(b"\r\n") if h.startswith(b"To:"))
+    assert to_line == "To: Zoé <zoé@xn--exmple-cua.org>".encode()  # raw UTF-8, no encoded word
+    msg = message_from_string(first.data.decode("utf-8"), policy=default)  # RFC 6532 headers
+    assert msg["To"].addresses[0].addr_spec == "zoé@xn--exmple-cua.org"
+    assert msg["Subject"] == job.rendered.subject
+    assert second.data.split(b"\r\n\r\n", 1)[0].isascii()  # the others: as before
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "one-by-one"])
+def test_without_smtputf8_such_a_recipient_fails_alone_with_the_reason(sample, pipelining):
+    _, factory = sample
+    batch = [
+        *recipients(sample, 1),
+        factory(Subscriber(id=7, email="dédé@example.com")),
+        *recipients(sample, 1, start=3),
+    ]
+    with SmtpTestServer(smtputf8=False, pipelining=pipelining) as srv:
+        outcomes = send(srv, sample, batch)
+        assert statuses(outcomes) == {1: "sent", 7: "failed", 3: "sent"}
+        detail = next(o.detail for o in outcomes if o.subscriber_id == 7)
+        assert detail == (
+            f"the SMTP server at {srv.host}:{srv.port} does not offer SMTPUTF8, which an "
+            "address with a non-ASCII local part needs"
+        )
+        srv.wait_for(2)
+        assert srv.recipients() == ["reader1@example.org", "reader3@example.org"]
+        assert srv.connections == 1
+
+
+def test_an_idn_domain_needs_no_smtputf8(sample):
+    _, factory = sample
+    with SmtpTestServer(smtputf8=False) as srv:
+        outcomes = send(srv, sample, [factory(Subscriber(id=1, email="amina@exämple.ma"))])
+        assert statuses(outcomes) == {1: "sent"}
+        [got] = srv.wait_for(1)
+    assert got.rcpt_tos == ("amina@xn--exmple-cua.ma",)
+    assert "SMTPUTF8" not in got.mail_options and got.data.split(b"\r\n\r\n")[0].isascii()
+
+
+def test_an_address_no_envelope_can_carry_fails_alone(server, sample):
+    _, factory = sample
+    batch = [factory(Subscriber(id=1, email="a<b>@example.org")), *recipients(sample, 1, start=2)]
+    outcomes = send(server, sample, batch)
+    assert statuses(outcomes) == {1: "failed", 2: "sent"}
+    assert "angle bracket" in outcomes[0].detail
 
 
 # --- batch-wide answers --------------------------------------------------------------------

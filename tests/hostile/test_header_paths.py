@@ -13,6 +13,10 @@ no decoded value with CR/LF/NUL, both bodies intact, the subject at most 200 cha
 
 from __future__ import annotations
 
+import dataclasses
+from email import message_from_string
+from email.policy import default
+
 import pytest
 
 from digest.config import SendGridConfig, SmtpConfig
@@ -186,3 +190,31 @@ def test_legitimate_values_read_the_same_on_every_path(smtp_server, value, expec
     for raw in (slow, fast):
         msg = check_message(raw, headers=BUILD_HEADERS, html=html, text=text)
         assert msg["To"].addresses[0].display_name == expected
+
+
+UTF8_EMAIL = "dédé@exemple.fr"  # a non-ASCII local part: the message's headers are UTF-8
+
+
+@pytest.mark.parametrize("value", VALUES)
+@pytest.mark.parametrize("source", SOURCES)
+def test_utf8_recipient_on_both_paths(source, value):
+    """A recipient with a non-ASCII local part gets raw UTF-8 headers (RFC 6532) on both
+    message paths: the same guarantees, and the address stays as it is, never an encoded word."""
+    try:
+        job, subscriber = SOURCES[source](value)
+    except Refused:
+        return
+    recipient = recipient_for(job, dataclasses.replace(subscriber, email=UTF8_EMAIL))
+    env = recipient.envelope(job)
+    html, text = job.personalizer.fill(recipient.values)
+    slow = build_message(env, html=html, text=text).as_bytes()
+    fast = MessageTemplate(env).render(env, html=html, text=text)
+    assert fast is not None, "the template stepped aside: this path was not tested"
+    for raw in (slow, fast):
+        check_message(raw, headers=BUILD_HEADERS, html=html, text=text)
+        head = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b" ").replace(b"\r\n\t", b"\t")
+        to = next(line for line in head.split(b"\r\n") if line.startswith(b"To:"))
+        assert UTF8_EMAIL.encode() in to and b"=?" not in to
+        msg = message_from_string(raw.decode("utf-8"), policy=default)
+        assert msg["To"].addresses[0].addr_spec == UTF8_EMAIL
+        check_subject(msg, job)

@@ -17,6 +17,7 @@ the loop reads the edition's status, so `digest cancel` stops it after the batch
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import time
@@ -125,6 +126,19 @@ class Sender:
     ) -> SendReport:
         """``resend_unknown`` / ``retry_failed`` (optionally only failures whose reason contains
         ``reason``) put those rows back to pending first, reopening an edition already sent."""
+        # Every object of a send lives for one batch, yet thousands per batch outlive two young
+        # collections, and every few batches the collector then rescanned the whole heap
+        # (config, templates, SQLAlchemy, the libraries): a quarter of the SendGrid path's CPU.
+        # What exists now is kept out of its scans until the send ends.
+        gc.freeze()
+        try:
+            return self._run(
+                resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason
+            )
+        finally:
+            gc.unfreeze()
+
+    def _run(self, *, resend_unknown: bool, retry_failed: bool, reason: str | None) -> SendReport:
         self._started = self.clock()
         edition_id = self.stored.id
         r = self.report

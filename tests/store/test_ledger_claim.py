@@ -1,0 +1,82 @@
+"""A claim records the previous batch's answers in its own transaction, and ids go to the
+database as one value (issue 12), on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from digest.edition.build import edition_for_send
+from digest.store import ledger
+from digest.store import schema as t
+from digest.store.csvio import read_subscriber_csv
+from digest.store.subscribers import import_subscribers
+from digest.store.suppressions import suppress
+from tests.conftest import SAMPLE_NOW
+
+
+def _statuses(db, edition_id):
+    d = t.deliveries
+    with db.read() as conn:
+        return dict(
+            conn.execute(select(d.c.id, d.c.status).where(d.c.edition_id == edition_id)).all()
+        )
+
+
+def test_a_claim_records_the_answers_it_is_given_then_claims_the_next_rows(config, db):
+    body = "email,name\n" + "".join(f"r{i:04d}@example.com,R {i}\n" for i in range(2500))
+    import_subscribers(db, "matinale", read_subscriber_csv(body.encode()))
+    suppress(db, "r0004@example.com", "bounce")
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
+    ledger.populate(db, stored.id, stored.list_id)
+
+    first = ledger.claim_batch(db, stored.id, stored.list_id, after=0, limit=1200, owner="w")
+    assert (len(first.claimed), first.skipped) == (1199, 1)  # more ids than any IN (...) list
+    sent = [c.delivery_id for c in first.claimed[:-2]]
+    failed, retry = first.claimed[-2].delivery_id, first.claimed[-1].delivery_id
+    answers = [(i, "sent", "msg-1") for i in sent]
+    answers += [(failed, "failed", "550 no such user"), (retry, "pending", None)]
+
+    second = ledger.claim_batch(
+        db, stored.id, stored.list_id, after=first.last_id, limit=1200, owner="w", answers=answers
+    )
+
+    status = _statuses(db, stored.id)
+    assert all(status[i] == "sent" for i in sent)
+    assert (status[failed], status[retry]) == ("failed", "pending")
+    assert [c.delivery_id for c in second.claimed] == sorted(
+        i for i, s in status.items() if s == "sending"
+    )
+    assert len(second.claimed) == 1200 and second.claimed[0].delivery_id > first.last_id
+    assert sorted(s for s in status.values() if s == "skipped") == ["skipped"]
+
+    # The last answers come with a claim that finds nothing left: still recorded.
+    third = ledger.claim_batch(
+        db,
+        stored.id,
+        stored.list_id,
+        after=second.last_id,
+        limit=1200,
+        owner="w",
+        answers=[(c.delivery_id, "sent", "msg-2") for c in second.claimed],
+    )
+    fourth = ledger.claim_batch(
+        db,
+        stored.id,
+        stored.list_id,
+        after=third.last_id,
+        limit=1200,
+        owner="w",
+        answers=[(c.delivery_id, "sent", "msg-3") for c in third.claimed],
+    )
+    assert fourth.last_id is None and fourth.claimed == []
+    counts = ledger.counts(db, stored.id)
+    assert (counts["sent"], counts["failed"], counts["pending"], counts["sending"]) == (
+        2497,
+        1,
+        1,
+        0,
+    )

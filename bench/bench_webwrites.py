@@ -1,7 +1,8 @@
 """The web app's writes during a send: one-click unsubscribes while `digest send` runs.
 
     .venv/bin/python bench/bench_webwrites.py [--subscribers 50000] [--clients 20] [--rounds 2]
-    .venv/bin/python bench/bench_webwrites.py --database "$(cat /tmp/pgurl)"
+    .venv/bin/python bench/bench_webwrites.py --pause 0      # each client as fast as answered
+    .venv/bin/python bench/bench_webwrites.py --database postgresql+psycopg://u:p@host/db
 
 Measures, in one run, on one database (default: a temporary SQLite file; a PostgreSQL URL names
 a server on which a NEW database is made for the run and dropped after it, as
@@ -10,9 +11,10 @@ bench/bench_send.py does):
   to tests/delivery/sendgrid_server.py (another process), alone: the baseline;
 - the same send while ``--clients`` threads of this process POST RFC 8058 one-click
   unsubscribes (``List-Unsubscribe=One-Click``, valid signed tokens, a new connection each,
-  as mail providers post them) to the real web app, `digest serve` (uvicorn) in a third
-  process, from the send's start to its end. Each is for another subscriber, from a second
-  list the same people are on: the same write, and every round's send has the same work;
+  as mail providers post them; each waits ``--pause`` seconds between its posts) to the real
+  web app, `digest serve` (uvicorn) in a third process, from the send's start to its end.
+  Each is for another subscriber, from a second list the same people are on: the same
+  write, and every round's send has the same work;
 - the same clients against the web app with no send running, for the web app's own figures.
 Rounds are interleaved (alone, loaded; a new edition, a new day, each send), stored before
 the clock starts; the send's time is the `digest send` process's, start to exit (ledger fill
@@ -65,8 +67,9 @@ def main() -> None:
     parser.add_argument(
         "--pause",
         type=float,
-        default=0.0,
-        help="seconds each client waits between its requests (0: as fast as answered)",
+        default=0.1,
+        help="seconds each client waits between its posts; 0: as fast as answered, which "
+        "saturates the web app, so that on a small machine the send competes with it for CPU",
     )
     parser.add_argument(
         "--database",

@@ -1,6 +1,6 @@
 """The web app's writes during a send: one-click unsubscribes while `digest send` runs.
 
-    .venv/bin/python bench/bench_webwrites.py [--subscribers 50000] [--clients 20] [--rounds 2]
+    .venv/bin/python bench/bench_webwrites.py [--subscribers 50000] [--clients 20] [--rounds 3]
     .venv/bin/python bench/bench_webwrites.py --pause 0      # each client as fast as answered
     .venv/bin/python bench/bench_webwrites.py --database postgresql+psycopg://u:p@host/db
 
@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=50_000)
     parser.add_argument("--clients", type=int, default=20, help="concurrent unsubscribing clients")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (medians)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument(
         "--pause",
         type=float,

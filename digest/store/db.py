@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -33,6 +34,12 @@ from digest.store.revision import prepare_schema
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _WRITE = "digest_write"  # execution option marking a connection whose transaction will write
+
+# How often the writer whose turn it is asks again for the write lock another process holds.
+# SQLite's busy handler sleeps longer the longer it has waited (up to 100 ms a time), so a
+# writer queued behind a long claim could sleep past several free moments while the rest of
+# its process queued behind it; only one writer per process polls, so it can ask often.
+_POLL_SECONDS = 0.002
 
 # One lock per SQLite file per process, shared by every Database opened on it (the key is the
 # URL's database path, as given).
@@ -250,8 +257,30 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        immediate = conn.get_execution_options().get(_WRITE)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_WRITE):
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE, asked again every _POLL_SECONDS while another process writes, for up
+    to busy_timeout; then SQLite's own "database is locked", as its busy handler would end."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                code = getattr(exc.orig, "sqlite_errorcode", 0)  # extended: BUSY_RECOVERY...
+                busy = code & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_POLL_SECONDS)
+    finally:  # the other statements of the transaction keep SQLite's own wait
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _configure_postgresql(engine: Engine) -> None:

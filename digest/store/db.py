@@ -5,11 +5,12 @@
 
 On SQLite, the writers of one process (the web app's request threads, a sender's loop and its
 heartbeat) queue on one lock of the process before they ask SQLite for its write lock, so that
-at most one of them at a time waits in SQLite's busy handler. That handler polls with growing
-sleeps (up to 100 ms) and serves nobody in order: twenty request threads polling together
-starved each other behind a send (some waited seconds, past the pool's 30 s once), where the
-lock hands on the turn as soon as it is released (bench/bench_webwrites.py). Writers of other
-processes still meet in SQLite (WAL, BEGIN IMMEDIATE, busy_timeout).
+at most one of them at a time waits for SQLite, asking again every 2 ms. SQLite's own busy
+handler polls with growing sleeps (up to 100 ms) and serves nobody in order: twenty request
+threads polling together starved each other behind a send (some waited seconds, past the
+pool's 30 s once), where the lock hands on the turn as soon as it is released
+(bench/bench_webwrites.py). Writers of other processes still meet in SQLite (WAL, BEGIN
+IMMEDIATE, a wait of up to busy_timeout).
 """
 
 from __future__ import annotations

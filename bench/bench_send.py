@@ -104,7 +104,7 @@ def main() -> None:
         for target in targets:
             with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
                 plain = target.removeprefix("no-analyze:")
-                with _database(plain) as db_url, _analyze(plain == target):
+                with scratch_database(plain) as db_url, _analyze(plain == target):
                     res = _run_one(args, Path(tmp), db_url, url)
                     if plain != target:
                         res["backend"] += " (no ANALYZE after the fill)"
@@ -186,9 +186,9 @@ def _analyze(keep: bool):
         ledger.text = real
 
 
-class _database:
+class scratch_database:
     """The database URL for one target: a temporary SQLite file, a new PostgreSQL database
-    (dropped on exit), or a URL used as it is."""
+    (dropped on exit), or a URL used as it is. (bench/bench_webwrites.py uses it too.)"""
 
     def __init__(self, target: str):
         self.target = target
@@ -220,7 +220,8 @@ class _database:
         self.admin.dispose()
 
 
-def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
+def write_config(tmp: Path, db_url: str) -> Path:
+    """The sample site's digest.toml in ``tmp``, with absolute paths and ``db_url``."""
     cfg = tmp / "digest.toml"
     cfg.write_text(
         (ROOT / "digest.toml")
@@ -230,10 +231,16 @@ def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
         .replace('url = "sqlite:///var/digest.db"', f'url = "{db_url}"'),
         encoding="utf-8",
     )
+    return cfg
+
+
+def import_list(cfg: Path, tmp: Path, n: int, list_name: str = "matinale") -> float:
+    """``n`` generated subscribers into ``list_name``, by ``digest subscribers import`` in a
+    child process; returns its wall time."""
     csv = tmp / "list.csv"
     with open(csv, "w", encoding="utf-8") as fh:
         fh.write("email,name\n")
-        for i in range(args.subscribers):
+        for i in range(n):
             fh.write(f"reader{i:07d}@example.com,Lecteur {i}\n")
     t0 = time.perf_counter()
     subprocess.run(
@@ -245,7 +252,7 @@ def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
             "import",
             str(csv),
             "--list",
-            "matinale",
+            list_name,
             "--config",
             str(cfg),
         ],
@@ -253,7 +260,12 @@ def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
-    import_s = time.perf_counter() - t0
+    return time.perf_counter() - t0
+
+
+def _run_one(args, tmp: Path, db_url: str, url: str) -> dict:
+    cfg = write_config(tmp, db_url)
+    import_s = import_list(cfg, tmp, args.subscribers)
 
     env = {"SENDGRID_API_HOST": url, "SENDGRID_API_KEY": KEY}
     config = load_config(cfg, env=env)

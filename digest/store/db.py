@@ -2,17 +2,29 @@
 
 ``Database`` is safe to share between threads: the Engine owns a connection pool and each
 ``read()`` / ``write()`` block checks out its own connection for the duration of the block.
+
+On SQLite, the writers of one process (the web app's request threads, a sender's loop and its
+heartbeat) queue on one lock of the process before they ask SQLite for its write lock, so that
+at most one of them at a time waits for SQLite, asking again every 2 ms. SQLite's own busy
+handler polls with growing sleeps (up to 100 ms) and serves nobody in order: twenty request
+threads polling together starved each other behind a send (some waited seconds, past the
+pool's 30 s once), where the lock hands on the turn as soon as it is released
+(bench/bench_webwrites.py). Writers of other processes still meet in SQLite (WAL, BEGIN
+IMMEDIATE, a wait of up to busy_timeout).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from digest.errors import StoreError
 from digest.private_files import create_private_file, make_private_dir
@@ -24,12 +36,29 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _WRITE = "digest_write"  # execution option marking a connection whose transaction will write
 
+# How often the writer whose turn it is asks again for the write lock another process holds.
+# SQLite's busy handler sleeps longer the longer it has waited (up to 100 ms a time), so a
+# writer queued behind a long claim could sleep past several free moments while the rest of
+# its process queued behind it; only one writer per process polls, so it can ask often.
+_POLL_SECONDS = 0.002
+
+# One lock per SQLite file per process, shared by every Database opened on it (the key is the
+# URL's database path, as given).
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
 
 class Database:
     """The engine plus the two ways to use it: ``read()`` and ``write()``."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._writers: threading.Lock | None = None
+        if engine.dialect.name == "sqlite":
+            with _WRITE_LOCKS_GUARD:
+                self._writers = _WRITE_LOCKS.setdefault(
+                    engine.url.database or ":memory:", threading.Lock()
+                )
 
     @property
     def dialect(self) -> str:
@@ -48,12 +77,18 @@ class Database:
 
         On SQLite the transaction starts with BEGIN IMMEDIATE: it takes the write lock up front,
         so a second writer waits (busy_timeout) instead of failing with "database is locked"
-        when a deferred read transaction tries to upgrade to a write.
+        when a deferred read transaction tries to upgrade to a write. Before that, it waits
+        its turn among this process's writers (the module's docstring), holding no pooled
+        connection while it waits.
         """
-        with self.engine.connect() as conn:
+        with self._turn(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
+
+    def _turn(self):
+        """This process's write lock on SQLite (nothing on PostgreSQL, whose writers lock rows)."""
+        return _held(self._writers) if self._writers is not None else nullcontext()
 
     @contextmanager
     def migrating(self) -> Iterator[Connection]:
@@ -65,7 +100,7 @@ class Database:
         takes effect outside a transaction, so it is set before BEGIN, and the keys are
         checked (PRAGMA foreign_key_check) before the transaction commits.
         """
-        with self.engine.connect() as conn:
+        with self._turn(), self.engine.connect() as conn:
             sqlite = self.dialect == "sqlite"
             if sqlite:
                 _driver_execute(conn, "PRAGMA foreign_keys = OFF")
@@ -97,6 +132,20 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """``lock`` for the block. Waiting longer than busy_timeout is what SQLite itself would
+    answer: "database is locked" (an outage to digest/store/outage.py, retried by the sender)."""
+    if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        raise OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _driver_execute(conn: Connection, statement: str) -> None:
@@ -209,8 +258,30 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        immediate = conn.get_execution_options().get(_WRITE)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_WRITE):
+            _begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE, asked again every _POLL_SECONDS while another process writes, for up
+    to busy_timeout; then SQLite's own "database is locked", as its busy handler would end."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                code = getattr(exc.orig, "sqlite_errorcode", 0)  # extended: BUSY_RECOVERY...
+                busy = code & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_POLL_SECONDS)
+    finally:  # the other statements of the transaction keep SQLite's own wait
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _configure_postgresql(engine: Engine) -> None:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_mock_engine, insert, inspect, select
+from sqlalchemy.exc import OperationalError
 
 from digest.errors import StoreError
 from digest.store import schema as t
@@ -150,6 +151,75 @@ def test_write_takes_the_sqlite_write_lock_up_front(db, tmp_path):
             )
     finally:
         other.close()
+
+
+@pytest.mark.sqlite_only
+def test_writers_of_one_process_wait_their_turn_without_a_connection(db, tmp_path):
+    """A second write() of the process waits on the process's lock, not in SQLite's busy
+    handler: it takes no pooled connection until the first commits, then writes at once. A
+    second Database on the same file shares the lock."""
+    from sqlalchemy import event
+
+    other = open_database(f"sqlite:///{tmp_path / 'state' / 'digest.db'}")
+    checkouts: list[str] = []
+    event.listen(other.engine, "checkout", lambda *a: checkouts.append("other"))
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with db.write():
+            holding.set()
+            release.wait(10)
+
+    def second():
+        suppress(other, "second@example.com", "bounce", source="test")
+        done.set()
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert holding.wait(10)
+    b = threading.Thread(target=second)
+    b.start()
+    try:
+        assert not done.wait(0.5)  # waiting...
+        assert checkouts == []  # ...with no connection of its own
+    finally:
+        release.set()
+        a.join(10)
+        b.join(10)
+    assert done.is_set() and checkouts
+    with db.read() as conn:
+        assert conn.scalar(select(t.suppressions.c.email_key)) == "second@example.com"
+    other.close()
+
+
+@pytest.mark.sqlite_only
+def test_waiting_for_the_process_turn_past_busy_timeout_is_database_is_locked(db, monkeypatch):
+    """What SQLite itself answers past its busy timeout, so the sender's outage retry
+    (digest/store/outage.py) treats both alike."""
+    import digest.store.db as dbmod
+    from digest.store.outage import is_outage
+
+    monkeypatch.setattr(dbmod, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with db.write():
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(OperationalError, match="database is locked") as caught:
+            with db.write():
+                pass
+        assert is_outage(caught.value)
+    finally:
+        release.set()
+        thread.join(10)
+    with db.write() as conn:  # the turn is free again
+        conn.exec_driver_sql("SELECT 1")
 
 
 def test_a_postgresql_url_without_driver_means_psycopg(monkeypatch):

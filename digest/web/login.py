@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
+from digest.i18n import N_
 from digest.store.schema import utcnow
 from digest.store.web_sessions import create_session, revoke_session
 from digest.web.pages import SESSION_HOURS, page, state
@@ -28,7 +29,9 @@ async def login(request: Request):
     password = str(form.get("password", ""))
     account, client = name[:200], client_ip(request)
     if not web.login_limit.allowed(account, client):
-        raise HTTPException(429, "Too many failed logins: wait a quarter of an hour and try again.")
+        raise HTTPException(
+            429, N_("Too many failed logins: wait a quarter of an hour and try again.")
+        )
     stored = web.config.editors.get(name)
     ok = verify_password(password, stored or DUMMY_HASH) and stored is not None
     if not ok:

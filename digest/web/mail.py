@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from digest.config import Config
 from digest.delivery.base import Recipient
 from digest.errors import DigestError
+from digest.locale import direction
 from digest.models import Edition, Rendered, Subscriber
 
 
@@ -25,7 +26,8 @@ def send_notice(
     text = "\n\n".join([*lines, link]) + "\n"
     body = "".join(f"<p>{_html.escape(line)}</p>" for line in lines)
     html = (
-        f'<!doctype html><html lang="{locale}"><meta charset="utf-8"><body>{body}'
+        f'<!doctype html><html lang="{_html.escape(locale.replace("_", "-"))}" '
+        f'dir="{direction(locale)}"><meta charset="utf-8"><body>{body}'
         f'<p><a href="{_html.escape(link)}">{_html.escape(link)}</a></p>'
         f"<p>{_html.escape(config.site.postal_address)}</p></body></html>"
     )

@@ -77,9 +77,7 @@ def test_arabic_signup_confirmation_email_and_confirm_page(client, web_config, w
     assert member(web_db, "salma@example.net").locale == "ar"
 
 
-def test_french_confirmation_email_for_a_french_browser_that_picks_no_language(
-    client, web_config
-):
+def test_french_confirmation_email_for_a_french_browser_that_picks_no_language(client, web_config):
     headers = {"Accept-Language": "fr-FR"}
     csrf = client.csrf("/signup")
     client.post(

@@ -82,6 +82,8 @@ def page(
         "csrf": _LazyCsrf(request),
         **(context or {}),
     }
+    # The language may come from Accept-Language: a shared cache must keep one copy per value.
+    headers = {"Vary": "Accept-Language", **(headers or {})}
     return request.app.state.templates.TemplateResponse(
         request, name, ctx, status_code=status, headers=headers
     )

@@ -35,7 +35,7 @@ def h1(page):
 )
 def test_the_browser_language_else_the_sites(client, header, lang, heading):
     page = client.get("/signup", headers={"Accept-Language": header})
-    assert page.status_code == 200
+    assert page.status_code == 200 and "Accept-Language" in page.headers["vary"]
     assert lang_dir(page) == lang and h1(page) == heading
 
 

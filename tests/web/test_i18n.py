@@ -180,3 +180,13 @@ def test_accept_language_parsing():
     assert accept_languages(None) == []
     assert negotiate(["de", "fr_CA"]) == "fr"
     assert negotiate(["de"]) is None
+
+
+def test_a_refused_address_is_explained_in_the_pages_language(client):
+    csrf = client.csrf("/signup")
+    page = client.post(
+        "/signup?lang=ar",
+        data={"csrf": csrf, "email": "not an address", "list": "matinale", "locale": ""},
+    )
+    assert page.status_code == 400 and lang_dir(page) == ("ar", "rtl")
+    assert "هذا العنوان لا يمكنه استقبال البريد:" in page.text

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from digest.i18n import N_
 from digest.store.schema import utcnow
 from digest.store.web_sessions import create_session, revoke_session
+from digest.web.language import translator
 from digest.web.pages import SESSION_HOURS, page, state
 from digest.web.passwords import DUMMY_HASH, verify_password
 from digest.web.session import USER_KEY, client_ip, csrf_token, form_with_csrf, session_id_hash
@@ -37,7 +38,10 @@ async def login(request: Request):
     if not ok:
         web.login_limit.failed(account, client)
         return page(
-            request, "login.html", {"error": "Wrong name or password.", "name": name}, status=401
+            request,
+            "login.html",
+            {"error": translator(request).gettext("Wrong name or password."), "name": name},
+            status=401,
         )
     web.login_limit.succeeded(account, client)
     old = request.session.get("sid")

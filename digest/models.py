@@ -67,7 +67,8 @@ class Edition:
     sources: tuple[SourceResult, ...] = ()
     note: str | None = None
     build_seconds: float | None = None  # sources read to rendering done (for monitoring)
-    # Near-duplicate stories merged (digest.edition.similar): {"kept", "dropped", "score"}.
+    # Near-duplicate stories merged (digest.edition.similar): {"kept", "dropped", "score"}, and
+    # what undoing one needs: "story" (the dropped story), "kept_url", "kept_published_at".
     merged: tuple[Mapping[str, object], ...] = ()
 
     @property
@@ -164,6 +165,17 @@ def edition_from_dict(data: dict) -> Edition:
         build_seconds=data.get("build_seconds"),
         merged=tuple(data.get("merged", ())),
     )
+
+
+def story_to_dict(story: Story) -> dict:
+    """One story in edition.json's form, with its ``role`` (for a story kept outside the
+    ticker and featured lists: a merge's dropped story)."""
+    return {**_story_dict(story), "role": story.role}
+
+
+def story_from_dict(data: dict) -> Story:
+    role: Role = "featured" if data.get("role") == "featured" else "ticker"
+    return _story_from_dict(data, role)
 
 
 def _story_dict(story: Story) -> dict:

@@ -4,7 +4,15 @@ The root group and ``main`` are in app.py; each command group lives in its own m
 its commands to ``cli`` when imported, which is what importing this package does.
 """
 
-from digest.cli import db, edition, init, schedule, subscribers, web  # noqa: F401 - registers them
+from digest.cli import (  # noqa: F401 - registers them
+    apitokens,
+    db,
+    edition,
+    init,
+    schedule,
+    subscribers,
+    web,
+)
 from digest.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -65,6 +65,16 @@ def edition_options(fn):
     return fn
 
 
+def cli_actor() -> str:
+    """Who the audit (send_actions) says did it from the command line."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "cli"
+
+
 def signer_for(config: Config):
     from digest.tokens import TokenSigner, load_secret_key
 

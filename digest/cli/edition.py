@@ -13,6 +13,7 @@ from rich.table import Table
 from digest.cli.app import cli
 from digest.cli.common import (
     EXIT_FAILED,
+    cli_actor,
     edition_options,
     err,
     out,
@@ -129,7 +130,7 @@ def send(
     from threading import Event
 
     from digest.delivery import make_backend
-    from digest.delivery.loop import deliver
+    from digest.delivery.control import run_send
     from digest.edition.build import edition_for_send
     from digest.store import ledger
     from digest.store.db import open_database
@@ -204,12 +205,13 @@ def send(
     report = None
     with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, _nothing_to_do():
         task = bar.add_task("send", total=None)
-        report = deliver(
+        report = run_send(
             config,
             db,
             stored,
             make_backend(backend, config, out_dir=out_dir),
             signer=signer_for(config),
+            actor=cli_actor(),
             resend_unknown=resend_unknown,
             retry_failed=retry_failed,
             reason=reason,
@@ -237,11 +239,11 @@ def cancel(config: Config, edition_id, reason):
     Its pending deliveries become 'cancelled'. A send running now stops after the batch in
     flight (recorded as usual).
     """
+    from digest.delivery.control import cancel as cancel_send
     from digest.store.db import open_database
-    from digest.store.editions import cancel_edition
 
     db = open_database(config.database_url)
-    done = cancel_edition(db, edition_id, reason=reason)
+    done = cancel_send(db, edition_id, actor=cli_actor(), reason=reason)
     if done["already"]:
         out.print(f"edition {edition_id} was cancelled already")
         return
@@ -251,6 +253,19 @@ def cancel(config: Config, edition_id, reason):
             f"  {done['in_flight']} in flight with the running sender, which stops after "
             "recording them"
         )
+
+
+@cli.command()
+@with_config
+@click.argument("edition_id", metavar="EDITION")
+def pause(config: Config, edition_id):
+    """Pause a send in progress: every sender stops after its batch in flight, recorded as
+    usual. The edition is left paused; 'digest send' (or the web app) resumes it."""
+    from digest.delivery.control import pause as pause_send
+    from digest.store.db import open_database
+
+    pause_send(open_database(config.database_url), edition_id, actor=cli_actor())
+    out.print(f"pause asked for {edition_id}: its senders stop after the batch in flight")
 
 
 @cli.command()

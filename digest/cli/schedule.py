@@ -67,6 +67,21 @@ def schedule():
     help="required: not sent unless an editor approved the draft.",
 )
 @click.option(
+    "--if-unapproved",
+    type=click.Choice(["skip", "send", "wait"]),
+    default="skip",
+    show_default=True,
+    help="With --approval required, a draft nobody approved by the send time: skip the "
+    "day, send it unapproved (recorded as such), or wait --wait-minutes for an approval, "
+    "then skip.",
+)
+@click.option(
+    "--wait-minutes",
+    type=click.IntRange(1, 720),
+    metavar="N",
+    help="With --if-unapproved wait: how long the send waits for an approval.",
+)
+@click.option(
     "--if-nothing-new",
     type=click.Choice(["skip", "send"]),
     default="skip",
@@ -107,6 +122,8 @@ def schedule_add(
     tz,
     draft_at,
     approval,
+    if_unapproved,
+    wait_minutes,
     if_nothing_new,
     min_stories,
     backend,
@@ -118,6 +135,8 @@ def schedule_add(
     from digest.schedule.triggers import next_times, validate
     from digest.store.schedules import Schedule, add_schedule
 
+    if (if_unapproved == "wait") != (wait_minutes is not None):
+        raise click.UsageError("--wait-minutes goes with --if-unapproved wait, and it needs it")
     s = Schedule(
         name=name,
         list_name=list_name,
@@ -125,6 +144,8 @@ def schedule_add(
         timezone=tz or config.site.timezone,
         draft_at=draft_at,
         approval=approval,
+        if_unapproved=if_unapproved,
+        unapproved_wait=wait_minutes,
         if_nothing_new=if_nothing_new,
         min_stories=min_stories,
         backend=backend,
@@ -170,7 +191,15 @@ def schedule_list(config: Config, now):
             styled(
                 (s.name, "bold"),
                 f'  list {s.list_name}, cron "{s.cron}" {s.timezone}, '
-                f"approval {s.approval}, if nothing new {s.if_nothing_new} (min "
+                f"approval {s.approval}"
+                + (
+                    f" (if unapproved: {s.if_unapproved}"
+                    + (f" {s.unapproved_wait} min" if s.unapproved_wait else "")
+                    + ")"
+                    if s.approval == "required"
+                    else ""
+                )
+                + f", if nothing new {s.if_nothing_new} (min "
                 f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"
                 + (", in each reader's local time" if s.local_time else "")
                 + (f", deadline {s.deadline}" if s.deadline else ""),

@@ -185,6 +185,8 @@ class Config:
     web: WebConfig = WebConfig()
     # Editors of the web app: name -> password hash (``digest editor-password`` prints one).
     editors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    # [editor_emails] name = "address": who is mailed when a draft waits for approval.
+    editor_emails: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def list_config(self, name: str) -> ListConfig:
         """The configured list, or a plain one titled by its name (lists can live in the DB only)."""

@@ -156,6 +156,19 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
                 path=path,
                 key=f"editors.{name}",
             )
+    editor_emails = top.get("editor_emails", dict, {})
+    for name, value in editor_emails.items():
+        problem = (
+            "must be an email address"
+            if not isinstance(value, str) or "@" not in value
+            else address_problem(value)
+        )
+        if problem:
+            raise ConfigError(
+                problem if problem.startswith("must") else f"{value!r} {problem}",
+                path=path,
+                key=f"editor_emails.{name}",
+            )
     top.finish()
 
     return Config(
@@ -175,6 +188,7 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         delivery=delivery,
         web=web,
         editors=MappingProxyType(dict(editors)),
+        editor_emails=MappingProxyType(dict(editor_emails)),
     )
 
 

@@ -12,7 +12,8 @@ flight, records it, and leaves the edition paused and resumable; it also cuts sh
 Every row's state is exact after each answer: each half of a split batch is recorded as its
 answer comes, a batch handed over whose answer was lost is 'unknown' (never retried blindly),
 and rows never handed over go back to pending whenever the loop stops early. Between batches
-the loop reads the edition's status, so `digest cancel` stops it after the batch in flight.
+the loop reads the edition's status, so `digest cancel` stops it after the batch in flight, and
+a pause request (`digest pause`, the web app) leaves it paused after that batch.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from digest.errors import (
 from digest.store import ledger, workers
 from digest.store.editions import StoredEdition, edition_status, new_owner
 from digest.store.outage import DatabaseOutage, Retry
+from digest.store.sendactions import clear_pause, stop_request
 from digest.tokens import TokenSigner
 
 log = logging.getLogger("digest.delivery")
@@ -216,6 +218,8 @@ class Sender:
     def _leave(self, status: str, why: str | None) -> None:
         edition_id, r = self.stored.id, self.report
         last = self.retry(workers.leave, self.db, edition_id, self.owner, status=status, reason=why)
+        if last:  # a pause request is answered once every sender has stopped
+            self.retry(clear_pause, self.db, edition_id)
         if (
             not last
             and status == "paused"
@@ -253,8 +257,11 @@ class Sender:
         for attempt in range(1, self.delivery.max_retries + 2):
             after, claimed_any = 0, False
             while not self.stop.is_set():
-                if self.retry(edition_status, self.db, self.stored.id) == "cancelled":
+                asked = self.retry(stop_request, self.db, self.stored.id)
+                if asked == "cancelled":
                     raise Cancelled
+                if asked:  # a pause from the web app, the API or `digest pause`
+                    raise Pause(asked)
                 batch = self.retry(
                     ledger.claim_batch,
                     self.db,

@@ -14,8 +14,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from digest.models import Story
+from digest.models import Story, story_to_dict
 
 MIN_SHARED = 3
 STOPWORDS = frozenset(
@@ -29,9 +30,21 @@ class Merge:
     kept: str
     dropped: str
     score: float
+    # What an editor needs to undo the merge (digest.edition.edits): the dropped story as its
+    # source gave it, and the kept story's own link and time before it took the other's.
+    dropped_story: Story | None = None
+    kept_url: str | None = None
+    kept_published_at: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {"kept": self.kept, "dropped": self.dropped, "score": self.score}
+        out: dict[str, object] = {"kept": self.kept, "dropped": self.dropped, "score": self.score}
+        if self.dropped_story is not None:
+            out["story"] = story_to_dict(self.dropped_story)
+            out["kept_url"] = self.kept_url
+            out["kept_published_at"] = (
+                self.kept_published_at.isoformat() if self.kept_published_at else None
+            )
+        return out
 
 
 def tokens(title: str) -> frozenset[str]:
@@ -82,6 +95,9 @@ def merge_similar(stories: Sequence[Story], threshold: float) -> tuple[list[Stor
                 kept=winner.title,
                 dropped=loser.title,
                 score=round(similarity(winner.title, loser.title), 3),
+                dropped_story=loser,
+                kept_url=winner.url,
+                kept_published_at=winner.published_at,
             )
         )
     return kept, merges

@@ -6,8 +6,9 @@ tokens when rendering once per edition, or real values for a one-off render.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,15 @@ from digest.render.colors import lighten
 from digest.render.days import group_by_day
 from digest.render.lede import lede
 from digest.render.strings import strings
+from digest.render.typography import for_locale
 from digest.zones import zone
 
+# Georgia and most Latin fonts have no Arabic letters; these do, on Windows (Tahoma, Segoe UI,
+# Arial), Apple (Geeza Pro) and Android (Noto). They come first in a right-to-left edition.
+ARABIC_FONTS = "Tahoma, 'Segoe UI', 'Geeza Pro', 'Noto Naskh Arabic', 'Noto Sans Arabic', Arial"
+# Small headings are spaced capitals in Latin scripts; in Arabic, letter-spacing breaks the
+# joins between letters, and there are no capitals.
+HEADING_CAPS = {"ltr": "letter-spacing: 1px; text-transform: uppercase;", "rtl": ""}
 CONTENT_WIDTH = 550  # 600 px body minus 25 px padding on each side
 LOGO_WIDTH = 180
 _BLOCKS = (
@@ -94,18 +102,22 @@ def _image(story: Story) -> dict | None:
     }
 
 
-def _featured(story: Story, count: int, site_url: str) -> dict:
-    paragraphs = lede(story.paragraphs, count)
+def _featured(story: Story, count: int, site_url: str, fix: Callable[[str], str]) -> dict:
+    paragraphs = [fix(p) for p in lede(story.paragraphs, count)]
     has_text = any(p.strip() for p in story.paragraphs)
     summary = story.summary_html if count > 0 and not has_text and story.summary_html else None
+    image = _image(story)
+    if image:
+        image["alt"] = fix(image["alt"])
     return {
-        "title": story.title,
+        "title": fix(story.title),
         "url": story.url or None,
         "cta_url": story.url or site_url,  # "Read more" always leads somewhere
-        "image": _image(story),
+        "image": image,
         "paragraphs": paragraphs,
-        "summary_html": summary,
-        "text_paragraphs": paragraphs or (summary_text(summary) if summary else []),
+        "summary_html": summary,  # markup: the typography works on plain text only
+        "text_paragraphs": paragraphs
+        or [fix(p) for p in (summary_text(summary) if summary else [])],
     }
 
 
@@ -114,9 +126,9 @@ def _featured(story: Story, count: int, site_url: str) -> dict:
 PREHEADER_FILLER = "&#847;&zwnj;&nbsp;" * 60
 
 
-def _ticker_item(story: Story, tz: ZoneInfo, locale: str) -> dict:
+def _ticker_item(story: Story, tz: ZoneInfo, locale: str, fix: Callable[[str], str]) -> dict:
     time = short_time(_local(story.published_at, tz), locale) if story.published_at else ""
-    return {"time": time, "title": story.title, "url": story.url or None}
+    return {"time": time, "title": fix(story.title), "url": story.url or None}
 
 
 def build_context(
@@ -125,14 +137,17 @@ def build_context(
     locale = edition.locale or config.site.locale
     tz = zone(edition.timezone or config.site.timezone)
     dir_ = direction(locale)
-    ui = strings(locale)
+    fix = for_locale(locale)  # French spacing; every text below goes through it
+    ui = {key: fix(value) for key, value in strings(locale).items()}
     start, end = ("right", "left") if dir_ == "rtl" else ("left", "right")
     theme = config.theme
+    if dir_ == "rtl":  # the templates name theme.font_family everywhere text is
+        theme = dataclasses.replace(theme, font_family=f"{ARABIC_FONTS}, {theme.font_family}")
     preheader = edition.preheader.strip() or next(
         (s.title for s in (*edition.featured, *edition.ticker)), ""
     )
     groups = [
-        (label, [_ticker_item(s, tz, locale) for s in items])
+        (label, [_ticker_item(s, tz, locale, fix) for s in items])
         for label, items in group_by_day(edition.ticker, edition.reference_time, tz, ui, locale)
     ]
     return {
@@ -144,6 +159,7 @@ def build_context(
         "s": ui,
         "sep": ui["sep"],
         "theme": theme,
+        "heading_caps": Markup(HEADING_CAPS[dir_]),
         "site": {
             "name": config.site.name,
             "url": config.site.url,
@@ -151,13 +167,13 @@ def build_context(
             "logo_width": getattr(theme, "logo_width", None) or LOGO_WIDTH,
             "logo_height": getattr(theme, "logo_height", None),
         },
-        "subject": edition.subject,
-        "preheader": preheader,
+        "subject": fix(edition.subject),
+        "preheader": fix(preheader),
         "date": long_date(_local(edition.reference_time, tz), locale),
-        "list_title": list_title,
-        "note": _paragraphs(edition.note),
+        "list_title": fix(list_title),
+        "note": [fix(p) for p in _paragraphs(edition.note)],
         "featured": [
-            _featured(s, config.edition.featured_paragraphs, config.site.url)
+            _featured(s, config.edition.featured_paragraphs, config.site.url, fix)
             for s in edition.featured
         ],
         "ticker": [item for _, items in groups for item in items],
@@ -165,8 +181,8 @@ def build_context(
         "archive_url": f"{config.site.public_url}/archive/{edition.id}",
         "preheader_filler": Markup(PREHEADER_FILLER),
         "dark": {"primary": lighten(theme.primary_color), "link": lighten(theme.link_color)},
-        "why": ui["why"].format(list=list_title),
-        "visit_site": ui["visit_site"].format(site=config.site.name),
+        "why": fix(ui["why"].format(list=list_title)),
+        "visit_site": fix(ui["visit_site"].format(site=config.site.name)),
         "postal_address": " ".join(config.site.postal_address.split()),
         "slot": dict(slot),
     }

@@ -135,6 +135,15 @@ def _compile_html(mjml_source: str, fonts: Mapping[str, str], *, rtl: bool = Fal
     return out
 
 
+def render_mjml(
+    edition: Edition, config: Config, *, list_title: str, slot: Mapping[str, str]
+) -> str:
+    """The MJML document the email is compiled from (the templates' output, before mjml2html);
+    also what the official MJML compiler validates in the tests."""
+    context = build_context(edition, config, list_title, slot)
+    return _render_template(config, HTML_TEMPLATE, context)
+
+
 def _render_parts(
     edition: Edition,
     config: Config,
@@ -142,9 +151,9 @@ def _render_parts(
     html_slot: Mapping[str, str],
     text_slot: Mapping[str, str],
 ) -> tuple[str, str]:
-    context = build_context(edition, config, list_title, html_slot)
-    mjml_source = _render_template(config, HTML_TEMPLATE, context)
-    html = _compile_html(mjml_source, config.theme.fonts, rtl=context["dir"] == "rtl")
+    mjml_source = render_mjml(edition, config, list_title=list_title, slot=html_slot)
+    rtl = direction(edition.locale or config.site.locale) == "rtl"
+    html = _compile_html(mjml_source, config.theme.fonts, rtl=rtl)
     text = _render_template(
         config, TEXT_TEMPLATE, build_context(edition, config, list_title, text_slot)
     )

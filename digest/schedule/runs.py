@@ -12,7 +12,9 @@ Rules (operators rely on them; the README repeats them):
     that went out, or fewer than ``min_stories`` new ones -> skipped with the reason
     (``if_nothing_new = skip``, the default). With ``send``, ``min_stories`` counts all stories.
     An edition is never empty: a build with no story fails instead (and health says so).
-  * approval required and not approved -> NOT sent. Logged at WARNING, the reason written on the
+  * approval required and not approved -> the schedule's ``if_unapproved`` rule
+    (digest/schedule/approval.py): ``send`` sends it unapproved, recorded as such; ``wait``
+    waits up to N minutes for an approval; ``skip`` (the default) and a wait in vain: NOT sent. Logged at WARNING, the reason written on the
     edition, and ``digest health`` fails for the list until it is resolved. Nobody approves: the
     edition stays unsent; an editor may still approve it and ``digest schedule run NAME`` sends it
     late the same day; the next day's edition is built independently, and the unsent one's
@@ -35,6 +37,7 @@ from digest.edition.build import edition_for_send, reference_time
 from digest.edition.collect import story_keys
 from digest.errors import ConfigError, DigestError
 from digest.models import edition_from_dict
+from digest.schedule.approval import notify_editors, settle_unapproved
 from digest.schedule.localtime import local_moment
 from digest.schedule.triggers import zone
 from digest.store.editions import (
@@ -66,8 +69,17 @@ class RunResult:
     counts: dict | None = None
 
 
-def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResult:
-    """Build and store the day's edition (needing approval per the schedule); idempotent."""
+def run_draft(
+    config: Config,
+    db,
+    schedule: Schedule,
+    now: datetime,
+    *,
+    out_dir: Path | None = None,
+    backend=None,
+) -> RunResult:
+    """Build and store the day's edition (needing approval per the schedule); idempotent.
+    A draft that waits is mailed to the editors (through ``backend``, else the schedule's)."""
     ctx = {"event": "draft", "list": schedule.list_name, "schedule": schedule.name}
     if schedule.local_time:  # the readers' day, built once at the earliest zone's draft time
         moment = local_moment(config, db, schedule, now, draft=True)
@@ -90,6 +102,15 @@ def run_draft(config: Config, db, schedule: Schedule, now: datetime) -> RunResul
         "; waiting for an editor's approval" if waiting else "",
         extra={**ctx, "edition": stored.id, "counts": {"stories": total, "new": new}},
     )
+    if waiting:
+
+        def make():
+            from digest.delivery import make_backend
+
+            where = out_dir or config.state_dir / "outbox"
+            return backend or make_backend(schedule.backend, config, out_dir=where)
+
+        notify_editors(config, db, schedule, stored, make)
     return RunResult("drafted", edition_id=stored.id, counts={"stories": total, "new": new})
 
 
@@ -165,6 +186,12 @@ def _send(
             )
             return RunResult("skipped", reason, stored.id, counts)
 
+    if (
+        stored.needs_approval
+        and stored.approved_at is None
+        and settle_unapproved(db, schedule, stored.id, stop=stop)
+    ):
+        stored = get_edition(db, stored.id) or stored  # approved meanwhile, or sent unapproved
     if stored.needs_approval and stored.approved_at is None:
         reason = (
             f"not sent: waiting for an editor's approval at the send time "

@@ -167,7 +167,7 @@ def run_job(kind: str, name: str) -> None:
         return
     now = datetime.now(UTC)
     if kind == "draft":
-        run_draft(rt.config, rt.db, schedule, now)
+        run_draft(rt.config, rt.db, schedule, now, out_dir=rt.out_dir)
     elif kind == "resume":
         run_resume(
             rt.config, rt.db, schedule, now, out_dir=rt.out_dir, signer=rt.signer, stop=rt.stop

@@ -49,6 +49,8 @@ class Schedule:
     paused: bool = False
     local_time: bool = False  # the cron's time in each reader's zone (else the site's)
     deadline: str | None = None  # HH:MM, in the same local time as the send
+    if_unapproved: str = "skip"  # skip | send | wait (unapproved_wait minutes, then skip)
+    unapproved_wait: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
     last_run_at: datetime | None = None
@@ -70,6 +72,8 @@ _SETTINGS = (
     "paused",
     "local_time",
     "deadline",
+    "if_unapproved",
+    "unapproved_wait",
 )
 
 

@@ -206,6 +206,11 @@ editions = Table(
     Column("deadline_at", UtcDateTime, nullable=True),
     Column("send_rate", Float, nullable=True),
     Column("deadline_missed", Text, nullable=True),
+    # A pause asked for (web app, API, `digest pause`) while a sender runs: the loop reads it
+    # between batches, like a cancel, and stops after the batch in flight; cleared when the
+    # last sender leaves.
+    Column("pause_requested_at", UtcDateTime, nullable=True),
+    Column("pause_requested_by", String(200), nullable=True),
     CheckConstraint(
         "status IN ('ready', 'sending', 'paused', 'sent', 'skipped', 'cancelled')", name="status"
     ),
@@ -284,6 +289,10 @@ schedules = Table(
     # deadline: HH:MM by which each send should be done, in the same local time.
     Column("local_time", Boolean, nullable=False, default=False),
     Column("deadline", String(5), nullable=True),
+    # A draft nobody approved by the send time: skip (the default), send it unapproved
+    # (recorded in send_actions), or wait ``unapproved_wait`` minutes for an approval, then skip.
+    Column("if_unapproved", String(10), nullable=False, default="skip"),
+    Column("unapproved_wait", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
     Column("updated_at", UtcDateTime, nullable=False, default=utcnow),
     # The last send-time run, whatever came of it: what `digest health` reads when no edition
@@ -294,6 +303,7 @@ schedules = Table(
     Column("last_edition_id", String(150), nullable=True),
     CheckConstraint("approval IN ('auto', 'required')", name="approval"),
     CheckConstraint("if_nothing_new IN ('skip', 'send')", name="if_nothing_new"),
+    CheckConstraint("if_unapproved IN ('skip', 'send', 'wait')", name="if_unapproved"),
 )
 
 scheduler_lease = Table(
@@ -353,4 +363,39 @@ signup_confirmations = Table(
     # the address: nobody is recorded for having been typed into a form.
     Column("address_key", String(64), primary_key=True),
     Column("sent_at", UtcDateTime, nullable=False, index=True),
+)
+
+
+# -- send control and the JSON API (digest/delivery/control.py, digest/store/api_tokens.py) -------
+
+send_actions = Table(
+    "send_actions",
+    metadata,
+    # The audit of what people (and schedules) did to a send: start, pause, resume, cancel,
+    # retry-failed, resend-unknown, send-unapproved, approval-requested. ``actor`` is an
+    # editor's name, ``token:NAME`` for the API, ``cli:USER`` or ``schedule:NAME``.
+    Column("id", Integer, primary_key=True),
+    Column("edition_id", String(150), nullable=False),  # kept after the edition is gone
+    Column("action", String(30), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", UtcDateTime, nullable=False, default=utcnow),
+    Column("detail", Text, nullable=True),
+    Index("ix_send_actions_edition_id", "edition_id", "id"),
+)
+
+API_SCOPES = ("read", "write")
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    # Bearer tokens of the JSON API. The token is shown once when made; only its SHA-256 is
+    # kept (32 random bytes need no slow hash), so a copy of the database grants nothing.
+    Column("name", String(100), primary_key=True),
+    Column("scope", String(10), nullable=False),  # read: GETs; write: GETs and POSTs
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    CheckConstraint("scope IN ('read', 'write')", name="scope"),
 )

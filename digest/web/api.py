@@ -1,7 +1,8 @@
-"""The JSON API (editors' session required) and its OpenAPI description.
+"""The JSON API's reading side and its OpenAPI description (the writing side and send control:
+digest/web/apicontrol.py, described here too).
 
-Small on purpose: what a dashboard or a script needs to watch editions. Writing stays in the
-pages, where every change goes through a CSRF-checked form.
+A caller is an editor's session or a bearer token (digest/web/apiauth.py); a read token may
+GET, a write token may also POST.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from digest.models import edition_to_dict
 from digest.store.editions import get_edition, list_editions
 from digest.store.events import edition_counts
 from digest.web import drafts
+from digest.web.apiauth import api_caller
+from digest.web.openapi_control import control_paths
 from digest.web.pages import state
-from digest.web.session import require_editor
 
 
 def _iso(value):
@@ -38,12 +40,12 @@ def _summary(row: dict) -> dict:
 
 
 async def editions(request: Request):
-    require_editor(request)
+    api_caller(request)
     return JSONResponse([_summary(r) for r in list_editions(state(request).db, limit=200)])
 
 
 async def edition(request: Request):
-    require_editor(request)
+    api_caller(request)
     web = state(request)
     stored = get_edition(web.db, request.path_params["edition_id"])
     if stored is None:
@@ -83,18 +85,31 @@ def openapi(request: Request):
         }
         | {"needs_approval": {"type": "boolean"}},
     }
-    refused = {"description": "Not logged in", "content": {"application/json": {"schema": error}}}
+    refused = {
+        "description": "Not logged in, or a read token on a write endpoint",
+        "content": {"application/json": {"schema": error}},
+    }
     return JSONResponse(
         {
             "openapi": "3.1.0",
             "info": {
                 "title": "digest",
                 "version": "1",
-                "description": "Editions and their checks. Log in at /login first: the API "
-                "uses the editors' session cookie.",
+                "description": "Editions, their checks and send control. Send an API token "
+                "('digest api-token create') as 'Authorization: Bearer TOKEN' (read scope: GET; "
+                "write scope: also POST), or use an editor's session cookie (log in at /login; "
+                "a POST then needs the X-CSRF-Token header from GET /api/csrf).",
             },
             "servers": [{"url": base or "/"}],
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": "digest_session"},
+                }
+            },
+            "security": [{"bearer": []}, {"session": []}],
             "paths": {
+                **control_paths(error),
                 "/api/editions": {
                     "get": {
                         "summary": "Drafts and past editions, newest first",

@@ -10,10 +10,12 @@ JSON for the API and the webhook.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -21,10 +23,11 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
 
 from digest.config import Config
+from digest.delivery.control import SendControl
 from digest.errors import DigestError
 from digest.store.db import Database, open_database
 from digest.tokens import TokenSigner, load_secret_key
-from digest.web import api, editors, hooks, login, ops, subscribers
+from digest.web import api, apicontrol, editors, hooks, login, ops, subscribers
 from digest.web.bodylimit import BodyLimit
 from digest.web.clientaddr import ClientAddress
 from digest.web.logredact import RememberTokens, install_log_redaction
@@ -38,16 +41,29 @@ def _default_backend(config: Config):
     return lambda: make_backend(config.web.backend, config, out_dir=out)
 
 
-def create_app(config: Config, *, db: Database | None = None, make_backend=None) -> Starlette:
+def _send_backends(config: Config):
+    from digest.delivery import make_backend
+
+    out = config.web.outbox_dir or config.state_dir / "outbox"
+    return lambda name: make_backend(name, config, out_dir=out)
+
+
+def create_app(
+    config: Config, *, db: Database | None = None, make_backend=None, make_send_backend=None
+) -> Starlette:
     install_log_redaction()
     secret = load_secret_key(config.secret_key, config.state_dir).value
+    database = db or open_database(config.database_url)
+    signer = TokenSigner(secret)
     web = WebState(
         config=config,
-        db=db or open_database(config.database_url),
+        db=database,
         secret=secret,
-        signer=TokenSigner(secret),
+        signer=signer,
         base=base_path(config.site.public_url),
         make_backend=make_backend or _default_backend(config),
+        sends=SendControl(config, database, signer=signer),
+        make_send_backend=make_send_backend or _send_backends(config),
     )
     routes: list[BaseRoute] = [
         *login.routes,
@@ -55,6 +71,7 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
         *subscribers.routes,
         *hooks.routes,
         *api.routes,
+        *apicontrol.routes,
         *ops.routes,
     ]
     top: list[BaseRoute] = [Mount(web.base, routes=routes)] if web.base else routes
@@ -64,6 +81,7 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
     session_key = hmac.new(secret.encode(), b"digest.session", hashlib.sha256).hexdigest()
     app = Starlette(
         routes=top,
+        lifespan=_stops_sends(web),
         middleware=[
             Middleware(RememberTokens),
             Middleware(SecurityHeaders),
@@ -90,6 +108,17 @@ def create_app(config: Config, *, db: Database | None = None, make_backend=None)
     app.state.web = web
     app.state.templates = templates()
     return app
+
+
+def _stops_sends(web: WebState):
+    """A send the app started stops after its batch in flight, resumable, when the app stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(web.sends.shutdown)
+
+    return lifespan
 
 
 class SecurityHeaders:

@@ -50,6 +50,11 @@ async def edition(request: Request):
     base = drafts.base_edition(stored)
     current = {edit_ops.story_key(s) for s in (*stored.edition.ticker, *stored.edition.featured)}
     dropped = [s for s in (*base.featured, *base.ticker) if edit_ops.story_key(s) not in current]
+    unmerged = set(drafts.current_edits(stored).get("unmerged", []))
+    merges = [
+        {**m, "undone": m.get("dropped") in unmerged, "undoable": edit_ops.undoable(m)}
+        for m in base.merged
+    ]
     return page(
         request,
         "edition.html",
@@ -59,6 +64,7 @@ async def edition(request: Request):
             "checks": drafts.checks(web.config, stored, translator(request)),
             "edits": drafts.current_edits(stored),
             "dropped": dropped,
+            "merges": merges,
             "key": edit_ops.story_key,
             "counts": edition_counts(web.db, stored.id),
             "editable": stored.status == "ready",
@@ -89,7 +95,7 @@ def _back(request: Request, stored: StoredEdition, message: str | None = None):
 
 
 async def stories(request: Request):
-    """Pin, unpin, drop, restore, move up or down one story."""
+    """Pin, unpin, drop, restore, move up or down one story; undo a merge or make it again."""
     require_editor(request)
     form = await form_with_csrf(request)
     web, stored = state(request), _stored(request)
@@ -106,6 +112,12 @@ async def stories(request: Request):
         pinned = [k for k in pinned if k != key]
     elif action == "restore":
         dropped = [k for k in dropped if k != key]
+    elif action in ("unmerge", "merge"):  # key: the merge's dropped title (keep both / again)
+        merges = drafts.base_edition(stored).merged
+        if not any(m.get("dropped") == key and edit_ops.undoable(m) for m in merges):
+            raise HTTPException(400, N_("This edition has no such merge to undo."))
+        unmerged = [k for k in edits.get("unmerged", []) if k != key]
+        edits["unmerged"] = unmerged + [key] if action == "unmerge" else unmerged
     elif action in ("up", "down"):
         section = (
             "featured"

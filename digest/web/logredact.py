@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 
 PATTERN = re.compile(r"/(u|p|confirm)/[^/?#\s\"'<>]+")
+API_TOKEN = re.compile(r"dgt_[A-Za-z0-9_-]{8,}")  # a JSON API bearer token (digest api-token)
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "digest", "digest.web")
 MIN_TOKEN = 8  # shorter path segments are not tokens; replacing them would garble the line
 
@@ -29,6 +30,7 @@ _tokens: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
 
 def redact(text: str) -> str:
     text = PATTERN.sub(r"/\1/[token]", text)
+    text = API_TOKEN.sub("dgt_[token]", text)
     for token in _tokens.get():
         text = text.replace(token, "[token]")
     return text

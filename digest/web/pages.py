@@ -42,6 +42,10 @@ class WebState:
     signer: TokenSigner  # the unsubscribe/preferences tokens of the emails
     base: str  # the path prefix, e.g. "/digest" ("" at the root)
     make_backend: Any  # () -> a delivery Backend, for test sends and confirmations
+    # Send control (digest/delivery/control.py): the sends this app started, and the backend
+    # a send uses, by name (outbox, smtp, sendgrid).
+    sends: Any = None
+    make_send_backend: Any = None
     login_limit: LoginLimit = field(default_factory=LoginLimit)
     signup_limit: RateLimit = field(default_factory=lambda: RateLimit(5, 3600))
 
@@ -132,7 +136,9 @@ async def error_response(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         status, detail = 500, N_("Something went wrong on our side; it has been logged.")
     if wants_json(request) or request.app.state.web is None:
-        return JSONResponse({"error": detail}, status_code=status)
+        # An HTTPException's headers (a 401's WWW-Authenticate) go with the answer.
+        extra = exc.headers if isinstance(exc, HTTPException) else None
+        return JSONResponse({"error": detail}, status_code=status, headers=extra)
     # Messages raised with a msgid (N_) are translated here, in the page's language; any
     # other detail is shown as it is.
     detail = translator(request).gettext(detail) if isinstance(detail, str) else detail

@@ -84,7 +84,15 @@ def test_merges_are_listed_in_edition_json():
     e = make_edition(config, [one, two], list_name="matinale", reference_time=REF)
     assert [s.title for s in e.ticker] == [PAIRS["merge"][1][0]]
     data = edition_to_dict(e)
-    assert data["merged"] == [
-        {"kept": PAIRS["merge"][1][0], "dropped": PAIRS["merge"][1][1], "score": 1.0}
-    ]
+    [merge] = data["merged"]
+    assert {k: merge[k] for k in ("kept", "dropped", "score")} == {
+        "kept": PAIRS["merge"][1][0],
+        "dropped": PAIRS["merge"][1][1],
+        "score": 1.0,
+    }
+    # What undoing the merge needs: the dropped story whole, the kept one's own link and time.
+    assert merge["story"]["title"] == PAIRS["merge"][1][1]
+    assert merge["story"]["source"] == "rss" and merge["story"]["role"] == "ticker"
+    assert merge["story"]["published_at"] == REF.isoformat()
+    assert merge["kept_url"] is None and merge["kept_published_at"] == REF.isoformat()
     assert edition_from_dict(json.loads(json.dumps(data))).merged == tuple(data["merged"])

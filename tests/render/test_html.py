@@ -87,7 +87,7 @@ def test_footer_has_postal_address_why_and_links(config, edition):
     r = render_edition(edition, config, list_title="La matinale")
     root = doc(r.html)
     assert ADDRESS in root.text_content()
-    assert "Vous recevez cette lettre car vous êtes inscrit à « La matinale »." in r.html
+    assert "Vous recevez cette lettre car vous êtes inscrit à «\u00a0La matinale\u00a0»." in r.html
     links = {a.text_content(): a.get("href") for a in root.iter("a")}
     assert links["Se désabonner"] == r.tokens["html"]["unsubscribe_url"]
     assert links["Gérer mes préférences"] == r.tokens["html"]["preferences_url"]
@@ -179,9 +179,9 @@ def test_featured_story_is_a_lede_by_default():
     root = doc(r.html)
     [lede] = by_class(root, "dg-story")[0].findall("p")
     # about 300 characters, cut at a word end, with an ellipsis
-    assert lede.text_content().startswith("Paragraphe 0 : texte")
+    assert lede.text_content().startswith("Paragraphe 0\u00a0: texte")  # French spacing
     assert lede.text_content().endswith(" texte…") and 280 < len(lede.text_content()) <= 301
-    assert "Paragraphe 1 :" not in r.html and "Paragraphe 1 :" not in r.text
+    assert "Paragraphe 1\u00a0:" not in r.html and "Paragraphe 1\u00a0:" not in r.text
     headline_only = render(
         "fr",
         config=make_config("fr", featured_paragraphs=0),
@@ -201,7 +201,7 @@ def test_featured_paragraphs_setting_keeps_more():
     root = doc(r.html)
     assert len(by_class(root, "dg-story")[0].findall("p")) == 25
     for i in range(25):
-        assert f"Paragraphe {i} :" in r.text
+        assert f"Paragraphe {i}\u00a0:" in r.text
 
 
 def test_featured_title_link_read_more_and_unlinked_story():

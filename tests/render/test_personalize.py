@@ -64,7 +64,7 @@ def test_fill_replaces_every_token_and_escapes_for_html_only(rendered):
     assert 'Bonjour <Amina & "co">,' not in html
     assert 'Bonjour <Amina & "co">,' in text
     assert 'href="https://www.example.ma/digest/u/Zx9_kQ?list=matinale&amp;v=1"' in html
-    assert "Se désabonner : https://www.example.ma/digest/u/Zx9_kQ?list=matinale&v=1" in text
+    assert "Se désabonner\u00a0: https://www.example.ma/digest/u/Zx9_kQ?list=matinale&v=1" in text
     root = lxml.html.document_fromstring(html)
     assert root.find_class("dg-greeting")[0].text_content() == 'Bonjour <Amina & "co">,'
 

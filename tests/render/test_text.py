@@ -14,7 +14,9 @@ def test_text_part_has_every_section(config):
     lines = text.splitlines()
     assert lines[0] == "L'Écho de Casablanca — La matinale"
     assert lines[1] == "mardi 1 juillet 2025"
-    assert lines[2] == "Voir en ligne : https://www.example.ma/digest/archive/2025-07-01-matinale"
+    assert (
+        lines[2] == "Voir en ligne\u00a0: https://www.example.ma/digest/archive/2025-07-01-matinale"
+    )
     assert lines[4] == tok["greeting"]
     assert "Le mot de la rédaction\nBonne lecture." in text
     assert "À LA UNE\n========" in text
@@ -22,7 +24,7 @@ def test_text_part_has_every_section(config):
     first, *rest = featured_story().paragraphs
     assert first in text  # the lede: featured_paragraphs = 1
     assert not [p for p in rest if p in text]
-    assert "Lire la suite : https://www.example.ma/une/port" in text
+    assert "Lire la suite\u00a0: https://www.example.ma/une/port" in text
     assert "EN BREF\n=======" in text
     assert (
         "06:59  Dépêche numéro 0 sur l'actualité du jour\n"
@@ -30,9 +32,9 @@ def test_text_part_has_every_section(config):
     ) in text
     assert "06:48  Dépêche numéro 1" in text
     assert "\n-- \n" in text
-    assert "Vous recevez cette lettre car vous êtes inscrit à « La matinale »." in text
-    assert f"Se désabonner : {tok['unsubscribe_url']}" in text
-    assert f"Gérer mes préférences : {tok['preferences_url']}" in text
+    assert "Vous recevez cette lettre car vous êtes inscrit à «\u00a0La matinale\u00a0»." in text
+    assert f"Se désabonner\u00a0: {tok['unsubscribe_url']}" in text
+    assert f"Gérer mes préférences\u00a0: {tok['preferences_url']}" in text
     assert ADDRESS in text
     assert "<" not in text.replace("<b>", "")  # no markup was stripped into it
     assert text.endswith("\n") and not text.endswith("\n\n")

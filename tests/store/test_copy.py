@@ -9,10 +9,12 @@ from sqlalchemy import select
 
 from digest.errors import StoreError
 from digest.store import schema as t
+from digest.store.api_tokens import create_token
 from digest.store.backup import backup_sqlite
 from digest.store.copy import copy_database
 from digest.store.db import open_database
 from digest.store.revision import schema_revision, upgrade_schema
+from digest.store.sendactions import record_action
 from digest.store.signups import claim_confirmation
 from digest.store.subscribers import ensure_list
 from digest.store.suppressions import suppress
@@ -57,6 +59,9 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
                     finished_at=now,
                 )
             )
+        # Send control's audit and an API token (0007).
+        record_action(db, edition, "pause", actor="amina", detail="from the web app")
+        create_token(db, "dashboard", "read", by="amina")
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

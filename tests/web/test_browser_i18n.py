@@ -31,7 +31,7 @@ WORDS = {
         "email": "Suivez ce lien pour confirmer",
         "confirm": "Confirmer",
         "subscribed": "Inscription confirmée",
-        "unsubscribe": "Se désabonner de La matinale\u202f?",
+        "unsubscribe": "Se désabonner de La matinale\u00a0?",
         "preferences": "Vos abonnements",
         "archive": "Archives",
     },

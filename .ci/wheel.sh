@@ -45,6 +45,17 @@ where="$(python -c 'import digest; print(digest.__file__)')"
 digest --version | grep -E '^digest [0-9][^ ]* \(tzdata [0-9]+\.[0-9]+, IANA [0-9]{4}[a-z]+, Python [0-9.]+\)$' \
     || fail "digest --version"
 
+python - <<'PY' || fail "the compiled translations"
+from importlib.resources import files
+
+from digest.i18n import translations
+
+for lang in ("fr", "ar"):
+    mo = files("digest") / "locales" / lang / "LC_MESSAGES" / "digest.mo"
+    assert mo.is_file(), f"the wheel lacks {lang}'s compiled catalog"
+assert translations("fr").gettext("Unsubscribe") == "Se désabonner"
+PY
+
 digest init site
 cd site
 for f in digest.toml templates/email.mjml.j2 templates/email.txt.j2 samples/homepage-fr.txt \

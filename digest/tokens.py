@@ -18,6 +18,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, Signer
 
 from digest.errors import DigestError
+from digest.i18n import N_
 from digest.private_files import FILE_MODE, make_private_dir
 
 KEY_FILE = ".secret-key"
@@ -95,4 +96,6 @@ class TokenSigner:
             sid, list_name = payload.split(".", 1)
             return int(sid, 16), list_name
         except (BadSignature, ValueError, UnicodeError):
-            raise BadToken("this link is not valid (it may have been cut or altered)") from None
+            raise BadToken(
+                N_("This link is not valid (it may have been cut or altered).")
+            ) from None

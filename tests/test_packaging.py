@@ -265,6 +265,9 @@ def test_the_wheel_works_outside_the_checkout(tmp_path):
     wanted |= {f"digest/_data/templates/{n}" for n in files_under(ROOT / "templates")}
     wanted |= {f"digest/_data/{n}" for n in STARTER_FILES}
     assert wanted <= shipped, sorted(wanted - shipped)
+    # The catalogs compiled by the build (a checkout holds only the .po files).
+    for lang in ("fr", "ar", "en"):
+        assert f"digest/locales/{lang}/LC_MESSAGES/digest.mo" in shipped, lang
 
     work = tmp_path / "work"
     work.mkdir()
@@ -276,6 +279,14 @@ def test_the_wheel_works_outside_the_checkout(tmp_path):
         env=env,
     ).stdout
     assert where.startswith(str(venv)), where
+    # The installed package reads its compiled catalogs.
+    check = (
+        "from digest.i18n import LOCALES_DIR, translations; "
+        "print((LOCALES_DIR / 'ar/LC_MESSAGES/digest.mo').is_file(), "
+        "translations('ar').gettext('Unsubscribe'))"
+    )
+    translated = run([str(venv / "bin" / "python"), "-c", check], cwd=work, env=env).stdout
+    assert translated.strip() == "True إلغاء الاشتراك", translated
     assert run([bin_digest, "--version"], cwd=work, env=env).stdout.startswith(
         f"digest {PYPROJECT_VERSION} (tzdata "
     )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from digest.config import Config
 from digest.delivery.base import Recipient
 from digest.errors import DigestError
+from digest.locale import direction
 from digest.models import Edition, Rendered, Subscriber
 
 
@@ -34,9 +35,14 @@ def send_notice(
     text = "\n\n".join([*lines, link]) + "\n"
     body = "".join(f"<p>{_html.escape(line)}</p>" for line in lines)
     html = (
-        f'<!doctype html><html lang="{locale}"><meta charset="utf-8"><body>{body}'
-        f'<p><a href="{_html.escape(link)}">{_html.escape(link)}</a></p>'
-        f"<p>{_html.escape(config.site.postal_address)}</p></body></html>"
+        f'<!doctype html><html lang="{_html.escape(locale.replace("_", "-"))}" '
+        f'dir="{direction(locale)}"><meta charset="utf-8">'
+        '<body style="font-family:sans-serif;max-width:600px">'
+        f"{body}"
+        # A URL and the postal address run left to right even in an Arabic message.
+        f'<p><a dir="ltr" href="{_html.escape(link)}" style="word-break:break-all">'
+        f"{_html.escape(link)}</a></p>"
+        f"<p><bdi>{_html.escape(config.site.postal_address)}</bdi></p></body></html>"
     )
     nonce = secrets.token_hex(6)
     edition = Edition(

@@ -16,6 +16,7 @@ import lxml.html
 from markupsafe import Markup
 
 from digest.config import Config
+from digest.i18n import translations
 from digest.locale import direction, long_date, short_time
 from digest.models import Edition, Story
 from digest.render.colors import lighten
@@ -151,6 +152,7 @@ def build_context(
     ]
     return {
         "lang": html_lang(locale),
+        "translations": translations(locale),
         "dir": dir_,
         "start": start,
         "end": end,

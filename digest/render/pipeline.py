@@ -24,6 +24,7 @@ from premailer import Premailer
 
 from digest.config import Config
 from digest.errors import RenderError
+from digest.i18n import install_jinja
 from digest.locale import direction
 from digest.models import Edition, Rendered
 from digest.render.checks import image_warnings, size_warning
@@ -81,6 +82,9 @@ def environment(templates_dir: str) -> jinja2.Environment:
     )
     env.filters["css"] = _css
     env.filters["wrap"] = _wrap
+    # A site's own templates may add words of their own: {% trans %} / _() read the catalogs
+    # in the edition's language (context["translations"]); the built-in ones use ``s``.
+    install_jinja(env)
     return env
 
 

@@ -1,105 +1,67 @@
-"""The few words an email says on its own, per language, with a fallback to English.
+"""The few words an email says on its own, per language, from the gettext catalogs.
 
-Keys are looked up for the full locale (``fr_MA``), then its language (``fr``), then ``en``.
+The words are English msgids (digest/locales holds their translations): a locale is looked up
+in its own catalog (``fr_MA``), then its language's (``fr``), then English.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from digest.i18n import N_, available, translations
+
 FALLBACK = "en"
 
-_TABLE: dict[str, dict[str, str]] = {
-    "en": {
-        "featured": "Top stories",
-        "ticker": "In brief",
-        "read_more": "Read more",
-        "read_online": "View online",
-        "today": "Today",
-        "yesterday": "Yesterday",
-        "earlier": "Earlier",
-        "undated": "Undated",
-        "briefs_one": "+ 1 brief",
-        "briefs_many": "+ {n} briefs",
-        "greeting": "Hello,",
-        "greeting_named": "Hello {name},",
-        "note": "From the editors",
-        "unsubscribe": "Unsubscribe",
-        "preferences": "Manage preferences",
-        "why": "You are receiving this email because you subscribed to “{list}”.",
-        "visit_site": "Visit {site}",
-        "sep": ":",
-    },
-    "fr": {
-        "featured": "À la une",
-        "ticker": "En bref",
-        "read_more": "Lire la suite",
-        "read_online": "Voir en ligne",
-        "today": "Aujourd'hui",
-        "yesterday": "Hier",
-        "earlier": "Plus tôt",
-        "undated": "Sans heure",
-        "briefs_one": "+ 1 brève",
-        "briefs_many": "+ {n} brèves",
-        "greeting": "Bonjour,",
-        "greeting_named": "Bonjour {name},",
-        "note": "Le mot de la rédaction",
-        "unsubscribe": "Se désabonner",
-        "preferences": "Gérer mes préférences",
-        "why": "Vous recevez cette lettre car vous êtes inscrit à « {list} ».",
-        "visit_site": "Visiter {site}",
-        "sep": " :",
-    },
-    "ar": {
-        "featured": "أبرز الأخبار",
-        "ticker": "باختصار",
-        "read_more": "اقرأ المزيد",
-        "read_online": "عرض على الموقع",
-        "today": "اليوم",
-        "yesterday": "أمس",
-        "earlier": "قبل ذلك",
-        "undated": "بدون توقيت",
-        "briefs_one": "+ خبر موجز واحد",
-        "briefs_many": "+ {n} أخبار موجزة",
-        "greeting": "مرحبًا،",
-        "greeting_named": "مرحبًا {name}،",
-        "note": "كلمة التحرير",
-        "unsubscribe": "إلغاء الاشتراك",
-        "preferences": "إدارة التفضيلات",
-        "why": "تصلك هذه الرسالة لأنك مشترك في «{list}».",
-        "visit_site": "زيارة {site}",
-        "sep": ":",
-    },
+# The templates' names for the words (``{{ s.read_more }}``), each an English msgid.
+_MSGIDS: dict[str, str] = {
+    "featured": N_("Top stories"),
+    "ticker": N_("In brief"),
+    "read_more": N_("Read more"),
+    "read_online": N_("View online"),
+    "today": N_("Today"),
+    "yesterday": N_("Yesterday"),
+    "earlier": N_("Earlier"),
+    "undated": N_("Undated"),
+    "greeting": N_("Hello,"),
+    "greeting_named": N_("Hello {name},"),
+    "note": N_("From the editors"),
+    "unsubscribe": N_("Unsubscribe"),
+    "preferences": N_("Manage preferences"),
+    "why": N_("You are receiving this email because you subscribed to “{list}”."),
+    "visit_site": N_("Visit {site}"),
 }
 
-KEYS = frozenset(_TABLE[FALLBACK])
-LANGUAGES = frozenset(_TABLE)  # the locales with strings of their own
+KEYS = frozenset(_MSGIDS) | {"sep", "briefs_one", "briefs_many"}
+LANGUAGES = frozenset(available())  # the locales with strings of their own
 _NAME_MAX = 80
 
 
-def _candidates(locale: str) -> list[str]:
-    norm = (locale or "").replace("-", "_")
-    lang = norm.split("_", 1)[0].lower()
-    return [norm, lang, FALLBACK]
+def _briefs(locale: str, n: int) -> str:
+    # One plural message, so each language has its forms (Arabic has six).
+    return translations(locale).ngettext("+ {n} brief", "+ {n} briefs", n)
 
 
+@functools.lru_cache(maxsize=64)
 def strings(locale: str) -> Mapping[str, str]:
-    """Every UI string for ``locale``; a key missing in that language comes from English."""
-    merged = dict(_TABLE[FALLBACK])
-    for candidate in reversed(_candidates(locale)[:-1]):
-        merged.update(_TABLE.get(candidate, {}))
-    return MappingProxyType(merged)
+    """Every UI string for ``locale``; a word missing in that language is English."""
+    t = translations(locale)
+    words = {key: t.gettext(msgid) for key, msgid in _MSGIDS.items()}
+    # Between a label and its value ("Read more: https://..."); French puts a space before it.
+    words["sep"] = t.pgettext("label-value separator", ":")
+    words["briefs_one"] = _briefs(locale, 1).format(n=1)
+    words["briefs_many"] = _briefs(locale, 5)
+    return MappingProxyType(words)
 
 
 def text(locale: str, key: str, **values: str) -> str:
     """One UI string, with ``{name}``-style values filled in."""
-    for candidate in _candidates(locale):
-        table = _TABLE.get(candidate)
-        if table and key in table:
-            return table[key].format(**values) if values else table[key]
-    raise KeyError(f"no UI string {key!r}")
+    table = strings(locale)
+    if key not in table:
+        raise KeyError(f"no UI string {key!r}")
+    return table[key].format(**values) if values else table[key]
 
 
 class Greeter:
@@ -137,7 +99,7 @@ def briefs(locale: str, count: int) -> str:
     """'+ 9 brèves' for the preheader; nothing when there are none."""
     if count <= 0:
         return ""
-    return text(locale, "briefs_one") if count == 1 else text(locale, "briefs_many", n=str(count))
+    return _briefs(locale, count).format(n=count)
 
 
 def greeting(name: str | None, locale: str) -> str:

@@ -22,6 +22,7 @@ from threading import Event
 from digest.config import Config
 from digest.delivery.notice import send_notice
 from digest.errors import DigestError
+from digest.i18n import translations
 from digest.store.editions import StoredEdition, get_edition
 from digest.store.schedules import Schedule
 from digest.store.sendactions import list_actions, record_action, waive_approval
@@ -77,14 +78,27 @@ def notify_editors(
     if any(a.action == "approval-requested" for a in list_actions(db, stored.id)):
         return 0  # mailed at an earlier firing of the draft time
     link = f"{config.site.public_url}/editions/{stored.id}"
+    # In the site's language: the editors' own is not known here (their pages follow their
+    # browser's).
+    t = translations(config.site.locale)
+    rule = {
+        "send": t.gettext(
+            "It is not sent until someone approves it; at the send time it goes out unapproved."
+        ),
+        "wait": t.gettext(
+            "It is not sent until someone approves it, or %(minutes)s minutes after the send "
+            "time it is skipped."
+        )
+        % {"minutes": schedule.unapproved_wait},
+    }.get(
+        schedule.if_unapproved,
+        t.gettext("It is not sent until someone approves it; at the send time it is skipped."),
+    )
     lines = [
-        f"The {stored.list_name} edition {stored.id} waits for an editor's approval.",
-        f"Subject: {stored.edition.subject}",
-        "It is not sent until someone approves it"
-        + {
-            "send": "; at the send time it goes out unapproved.",
-            "wait": f", or {schedule.unapproved_wait} minutes after the send time it is skipped.",
-        }.get(schedule.if_unapproved, "; at the send time it is skipped otherwise."),
+        t.gettext("The %(list)s edition %(edition)s waits for an editor's approval.")
+        % {"list": stored.list_name, "edition": stored.id},
+        t.gettext("Subject: %(subject)s") % {"subject": stored.edition.subject},
+        rule,
     ]
     mailed = []
     for name, address in sorted(config.editor_emails.items()):
@@ -93,10 +107,11 @@ def notify_editors(
                 config,
                 make_backend(),
                 to=address,
-                subject=f"Waiting for approval: {stored.edition.subject}",
+                subject=t.gettext("Waiting for approval: %(subject)s")
+                % {"subject": stored.edition.subject},
                 lines=lines,
                 link=link,
-                locale="en",
+                locale=config.site.locale,
                 what="the approval notice",
             )
             mailed.append(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gettext
 import re
 import secrets
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from digest.config import Config
 from digest.delivery.base import Recipient
 from digest.edition import edits as edit_ops
 from digest.edition.build import preview_values
+from digest.i18n import SOURCE, translations
 from digest.models import Edition, Subscriber, edition_from_dict, edition_to_dict
 from digest.render import Personalizer, render_edition
 from digest.render.checks import GMAIL_CLIP_BYTES, image_warnings, size_warning
@@ -54,45 +56,57 @@ def filled(config: Config, stored: StoredEdition) -> tuple[str, str]:
     return Personalizer(stored.rendered).fill(values)
 
 
-def checks(config: Config, stored: StoredEdition) -> list[dict]:
-    """The check panel: each {"name", "ok", "detail"}."""
+def checks(
+    config: Config, stored: StoredEdition, t: gettext.NullTranslations | None = None
+) -> list[dict]:
+    """The check panel: each {"name", "ok", "detail"}, in the language of ``t``."""
+    _ = (t or translations(SOURCE)).gettext
     r = stored.rendered
     html, text = filled(config, stored)
     size = len(r.html.encode("utf-8"))
     out = [
         _check(
-            "HTML size",
+            _("HTML size"),
             size <= config.edition.max_html_bytes,
             size_warning(r.html, config.edition.max_html_bytes)
-            or f"{size / 1000:.1f} KB (Gmail clips above about {GMAIL_CLIP_BYTES / 1000:.0f} KB)",
+            or _("%(size)s KB (Gmail clips above about %(clip)s KB)")
+            % {"size": f"{size / 1000:.1f}", "clip": f"{GMAIL_CLIP_BYTES / 1000:.0f}"},
         )
     ]
     alt = [w for w in image_warnings(r.html) if "alt" in w]
-    out.append(_check("Images with alt text", not alt, " ".join(alt) or "every image has one"))
+    out.append(
+        _check(_("Images with alt text"), not alt, " ".join(alt) or _("every image has one"))
+    )
     insecure = insecure_links(html)
     out.append(
         _check(
-            "Links use https",
+            _("Links use https"),
             not insecure,
-            ("Not https: " + ", ".join(insecure[:10])) if insecure else "all https",
+            (_("Not https: %(links)s") % {"links": ", ".join(insecure[:10])})
+            if insecure
+            else _("all https"),
         )
     )
     length = len(r.subject)
     out.append(
         _check(
-            "Subject length",
+            _("Subject length"),
             0 < length <= SUBJECT_WARN,
-            f"{length} characters"
-            + (f" (over {SUBJECT_WARN}: clients cut it)" if length > SUBJECT_WARN else ""),
+            (
+                _("%(length)s characters (over %(limit)s: clients cut it)")
+                if length > SUBJECT_WARN
+                else _("%(length)s characters")
+            )
+            % {"length": length, "limit": SUBJECT_WARN},
         )
     )
     address = config.site.postal_address
     has_address = address in _text_of(html) and address in text
     out.append(
         _check(
-            "Postal address",
+            _("Postal address"),
             has_address,
-            address if has_address else "the footer lacks the postal address",
+            address if has_address else _("the footer lacks the postal address"),
         )
     )
     tokens = r.tokens
@@ -102,9 +116,9 @@ def checks(config: Config, stored: StoredEdition) -> list[dict]:
     )
     out.append(
         _check(
-            "Unsubscribe link",
+            _("Unsubscribe link"),
             has_unsub,
-            "in both parts" if has_unsub else "missing from the HTML or text part",
+            _("in both parts") if has_unsub else _("missing from the HTML or text part"),
         )
     )
     return out

@@ -10,9 +10,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from digest.edition import edits as edit_ops
+from digest.i18n import N_
 from digest.store.editions import StoredEdition, approve_edition, get_edition, list_editions
 from digest.store.events import edition_counts
 from digest.web import drafts
+from digest.web.language import chosen, translator
 from digest.web.pages import page, state
 from digest.web.session import form_with_csrf, require_editor
 
@@ -24,7 +26,7 @@ PREVIEW_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; s
 def _stored(request: Request) -> StoredEdition:
     stored = get_edition(state(request).db, request.path_params["edition_id"])
     if stored is None:
-        raise HTTPException(404, "There is no such edition.")
+        raise HTTPException(404, N_("There is no such edition."))
     return stored
 
 
@@ -59,7 +61,7 @@ async def edition(request: Request):
         {
             "e": stored,
             "text": text,
-            "checks": drafts.checks(web.config, stored),
+            "checks": drafts.checks(web.config, stored, translator(request)),
             "edits": drafts.current_edits(stored),
             "dropped": dropped,
             "merges": merges,
@@ -86,8 +88,10 @@ async def preview_text(request: Request):
 def _back(request: Request, stored: StoredEdition, message: str | None = None):
     from urllib.parse import quote
 
+    query = {"lang": chosen(request), "m": message}
     url = f"{state(request).base}/editions/{stored.id}"
-    return RedirectResponse(url + (f"?m={quote(message)}" if message else ""), 303)
+    pairs = "&".join(f"{k}={quote(v)}" for k, v in query.items() if v)
+    return RedirectResponse(url + (f"?{pairs}" if pairs else ""), 303)
 
 
 async def stories(request: Request):
@@ -111,7 +115,7 @@ async def stories(request: Request):
     elif action in ("unmerge", "merge"):  # key: the merge's dropped title (keep both / again)
         merges = drafts.base_edition(stored).merged
         if not any(m.get("dropped") == key and edit_ops.undoable(m) for m in merges):
-            raise HTTPException(400, "This edition has no such merge to undo.")
+            raise HTTPException(400, N_("This edition has no such merge to undo."))
         unmerged = [k for k in edits.get("unmerged", []) if k != key]
         edits["unmerged"] = unmerged + [key] if action == "unmerge" else unmerged
     elif action in ("up", "down"):
@@ -125,7 +129,7 @@ async def stories(request: Request):
         order[section] = edit_ops.move(keys, key, -1 if action == "up" else 1)
         edits["order"] = order
     else:
-        raise HTTPException(400, "Unknown action.")
+        raise HTTPException(400, N_("Unknown action."))
     edits.update(pinned=pinned, dropped=dropped)
     await run_in_threadpool(drafts.save_edits, web.config, web.db, stored, edits)
     return _back(request, stored)
@@ -140,7 +144,10 @@ async def texts(request: Request):
     edits["note"] = str(form.get("note", ""))
     edits["subject"] = str(form.get("subject", ""))
     await run_in_threadpool(drafts.save_edits, web.config, web.db, stored, edits)
-    return _back(request, stored, "Saved and rendered again; approve it again if it was.")
+    _ = translator(request)
+    return _back(
+        request, stored, _.gettext("Saved and rendered again; approve it again if it was.")
+    )
 
 
 async def approve(request: Request):
@@ -148,7 +155,9 @@ async def approve(request: Request):
     await form_with_csrf(request)
     stored = _stored(request)
     approve_edition(state(request).db, stored.id, by=user)
-    return _back(request, stored, f"Approved by {user}.")
+    return _back(
+        request, stored, translator(request).gettext("Approved by %(name)s.") % {"name": user}
+    )
 
 
 async def test_send(request: Request):
@@ -158,13 +167,15 @@ async def test_send(request: Request):
     address = str(form.get("address", "")).strip()
     from email_validator import EmailNotValidError
 
+    _ = translator(request)
     try:
         detail = await run_in_threadpool(
             drafts.send_test, web.config, stored, web.make_backend(), address
         )
     except EmailNotValidError as exc:
-        return _back(request, stored, f"Not sent: {exc}")
-    return _back(request, stored, f"Test sent to {address} ({detail}).")
+        return _back(request, stored, _.gettext("Not sent: %(reason)s") % {"reason": exc})
+    message = _.gettext("Test sent to %(address)s (%(detail)s).")
+    return _back(request, stored, message % {"address": address, "detail": detail})
 
 
 routes = [

@@ -12,8 +12,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
+from digest.i18n import N_
 from digest.store.schema import utcnow
 from digest.store.web_sessions import create_session, revoke_session
+from digest.web.language import translator
 from digest.web.pages import SESSION_HOURS, page, state
 from digest.web.passwords import DUMMY_HASH, verify_password
 from digest.web.session import USER_KEY, client_ip, csrf_token, form_with_csrf, session_id_hash
@@ -28,13 +30,18 @@ async def login(request: Request):
     password = str(form.get("password", ""))
     account, client = name[:200], client_ip(request)
     if not web.login_limit.allowed(account, client):
-        raise HTTPException(429, "Too many failed logins: wait a quarter of an hour and try again.")
+        raise HTTPException(
+            429, N_("Too many failed logins: wait a quarter of an hour and try again.")
+        )
     stored = web.config.editors.get(name)
     ok = verify_password(password, stored or DUMMY_HASH) and stored is not None
     if not ok:
         web.login_limit.failed(account, client)
         return page(
-            request, "login.html", {"error": "Wrong name or password.", "name": name}, status=401
+            request,
+            "login.html",
+            {"error": translator(request).gettext("Wrong name or password."), "name": name},
+            status=401,
         )
     web.login_limit.succeeded(account, client)
     old = request.session.get("sid")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,8 +17,10 @@ from starlette.templating import Jinja2Templates
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.i18n import N_, install_jinja
 from digest.store.db import Database
 from digest.tokens import BadToken, TokenSigner
+from digest.web.language import page_context, page_language, translator
 from digest.web.ratelimit import LoginLimit, RateLimit
 from digest.web.session import csrf_token, current_user
 
@@ -56,7 +59,11 @@ def base_path(public_url: str) -> str:
 
 
 def templates() -> Jinja2Templates:
-    return Jinja2Templates(directory=str(TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, keep_trailing_newline=True
+    )
+    install_jinja(env)
+    return Jinja2Templates(env=env)
 
 
 def page(
@@ -65,16 +72,22 @@ def page(
     context: dict | None = None,
     status: int = 200,
     headers: dict | None = None,
+    *,
+    locale: str | None = None,
 ) -> Response:
-    """A server-rendered page, with what every page needs: the prefix, the user, the CSRF token."""
+    """A server-rendered page, with what every page needs: the prefix, the user, the CSRF token,
+    and its language (``locale``: the subscriber's, when the page knows one; see language.py)."""
     web = state(request)
     ctx = {
+        **page_context(request, page_language(request, locale)),
         "base": web.base,
         "site": web.config.site,
         "user": current_user(request),
         "csrf": _LazyCsrf(request),
         **(context or {}),
     }
+    # The language may come from Accept-Language: a shared cache must keep one copy per value.
+    headers = {"Vary": "Accept-Language", **(headers or {})}
     return request.app.state.templates.TemplateResponse(
         request, name, ctx, status_code=status, headers=headers
     )
@@ -99,11 +112,11 @@ def wants_json(request: Request) -> bool:
 
 
 MESSAGES = {
-    400: "This request could not be understood.",
-    403: "You are not allowed to do that.",
-    404: "There is nothing here.",
-    405: "This address does not accept that method.",
-    429: "Too many attempts: wait a little and try again.",
+    400: N_("This request could not be understood."),
+    403: N_("You are not allowed to do that."),
+    404: N_("There is nothing here."),
+    405: N_("This address does not accept that method."),
+    429: N_("Too many attempts: wait a little and try again."),
 }
 
 
@@ -121,11 +134,14 @@ async def error_response(request: Request, exc: Exception) -> Response:
         status, detail = 409, str(exc)
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        status, detail = 500, "Something went wrong on our side; it has been logged."
+        status, detail = 500, N_("Something went wrong on our side; it has been logged.")
     if wants_json(request) or request.app.state.web is None:
         # An HTTPException's headers (a 401's WWW-Authenticate) go with the answer.
         extra = exc.headers if isinstance(exc, HTTPException) else None
         return JSONResponse({"error": detail}, status_code=status, headers=extra)
+    # Messages raised with a msgid (N_) are translated here, in the page's language; any
+    # other detail is shown as it is.
+    detail = translator(request).gettext(detail) if isinstance(detail, str) else detail
     return page(request, "error.html", {"status": status, "detail": detail}, status=status)
 
 

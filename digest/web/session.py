@@ -19,6 +19,7 @@ import secrets
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from digest.i18n import N_
 from digest.store.schema import utcnow
 from digest.store.web_sessions import session_editor
 
@@ -41,7 +42,9 @@ async def form_with_csrf(request: Request):
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise HTTPException(
             403,
-            "This form has expired or did not come from this site: reload the page and try again.",
+            N_(
+                "This form has expired or did not come from this site: reload the page and try again."
+            ),
         )
     return form
 
@@ -78,7 +81,7 @@ def require_editor(request: Request) -> str:
             request.app.state.web.base
         ).startswith("/api/"):
             raise _LoginRedirect(request)
-        raise HTTPException(403, "Log in first.")
+        raise HTTPException(403, N_("Log in first."))
     return user
 
 

@@ -25,8 +25,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from digest.errors import StoreError
+from digest.i18n import N_, display_name, translations
 from digest.normalize import email_key, normalize_email, normalize_locale, normalize_timezone
-from digest.render.strings import LANGUAGES as RENDERED_LOCALES
 from digest.store.editions import get_edition, list_editions
 from digest.store.preferences import (
     confirm_signup,
@@ -40,6 +40,7 @@ from digest.store.schema import utcnow
 from digest.store.signups import claim_confirmation, release_confirmation
 from digest.store.subscribers import get_subscriber, unsubscribe
 from digest.web.drafts import filled
+from digest.web.language import languages, page_language, translator
 from digest.web.mail import send_notice
 from digest.web.pages import page, state
 from digest.web.session import client_ip, form_with_csrf
@@ -57,9 +58,6 @@ def zone_names() -> list[str]:
     )
 
 
-LANGUAGES = {"fr": "Français", "en": "English", "ar": "العربية"}
-
-
 def _who(request: Request):
     """(subscriber, list name) from the signed token in the URL; 400 if forged."""
     sid, list_name = state(request).signer.read(request.path_params["token"])
@@ -73,30 +71,35 @@ async def unsubscribe_page(request: Request):
     sid, list_name = web.signer.read(request.path_params["token"])
     title = web.config.list_config(list_name).title
     if request.method == "GET":
-        return page(request, "unsubscribe.html", {"title": title, "done": False})
+        # The page speaks the subscriber's language: one read, in the thread pool.
+        subscriber = await run_in_threadpool(get_subscriber, web.db, sid)
+        locale = subscriber.locale if subscriber else None
+        return page(request, "unsubscribe.html", {"title": title, "done": False}, locale=locale)
     # No form parsing requirement beyond reading it: RFC 8058 clients post
     # "List-Unsubscribe=One-Click" (urlencoded or multipart); the token alone decides.
     await request.form()
-    await run_in_threadpool(_one_click, web.db, sid, list_name)
-    return page(request, "unsubscribe.html", {"title": title, "done": True})
+    locale = await run_in_threadpool(_one_click, web.db, sid, list_name)
+    return page(request, "unsubscribe.html", {"title": title, "done": True}, locale=locale)
 
 
-def _one_click(db, subscriber_id: int, list_name: str) -> None:
-    """The subscriber behind the token leaves the list (nothing if they are gone)."""
+def _one_click(db, subscriber_id: int, list_name: str) -> str | None:
+    """The subscriber behind the token leaves the list (nothing if they are gone); their
+    locale, for the page that says so."""
     subscriber = get_subscriber(db, subscriber_id)
     if subscriber is None:
-        return
+        return None
     try:
         unsubscribe(db, subscriber.email, list_name, source="one-click")
     except StoreError:  # the list is gone: they are on it no more than before; still 200
         log.warning("one-click unsubscribe for a list that no longer exists")
+    return subscriber.locale
 
 
 async def preferences(request: Request):
     web = state(request)
     subscriber, list_name = _who(request)
     if subscriber is None:
-        raise HTTPException(404, "This subscription no longer exists.")
+        raise HTTPException(404, N_("This subscription no longer exists."))
     saved = False
     if request.method == "POST":
         form = await form_with_csrf(request)
@@ -104,7 +107,10 @@ async def preferences(request: Request):
         for name, lst in web.config.lists.items():
             set_membership(web.db, subscriber.id, name, name in wanted, title=lst.title)
         locale = normalize_locale(str(form.get("locale", "")))
-        set_locale(web.db, subscriber.id, locale if locale in RENDERED_LOCALES else None)
+        # A language with a catalog, or the one already stored (fr_MA, set by an import):
+        # saving the form must not reset a locale the select does not list.
+        keep = locale in languages() or (locale is not None and locale == subscriber.locale)
+        set_locale(web.db, subscriber.id, locale if keep else None)
         # An unknown zone (a forged form) means the site's: never stored as given.
         set_timezone(web.db, subscriber.id, normalize_timezone(str(form.get("timezone", ""))))
         subscriber, saved = get_subscriber(web.db, subscriber.id), True
@@ -112,19 +118,24 @@ async def preferences(request: Request):
     lists = [
         (name, lst.title, members.get(name) == "active") for name, lst in web.config.lists.items()
     ]
+    offered = languages()
+    if subscriber.locale and subscriber.locale not in offered:
+        offered[subscriber.locale] = display_name(subscriber.locale)
     return page(
         request,
         "preferences.html",
         {
             "lists": lists,
             "locale": subscriber.locale or "",
-            "languages": LANGUAGES,
+            "languages": offered,
+            "email": subscriber.email,
             "saved": saved,
             "list_name": list_name,
             "zones": zone_names(),
             "timezone": get_timezone(web.db, subscriber.id) or "",
             "site_timezone": web.config.site.timezone,
         },
+        locale=subscriber.locale,
     )
 
 
@@ -142,64 +153,81 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
 async def signup(request: Request):
     web = state(request)
     lists = {name: lst.title for name, lst in web.config.lists.items()}
+    offered = languages()
     if request.method == "GET":
-        return page(request, "signup.html", {"lists": lists, "languages": LANGUAGES})
+        return page(request, "signup.html", {"lists": lists, "languages": offered})
     form = await form_with_csrf(request)
     if not web.signup_limit.allow(client_ip(request)):
         raise HTTPException(429)
     list_name = str(form.get("list", ""))
-    locale = str(form.get("locale", ""))
+    picked = str(form.get("locale", ""))
+    locale = picked if picked in offered else None
+    # The page and the confirmation email speak the language picked, else the page's.
+    lang = page_language(request, locale)
+    _ = translator(request)
+    # The confirmation email speaks the language picked for the digest, else the page's.
+    mail = translations(locale or lang)
     try:
         address = normalize_email(str(form.get("email", "")).strip())
     except EmailNotValidError as exc:
+        error = _.gettext("This is not an email address that can receive mail: %(reason)s") % {
+            "reason": str(exc)
+        }
         return page(
             request,
             "signup.html",
-            {"lists": lists, "languages": LANGUAGES, "error": str(exc)},
+            {"lists": lists, "languages": offered, "error": error},
             status=400,
+            locale=lang,
         )
     if list_name not in lists:
-        raise HTTPException(400, "Choose one of the lists.")
-    token = _serializer(request).dumps(
-        [address, list_name, locale if locale in LANGUAGES else None]
-    )
+        raise HTTPException(400, N_("Choose one of the lists."))
+    token = _serializer(request).dumps([address, list_name, locale])
     link = f"{web.config.site.public_url}/confirm/{token}"
     # One confirmation per address per hour, whatever the client: the form must not become a
     # way to flood someone's inbox from many addresses. The page says the same either way.
     key, now = _address_key(web.secret, address), utcnow()
     if not await run_in_threadpool(claim_confirmation, web.db, key, now=now):
-        return _check_your_inbox(request)
+        return _check_your_inbox(request, lang)
     try:
         await run_in_threadpool(
             send_notice,
             web.config,
             web.make_backend(),
             to=address,
-            subject=f"{web.config.site.name}: confirm your subscription",
+            subject=mail.gettext("%(site)s: confirm your subscription")
+            % {"site": web.config.site.name},
             lines=[
-                f"Someone (we hope you) asked to receive {lists[list_name]} at this address.",
-                "Follow this link to confirm; if it was not you, ignore this message and "
-                "nothing will happen.",
+                mail.gettext("Someone (we hope you) asked to receive %(list)s at this address.")
+                % {"list": lists[list_name]},
+                mail.gettext(
+                    "Follow this link to confirm; if it was not you, ignore this message and "
+                    "nothing will happen."
+                ),
             ],
             link=link,
-            locale=web.config.site.locale,
+            locale=locale or lang,
         )
     except Exception:
         log.exception("signup confirmation to a new address failed")
         await run_in_threadpool(release_confirmation, web.db, key, sent_at=now)
-    return _check_your_inbox(request)
+    return _check_your_inbox(request, lang)
 
 
-def _check_your_inbox(request: Request):
+def _check_your_inbox(request: Request, lang: str):
     # The same answer for every address, known or not: the form reveals nothing.
+    _ = translator(request, lang)
     return page(
         request,
         "message.html",
         {
-            "heading": "Check your inbox",
-            "text": "If the address can receive mail, a message with a confirmation link is on "
-            "its way. Nothing is subscribed until the link is followed.",
+            "heading": _.gettext("Check your inbox"),
+            "text": _.gettext(
+                "If the address can receive mail, a message with a confirmation link is on "
+                "its way. Nothing is subscribed until the link is followed."
+            ),
         },
+        locale=lang,
     )
 
 
@@ -211,27 +239,37 @@ async def confirm(request: Request):
         )
     except (BadSignature, ValueError):
         raise HTTPException(
-            400, "This confirmation link is not valid or has expired: sign up again."
+            400, N_("This confirmation link is not valid or has expired: sign up again.")
         ) from None
     title = web.config.list_config(list_name).title
     if request.method == "GET":  # scanners prefetch links: GET only asks
-        return page(request, "confirm.html", {"title": title})
+        return page(request, "confirm.html", {"title": title}, locale=locale)
     await form_with_csrf(request)
     await run_in_threadpool(confirm_signup, web.db, address, list_name, locale=locale, title=title)
+    _ = translator(request, locale)
     return page(
-        request, "message.html", {"heading": "Subscribed", "text": f"You will receive {title}."}
+        request,
+        "message.html",
+        {
+            "heading": _.gettext("Subscribed"),
+            "text": _.gettext("You will receive %(list)s.") % {"list": title},
+        },
+        locale=locale,
     )
 
 
 async def general(request: Request):
     """Where the links of archived and test emails lead: nobody's subscription."""
+    _ = translator(request)
     return page(
         request,
         "message.html",
         {
-            "heading": "Your own link",
-            "text": "To unsubscribe or change your preferences, use the link at the bottom of an "
-            "email you received: it is made for your address alone.",
+            "heading": _.gettext("Your own link"),
+            "text": _.gettext(
+                "To unsubscribe or change your preferences, use the link at the bottom of an "
+                "email you received: it is made for your address alone."
+            ),
         },
     )
 
@@ -245,7 +283,7 @@ async def archived(request: Request):
     web = state(request)
     stored = get_edition(web.db, request.path_params["edition_id"])
     if stored is None or stored.status != "sent":  # drafts are not public
-        raise HTTPException(404, "There is no such edition in the archive.")
+        raise HTTPException(404, N_("There is no such edition in the archive."))
     html, _ = filled(web.config, stored)  # preview values: no name, no working link
     return HTMLResponse(html)
 

@@ -2,12 +2,28 @@ from __future__ import annotations
 
 import pytest
 
-from digest.render.strings import _TABLE, KEYS, greeting, strings, text
+from digest.render.strings import KEYS, LANGUAGES, briefs, greeting, strings, text
 
 
 def test_every_language_has_every_key():
-    for lang in ("fr", "en", "ar"):
-        assert set(_TABLE[lang]) == KEYS
+    assert {"fr", "en", "ar"} <= LANGUAGES
+    for lang in ("fr", "en", "ar", "de"):
+        assert set(strings(lang)) == KEYS
+    # Translated, not English: the catalogs are read (tests/test_catalogs.py checks them all).
+    assert strings("fr")["featured"] == "À la une" and strings("fr")["sep"] == " :"
+    assert strings("ar")["featured"] == "أبرز الأخبار"
+
+
+def test_briefs_take_each_language_plural_forms():
+    assert briefs("fr", 1) == "+ 1 brève" and briefs("fr", 9) == "+ 9 brèves"
+    assert briefs("en", 1) == "+ 1 brief" and briefs("en", 2) == "+ 2 briefs"
+    # Arabic: one, two, 3-10, 11-99 and 100+ are different forms.
+    assert briefs("ar", 1) == "+ خبر موجز واحد"
+    assert briefs("ar", 2) == "+ خبران موجزان"
+    assert briefs("ar", 9) == "+ 9 أخبار موجزة"
+    assert briefs("ar", 12) == "+ 12 خبرًا موجزًا"
+    assert briefs("ar", 100) == "+ 100 خبر موجز"
+    assert briefs("fr", 0) == ""
 
 
 def test_fallback_to_language_then_english():

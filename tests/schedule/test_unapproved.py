@@ -100,7 +100,9 @@ def test_a_waiting_draft_is_mailed_to_the_editors_once(site, db, tmp_path):
     assert sorted(m["To"] for m in mails) == ["amina@example.ma", "omar@example.ma"]
     body = mails[0].get_body(("plain",)).get_content()
     assert "https://www.example.ma/digest/editions/matinale-2025-07-01" in body
-    assert "goes out unapproved" in body and mails[0]["Subject"].startswith("Waiting for approval")
+    # In the site's language (French), through the catalogs.
+    assert "à l’heure d’envoi, elle part sans validation." in body
+    assert mails[0]["Subject"].startswith("En attente de validation")
     [action] = list_actions(db, "matinale-2025-07-01")
     assert action.action == "approval-requested" and action.detail == "mailed amina, omar"
 

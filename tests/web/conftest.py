@@ -98,7 +98,13 @@ class Client:
 
     def __init__(self, app):
         self.loop = asyncio.new_event_loop()
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+        # An English-speaking browser: pages without a subscriber of their own read in English
+        # (the site's language, French, is for browsers that ask for none; tests/web/test_i18n.py).
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=BASE,
+            headers={"Accept-Language": "en-GB,en;q=0.8"},
+        )
         self.base = app.state.web.base
 
     def request(self, method, path, **kw):

@@ -233,7 +233,10 @@ def test_unexpected_errors_become_a_500_page_without_details(app, editor, draft,
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     response = editor.loop.run_until_complete(
         httpx.AsyncClient(
-            transport=transport, base_url="https://www.example.ma", cookies=editor.http.cookies
+            transport=transport,
+            base_url="https://www.example.ma",
+            cookies=editor.http.cookies,
+            headers={"Accept-Language": "en"},
         ).get(f"/digest/editions/{draft.id}")
     )
     assert response.status_code == 500

@@ -32,6 +32,8 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
             "web_sessions",
             "signup_confirmations",
             "send_workers",
+            "send_actions",
+            "api_tokens",
             "alembic_version",
         }
     finally:

@@ -69,6 +69,9 @@ class Edition:
     build_seconds: float | None = None  # sources read to rendering done (for monitoring)
     # Near-duplicate stories merged (digest.edition.similar): {"kept", "dropped", "score"}.
     merged: tuple[Mapping[str, object], ...] = ()
+    # The same day's edition in the list's other locales (each with no variants of its own);
+    # this one is the list's default locale. Empty for a one-locale list.
+    variants: tuple[Edition, ...] = ()
 
     @property
     def direction(self) -> str:
@@ -103,6 +106,18 @@ class Rendered:
     @property
     def html_bytes(self) -> int:
         return len(self.html.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One locale's edition and its rendering (made once, like the default one)."""
+
+    edition: Edition
+    rendered: Rendered
+
+    @property
+    def locale(self) -> str:
+        return self.edition.locale
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,10 @@ def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
         "merged": [dict(m) for m in edition.merged],
         **({"html_bytes": html_bytes} if html_bytes is not None else {}),
         **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None else {}),
+        # Only for a list with readers in several locales: a one-locale edition.json is unchanged.
+        **(
+            {"variants": [edition_to_dict(v) for v in edition.variants]} if edition.variants else {}
+        ),
     }
 
 
@@ -163,6 +182,7 @@ def edition_from_dict(data: dict) -> Edition:
         note=data.get("note"),
         build_seconds=data.get("build_seconds"),
         merged=tuple(data.get("merged", ())),
+        variants=tuple(edition_from_dict(v) for v in data.get("variants", ())),
     )
 
 

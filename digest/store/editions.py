@@ -15,12 +15,12 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.errors import DigestError
 from digest.headers import SUBJECT_MAX, header_text, one_line
-from digest.models import Edition, Rendered, edition_from_dict, edition_to_dict
+from digest.models import Edition, Rendered, Variant, edition_from_dict, edition_to_dict
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.lists import list_row_id
@@ -63,6 +63,11 @@ class StoredEdition:
     finished_at: datetime | None
     edition: Edition
     rendered: Rendered
+    variants: tuple[Variant, ...] = ()  # the other locales' (edition.variants, rendered once)
+
+    def all_variants(self) -> tuple[Variant, ...]:
+        """Every variant, the list's default locale first."""
+        return (Variant(self.edition, self.rendered), *self.variants)
 
 
 def new_owner() -> str:
@@ -71,7 +76,12 @@ def new_owner() -> str:
 
 
 def save_edition(
-    db: Database, edition: Edition, rendered: Rendered, *, needs_approval: bool = False
+    db: Database,
+    edition: Edition,
+    rendered: Rendered,
+    *,
+    needs_approval: bool = False,
+    variants: tuple[Variant, ...] = (),
 ) -> None:
     """Store a built edition as 'ready'. An edition id is stored once; a second build of the same
     list and day must not replace what a send may already be delivering."""
@@ -91,10 +101,44 @@ def save_edition(
                     **_rendering(edition, rendered),
                 )
             )
+            _write_variants(conn, edition.id, variants)
     except IntegrityError:
         # Another process stored it between our check and our insert (PostgreSQL's default
         # isolation lets both see "absent"; SQLite's BEGIN IMMEDIATE does not).
         raise EditionExists(f"edition {edition.id} was stored by another process") from None
+
+
+def _write_variants(conn, edition_id: str, variants: tuple[Variant, ...]) -> None:
+    v = t.edition_variants
+    conn.execute(delete(v).where(v.c.edition_id == edition_id))
+    for variant in variants:
+        row = _rendering(variant.edition, variant.rendered)
+        del row["edition_json"]  # the variant's stories are in the editions row's edition_json
+        conn.execute(insert(v).values(edition_id=edition_id, locale=variant.locale, **row))
+
+
+def _read_variants(conn, edition: Edition) -> tuple[Variant, ...]:
+    if not edition.variants:
+        return ()
+    v = t.edition_variants
+    rows = {r.locale: r for r in conn.execute(select(v).where(v.c.edition_id == edition.id)).all()}
+    return tuple(
+        Variant(e, _rendered(rows[e.locale], e)) for e in edition.variants if e.locale in rows
+    )
+
+
+def _rendered(row, edition: Edition) -> Rendered:
+    extra = json.loads(row.tokens_json)
+    return Rendered(
+        html=row.html,
+        text=row.text,
+        subject=edition.subject,
+        preheader=edition.preheader,
+        warnings=tuple(extra.get("warnings", ())),
+        tokens=extra["tokens"],
+        locale=extra.get("locale", edition.locale),
+        direction=extra.get("direction", "ltr"),
+    )
 
 
 def _rendering(edition: Edition, rendered: Rendered) -> dict:
@@ -117,7 +161,13 @@ def _rendering(edition: Edition, rendered: Rendered) -> dict:
 
 
 def replace_rendering(
-    db: Database, edition_id: str, edition: Edition, rendered: Rendered, *, edits: dict | None
+    db: Database,
+    edition_id: str,
+    edition: Edition,
+    rendered: Rendered,
+    *,
+    edits: dict | None,
+    variants: tuple[Variant, ...] = (),
 ) -> None:
     """An editor changed the draft: store the new rendering and edits, withdraw any approval.
     Refused once sending has started: half the list must not get another email than the rest."""
@@ -138,6 +188,7 @@ def replace_rendering(
                 **_rendering(edition, rendered),
             )
         )
+        _write_variants(conn, edition_id, variants)
 
 
 def approve_edition(db: Database, edition_id: str, *, by: str) -> None:
@@ -174,20 +225,11 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
             .join(lists, lists.c.id == e.c.list_id)
             .where(e.c.id == edition_id)
         ).first()
-    if row is None:
-        return None
-    edition = edition_from_dict(json.loads(row.edition_json))
-    extra = json.loads(row.tokens_json)
-    rendered = Rendered(
-        html=row.html,
-        text=row.text,
-        subject=edition.subject,
-        preheader=edition.preheader,
-        warnings=tuple(extra.get("warnings", ())),
-        tokens=extra["tokens"],
-        locale=extra.get("locale", edition.locale),
-        direction=extra.get("direction", "ltr"),
-    )
+        if row is None:
+            return None
+        edition = edition_from_dict(json.loads(row.edition_json))
+        variants = _read_variants(conn, edition)
+    rendered = _rendered(row, edition)
     return StoredEdition(
         id=row.id,
         list_name=row.list_name,
@@ -205,6 +247,7 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
         finished_at=row.finished_at,
         edition=edition,
         rendered=rendered,
+        variants=variants,
     )
 
 

@@ -72,11 +72,20 @@ def list_table(
         locales = [default, *(x for x in locales if x != default)]
     sources = s.get("sources", list, None)
     own = None if sources is None else _sources(sources, f"{s.name}.sources", root, path, named)
-    by_locale = {}
+    by_locale, titles = {}, {}
     for loc, entry in s.get("variants", dict, {}).items():
         v = Section(entry, f"{s.name}.variants.{loc}", path)
         check_locale(loc, path, v.name)
-        by_locale[loc] = _sources(v.get("sources", list), f"{v.name}.sources", root, path, named)
+        if "sources" in v.data:
+            by_locale[loc] = _sources(
+                v.get("sources", list), f"{v.name}.sources", root, path, named
+            )
+        if "title" in v.data:
+            titles[loc] = v.get("title", str)
+            if len(titles[loc]) > LIST_TITLE_MAX:
+                raise ConfigError(
+                    f"must be at most {LIST_TITLE_MAX} characters", path=path, key=f"{v.name}.title"
+                )
         v.finish()
     one_subject, subjects = localized_templates(s, "subject", None)
     one_preheader, preheaders = localized_templates(s, "preheader", None)
@@ -104,6 +113,7 @@ def list_table(
         locales=tuple(locales) if locales is not None else None,
         sources=own,
         locale_sources=MappingProxyType(by_locale),
+        locale_titles=MappingProxyType(titles),
         subjects=MappingProxyType(subjects),
         preheaders=MappingProxyType(preheaders),
         templates_dir=(root / templates).resolve() if templates else None,
@@ -167,8 +177,13 @@ def variant_config(config: Config, list_name: str, locale: str | None = None) ->
     sources = (
         lc.locale_sources.get(locale) or lc.locale_sources.get(lang) or lc.sources or config.sources
     )
+    title = pick(lc.locale_titles, locale)
+    lists = config.lists
+    if title:  # the list as this variant names it (in the footer, the header and the subject)
+        lists = MappingProxyType({**config.lists, list_name: replace(lc, title=title)})
     return replace(
         config,
+        lists=lists,
         site=replace(config.site, locale=locale),
         edition=replace(edition, subject=subject, preheader=preheader),
         sources=sources,

@@ -177,6 +177,7 @@ class ListConfig:
     locale_sources: Mapping[str, tuple[SourceConfig, ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    locale_titles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     subjects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # "": all
     preheaders: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     templates_dir: Path | None = None

@@ -57,6 +57,16 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
                     finished_at=now,
                 )
             )
+            conn.execute(  # an edition's variant in another locale (0007)
+                t.edition_variants.insert().values(
+                    edition_id=edition,
+                    locale="ar",
+                    subject="الأولى",
+                    html="<html lang=ar dir=rtl>",
+                    text="نص",
+                    tokens_json="{}",
+                )
+            )
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

@@ -87,7 +87,9 @@ def build_edition(
                 raise  # the default variant: no edition at all, as for a one-locale list
             skipped.append(f"no {locale} variant (its readers get the {locales[0]} one): {exc}")
             continue
-        rendered = render_edition(edition, vc, list_title=vc.list_config(list_name).title)
+        rendered = render_edition(
+            edition, vc, list_title=vc.list_config(list_name).title, variant=bool(made)
+        )
         made.append(Variant(edition, rendered))
     first, others = made[0], tuple(made[1:])
     edition = replace(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -119,7 +120,12 @@ def _ticker_item(story: Story, tz: ZoneInfo, locale: str) -> dict:
 
 
 def build_context(
-    edition: Edition, config: Config, list_title: str, slot: Mapping[str, str]
+    edition: Edition,
+    config: Config,
+    list_title: str,
+    slot: Mapping[str, str],
+    *,
+    variant: bool = False,
 ) -> dict:
     locale = edition.locale or config.site.locale
     tz = zone(edition.timezone or config.site.timezone)
@@ -160,7 +166,8 @@ def build_context(
         ],
         "ticker": [item for _, items in groups for item in items],
         "ticker_groups": groups,
-        "archive_url": f"{config.site.public_url}/archive/{edition.id}",
+        "archive_url": f"{config.site.public_url}/archive/{edition.id}"
+        + (f"?lang={quote(locale)}" if variant else ""),
         "preheader_filler": Markup(PREHEADER_FILLER),
         "dark": {"primary": lighten(theme.primary_color), "link": lighten(theme.link_color)},
         "why": ui["why"].format(list=list_title),

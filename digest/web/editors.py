@@ -28,6 +28,11 @@ def _stored(request: Request) -> StoredEdition:
     return stored
 
 
+def _lang(request: Request) -> str | None:
+    """The variant an editor looks at (?lang=ar); None: the list's default one."""
+    return request.query_params.get("lang") or None
+
+
 async def index(request: Request):
     return RedirectResponse(f"{state(request).base}/archive", 303)
 
@@ -43,9 +48,12 @@ async def editions(request: Request):
 async def edition(request: Request):
     require_editor(request)
     web = state(request)
-    stored = _stored(request)
+    whole = _stored(request)
+    stored = drafts.view(whole, _lang(request))
     _, text = drafts.filled(web.config, stored)
-    base = drafts.base_edition(stored)
+    base = drafts.base_edition(whole)
+    if stored.edition.locale != whole.edition.locale:
+        base = next((v for v in base.variants if v.locale == stored.edition.locale), base)
     current = {edit_ops.story_key(s) for s in (*stored.edition.ticker, *stored.edition.featured)}
     dropped = [s for s in (*base.featured, *base.ticker) if edit_ops.story_key(s) not in current]
     return page(
@@ -53,6 +61,8 @@ async def edition(request: Request):
         "edition.html",
         {
             "e": stored,
+            "variants": whole.all_variants(),
+            "lang": "" if stored is whole else stored.edition.locale,
             "text": text,
             "checks": drafts.checks(web.config, stored),
             "edits": drafts.current_edits(stored),
@@ -67,21 +77,23 @@ async def edition(request: Request):
 
 async def preview_html(request: Request):
     require_editor(request)
-    html, _ = drafts.filled(state(request).config, _stored(request))
+    html, _ = drafts.filled(state(request).config, drafts.view(_stored(request), _lang(request)))
     return HTMLResponse(html, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
 async def preview_text(request: Request):
     require_editor(request)
-    _, text = drafts.filled(state(request).config, _stored(request))
+    _, text = drafts.filled(state(request).config, drafts.view(_stored(request), _lang(request)))
     return PlainTextResponse(text)
 
 
-def _back(request: Request, stored: StoredEdition, message: str | None = None):
-    from urllib.parse import quote
+def _back(request: Request, stored: StoredEdition, message: str | None = None, lang=None):
+    from urllib.parse import urlencode
 
     url = f"{state(request).base}/editions/{stored.id}"
-    return RedirectResponse(url + (f"?m={quote(message)}" if message else ""), 303)
+    query = {"lang": str(lang or ""), "m": message or ""}
+    query = {k: v for k, v in query.items() if v}
+    return RedirectResponse(url + (f"?{urlencode(query)}" if query else ""), 303)
 
 
 async def stories(request: Request):
@@ -103,12 +115,11 @@ async def stories(request: Request):
     elif action == "restore":
         dropped = [k for k in dropped if k != key]
     elif action in ("up", "down"):
+        shown = drafts.view(stored, str(form.get("lang", "")) or None).edition
         section = (
-            "featured"
-            if any(edit_ops.story_key(s) == key for s in stored.edition.featured)
-            else "ticker"
+            "featured" if any(edit_ops.story_key(s) == key for s in shown.featured) else "ticker"
         )
-        keys = [edit_ops.story_key(s) for s in getattr(stored.edition, section)]
+        keys = [edit_ops.story_key(s) for s in getattr(shown, section)]
         order = dict(edits.get("order", {}))
         order[section] = edit_ops.move(keys, key, -1 if action == "up" else 1)
         edits["order"] = order
@@ -116,7 +127,7 @@ async def stories(request: Request):
         raise HTTPException(400, "Unknown action.")
     edits.update(pinned=pinned, dropped=dropped)
     await run_in_threadpool(drafts.save_edits, web.config, web.db, stored, edits)
-    return _back(request, stored)
+    return _back(request, stored, lang=form.get("lang"))
 
 
 async def texts(request: Request):
@@ -144,15 +155,16 @@ async def test_send(request: Request):
     form = await form_with_csrf(request)
     web, stored = state(request), _stored(request)
     address = str(form.get("address", "")).strip()
+    shown = drafts.view(stored, str(form.get("lang", "")) or None)
     from email_validator import EmailNotValidError
 
     try:
         detail = await run_in_threadpool(
-            drafts.send_test, web.config, stored, web.make_backend(), address
+            drafts.send_test, web.config, shown, web.make_backend(), address
         )
     except EmailNotValidError as exc:
-        return _back(request, stored, f"Not sent: {exc}")
-    return _back(request, stored, f"Test sent to {address} ({detail}).")
+        return _back(request, stored, f"Not sent: {exc}", lang=form.get("lang"))
+    return _back(request, stored, f"Test sent to {address} ({detail}).", lang=form.get("lang"))
 
 
 routes = [

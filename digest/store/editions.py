@@ -450,3 +450,17 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def reader_locales_of(db: Database, edition_id: str) -> dict[str | None, int]:
+    """The edition's ledger rows by their reader's locale (which variant each got, once matched
+    against the edition's variants)."""
+    d, s = t.deliveries, t.subscribers
+    stmt = (
+        select(s.c.locale, func.count())
+        .join(s, s.c.id == d.c.subscriber_id)
+        .where(d.c.edition_id == edition_id)
+        .group_by(s.c.locale)
+    )
+    with db.read() as conn:
+        return {locale: int(n) for locale, n in conn.execute(stmt)}

@@ -132,3 +132,20 @@ def test_an_unknown_key_in_a_list_is_reported_with_the_list(tmp_path):
         load(tmp_path, GOOD + '[lists.a]\ncolour = "red"\n')
     with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[lists.a.sender\]: mail"):
         load(tmp_path, GOOD + '[lists.a.sender]\nmail = "x@example.com"\n')
+
+
+def test_the_readme_example_is_a_valid_config(tmp_path):
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("### Lists, locales and variants", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load(tmp_path, example)
+    ar = variant_config(config, "matinale", "ar")
+    assert [s.name for s in ar.sources] == ["akhbar"] and ar.edition.subject.startswith("الصباحية")
+    assert ar.list_config("matinale").title == "الصباحية"
+    assert [s.name for s in variant_config(config, "matinale", "en").sources] == ["homepage"]
+    sabah = variant_config(config, "sabah")
+    assert sabah.site.locale == "ar" and sabah.sender.email == "sabah@example.ma"
+    assert variant_config(config, "sabah", "fr").edition.subject == "Sabah : {top}"
+    assert variant_locales(config, "sabah", ["fr", "en"]) == ("ar", "en", "fr")

@@ -311,8 +311,9 @@ def _print_variants(db, stored) -> None:
         readers[match_locale(locale, offered, offered[0])] += n
     out.print(f"  variants: {len(variants)} (each reader gets their locale's, else {offered[0]})")
     for v in variants:
+        n = readers[v.locale]
         out.print(
-            f"    {v.locale:<6} {v.edition.direction}  {readers[v.locale]:>6} readers  "
+            f"    {v.locale:<6} {v.edition.direction}  {n:>6} reader{'' if n == 1 else 's'}  "
             f"{len(v.edition.ticker) + len(v.edition.featured):>3} stories  {v.edition.subject}",
             soft_wrap=True,
         )

@@ -272,9 +272,7 @@ class Sender:
                 self._count(skipped=batch.skipped)
                 if batch.claimed:
                     claimed_any = True
-                    attempts = {c.delivery_id: c.attempts for c in batch.claimed}
-                    for job, recipients in self.variants.split(batch.claimed):
-                        self._deliver(job, recipients, attempts)
+                    self._deliver_variants(batch.claimed)
             if self.stop.is_set() or not claimed_any or self._counts()["pending"] == 0:
                 return
             self.sleep(
@@ -285,6 +283,26 @@ class Sender:
                     rng=self.rng,
                 )
             )
+
+    def _deliver_variants(self, claimed) -> None:
+        """A claimed batch, one hand-over per locale variant in it; when the loop stops on one,
+        the variants not yet handed over go back to pending (never in flight)."""
+        attempts = {c.delivery_id: c.attempts for c in claimed}
+        groups = self.variants.split(claimed)
+        for i, (job, recipients) in enumerate(groups):
+            try:
+                self._deliver(job, recipients, attempts)
+            except (Pause, Interrupted):
+                rest = sorted(_row(r) for _, later in groups[i + 1 :] for r in later)
+                if rest:
+                    self.retry(
+                        ledger.record,
+                        self.db,
+                        [(row, "pending", None) for row in rest],
+                        edition_id=self.stored.id,
+                        owner=self.owner,
+                    )
+                raise
 
     def _deliver(self, job: SendJob, batch: list[Recipient], attempts: dict[int, int]) -> None:
         """Post one claimed batch; every row ends recorded, or back to pending if the loop

@@ -196,3 +196,36 @@ def test_a_list_that_offers_one_locale_sends_it_to_everyone(site, db, tmp_path, 
     assert stored.variants == () and report.sent == len(READERS)
     for msg in by_reader(tmp_path / "out").values():
         assert 'lang="fr"' in html_of(msg)
+
+
+class RefusesFrench(OutboxBackend):
+    """The outbox, except that the provider refuses the French variant's batch."""
+
+    def send_batch(self, job, batch):
+        from digest.errors import DeliveryRefused
+
+        if job.edition.locale == "fr":
+            raise DeliveryRefused("refused: the French template is broken")
+        return super().send_batch(job, batch)
+
+
+def test_a_pause_on_one_variant_leaves_the_other_variants_rows_pending(site, db, tmp_path):
+    from digest.store import ledger
+
+    config = configure(site)
+    subscribe(db)
+    stored, _ = edition_for_send(config, db, list_name="matinale", now=NOW)
+    report = deliver(config, db, stored, RefusesFrench(tmp_path / "out"), signer=SIGNER)
+    assert report.status == "paused" and "refused" in report.reason
+    counts = ledger.counts(db, stored.id)
+    # The four French-variant readers failed; the others were never handed over: pending,
+    # neither 'sending' nor 'unknown' (a resume sends them without --resend-unknown).
+    assert counts["failed"] == 4 and counts["pending"] == 3
+    assert counts["sending"] == counts["unknown"] == counts["sent"] == 0
+    resumed = deliver(config, db, stored, OutboxBackend(tmp_path / "out"), signer=SIGNER)
+    assert resumed.sent == 3
+    assert set(by_reader(tmp_path / "out")) == {
+        "fatima@example.ma",
+        "john@example.com",
+        "layla@example.ma",
+    }

@@ -31,7 +31,14 @@ class Built:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        extra = tuple(f"[{v.locale}] {w}" for v in self.variants for w in v.rendered.warnings)
+        # A variant's own: its sources' (when it reads others) and its rendering's.
+        own = {*self.edition.warnings, *self.rendered.warnings}
+        extra = tuple(
+            f"[{v.locale}] {w}"
+            for v in self.variants
+            for w in (*v.edition.warnings, *v.rendered.warnings)
+            if w not in own
+        )
         return self.edition.warnings + self.rendered.warnings + extra
 
 

@@ -229,3 +229,21 @@ def test_a_pause_on_one_variant_leaves_the_other_variants_rows_pending(site, db,
         "john@example.com",
         "layla@example.ma",
     }
+
+
+def test_a_variant_whose_own_feed_fails_is_left_out_and_its_readers_get_the_default(
+    site, db, tmp_path
+):
+    config = configure(
+        site,
+        list_extra=(
+            "[lists.matinale.variants.ar]\n"
+            f'sources = [{{ name = "akhbar", kind = "rss", path = "{tmp_path / "missing.xml"}" }}]\n'
+        ),
+    )
+    subscribe(db)
+    stored, built = edition_for_send(config, db, list_name="matinale", now=NOW)
+    assert [v.locale for v in stored.all_variants()] == ["fr", "en"]
+    assert any("no ar variant" in w and "akhbar" in w for w in built.warnings)
+    deliver(config, db, stored, OutboxBackend(tmp_path / "out"), signer=SIGNER)
+    assert 'lang="fr"' in html_of(by_reader(tmp_path / "out")["fatima@example.ma"])

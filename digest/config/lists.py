@@ -87,6 +87,15 @@ def list_table(
                     f"must be at most {LIST_TITLE_MAX} characters", path=path, key=f"{v.name}.title"
                 )
         v.finish()
+    if locales is not None:
+        for loc in by_locale.keys() | titles.keys():
+            if loc not in locales:
+                raise ConfigError(
+                    f"names a locale the list does not offer (lists.{name}.locales: "
+                    f"{', '.join(locales)})",
+                    path=path,
+                    key=f"{s.name}.variants.{loc}",
+                )
     one_subject, subjects = localized_templates(s, "subject", None)
     one_preheader, preheaders = localized_templates(s, "preheader", None)
     if one_subject is not None:

@@ -117,6 +117,11 @@ def test_match_locale_exact_then_language_then_default():
         ('[lists.a.variants.ar]\nsources = ["nope"]\n', "lists.a.variants.ar.sources", "names no"),
         ('[lists.a.variants.qq9]\ntitle = "x"\n', "lists.a.variants.qq9", "unknown locale"),
         ('[lists.a]\nlocales = ["fr", 3]\n', "lists.a.locales", "must be a list of locales"),
+        (
+            '[lists.a]\nlocales = ["fr"]\n[lists.a.variants.ar]\ntitle = "x"\n',
+            "lists.a.variants.ar",
+            "does not offer",
+        ),
         ('[edition]\nsubject = { ar = "{oops}" }\n', "edition.subject.ar", "bad placeholder"),
     ],
 )

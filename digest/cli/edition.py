@@ -300,7 +300,7 @@ def status(config: Config, edition_id):
 def _print_variants(db, stored) -> None:
     """One line per locale variant (only for an edition with several): who gets which."""
     from digest.locale import match_locale
-    from digest.store.editions import reader_locales_of
+    from digest.store.variants import reader_locales_of
 
     variants = stored.all_variants()
     if len(variants) < 2:

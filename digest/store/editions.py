@@ -15,16 +15,17 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.errors import DigestError
-from digest.headers import SUBJECT_MAX, header_text, one_line
-from digest.models import Edition, Rendered, Variant, edition_from_dict, edition_to_dict
+from digest.headers import one_line
+from digest.models import Edition, Rendered, Variant, edition_from_dict
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.lists import list_row_id
 from digest.store.schema import utcnow
+from digest.store.variants import read_variants, rendered_from_row, rendering_row, write_variants
 
 LEASE_STALE_AFTER = timedelta(seconds=90)
 
@@ -98,66 +99,14 @@ def save_edition(
                     status="ready",
                     needs_approval=needs_approval,
                     created_at=utcnow(),
-                    **_rendering(edition, rendered),
+                    **rendering_row(edition, rendered),
                 )
             )
-            _write_variants(conn, edition.id, variants)
+            write_variants(conn, edition.id, variants)
     except IntegrityError:
         # Another process stored it between our check and our insert (PostgreSQL's default
         # isolation lets both see "absent"; SQLite's BEGIN IMMEDIATE does not).
         raise EditionExists(f"edition {edition.id} was stored by another process") from None
-
-
-def _write_variants(conn, edition_id: str, variants: tuple[Variant, ...]) -> None:
-    v = t.edition_variants
-    conn.execute(delete(v).where(v.c.edition_id == edition_id))
-    for variant in variants:
-        row = _rendering(variant.edition, variant.rendered)
-        del row["edition_json"]  # the variant's stories are in the editions row's edition_json
-        conn.execute(insert(v).values(edition_id=edition_id, locale=variant.locale, **row))
-
-
-def _read_variants(conn, edition: Edition) -> tuple[Variant, ...]:
-    if not edition.variants:
-        return ()
-    v = t.edition_variants
-    rows = {r.locale: r for r in conn.execute(select(v).where(v.c.edition_id == edition.id)).all()}
-    return tuple(
-        Variant(e, _rendered(rows[e.locale], e)) for e in edition.variants if e.locale in rows
-    )
-
-
-def _rendered(row, edition: Edition) -> Rendered:
-    extra = json.loads(row.tokens_json)
-    return Rendered(
-        html=row.html,
-        text=row.text,
-        subject=edition.subject,
-        preheader=edition.preheader,
-        warnings=tuple(extra.get("warnings", ())),
-        tokens=extra["tokens"],
-        locale=extra.get("locale", edition.locale),
-        direction=extra.get("direction", "ltr"),
-    )
-
-
-def _rendering(edition: Edition, rendered: Rendered) -> dict:
-    return {
-        # The column is for listings; bounded whatever the edition's source (a JSON file, an
-        # old build): String(1000) makes PostgreSQL refuse a longer one and lose the send.
-        "subject": header_text(edition.subject, SUBJECT_MAX),
-        "edition_json": json.dumps(edition_to_dict(edition), ensure_ascii=False),
-        "html": rendered.html,
-        "text": rendered.text,
-        "tokens_json": json.dumps(
-            {
-                "tokens": rendered.tokens,
-                "locale": rendered.locale,
-                "direction": rendered.direction,
-                "warnings": list(rendered.warnings),
-            }
-        ),
-    }
 
 
 def replace_rendering(
@@ -185,10 +134,10 @@ def replace_rendering(
                 approved_at=None,
                 approved_by=None,
                 edits_json=json.dumps(edits, ensure_ascii=False) if edits else None,
-                **_rendering(edition, rendered),
+                **rendering_row(edition, rendered),
             )
         )
-        _write_variants(conn, edition_id, variants)
+        write_variants(conn, edition_id, variants)
 
 
 def approve_edition(db: Database, edition_id: str, *, by: str) -> None:
@@ -228,8 +177,8 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
         if row is None:
             return None
         edition = edition_from_dict(json.loads(row.edition_json))
-        variants = _read_variants(conn, edition)
-    rendered = _rendered(row, edition)
+        variants = read_variants(conn, edition)
+    rendered = rendered_from_row(row, edition)
     return StoredEdition(
         id=row.id,
         list_name=row.list_name,
@@ -450,17 +399,3 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def reader_locales_of(db: Database, edition_id: str) -> dict[str | None, int]:
-    """The edition's ledger rows by their reader's locale (which variant each got, once matched
-    against the edition's variants)."""
-    d, s = t.deliveries, t.subscribers
-    stmt = (
-        select(s.c.locale, func.count())
-        .join(s, s.c.id == d.c.subscriber_id)
-        .where(d.c.edition_id == edition_id)
-        .group_by(s.c.locale)
-    )
-    with db.read() as conn:
-        return {locale: int(n) for locale, n in conn.execute(stmt)}

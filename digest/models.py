@@ -70,6 +70,9 @@ class Edition:
     # Near-duplicate stories merged (digest.edition.similar): {"kept", "dropped", "score"}, and
     # what undoing one needs: "story" (the dropped story), "kept_url", "kept_published_at".
     merged: tuple[Mapping[str, object], ...] = ()
+    # The same day's edition in the list's other locales (each with no variants of its own);
+    # this one is the list's default locale. Empty for a one-locale list.
+    variants: tuple[Edition, ...] = ()
 
     @property
     def direction(self) -> str:
@@ -104,6 +107,18 @@ class Rendered:
     @property
     def html_bytes(self) -> int:
         return len(self.html.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One locale's edition and its rendering (made once, like the default one)."""
+
+    edition: Edition
+    rendered: Rendered
+
+    @property
+    def locale(self) -> str:
+        return self.edition.locale
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,10 @@ def edition_to_dict(edition: Edition, *, html_bytes: int | None = None) -> dict:
         "merged": [dict(m) for m in edition.merged],
         **({"html_bytes": html_bytes} if html_bytes is not None else {}),
         **({"build_seconds": edition.build_seconds} if edition.build_seconds is not None else {}),
+        # Only for a list with readers in several locales: a one-locale edition.json is unchanged.
+        **(
+            {"variants": [edition_to_dict(v) for v in edition.variants]} if edition.variants else {}
+        ),
     }
 
 
@@ -164,6 +183,7 @@ def edition_from_dict(data: dict) -> Edition:
         note=data.get("note"),
         build_seconds=data.get("build_seconds"),
         merged=tuple(data.get("merged", ())),
+        variants=tuple(edition_from_dict(v) for v in data.get("variants", ())),
     )
 
 

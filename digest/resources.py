@@ -19,6 +19,7 @@ from digest.errors import DigestError
 STARTER_FILES = (
     "digest.toml",
     "samples/homepage-fr.txt",
+    "samples/feed-ar.xml",
     "subscribers/matinale-example.csv",
     "subscribers/FORMAT.md",
 )

@@ -292,6 +292,7 @@ def status(config: Config, edition_id):
     table = Table(*(k for k in ("total", *c)))
     table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
     out.print(table)
+    _print_variants(db, stored)
     _print_workers(db, edition_id)
     for source, flag in (
         ("failed", "retried (--retry-failed)"),
@@ -318,14 +319,41 @@ def status(config: Config, edition_id):
         out.print(f"  failed {address}: {reason}")
 
 
+def _print_variants(db, stored) -> None:
+    """One line per locale variant (only for an edition with several): who gets which."""
+    from digest.locale import match_locale
+    from digest.store.variants import reader_locales_of
+
+    variants = stored.all_variants()
+    if len(variants) < 2:
+        return
+    offered = tuple(v.locale for v in variants)
+    readers = dict.fromkeys(offered, 0)
+    for locale, n in reader_locales_of(db, stored.id).items():
+        readers[match_locale(locale, offered, offered[0])] += n
+    out.print(f"  variants: {len(variants)} (each reader gets their locale's, else {offered[0]})")
+    for v in variants:
+        n = readers[v.locale]
+        out.print(
+            f"    {v.locale:<6} {v.edition.direction}  {n:>6} reader{'' if n == 1 else 's'}  "
+            f"{len(v.edition.ticker) + len(v.edition.featured):>3} stories  {v.edition.subject}",
+            soft_wrap=True,
+        )
+
+
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     from digest.edition.build import build_edition, cached_fetcher
+    from digest.edition.variants import variant_locales
     from digest.store.db import open_database
+    from digest.store.lists import reader_locales
 
     overrides = [source_from_location(s) for s in sources] or None
+    db = open_database(config.database_url)
+    # The variants a send would make: one per locale the list's readers use.
+    locales = variant_locales(config, list_name, reader_locales(db, list_name))
     with (
         err.status(styled("reading sources and rendering")),
-        cached_fetcher(config, open_database(config.database_url)) as fetcher,
+        cached_fetcher(config, db) as fetcher,
     ):
         return build_edition(
             config,
@@ -334,6 +362,7 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
             sources=overrides,
             out_dir=out_dir,
             fetcher=fetcher,
+            locales=locales,
         )
 
 
@@ -486,5 +515,12 @@ def _print_build(built) -> None:
                 "" if src.ok else f" {src.error}",
             )
         )
+    for v in built.variants:
+        out.print(
+            styled(
+                (f"  variant {v.locale}", "bold"), f" ({v.edition.direction}) {v.edition.subject}"
+            )
+        )
+        out.print(f"    {len(v.edition.ticker)} headlines, {len(v.edition.featured)} featured")
     for kind, path in built.paths.items():
         out.print(f"  {kind}: {path}")

@@ -375,6 +375,8 @@ def editions(config: Config, list_name, limit):
             state = "ready, not approved"
         if row["reason"]:
             state += f": {row['reason']}"
+        if stored.variants:  # several locales: which ones (a one-locale line is unchanged)
+            state += "  variants " + ",".join(v.locale for v in stored.all_variants())
         out.print(
             f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
             f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"

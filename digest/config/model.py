@@ -73,6 +73,10 @@ class EditionConfig:
     # The top story sells the email in the inbox; the sender's name is already shown there.
     subject: str = "{top}"
     preheader: str = "{top} {briefs}"
+    # Per locale ("ar", "fr_MA"), when digest.toml gives subject/preheader as a table; a
+    # locale not named there uses ``subject``/``preheader`` above.
+    subjects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    preheaders: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     max_html_bytes: int = 100_000
     gather_timeout: float = 30.0  # seconds for reading every source (each has its own timeout)
     featured_paragraphs: int = 1  # the lede: 0 = headline only
@@ -161,8 +165,24 @@ class WebConfig:
 
 @dataclass(frozen=True)
 class ListConfig:
+    """One ``[lists.NAME]``: what it does not set comes from the site (see ``variant_config``)."""
+
     name: str
     title: str
+    locale: str | None = None  # the list's default locale; None: site.locale
+    # The locales the list offers its readers; None: every language digest has strings for.
+    locales: tuple[str, ...] | None = None
+    sources: tuple[SourceConfig, ...] | None = None  # None: the site's [[sources]]
+    # [lists.NAME.variants.LOCALE] sources: that variant's own stories (an Arabic feed).
+    locale_sources: Mapping[str, tuple[SourceConfig, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    locale_titles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    subjects: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # "": all
+    preheaders: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    templates_dir: Path | None = None
+    sender: SenderConfig | None = None
+    theme: ThemeConfig | None = None
 
 
 @dataclass(frozen=True)

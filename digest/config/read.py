@@ -13,20 +13,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from digest.config.lists import list_table, localized_templates, pick
 from digest.config.model import (
-    LIST_TITLE_MAX,
     Config,
     EditionConfig,
-    ListConfig,
     SenderConfig,
     SiteConfig,
     ThemeConfig,
 )
 from digest.config.section import (
     Section,
+    check_sender,
     check_template,
     locale_key,
-    plain_address,
     timezone_key,
     url_key,
 )
@@ -86,25 +85,23 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         unsubscribe_mailto=s.get("unsubscribe_mailto", str, None),
     )
     s.finish()
-    for key in ("email", "reply_to", "unsubscribe_mailto"):
-        value = getattr(sender, key)
-        if value is not None and not plain_address(value):
-            raise ConfigError(
-                f"is not a plain email address: {value!r}", path=path, key=f"sender.{key}"
-            )
-        # Goes into From/Reply-To/List-Unsubscribe and the SMTP envelope as it is.
-        problem = value is not None and address_problem(value)
-        if problem:
-            raise ConfigError(f"{value!r} {problem}", path=path, key=f"sender.{key}")
-    if any(c in sender.name for c in "\r\n"):
-        raise ConfigError("must be one line", path=path, key="sender.name")
+    check_sender(sender, path, "sender")
 
     s = Section(top.get("theme", dict, {}), "theme", path)
     theme = s.fill(ThemeConfig, fonts=MappingProxyType(dict(s.get("fonts", dict, {}))))
     s.finish()
 
     s = Section(top.get("edition", dict, {}), "edition", path)
-    edition = s.fill(EditionConfig)
+    subject, subjects = localized_templates(s, "subject", EditionConfig.subject)
+    preheader, preheaders = localized_templates(s, "preheader", EditionConfig.preheader)
+    edition = s.fill(
+        EditionConfig,
+        # A table's entry for the site's locale is the default of every locale it does not name.
+        subject=subject or pick(subjects, site.locale) or EditionConfig.subject,
+        preheader=preheader or pick(preheaders, site.locale) or EditionConfig.preheader,
+        subjects=MappingProxyType(subjects),
+        preheaders=MappingProxyType(preheaders),
+    )
     s.finish()
     if edition.window_hours <= 0:
         raise ConfigError("must be positive", path=path, key="edition.window_hours")
@@ -125,22 +122,31 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     s.finish()
     db_url = _absolute_sqlite(db_url, root)
 
-    lists = {}
-    for name, table in top.get("lists", dict, {}).items():
-        s = Section(table, f"lists.{name}", path)
-        lists[name] = ListConfig(name=name, title=s.get("title", str, name))
-        s.finish()
-        if len(lists[name].title) > LIST_TITLE_MAX:  # the lists.title column
-            raise ConfigError(
-                f"must be at most {LIST_TITLE_MAX} characters", path=path, key=f"lists.{name}.title"
-            )
-
     sources = tuple(
         source_entry(entry, i, root, path) for i, entry in enumerate(top.get("sources", list, []))
     )
     names = [src.name for src in sources]
     if len(set(names)) != len(names):
         raise ConfigError("source names must be unique", path=path, key="sources")
+
+    # Lists read last: they may name [[sources]] entries and overlay [sender] and [theme].
+    site_wide = Config(
+        path=path,
+        root=root,
+        site=site,
+        sender=sender,
+        theme=theme,
+        edition=edition,
+        sources=sources,
+        lists=MappingProxyType({}),
+        database_url=db_url,
+        templates_dir=root,
+    )
+    named = {src.name: src for src in sources}
+    lists = {
+        name: list_table(name, table, root=root, path=path, named=named, site=site_wide)
+        for name, table in top.get("lists", dict, {}).items()
+    }
 
     templates = top.get("templates_dir", str, None)
     templates_dir = (root / templates).resolve() if templates else default_templates()

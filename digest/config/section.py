@@ -12,6 +12,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from digest.errors import ConfigError
+from digest.headers import address_problem
 from digest.zones import is_zone
 
 
@@ -86,11 +87,47 @@ def timezone_key(s: Section, path: Path | None) -> str:
 
 def locale_key(s: Section, path: Path | None) -> str:
     name = s.get("locale", str, required=True)
+    check_locale(name, path, "site.locale")
+    return name
+
+
+def check_locale(name: str, path: Path | None, key: str) -> None:
     try:
         Locale.parse(name)
-    except (UnknownLocaleError, ValueError):
-        raise ConfigError(f"unknown locale {name!r}", path=path, key="site.locale") from None
-    return name
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ConfigError(f"unknown locale {name!r}", path=path, key=key) from None
+
+
+def check_sender(sender: Any, path: Path | None, prefix: str) -> None:
+    """A [sender] table's addresses go into headers and the SMTP envelope as they are."""
+    for key in ("email", "reply_to", "unsubscribe_mailto"):
+        value = getattr(sender, key)
+        if value is not None and not plain_address(value):
+            raise ConfigError(
+                f"is not a plain email address: {value!r}", path=path, key=f"{prefix}.{key}"
+            )
+        problem = value is not None and address_problem(value)
+        if problem:
+            raise ConfigError(f"{value!r} {problem}", path=path, key=f"{prefix}.{key}")
+    if any(c in sender.name for c in "\r\n"):
+        raise ConfigError("must be one line", path=path, key=f"{prefix}.name")
+
+
+def overlay(s: Section, base: Any, *, skip: tuple[str, ...] = ()) -> Any:
+    """``base`` (a frozen dataclass) with the keys this table sets, each of the field's type;
+    unknown keys are reported."""
+    hints = typing.get_type_hints(type(base))
+    values = {}
+    for f in dataclasses.fields(base):
+        if f.name in skip or f.name not in s.data:
+            continue
+        kind = hints[f.name]
+        if typing.get_origin(kind) in (types.UnionType, typing.Union):
+            kind = next(k for k in typing.get_args(kind) if k is not type(None))
+        values[f.name] = s.get(f.name, kind)
+    s.used.update(skip)
+    s.finish()
+    return dataclasses.replace(base, **values)
 
 
 def check_template(template: str, path: Path | None, key: str) -> None:

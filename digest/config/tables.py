@@ -122,10 +122,12 @@ def source_from_location(location: str, *, cwd: Path | None = None) -> SourceCon
     return SourceConfig(name=name, kind="auto", location=location)
 
 
-def source_entry(entry: Any, index: int, root: Path, path: Path | None) -> SourceConfig:
-    s = Section(entry, f"sources[{index}]", path)
+def source_entry(
+    entry: Any, index: int, root: Path, path: Path | None, *, prefix: str = "sources"
+) -> SourceConfig:
+    s = Section(entry, f"{prefix}[{index}]", path)
     name = s.get("name", str, f"source-{index + 1}")
-    s.name = f"sources.{name}"
+    s.name = f"{prefix}.{name}"
     kind = s.get("kind", str, "auto")
     if kind not in SOURCE_KINDS:
         raise ConfigError(

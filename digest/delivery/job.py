@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from digest.config import Config, DeliveryConfig
+from digest.config.lists import variant_config
 from digest.delivery.base import Recipient, SendJob
 from digest.delivery.message import list_id
 from digest.delivery.pacing import Limits, SlidingWindow
+from digest.locale import match_locale
 from digest.models import Edition, Rendered, Subscriber
 from digest.render.personalize import Personalizer
 from digest.render.strings import Greeter
+from digest.store.editions import StoredEdition
+from digest.store.ledger import Claimed
 from digest.tokens import TokenSigner
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -97,6 +101,41 @@ class RecipientFactory:
         return Recipient(
             subscriber=subscriber, values=values, message_id=message_id, delivery_id=delivery_id
         )
+
+
+class VariantJobs:
+    """Each variant's job and recipient factory, and which variant a subscriber gets: their
+    locale's (exact, then language), else the list's default. Looked up per distinct locale
+    once, so a subscriber costs a dict lookup more than with one variant."""
+
+    def __init__(self, config: Config, stored: StoredEdition, signer: TokenSigner):
+        self.entries: dict[str, tuple[SendJob, RecipientFactory]] = {}
+        for v in stored.all_variants():
+            vc = variant_config(config, stored.list_name, v.locale)
+            job = make_job(vc, v.edition, v.rendered)
+            self.entries.setdefault(v.locale, (job, RecipientFactory(vc, job, signer)))
+        self.offered = tuple(self.entries)
+        self.default_job, self.default_factory = self.entries[self.offered[0]]
+        self._chosen: dict[str | None, str] = {}
+
+    def locale_for(self, locale: str | None) -> str:
+        chosen = self._chosen.get(locale)
+        if chosen is None:
+            chosen = self._chosen[locale] = match_locale(locale, self.offered, self.offered[0])
+        return chosen
+
+    def split(self, claimed: Iterable[Claimed]) -> list[tuple[SendJob, list[Recipient]]]:
+        """A claimed batch as (variant's job, its recipients), in the batch's order."""
+        if len(self.offered) == 1:
+            make = self.default_factory
+            return [(self.default_job, [make(c.subscriber, c.delivery_id) for c in claimed])]
+        groups: dict[str, list[Recipient]] = {}
+        for c in claimed:
+            locale = self.locale_for(c.subscriber.locale)
+            groups.setdefault(locale, []).append(
+                self.entries[locale][1](c.subscriber, c.delivery_id)
+            )
+        return [(self.entries[locale][0], recipients) for locale, recipients in groups.items()]
 
 
 def limits_for(delivery: DeliveryConfig, *, clock=time.monotonic, sleep=time.sleep) -> Limits:

@@ -27,16 +27,15 @@ from datetime import UTC, datetime, timedelta
 from threading import Event
 
 from digest.config import Config
-from digest.delivery.base import Backend, Recipient
+from digest.delivery.base import Backend, Recipient, SendJob
 from digest.delivery.job import (
     Cancelled,
     Interrupted,
     Pause,
     Progress,
-    RecipientFactory,
     SendReport,
+    VariantJobs,
     limits_for,
-    make_job,
 )
 from digest.delivery.localrun import deadline_warning, record_run, zones_left
 from digest.delivery.pacing import backoff
@@ -86,8 +85,9 @@ class Sender:
         # waits (at most a window, usually under a second) keep a plain sleep: an interrupted
         # one would spin.
         self.clock, self.sleep, self.rng = clock, sleep or self.stop.wait, rng
-        self.job = make_job(config, stored.edition, stored.rendered)
-        self.make_recipient = RecipientFactory(config, self.job, signer)
+        # One job per locale variant; each claimed subscriber goes with their variant's.
+        self.variants = VariantJobs(config, stored, signer)
+        self.job = self.variants.default_job
         self.limits = limits_for(self.delivery, clock=clock, sleep=sleep or time.sleep)
         wanted = self.delivery.batch_size or backend.max_batch
         self.batch_size = max(
@@ -309,10 +309,7 @@ class Sender:
                 self._count(skipped=batch.skipped)
                 if batch.claimed:
                     claimed_any = True
-                    self._deliver(
-                        [self.make_recipient(c.subscriber, c.delivery_id) for c in batch.claimed],
-                        {c.delivery_id: c.attempts for c in batch.claimed},
-                    )
+                    self._deliver_variants(batch.claimed)
             self._flush()
             if self.stop.is_set() or not claimed_any or self._counts()["pending"] == 0:
                 return
@@ -325,12 +322,26 @@ class Sender:
                 )
             )
 
-    def _deliver(self, batch: list[Recipient], attempts: dict[int, int]) -> None:
+    def _deliver_variants(self, claimed) -> None:
+        """A claimed batch, one hand-over per locale variant in it; when the loop stops on one,
+        the variants not yet handed over go back to pending (never in flight)."""
+        attempts = {c.delivery_id: c.attempts for c in claimed}
+        groups = self.variants.split(claimed)
+        for i, (job, recipients) in enumerate(groups):
+            try:
+                self._deliver(job, recipients, attempts)
+            except (Pause, Interrupted):
+                rest = sorted(_row(r) for _, later in groups[i + 1 :] for r in later)
+                self._answers.extend((row, "pending", None) for row in rest)
+                self._flush()
+                raise
+
+    def _deliver(self, job: SendJob, batch: list[Recipient], attempts: dict[int, int]) -> None:
         """Post one claimed batch; every row ends recorded, or back to pending if the loop
         stops before handing it over."""
         unanswered = {_row(r) for r in batch}
         try:
-            self._post(batch, attempts, unanswered)
+            self._post(job, batch, attempts, unanswered)
         except (Pause, Interrupted):
             # never handed over (or refused before it was): not in flight
             self._answers.extend((i, "pending", None) for i in sorted(unanswered))
@@ -346,7 +357,9 @@ class Sender:
             )
             self._answers = []
 
-    def _post(self, batch: list[Recipient], attempts: dict[int, int], unanswered: set[int]) -> None:
+    def _post(
+        self, job: SendJob, batch: list[Recipient], attempts: dict[int, int], unanswered: set[int]
+    ) -> None:
         """Hand ``batch`` to the backend and record its answer at once (each half of a split
         batch as its own answer comes: a refusal of the second half leaves the first sent)."""
         delivery_of = {r.subscriber.id: _row(r) for r in batch}
@@ -358,14 +371,14 @@ class Sender:
                 raise Interrupted
             self.report.requests += 1
             try:
-                answers = self.backend.send_batch(self.job, batch)
+                answers = self.backend.send_batch(job, batch)
             except DeliveryTooLarge as exc:
                 if len(batch) == 1:
                     self._record([(_row(batch[0]), "failed", _describe(exc))], attempts, unanswered)
                     return
                 half = len(batch) // 2
-                self._post(batch[:half], attempts, unanswered)
-                self._post(batch[half:], attempts, unanswered)
+                self._post(job, batch[:half], attempts, unanswered)
+                self._post(job, batch[half:], attempts, unanswered)
                 return
             except DeliveryAuthError as exc:
                 raise Pause(f"{_describe(exc)}; nothing more was sent") from None

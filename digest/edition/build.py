@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -10,9 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.config import Config, SourceConfig
-from digest.edition.collect import edition_id, make_edition, sources_for
-from digest.edition.files import write_edition_files
-from digest.models import Edition, Rendered
+from digest.config.lists import variant_config
+from digest.edition.collect import edition_id, make_edition
+from digest.edition.files import write_edition_files, write_variant_files
+from digest.edition.variants import results_per_variant, variant_locales
+from digest.errors import NoStoriesError
+from digest.models import Edition, Rendered, Variant
 from digest.render import Personalizer, greeting, render_edition
 from digest.sources import read_sources
 from digest.sources.fetch import Fetcher
@@ -20,13 +24,22 @@ from digest.sources.fetch import Fetcher
 
 @dataclass(frozen=True)
 class Built:
-    edition: Edition
+    edition: Edition  # the list's default locale; ``edition.variants`` the others
     rendered: Rendered
     paths: dict[str, Path]
+    variants: tuple[Variant, ...] = ()  # the other locales, each rendered once
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return self.edition.warnings + self.rendered.warnings
+        # A variant's own: its sources' (when it reads others) and its rendering's.
+        own = {*self.edition.warnings, *self.rendered.warnings}
+        extra = tuple(
+            f"[{v.locale}] {w}"
+            for v in self.variants
+            for w in (*v.edition.warnings, *v.rendered.warnings)
+            if w not in own
+        )
+        return self.edition.warnings + self.rendered.warnings + extra
 
 
 def default_list(config: Config) -> str:
@@ -51,27 +64,55 @@ def build_edition(
     out_dir: Path | None = None,
     fetcher: Fetcher | None = None,
     note: str | None = None,
+    locales: Sequence[str] | None = None,
 ) -> Built:
-    """Read the sources, select the stories, render once, and write the edition files."""
+    """Read the sources, select the stories, render once per variant, and write the edition
+    files. ``locales``: the variants to build, the list's default first (default: only it)."""
     started = time.monotonic()
     ref = reference_time(config, now)
     fetcher = fetcher or Fetcher(user_agent=config.user_agent)
-    results = read_sources(
-        sources_for(config, sources),
-        reference_time=ref,
-        tz=config.site.tz,
-        site_url=config.site.url,
-        fetcher=fetcher,
-        deadline=config.edition.gather_timeout,
+    default = variant_config(config, list_name)
+    locales = tuple(locales or (default.site.locale,))
+
+    def read(srcs: Sequence[SourceConfig]):
+        return read_sources(
+            srcs,
+            reference_time=ref,
+            tz=config.site.tz,
+            site_url=config.site.url,
+            fetcher=fetcher,
+            deadline=config.edition.gather_timeout,
+        )
+
+    made: list[Variant] = []
+    skipped: list[str] = []
+    for locale, vc, results in results_per_variant(config, list_name, locales, sources, read):
+        try:
+            edition = make_edition(vc, results, list_name=list_name, reference_time=ref, note=note)
+        except NoStoriesError as exc:
+            if not made:
+                raise  # the default variant: no edition at all, as for a one-locale list
+            skipped.append(f"no {locale} variant (its readers get the {locales[0]} one): {exc}")
+            continue
+        rendered = render_edition(
+            edition, vc, list_title=vc.list_config(list_name).title, variant=bool(made)
+        )
+        made.append(Variant(edition, rendered))
+    first, others = made[0], tuple(made[1:])
+    edition = replace(
+        first.edition,
+        warnings=first.edition.warnings + tuple(skipped),
+        variants=tuple(v.edition for v in others),
+        build_seconds=round(time.monotonic() - started, 3),
     )
-    edition = make_edition(config, results, list_name=list_name, reference_time=ref, note=note)
-    rendered = render_edition(edition, config, list_title=config.list_config(list_name).title)
-    edition = replace(edition, build_seconds=round(time.monotonic() - started, 3))
     paths = {}
     if out_dir:
-        html, text = Personalizer(rendered).fill(preview_values(config, edition.locale))
+        html, text = Personalizer(first.rendered).fill(preview_values(config, edition.locale))
         paths = write_edition_files(out_dir, edition, html, text)
-    return Built(edition=edition, rendered=rendered, paths=paths)
+        for v in others:
+            html, text = Personalizer(v.rendered).fill(preview_values(config, v.locale))
+            paths.update(write_variant_files(out_dir, v.locale, html, text))
+    return Built(edition=edition, rendered=first.rendered, paths=paths, variants=others)
 
 
 def preview_values(config: Config, locale: str) -> dict[str, str]:
@@ -113,22 +154,36 @@ def edition_for_send(
     there was no stored edition.
     """
     from digest.store.editions import EditionExists, get_edition, save_edition
+    from digest.store.lists import reader_locales
 
     ref = reference_time(config, now)
     stored = get_edition(db, edition_id(list_name, ref))
     if stored is not None:
         return stored, None
+    # One variant per locale the list's readers use (the audience as it is now; a reader who
+    # joins later in another locale gets the default variant).
+    locales = variant_locales(config, list_name, reader_locales(db, list_name))
+    build = functools.partial(
+        build_edition,
+        config,
+        list_name=list_name,
+        now=ref,
+        sources=sources,
+        out_dir=out_dir,
+        locales=locales,
+    )
     if not store:
-        built = build_edition(
-            config, list_name=list_name, now=ref, sources=sources, out_dir=out_dir, fetcher=fetcher
-        )
-        return None, built
+        return None, build(fetcher=fetcher)
     with contextlib.nullcontext(fetcher) if fetcher else cached_fetcher(config, db) as fetcher:
-        built = build_edition(
-            config, list_name=list_name, now=ref, sources=sources, out_dir=out_dir, fetcher=fetcher
-        )
+        built = build(fetcher=fetcher)
     try:
-        save_edition(db, built.edition, built.rendered, needs_approval=needs_approval)
+        save_edition(
+            db,
+            built.edition,
+            built.rendered,
+            needs_approval=needs_approval,
+            variants=built.variants,
+        )
     except EditionExists:
         return get_edition(db, built.edition.id), None  # another process won the race: use it
     return get_edition(db, built.edition.id), built

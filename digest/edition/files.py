@@ -35,3 +35,18 @@ def write_edition_files(out_dir: Path, edition: Edition, html: str, text: str) -
             f"{exc.strerror or exc}; choose another --out"
         ) from None
     return paths
+
+
+def write_variant_files(out_dir: Path, locale: str, html: str, text: str) -> dict[str, Path]:
+    """Another locale's variant beside the default one: edition.ar.html, edition.ar.txt."""
+    paths = {f"html.{locale}": out_dir / f"edition.{locale}.html"}
+    paths[f"text.{locale}"] = out_dir / f"edition.{locale}.txt"
+    try:
+        write_text_atomic(paths[f"html.{locale}"], html)
+        write_text_atomic(paths[f"text.{locale}"], text)
+    except OSError as exc:
+        raise DigestError(
+            f"cannot write the edition files to {out_dir}: "
+            f"{exc.strerror or exc}; choose another --out"
+        ) from None
+    return paths

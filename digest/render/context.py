@@ -10,6 +10,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -132,7 +133,12 @@ def _ticker_item(story: Story, tz: ZoneInfo, locale: str, fix: Callable[[str], s
 
 
 def build_context(
-    edition: Edition, config: Config, list_title: str, slot: Mapping[str, str]
+    edition: Edition,
+    config: Config,
+    list_title: str,
+    slot: Mapping[str, str],
+    *,
+    variant: bool = False,
 ) -> dict:
     locale = edition.locale or config.site.locale
     tz = zone(edition.timezone or config.site.timezone)
@@ -178,7 +184,8 @@ def build_context(
         ],
         "ticker": [item for _, items in groups for item in items],
         "ticker_groups": groups,
-        "archive_url": f"{config.site.public_url}/archive/{edition.id}",
+        "archive_url": f"{config.site.public_url}/archive/{edition.id}"
+        + (f"?lang={quote(locale)}" if variant else ""),
         "preheader_filler": Markup(PREHEADER_FILLER),
         "dark": {"primary": lighten(theme.primary_color), "link": lighten(theme.link_color)},
         "why": fix(ui["why"].format(list=list_title)),

@@ -136,11 +136,16 @@ def _compile_html(mjml_source: str, fonts: Mapping[str, str], *, rtl: bool = Fal
 
 
 def render_mjml(
-    edition: Edition, config: Config, *, list_title: str, slot: Mapping[str, str]
+    edition: Edition,
+    config: Config,
+    *,
+    list_title: str,
+    slot: Mapping[str, str],
+    variant: bool = False,
 ) -> str:
     """The MJML document the email is compiled from (the templates' output, before mjml2html);
     also what the official MJML compiler validates in the tests."""
-    context = build_context(edition, config, list_title, slot)
+    context = build_context(edition, config, list_title, slot, variant=variant)
     return _render_template(config, HTML_TEMPLATE, context)
 
 
@@ -150,12 +155,17 @@ def _render_parts(
     list_title: str,
     html_slot: Mapping[str, str],
     text_slot: Mapping[str, str],
+    variant: bool = False,
 ) -> tuple[str, str]:
-    mjml_source = render_mjml(edition, config, list_title=list_title, slot=html_slot)
+    mjml_source = render_mjml(
+        edition, config, list_title=list_title, slot=html_slot, variant=variant
+    )
     rtl = direction(edition.locale or config.site.locale) == "rtl"
     html = _compile_html(mjml_source, config.theme.fonts, rtl=rtl)
     text = _render_template(
-        config, TEXT_TEMPLATE, build_context(edition, config, list_title, text_slot)
+        config,
+        TEXT_TEMPLATE,
+        build_context(edition, config, list_title, text_slot, variant=variant),
     )
     return html, _tidy_text(text)
 
@@ -183,17 +193,26 @@ def _check_tokens(html: str, text: str, tokens) -> None:
 
 
 def render_edition(
-    edition: Edition, config: Config, *, list_title: str, nonce: str | None = None
+    edition: Edition,
+    config: Config,
+    *,
+    list_title: str,
+    nonce: str | None = None,
+    variant: bool = False,
 ) -> Rendered:
     """Render one edition once, with placeholder tokens for per-subscriber values.
 
     ``nonce`` is for tests and replays only; by default a fresh random one is drawn.
+    ``variant``: the edition in a locale other than its list's default (its "view online" link
+    names the locale).
     """
     locale = edition.locale or config.site.locale
     nonce = nonce or _fresh_nonce(edition)
     tokens = make_tokens(nonce, SLOT_KEYS)
     html_slot = {k: Markup(v) for k, v in tokens["html"].items()}
-    html, text = _render_parts(edition, config, list_title, html_slot, tokens["text"])
+    html, text = _render_parts(
+        edition, config, list_title, html_slot, tokens["text"], variant=variant
+    )
     _check_tokens(html, text, tokens)
     warnings = list(image_warnings(html))
     big = size_warning(html, config.edition.max_html_bytes)

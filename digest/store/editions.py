@@ -19,12 +19,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.errors import DigestError
-from digest.headers import SUBJECT_MAX, header_text, one_line
-from digest.models import Edition, Rendered, edition_from_dict, edition_to_dict
+from digest.headers import one_line
+from digest.models import Edition, Rendered, Variant, edition_from_dict
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.lists import list_row_id
 from digest.store.schema import utcnow
+from digest.store.variants import read_variants, rendered_from_row, rendering_row, write_variants
 
 LEASE_STALE_AFTER = timedelta(seconds=90)
 
@@ -63,6 +64,11 @@ class StoredEdition:
     finished_at: datetime | None
     edition: Edition
     rendered: Rendered
+    variants: tuple[Variant, ...] = ()  # the other locales' (edition.variants, rendered once)
+
+    def all_variants(self) -> tuple[Variant, ...]:
+        """Every variant, the list's default locale first."""
+        return (Variant(self.edition, self.rendered), *self.variants)
 
 
 def new_owner() -> str:
@@ -71,7 +77,12 @@ def new_owner() -> str:
 
 
 def save_edition(
-    db: Database, edition: Edition, rendered: Rendered, *, needs_approval: bool = False
+    db: Database,
+    edition: Edition,
+    rendered: Rendered,
+    *,
+    needs_approval: bool = False,
+    variants: tuple[Variant, ...] = (),
 ) -> None:
     """Store a built edition as 'ready'. An edition id is stored once; a second build of the same
     list and day must not replace what a send may already be delivering."""
@@ -88,36 +99,24 @@ def save_edition(
                     status="ready",
                     needs_approval=needs_approval,
                     created_at=utcnow(),
-                    **_rendering(edition, rendered),
+                    **rendering_row(edition, rendered),
                 )
             )
+            write_variants(conn, edition.id, variants)
     except IntegrityError:
         # Another process stored it between our check and our insert (PostgreSQL's default
         # isolation lets both see "absent"; SQLite's BEGIN IMMEDIATE does not).
         raise EditionExists(f"edition {edition.id} was stored by another process") from None
 
 
-def _rendering(edition: Edition, rendered: Rendered) -> dict:
-    return {
-        # The column is for listings; bounded whatever the edition's source (a JSON file, an
-        # old build): String(1000) makes PostgreSQL refuse a longer one and lose the send.
-        "subject": header_text(edition.subject, SUBJECT_MAX),
-        "edition_json": json.dumps(edition_to_dict(edition), ensure_ascii=False),
-        "html": rendered.html,
-        "text": rendered.text,
-        "tokens_json": json.dumps(
-            {
-                "tokens": rendered.tokens,
-                "locale": rendered.locale,
-                "direction": rendered.direction,
-                "warnings": list(rendered.warnings),
-            }
-        ),
-    }
-
-
 def replace_rendering(
-    db: Database, edition_id: str, edition: Edition, rendered: Rendered, *, edits: dict | None
+    db: Database,
+    edition_id: str,
+    edition: Edition,
+    rendered: Rendered,
+    *,
+    edits: dict | None,
+    variants: tuple[Variant, ...] = (),
 ) -> None:
     """An editor changed the draft: store the new rendering and edits, withdraw any approval.
     Refused once sending has started: half the list must not get another email than the rest."""
@@ -135,9 +134,10 @@ def replace_rendering(
                 approved_at=None,
                 approved_by=None,
                 edits_json=json.dumps(edits, ensure_ascii=False) if edits else None,
-                **_rendering(edition, rendered),
+                **rendering_row(edition, rendered),
             )
         )
+        write_variants(conn, edition_id, variants)
 
 
 def approve_edition(db: Database, edition_id: str, *, by: str) -> None:
@@ -174,20 +174,11 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
             .join(lists, lists.c.id == e.c.list_id)
             .where(e.c.id == edition_id)
         ).first()
-    if row is None:
-        return None
-    edition = edition_from_dict(json.loads(row.edition_json))
-    extra = json.loads(row.tokens_json)
-    rendered = Rendered(
-        html=row.html,
-        text=row.text,
-        subject=edition.subject,
-        preheader=edition.preheader,
-        warnings=tuple(extra.get("warnings", ())),
-        tokens=extra["tokens"],
-        locale=extra.get("locale", edition.locale),
-        direction=extra.get("direction", "ltr"),
-    )
+        if row is None:
+            return None
+        edition = edition_from_dict(json.loads(row.edition_json))
+        variants = read_variants(conn, edition)
+    rendered = rendered_from_row(row, edition)
     return StoredEdition(
         id=row.id,
         list_name=row.list_name,
@@ -205,6 +196,7 @@ def get_edition(db: Database, edition_id: str) -> StoredEdition | None:
         finished_at=row.finished_at,
         edition=edition,
         rendered=rendered,
+        variants=variants,
     )
 
 

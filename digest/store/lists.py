@@ -86,3 +86,18 @@ def get_or_create_list(
     key = result.inserted_primary_key
     assert key is not None  # a single-row INSERT always reports the key it made
     return key[0], True
+
+
+def reader_locales(db: Database, name: str) -> set[str | None]:
+    """The distinct locales of the list's active members (None: a member who gave none): which
+    variants an edition of the list needs."""
+    m, s = t.memberships, t.subscribers
+    stmt = (
+        select(s.c.locale)
+        .distinct()
+        .join(m, m.c.subscriber_id == s.c.id)
+        .join(t.lists, t.lists.c.id == m.c.list_id)
+        .where(t.lists.c.name == name, m.c.status == "active")
+    )
+    with db.read() as conn:
+        return set(conn.scalars(stmt))

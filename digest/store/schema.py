@@ -216,6 +216,25 @@ editions = Table(
     ),
 )
 
+# The edition in the list's other locales (migration 0007): the editions row holds the default
+# locale's rendering as before; each other locale's readers get this one. No row for an
+# edition whose readers share one locale, so such an edition is stored as it always was.
+edition_variants = Table(
+    "edition_variants",
+    metadata,
+    Column(
+        "edition_id",
+        String(150),
+        ForeignKey("editions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("locale", String(35), primary_key=True),
+    Column("subject", String(1000), nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tokens_json", Text, nullable=False),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,

@@ -12,11 +12,12 @@ import lxml.html
 from lxml import etree
 
 from digest.config import Config
+from digest.config.lists import variant_config
 from digest.delivery.base import Recipient
 from digest.edition import edits as edit_ops
 from digest.edition.build import preview_values
 from digest.i18n import SOURCE, translations
-from digest.models import Edition, Subscriber, edition_from_dict, edition_to_dict
+from digest.models import Edition, Subscriber, Variant, edition_from_dict, edition_to_dict
 from digest.render import Personalizer, render_edition
 from digest.render.checks import GMAIL_CLIP_BYTES, image_warnings, size_warning
 from digest.store.db import Database
@@ -35,16 +36,41 @@ def current_edits(stored: StoredEdition) -> dict:
     return edit_ops.clean(stored.edits)
 
 
+def view(stored: StoredEdition, locale: str | None) -> StoredEdition:
+    """The stored edition as one variant shows it (its edition and rendering in the default's
+    place); the default one for a locale it has no variant in."""
+    for v in stored.variants:
+        if v.locale == locale:
+            return dataclasses.replace(stored, edition=v.edition, rendered=v.rendered)
+    return stored
+
+
+def _render(config: Config, edition: Edition, *, variant: bool):
+    vc = variant_config(config, edition.list_name, edition.locale)
+    return render_edition(
+        edition, vc, list_title=vc.list_config(edition.list_name).title, variant=variant
+    )
+
+
 def save_edits(config: Config, db: Database, stored: StoredEdition, edits: dict) -> StoredEdition:
-    """Apply ``edits`` to the sources' edition, render again, store (withdrawing approval)."""
+    """Apply ``edits`` to the sources' edition and each variant, render each again, store
+    (withdrawing approval). Pins, drops and order apply to the stories a variant shares (by
+    link or title) and the note to every variant; the subject override, typed in the default
+    language, to the default variant only."""
     base = base_edition(stored)
     edits = edit_ops.clean(edits)
     edition = edit_ops.apply(base, edits)
-    rendered = render_edition(
-        edition, config, list_title=config.list_config(edition.list_name).title
-    )
+    rendered = _render(config, edition, variant=False)
+    local = {k: v for k, v in edits.items() if k != "subject"}
+    variants = []
+    for other in base.variants:
+        changed = edit_ops.apply(other, local)
+        variants.append(Variant(changed, _render(config, changed, variant=True)))
+    edition = dataclasses.replace(edition, variants=tuple(v.edition for v in variants))
     stored_edits = {**edits, "base": edition_to_dict(base)} if edits else None
-    replace_rendering(db, stored.id, edition, rendered, edits=stored_edits)
+    replace_rendering(
+        db, stored.id, edition, rendered, edits=stored_edits, variants=tuple(variants)
+    )
     saved = get_edition(db, stored.id)
     assert saved is not None  # replace_rendering raises when the edition is gone
     return saved
@@ -157,7 +183,8 @@ def send_test(config: Config, stored: StoredEdition, backend, address: str) -> s
 
     address = normalize_email(address)
     rendered = dataclasses.replace(stored.rendered, subject=f"[test] {stored.rendered.subject}")
-    job = make_job(config, stored.edition, rendered)
+    vc = variant_config(config, stored.list_name, stored.edition.locale)
+    job = make_job(vc, stored.edition, rendered)
     values = {**preview_values(config, stored.edition.locale)}
     recipient = Recipient(
         subscriber=Subscriber(id=0, email=address),

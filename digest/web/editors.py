@@ -30,6 +30,19 @@ def _stored(request: Request) -> StoredEdition:
     return stored
 
 
+def _variant_query(code: str) -> str:
+    """The query naming a locale variant on the draft page's links ('' for the default)."""
+    from urllib.parse import quote
+
+    return f"?variant={quote(code)}" if code else ""
+
+
+def _variant(request: Request) -> str | None:
+    """The variant an editor looks at (?variant=ar; ?lang= is the page's own language); None:
+    the list's default one."""
+    return request.query_params.get("variant") or None
+
+
 async def index(request: Request):
     return RedirectResponse(f"{state(request).base}/archive", 303)
 
@@ -45,9 +58,12 @@ async def editions(request: Request):
 async def edition(request: Request):
     require_editor(request)
     web = state(request)
-    stored = _stored(request)
+    whole = _stored(request)
+    stored = drafts.view(whole, _variant(request))
     _, text = drafts.filled(web.config, stored)
-    base = drafts.base_edition(stored)
+    base = drafts.base_edition(whole)
+    if stored.edition.locale != whole.edition.locale:
+        base = next((v for v in base.variants if v.locale == stored.edition.locale), base)
     current = {edit_ops.story_key(s) for s in (*stored.edition.ticker, *stored.edition.featured)}
     dropped = [s for s in (*base.featured, *base.ticker) if edit_ops.story_key(s) not in current]
     unmerged = set(drafts.current_edits(stored).get("unmerged", []))
@@ -60,6 +76,9 @@ async def edition(request: Request):
         "edition.html",
         {
             "e": stored,
+            "variants": whole.all_variants(),
+            "variant": "" if stored is whole else stored.edition.locale,
+            "variant_query": _variant_query,
             "text": text,
             "checks": drafts.checks(web.config, stored, translator(request)),
             "edits": drafts.current_edits(stored),
@@ -75,21 +94,21 @@ async def edition(request: Request):
 
 async def preview_html(request: Request):
     require_editor(request)
-    html, _ = drafts.filled(state(request).config, _stored(request))
+    html, _ = drafts.filled(state(request).config, drafts.view(_stored(request), _variant(request)))
     return HTMLResponse(html, headers={"Content-Security-Policy": PREVIEW_CSP})
 
 
 async def preview_text(request: Request):
     require_editor(request)
-    _, text = drafts.filled(state(request).config, _stored(request))
+    _, text = drafts.filled(state(request).config, drafts.view(_stored(request), _variant(request)))
     return PlainTextResponse(text)
 
 
-def _back(request: Request, stored: StoredEdition, message: str | None = None):
+def _back(request: Request, stored: StoredEdition, message: str | None = None, variant=None):
     from urllib.parse import quote
 
-    query = {"lang": chosen(request), "m": message}
     url = f"{state(request).base}/editions/{stored.id}"
+    query = {"lang": chosen(request), "m": message, "variant": str(variant or "")}
     pairs = "&".join(f"{k}={quote(v)}" for k, v in query.items() if v)
     return RedirectResponse(url + (f"?{pairs}" if pairs else ""), 303)
 
@@ -119,12 +138,11 @@ async def stories(request: Request):
         unmerged = [k for k in edits.get("unmerged", []) if k != key]
         edits["unmerged"] = unmerged + [key] if action == "unmerge" else unmerged
     elif action in ("up", "down"):
+        shown = drafts.view(stored, str(form.get("variant", "")) or None).edition
         section = (
-            "featured"
-            if any(edit_ops.story_key(s) == key for s in stored.edition.featured)
-            else "ticker"
+            "featured" if any(edit_ops.story_key(s) == key for s in shown.featured) else "ticker"
         )
-        keys = [edit_ops.story_key(s) for s in getattr(stored.edition, section)]
+        keys = [edit_ops.story_key(s) for s in getattr(shown, section)]
         order = dict(edits.get("order", {}))
         order[section] = edit_ops.move(keys, key, -1 if action == "up" else 1)
         edits["order"] = order
@@ -132,7 +150,7 @@ async def stories(request: Request):
         raise HTTPException(400, N_("Unknown action."))
     edits.update(pinned=pinned, dropped=dropped)
     await run_in_threadpool(drafts.save_edits, web.config, web.db, stored, edits)
-    return _back(request, stored)
+    return _back(request, stored, variant=form.get("variant"))
 
 
 async def texts(request: Request):
@@ -165,17 +183,24 @@ async def test_send(request: Request):
     form = await form_with_csrf(request)
     web, stored = state(request), _stored(request)
     address = str(form.get("address", "")).strip()
+    shown = drafts.view(stored, str(form.get("variant", "")) or None)
     from email_validator import EmailNotValidError
 
     _ = translator(request)
     try:
         detail = await run_in_threadpool(
-            drafts.send_test, web.config, stored, web.make_backend(), address
+            drafts.send_test, web.config, shown, web.make_backend(), address
         )
     except EmailNotValidError as exc:
-        return _back(request, stored, _.gettext("Not sent: %(reason)s") % {"reason": exc})
+        reason = _.gettext("Not sent: %(reason)s") % {"reason": exc}
+        return _back(request, stored, reason, variant=form.get("variant"))
     message = _.gettext("Test sent to %(address)s (%(detail)s).")
-    return _back(request, stored, message % {"address": address, "detail": detail})
+    return _back(
+        request,
+        stored,
+        message % {"address": address, "detail": detail},
+        variant=form.get("variant"),
+    )
 
 
 routes = [

@@ -39,7 +39,7 @@ from digest.store.preferences import (
 from digest.store.schema import utcnow
 from digest.store.signups import claim_confirmation, release_confirmation
 from digest.store.subscribers import get_subscriber, unsubscribe
-from digest.web.drafts import filled
+from digest.web.drafts import filled, view
 from digest.web.language import languages, page_language, translator
 from digest.web.mail import send_notice
 from digest.web.pages import page, state
@@ -284,6 +284,8 @@ async def archived(request: Request):
     stored = get_edition(web.db, request.path_params["edition_id"])
     if stored is None or stored.status != "sent":  # drafts are not public
         raise HTTPException(404, N_("There is no such edition in the archive."))
+    # ?lang=ar: that locale's variant (the link in its emails says so); else the default one.
+    stored = view(stored, request.query_params.get("lang") or None)
     html, _ = filled(web.config, stored)  # preview values: no name, no working link
     return HTMLResponse(html)
 

@@ -239,3 +239,36 @@ def test_sigterm_finishes_the_batch_in_flight_and_resume_completes(list_of, tmp_
         send(tmp_path, server)
         delivered = server.delivered_addresses()
     assert sorted(delivered) == sorted(everyone)
+
+
+def test_readers_in_three_locales_get_one_request_per_variant_in_their_language(site, tmp_path):
+    readers = [(f"fr{i}@example.com", "fr") for i in range(30)]
+    readers += [(f"ar{i}@example.com", "ar") for i in range(20)]
+    readers += [(f"en{i}@example.com", "en_GB") for i in range(10)]
+    csv = tmp_path / "list.csv"
+    csv.write_text(
+        "email,name,locale\n" + "".join(f"{e},Reader,{loc}\n" for e, loc in readers), "utf-8"
+    )
+    digest(
+        "subscribers",
+        "import",
+        str(csv),
+        "--list",
+        "matinale",
+        cwd=tmp_path,
+        environ=os.environ.copy(),
+    )
+    with SendGridServer(api_key=KEY) as server:
+        send(tmp_path, server)
+        assert server.violations == []
+        bodies = server.requests
+    assert len(bodies) == 3  # one batch, split by variant: one request each
+    for body in bodies:
+        html = next(c["value"] for c in body["content"] if c["type"] == "text/html")
+        to = [p["to"][0]["email"] for p in body["personalizations"]]
+        lang = html.split('<html lang="', 1)[1][:2]
+        assert {address[:2] for address in to} == {lang}, (lang, to[:3])
+        if lang == "ar":
+            assert 'dir="rtl"' in html and len(to) == 20
+        assert len(set(to)) == len(to)
+    assert sorted(server.delivered_addresses()) == sorted(e for e, _ in readers)

@@ -59,6 +59,16 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
                     finished_at=now,
                 )
             )
+            conn.execute(  # an edition's variant in another locale (0008)
+                t.edition_variants.insert().values(
+                    edition_id=edition,
+                    locale="ar",
+                    subject="الأولى",
+                    html="<html lang=ar dir=rtl>",
+                    text="نص",
+                    tokens_json="{}",
+                )
+            )
         # Send control's audit and an API token (0007).
         record_action(db, edition, "pause", actor="amina", detail="from the web app")
         create_token(db, "dashboard", "read", by="amina")

@@ -25,6 +25,7 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
             "suppressions",
             "feed_cache",
             "editions",
+            "edition_variants",
             "deliveries",
             "events",
             "schedules",

@@ -36,18 +36,18 @@ def test_the_draft_page_shows_each_variant(editor, multi):
     url = f"/editions/{multi.id}"
     page = editor.get(url).text
     assert 'id="variants"' in page
-    assert f'href="/digest{url}?lang=ar"' in page and f'href="/digest{url}?lang=en"' in page
+    assert f'href="/digest{url}?variant=ar"' in page and f'href="/digest{url}?variant=en"' in page
     assert escape(multi.edition.subject) in page
     assert "every variant: fr, ar, en" in page
 
     ar = multi.variants[0]
-    page = editor.get(f"{url}?lang=ar").text
+    page = editor.get(f"{url}?variant=ar").text
     assert escape(ar.edition.subject) in page and 'lang="ar" dir="rtl"' in page
-    assert "preview.html?lang=ar" in page
+    assert "preview.html?variant=ar" in page
     assert "باختصار" in page  # the Arabic text part
-    preview = editor.get(f"{url}/preview.html?lang=ar").text
+    preview = editor.get(f"{url}/preview.html?variant=ar").text
     assert 'lang="ar"' in preview and 'dir="rtl"' in preview and "__dg" not in preview
-    text = editor.get(f"{url}/preview.txt?lang=en").text
+    text = editor.get(f"{url}/preview.txt?variant=en").text
     assert "Tuesday, July 1, 2025" in text and "Unsubscribe" in text
     assert "Se désabonner" in editor.get(f"{url}/preview.txt").text
 
@@ -61,9 +61,9 @@ def test_one_approval_covers_every_variant_and_an_edit_renders_each_again(editor
     assert dropped.title in multi.variants[0].rendered.html
     response = editor.post(
         f"{url}/stories",
-        data={"csrf": editor.csrf(url), "action": "drop", "key": story_key(dropped), "lang": "ar"},
+        data={"csrf": editor.csrf(url), "action": "drop", "key": story_key(dropped), "variant": "ar"},
     )
-    assert response.status_code == 303 and "lang=ar" in response.headers["location"]
+    assert response.status_code == 303 and "variant=ar" in response.headers["location"]
     after = get_edition(web_db, multi.id)
     assert after.approved_at is None  # an edit withdraws the approval of every variant
     assert [v.locale for v in after.all_variants()] == ["fr", "ar", "en"]

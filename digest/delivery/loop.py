@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from threading import Event
 
 from digest.config import Config
-from digest.delivery.base import Backend, Recipient, SendJob
+from digest.delivery.base import Backend
+from digest.delivery.handover import HandOver
 from digest.delivery.job import (
     Cancelled,
     Interrupted,
@@ -39,14 +40,7 @@ from digest.delivery.job import (
 )
 from digest.delivery.localrun import deadline_warning, record_run, zones_left
 from digest.delivery.pacing import backoff
-from digest.errors import (
-    DeliveryAuthError,
-    DeliveryError,
-    DeliveryRefused,
-    DeliveryTooLarge,
-    DeliveryTransient,
-    DeliveryUncertain,
-)
+from digest.delivery.tally import Tally
 from digest.store import ledger, workers
 from digest.store.editions import StoredEdition, edition_status, new_owner
 from digest.store.outage import DatabaseOutage, Retry
@@ -108,18 +102,32 @@ class Sender:
             backend=backend.info.name,
             destination=backend.info.destination,
         )
-        # Answers not written yet: they go with the next claim, in its transaction (one commit
-        # per batch), or on their own before anything else is posted or the passes end.
-        self._answers: list[tuple[int, str, str | None]] = []
-        self._attempted = 0
-        self._failed = 0
+        self.tally = Tally(self.report, self.delivery, progress)
+        self.handover = HandOver(
+            db=db,
+            edition_id=stored.id,
+            owner=self.owner,
+            backend=backend,
+            variants=self.variants,
+            delivery=self.delivery,
+            limits=self.limits,
+            stop=self.stop,
+            sleep=self.sleep,
+            rng=rng,
+            retry=self.retry,
+            report=self.report,
+            tally=self.tally,
+        )
         self._started = 0.0
         self._lease_lost: str | None = None
         # A local-time send delivers only the readers of these zones (None: everyone).
         self.zones = frozenset(zones) if zones is not None else None
         self.deadline = deadline
-        self.sent_this_run = 0  # for the measured rate
         self.wall = wall or (lambda: datetime.now(UTC))
+
+    @property
+    def sent_this_run(self) -> int:
+        return self.handover.sent_this_run
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -277,9 +285,9 @@ class Sender:
         except DatabaseOutage:
             raise
         except BaseException:
-            self._flush()
+            self.handover.flush()
             raise
-        self._flush()
+        self.handover.flush()
 
     def _pass_over(self) -> None:
         for attempt in range(1, self.delivery.max_retries + 2):
@@ -300,17 +308,17 @@ class Sender:
                     owner=self.owner,
                     zones=self.zones,
                     default_zone=self.config.site.timezone,
-                    answers=self._answers,
+                    answers=self.handover.answers,
                 )
-                self._answers = []
+                self.handover.answers = []
                 if batch.last_id is None:
                     break
                 after = batch.last_id
-                self._count(skipped=batch.skipped)
+                self.tally.count(skipped=batch.skipped)
                 if batch.claimed:
                     claimed_any = True
-                    self._deliver_variants(batch.claimed)
-            self._flush()
+                    self.handover.deliver_variants(batch.claimed)
+            self.handover.flush()
             if self.stop.is_set() or not claimed_any or self._counts()["pending"] == 0:
                 return
             self.sleep(
@@ -322,176 +330,13 @@ class Sender:
                 )
             )
 
-    def _deliver_variants(self, claimed) -> None:
-        """A claimed batch, one hand-over per locale variant in it; when the loop stops on one,
-        the variants not yet handed over go back to pending (never in flight)."""
-        attempts = {c.delivery_id: c.attempts for c in claimed}
-        groups = self.variants.split(claimed)
-        for i, (job, recipients) in enumerate(groups):
-            try:
-                self._deliver(job, recipients, attempts)
-            except (Pause, Interrupted):
-                rest = sorted(_row(r) for _, later in groups[i + 1 :] for r in later)
-                self._answers.extend((row, "pending", None) for row in rest)
-                self._flush()
-                raise
-
-    def _deliver(self, job: SendJob, batch: list[Recipient], attempts: dict[int, int]) -> None:
-        """Post one claimed batch; every row ends recorded, or back to pending if the loop
-        stops before handing it over."""
-        unanswered = {_row(r) for r in batch}
-        try:
-            self._post(job, batch, attempts, unanswered)
-        except (Pause, Interrupted):
-            # never handed over (or refused before it was): not in flight
-            self._answers.extend((i, "pending", None) for i in sorted(unanswered))
-            self._flush()
-            raise
-
-    def _flush(self) -> None:
-        """Write the answers not written yet (those of a split batch's first half before the
-        second half is posted; the last batch's when the passes end)."""
-        if self._answers:
-            self.retry(
-                ledger.record, self.db, self._answers, edition_id=self.stored.id, owner=self.owner
-            )
-            self._answers = []
-
-    def _post(
-        self, job: SendJob, batch: list[Recipient], attempts: dict[int, int], unanswered: set[int]
-    ) -> None:
-        """Hand ``batch`` to the backend and record its answer at once (each half of a split
-        batch as its own answer comes: a refusal of the second half leaves the first sent)."""
-        delivery_of = {r.subscriber.id: _row(r) for r in batch}
-        d = self.delivery
-        for attempt in range(1, d.max_retries + 2):
-            self._flush()
-            self.limits.acquire(len(batch))
-            if self.stop.is_set():
-                raise Interrupted
-            self.report.requests += 1
-            try:
-                answers = self.backend.send_batch(job, batch)
-            except DeliveryTooLarge as exc:
-                if len(batch) == 1:
-                    self._record([(_row(batch[0]), "failed", _describe(exc))], attempts, unanswered)
-                    return
-                half = len(batch) // 2
-                self._post(job, batch[:half], attempts, unanswered)
-                self._post(job, batch[half:], attempts, unanswered)
-                return
-            except DeliveryAuthError as exc:
-                raise Pause(f"{_describe(exc)}; nothing more was sent") from None
-            except DeliveryRefused as exc:
-                self._record(
-                    [(_row(r), "failed", _describe(exc)) for r in batch],
-                    attempts,
-                    unanswered,
-                    budget=False,
-                )
-                raise Pause(
-                    f"the provider refused a batch of {len(batch)}: {_describe(exc)}; "
-                    "it would refuse the rest the same way. Fix the cause, then run "
-                    "the same command with --retry-failed"
-                ) from None
-            except DeliveryUncertain as exc:
-                # Handed over, answer lost: it may have arrived. Same rule as a crash.
-                self._record(
-                    [(_row(r), "unknown", _describe(exc)) for r in batch], attempts, unanswered
-                )
-                return
-            except DeliveryTransient as exc:
-                if attempt > d.max_retries:
-                    raise Pause(f"gave up after {attempt} tries: {_describe(exc)}") from None
-                if exc.retry_after is not None:
-                    wait = exc.retry_after  # the provider's word, not our backoff cap
-                    if wait > d.retry_after_max:
-                        raise Pause(
-                            f"{_describe(exc)}: that is more than delivery.retry_after_max "
-                            f"({d.retry_after_max:g} s); run the same command again "
-                            "later"
-                        ) from None
-                else:
-                    wait = backoff(attempt, base=d.backoff_base, cap=d.backoff_max, rng=self.rng)
-                self.sleep(wait)
-                if self.stop.is_set():
-                    raise Interrupted from None
-                continue
-            self._record(
-                [(delivery_of[o.subscriber_id], o.status, o.detail) for o in answers],
-                attempts,
-                unanswered,
-            )
-            return
-        raise AssertionError("unreachable")
-
-    def _record(
-        self,
-        answers: list[tuple[int, str, str | None]],
-        attempts: dict[int, int],
-        unanswered: set[int],
-        *,
-        budget: bool = True,
-    ) -> None:
-        results = []
-        for delivery_id, status, detail in answers:
-            if status == "retry":
-                tries = attempts[delivery_id]
-                if tries > self.delivery.max_retries:
-                    status, detail = "failed", f"gave up after {tries} tries: {detail}"
-                else:
-                    status = "pending"
-            results.append((delivery_id, status, detail))
-        self._answers.extend(results)  # written with the next claim (see _flush)
-        unanswered.difference_update(i for i, _, _ in results)
-        sent = sum(st == "sent" for _, st, _ in results)
-        failed = sum(st == "failed" for _, st, _ in results)
-        unknown = sum(st == "unknown" for _, st, _ in results)
-        self.sent_this_run += sent
-        self._count(sent=sent, failed=failed, unknown=unknown)
-        if budget:  # an unknown did not arrive as far as we know: it spends the budget too
-            self._budget(len(results), failed + unknown)
-
     # -- bookkeeping ---------------------------------------------------------------------------
-
-    def _budget(self, attempted: int, failed: int) -> None:
-        self._attempted += attempted
-        self._failed += failed
-        d = self.delivery
-        if (
-            self._attempted >= d.error_budget_min
-            and self._failed > d.error_budget * self._attempted
-        ):
-            raise Pause(
-                f"error budget spent: {self._failed} of {self._attempted} messages failed "
-                f"(more than {d.error_budget:.0%}); look at the failures, then resume"
-            )
 
     def _counts(self) -> dict[str, int]:
         return self.retry(ledger.counts, self.db, self.stored.id)
 
     def _tally(self) -> None:
-        """Read the report's figures from the ledger (at the start and the end only: counting a
-        million rows after every batch would cost more than sending them)."""
-        c = self._counts()
-        r = self.report
-        r.total = sum(c.values())
-        r.sent, r.failed, r.skipped, r.unknown = c["sent"], c["failed"], c["skipped"], c["unknown"]
-        r.cancelled = c["cancelled"]
-        r.pending = c["pending"] + c["sending"]
-        self._progress()
-
-    def _count(self, *, sent: int = 0, failed: int = 0, skipped: int = 0, unknown: int = 0) -> None:
-        r = self.report
-        r.sent, r.failed, r.skipped = r.sent + sent, r.failed + failed, r.skipped + skipped
-        r.unknown += unknown
-        r.pending -= sent + failed + skipped + unknown
-        self._progress()
-
-    def _progress(self) -> None:
-        if self.progress:
-            r = self.report
-            self.progress(r.total - r.pending, r.total)
+        self.tally.read(self._counts())
 
     def _left(self) -> int:
         c = self._counts()
@@ -518,16 +363,3 @@ def deliver(
     return Sender(config, db, stored, backend, signer=signer, share=share, **kw).run(
         resend_unknown=resend_unknown, retry_failed=retry_failed, reason=reason
     )
-
-
-def _describe(exc: DeliveryError) -> str:
-    parts = [str(exc)]
-    if exc.detail and exc.detail not in str(exc):
-        parts.append(exc.detail)
-    return ": ".join(parts)
-
-
-def _row(recipient: Recipient) -> int:
-    """The ledger row of a claimed recipient (every recipient the loop sends has one)."""
-    assert recipient.delivery_id is not None, "a claimed recipient without its ledger row"
-    return recipient.delivery_id

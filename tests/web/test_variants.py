@@ -61,7 +61,12 @@ def test_one_approval_covers_every_variant_and_an_edit_renders_each_again(editor
     assert dropped.title in multi.variants[0].rendered.html
     response = editor.post(
         f"{url}/stories",
-        data={"csrf": editor.csrf(url), "action": "drop", "key": story_key(dropped), "variant": "ar"},
+        data={
+            "csrf": editor.csrf(url),
+            "action": "drop",
+            "key": story_key(dropped),
+            "variant": "ar",
+        },
     )
     assert response.status_code == 303 and "variant=ar" in response.headers["location"]
     after = get_edition(web_db, multi.id)

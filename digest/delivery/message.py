@@ -68,7 +68,10 @@ POLICY = _Policy(linesep="\r\n")
 # For a recipient whose local part is not ASCII (RFC 6532): headers are written as raw UTF-8,
 # never as encoded words, which an address may not hold. Only that recipient's message uses it,
 # and only backends that can carry it (an SMTPUTF8 relay, the outbox) are handed it.
-POLICY_UTF8 = POLICY.clone(utf8=True)
+# Not folded (998 is RFC 5322's line limit; every value here is capped well under it): the
+# email package's UTF-8 folder puts a value holding a no-break space (French typography) whole
+# on a continuation line, which parsers then read with a leading space.
+POLICY_UTF8 = POLICY.clone(utf8=True, max_line_length=998)
 
 
 def _fold_list(name: str, value: str, linesep: str) -> str:

@@ -119,7 +119,9 @@ def test_each_reader_gets_the_variant_of_their_locale_rendered_once_each(
         assert date[locale] in subject, (address, subject)
         assert date[locale] in html
         if locale == "fr":
-            assert subject.startswith("La matinale du ") and "Ce matin : " in html
+            assert (
+                subject.startswith("La matinale du ") and "Ce matin\u00a0: " in html
+            )  # French typography: no-break space
             assert "À la une" in html and "Se désabonner" in text
         elif locale == "ar":
             assert subject.startswith("صباح ") and "هذا الصباح: " in html

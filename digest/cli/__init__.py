@@ -10,6 +10,7 @@ from digest.cli import (  # noqa: F401 - registers them
     edition,
     init,
     schedule,
+    status,
     subscribers,
     web,
 )

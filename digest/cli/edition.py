@@ -1,4 +1,4 @@
-"""build, send, status, cancel: one edition from sources to subscribers."""
+"""build, send, cancel, pause: one edition from sources to subscribers (status: status.py)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,9 @@ from digest.cli.common import (
     progress_bar,
     signer_for,
     styled,
-    utf8_note,
     with_config,
 )
 from digest.config import Config, source_from_location
-from digest.errors import DigestError
 
 
 @cli.command()
@@ -269,78 +267,6 @@ def pause(config: Config, edition_id):
     out.print(f"pause asked for {edition_id}: its senders stop after the batch in flight")
 
 
-@cli.command()
-@with_config
-@click.argument("edition_id", metavar="EDITION")
-def status(config: Config, edition_id):
-    """Show an edition's ledger: sent, failed, skipped, unknown, pending."""
-    from digest.store import ledger
-    from digest.store.db import open_database
-    from digest.store.editions import get_edition
-
-    db = open_database(config.database_url)
-    stored = get_edition(db, edition_id)
-    if stored is None:
-        raise DigestError(f"there is no edition {edition_id!r} (ids look like <list>-YYYY-MM-DD)")
-    c = ledger.counts(db, edition_id)
-    out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
-    out.print(
-        f"  status {stored.status}"
-        + (f": {stored.reason}" if stored.reason else "")
-        + (f", backend {stored.backend}" if stored.backend else "")
-    )
-    table = Table(*(k for k in ("total", *c)))
-    table.add_row(str(sum(c.values())), *(str(v) for v in c.values()))
-    out.print(table)
-    _print_variants(db, stored)
-    _print_workers(db, edition_id)
-    for source, flag in (
-        ("failed", "retried (--retry-failed)"),
-        ("unknown", "resent (--resend-unknown)"),
-    ):
-        now_in = ledger.requeued(db, edition_id).get(source)
-        if now_in:
-            out.print(
-                f"  {flag}: {sum(now_in.values())}, now "
-                + ", ".join(f"{n} {st}" for st, n in sorted(now_in.items()))
-            )
-    utf8 = ledger.utf8_local_counts(db, edition_id)
-    if utf8:
-        out.print(
-            f"  {utf8_note(sum(utf8.values()), config)}; here: "
-            + ", ".join(f"{n} {st}" for st, n in sorted(utf8.items()))
-        )
-    reasons = ledger.failure_reasons(db, edition_id)
-    if reasons:
-        out.print("  failed, by reason (--retry-failed --reason TEXT picks some):")
-        for text, n in reasons:
-            out.print(f"    {n} × {text}")
-    for address, reason in ledger.failures(db, edition_id, limit=10):
-        out.print(f"  failed {address}: {reason}")
-
-
-def _print_variants(db, stored) -> None:
-    """One line per locale variant (only for an edition with several): who gets which."""
-    from digest.locale import match_locale
-    from digest.store.variants import reader_locales_of
-
-    variants = stored.all_variants()
-    if len(variants) < 2:
-        return
-    offered = tuple(v.locale for v in variants)
-    readers = dict.fromkeys(offered, 0)
-    for locale, n in reader_locales_of(db, stored.id).items():
-        readers[match_locale(locale, offered, offered[0])] += n
-    out.print(f"  variants: {len(variants)} (each reader gets their locale's, else {offered[0]})")
-    for v in variants:
-        n = readers[v.locale]
-        out.print(
-            f"    {v.locale:<6} {v.edition.direction}  {n:>6} reader{'' if n == 1 else 's'}  "
-            f"{len(v.edition.ticker) + len(v.edition.featured):>3} stories  {v.edition.subject}",
-            soft_wrap=True,
-        )
-
-
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     from digest.edition.build import build_edition, cached_fetcher
     from digest.edition.variants import variant_locales
@@ -471,28 +397,6 @@ def _print_report(report) -> None:
                 f"'digest status {report.edition_id}' shows the ledger.",
             )
         )
-
-
-def _print_workers(db, edition_id: str) -> None:
-    """The senders that worked on it (several on PostgreSQL with --join), and how each ended."""
-    from digest.store.workers import list_workers
-
-    for w in list_workers(db, edition_id):
-        out.print(
-            f"  worker {w.owner}: {WORKER_STATES.get(w.status, w.status)}, "
-            f"{w.backend or '?'}, started {w.started_at:%Y-%m-%d %H:%M:%S}, "
-            f"last seen {w.heartbeat_at:%H:%M:%S} UTC"
-            + (f", {w.sending} in flight" if w.sending else "")
-        )
-
-
-WORKER_STATES = {
-    "active": "sending",
-    "done": "done",
-    "paused": "paused",
-    "stopped": "stopped",
-    "dead": "dead (lease expired or process gone: its batch in flight is unknown)",
-}
 
 
 def _print_build(built) -> None:

@@ -1,4 +1,4 @@
-"""Screenshots of the sample email for the README: fr and ar, light and dark, 375 and 600 px.
+"""Screenshots of the sample edition for the README: fr and ar, light and dark, 375 and 600 px.
 
     .venv/bin/python docs/screenshots.py       # writes docs/screenshots/*.png (needs Chromium)
 
@@ -8,6 +8,7 @@ Not a test: it shows what tests/render/test_reader.py measures.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,20 +16,31 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from digest.render import render_edition  # noqa: E402
+from digest.config import load_config  # noqa: E402
+from digest.edition.build import build_edition  # noqa: E402
+from digest.render.strings import greeting  # noqa: E402
 from digest.web.screenshot import launch  # noqa: E402
-from tests.render.conftest import VALUES, make_config, make_edition, ticker_story  # noqa: E402
 from tests.render.reader import open_email  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+NOW = datetime.fromisoformat("2025-07-01T08:00:00+01:00")  # when the sample page was captured
+NAMES = {"fr": "Amina", "ar": "أمينة"}
 
 
 def html_for(locale: str) -> str:
-    edition = make_edition(locale, ticker=[ticker_story(i) for i in range(12)])
-    rendered = render_edition(edition, make_config(locale), list_title="La matinale")
+    """The sample site's edition (the repository's digest.toml: the French homepage, and the
+    Arabic feed for the ar variant), filled as for one subscriber named Amina."""
+    config = load_config(ROOT / "digest.toml", env={})
+    built = build_edition(config, list_name="matinale", now=NOW, locales=["fr", "ar"])
+    rendered = next((v.rendered for v in built.variants if v.locale == locale), built.rendered)
+    values = {
+        "greeting": greeting(NAMES[locale], locale),
+        "unsubscribe_url": "https://www.example.ma/digest/u/Zx9_kQ?list=matinale&v=1",
+        "preferences_url": "https://www.example.ma/digest/p/Zx9_kQ",
+    }
     html = rendered.html
     for key, token in rendered.tokens["html"].items():
-        html = html.replace(token, VALUES[key])
+        html = html.replace(token, values[key])
     return html
 
 

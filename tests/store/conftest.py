@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from digest.store.db import open_database
+from tests.store.pre_migration import drop_everything
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "csv"
 
@@ -24,3 +25,13 @@ def db(tmp_path, database_url):
     database = open_database(database_url)
     yield database
     database.close()
+
+
+@pytest.fixture
+def url(tmp_path, database_url):
+    """An empty database for a migration test to write at an older revision: a SQLite file in a
+    new folder, or the test's PostgreSQL database with every table dropped."""
+    if database_url.startswith("sqlite:"):
+        return f"sqlite:///{tmp_path / 'state' / 'digest.db'}"
+    drop_everything(database_url)
+    return database_url

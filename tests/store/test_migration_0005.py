@@ -9,15 +9,6 @@ from digest.store import revision
 from digest.store import schema as t
 from digest.store.db import open_database
 from digest.store.revision import upgrade_schema
-from tests.store.pre_migration import drop_everything
-
-
-@pytest.fixture
-def url(tmp_path, database_url):
-    if database_url.startswith("sqlite:"):
-        return f"sqlite:///{tmp_path / 'state' / 'digest.db'}"
-    drop_everything(database_url)
-    return database_url
 
 
 def test_0005_adds_send_workers_and_keeps_every_row(url):

@@ -1,7 +1,6 @@
 """Revision 0006: schedules.local_time (false for existing rows) and deadline; the editions'
 deadline columns; every row written by the previous revision kept."""
 
-import pytest
 from alembic import command
 from sqlalchemy import func, insert, select, text, update
 
@@ -10,15 +9,6 @@ from digest.store import schema as t
 from digest.store.db import open_database
 from digest.store.revision import upgrade_schema
 from digest.store.schedules import get_schedule
-from tests.store.pre_migration import drop_everything
-
-
-@pytest.fixture
-def url(tmp_path, database_url):
-    if database_url.startswith("sqlite:"):
-        return f"sqlite:///{tmp_path / 'state' / 'digest.db'}"
-    drop_everything(database_url)
-    return database_url
 
 
 def test_0006_adds_local_time_and_deadlines_and_keeps_every_row(url):

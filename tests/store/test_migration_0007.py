@@ -1,7 +1,6 @@
 """Revision 0007: send_actions and api_tokens (new, empty), the editions' pause request and the
 schedules' unapproved rule ('skip' for existing rows); every row written by 0006 kept."""
 
-import pytest
 from alembic import command
 from sqlalchemy import func, insert, select, text
 
@@ -12,15 +11,6 @@ from digest.store.db import open_database
 from digest.store.revision import upgrade_schema
 from digest.store.schedules import get_schedule
 from digest.store.sendactions import list_actions, record_action, stop_request
-from tests.store.pre_migration import drop_everything
-
-
-@pytest.fixture
-def url(tmp_path, database_url):
-    if database_url.startswith("sqlite:"):
-        return f"sqlite:///{tmp_path / 'state' / 'digest.db'}"
-    drop_everything(database_url)
-    return database_url
 
 
 def test_0007_adds_send_control_and_tokens_and_keeps_every_row(url):

@@ -3,7 +3,6 @@ it did, and a variant row can then be stored beside it."""
 
 import json
 
-import pytest
 from alembic import command
 from sqlalchemy import func, insert, select
 
@@ -12,7 +11,6 @@ from digest.store import schema as t
 from digest.store.db import open_database
 from digest.store.editions import get_edition
 from digest.store.revision import upgrade_schema
-from tests.store.pre_migration import drop_everything
 
 EDITION = {
     "format": 1,
@@ -32,14 +30,6 @@ EDITION = {
     ],
 }
 TOKENS = {"tokens": {"html": {}, "text": {}}, "locale": "fr", "direction": "ltr", "warnings": []}
-
-
-@pytest.fixture
-def url(tmp_path, database_url):
-    if database_url.startswith("sqlite:"):
-        return f"sqlite:///{tmp_path / 'state' / 'digest.db'}"
-    drop_everything(database_url)
-    return database_url
 
 
 def test_0008_adds_edition_variants_and_an_old_edition_still_loads(url):

@@ -67,11 +67,28 @@ def test_extra_featured_join_the_ticker():
     assert all(s.role == "ticker" for s in e.ticker)
 
 
-def test_id_subject_preheader_in_locale_and_one_line():
+def test_id_subject_preheader_in_locale_and_one_line(tmp_path):
+    # The headline reaches both templates: the sample's own put it only in the subject.
+    sample = (Path(__file__).resolve().parents[2] / "digest.toml").read_text(encoding="utf-8")
+    lines = [
+        'subject = "Matinale : {top}"'
+        if line.startswith("subject =")
+        else 'preheader = "{top} {briefs}"'
+        if line.startswith("preheader =")
+        else line
+        for line in sample.splitlines()
+    ]
+    (tmp_path / "digest.toml").write_text("\n".join(lines), encoding="utf-8")
+    config = load_config(tmp_path / "digest.toml", env={})
     top = story("Vague de chaleur\r\nBcc: x@y", role="featured")
-    e = edition(SourceResult("p", stories=(top, story("b"))))
+    e = make_edition(
+        config,
+        [SourceResult("p", stories=(top, story("b")))],
+        list_name="matinale",
+        reference_time=REF,
+    )
     assert e.id == "matinale-2025-07-01"
-    assert e.subject == "Vague de chaleur Bcc: x@y"
+    assert e.subject == "Matinale : Vague de chaleur Bcc: x@y"
     assert e.preheader == "Vague de chaleur Bcc: x@y + 1 brève"
     assert e.timezone == "Africa/Casablanca" and e.locale == "fr"
     assert e.window_start == REF - timedelta(hours=24)

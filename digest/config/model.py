@@ -205,6 +205,9 @@ class Config:
     web: WebConfig = WebConfig()
     # Editors of the web app: name -> password hash (``digest editor-password`` prints one).
     editors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+    # name -> "editor" (content, approval, test send) or "admin" (also send control, the
+    # audience, accounts and tokens): ``[editors.NAME] role = "admin"``; a plain entry is an editor.
+    editor_roles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # [editor_emails] name = "address": who is mailed when a draft waits for approval.
     editor_emails: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 

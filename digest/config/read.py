@@ -29,7 +29,14 @@ from digest.config.section import (
     timezone_key,
     url_key,
 )
-from digest.config.tables import delivery_table, sendgrid_table, smtp_table, source_entry, web_table
+from digest.config.tables import (
+    delivery_table,
+    editors_table,
+    sendgrid_table,
+    smtp_table,
+    source_entry,
+    web_table,
+)
 from digest.errors import ConfigError
 from digest.headers import address_problem
 from digest.resources import default_templates
@@ -154,14 +161,7 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     smtp = smtp_table(top.get("smtp", dict, {}), path, env)
     delivery = delivery_table(top.get("delivery", dict, {}), path)
     web = web_table(top.get("web", dict, {}), root, path, env)
-    editors = top.get("editors", dict, {})
-    for name, value in editors.items():
-        if not isinstance(value, str) or not value.startswith("scrypt$"):
-            raise ConfigError(
-                "must be a password hash from 'digest editor-password'",
-                path=path,
-                key=f"editors.{name}",
-            )
+    editors, editor_roles = editors_table(top.get("editors", dict, {}), path)
     editor_emails = top.get("editor_emails", dict, {})
     for name, value in editor_emails.items():
         problem = (
@@ -193,7 +193,8 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         smtp=smtp,
         delivery=delivery,
         web=web,
-        editors=MappingProxyType(dict(editors)),
+        editors=MappingProxyType(editors),
+        editor_roles=MappingProxyType(editor_roles),
         editor_emails=MappingProxyType(dict(editor_emails)),
     )
 

@@ -170,3 +170,32 @@ def source_entry(
     )
     s.finish()
     return src
+
+
+EDITOR_ROLES = ("editor", "admin")
+
+
+def editors_table(table: dict, path: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``[editors]``: ``name = "scrypt$..."`` (an editor, as before roles existed) or
+    ``[editors.NAME]`` with ``password`` and ``role``. Returns (name -> hash, name -> role)."""
+    hashes: dict[str, str] = {}
+    roles: dict[str, str] = {}
+    for name, value in table.items():
+        if isinstance(value, dict):
+            s = Section(value, f"editors.{name}", path)
+            password = s.get("password", str, required=True)
+            role = s.get("role", str, "editor")
+            s.finish()
+            if role not in EDITOR_ROLES:
+                raise ConfigError(
+                    "must be 'editor' or 'admin'", path=path, key=f"editors.{name}.role"
+                )
+            key = f"editors.{name}.password"
+        else:
+            password, role, key = value, "editor", f"editors.{name}"
+        if not isinstance(password, str) or not password.startswith("scrypt$"):
+            raise ConfigError(
+                "must be a password hash from 'digest editor-password'", path=path, key=key
+            )
+        hashes[name], roles[name] = password, role
+    return hashes, roles

@@ -402,6 +402,20 @@ send_actions = Table(
     Index("ix_send_actions_edition_id", "edition_id", "id"),
 )
 
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Everything else people and tokens did in the web app and the API (approvals, edits, test
+    # sends, the audience, accounts, tokens, and the refusals of a role or token that may not):
+    # with send_actions, what the audit page shows (digest/store/audit.py).
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False, default=utcnow, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=True),  # an edition, a subscriber's id, a token...
+    Column("detail", Text, nullable=True),
+)
+
 API_SCOPES = ("read", "write")
 
 api_tokens = Table(

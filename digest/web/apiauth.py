@@ -14,8 +14,9 @@ import hmac
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from digest.store import audit
 from digest.store.api_tokens import check_token
-from digest.web.session import require_editor
+from digest.web.session import require_role
 
 CSRF_HEADER = "x-csrf-token"
 
@@ -25,8 +26,10 @@ class Unauthorized(HTTPException):
         super().__init__(401, detail, headers={"WWW-Authenticate": 'Bearer realm="digest"'})
 
 
-def api_caller(request: Request, *, write: bool = False) -> str:
-    """The caller's name for the audit (``token:NAME`` or the editor), or 401/403."""
+def api_caller(request: Request, *, write: bool = False, role: str = "editor") -> str:
+    """The caller's name for the audit (``token:NAME`` or the editor), or 401/403. ``role``
+    is what a session's account needs ("admin": send control, subscribers, tokens); a write
+    token may do every write (only an admin can make one)."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, presented = header.partition(" ")
@@ -36,9 +39,17 @@ def api_caller(request: Request, *, write: bool = False) -> str:
         if token is None:
             raise Unauthorized("This API token is not valid (unknown or revoked).")
         if write and token.scope != "write":
+            path = request.url.path.removeprefix(request.app.state.web.base)
+            audit.record(
+                request.app.state.web.db,
+                f"token:{token.name}",
+                "refused",
+                target=path,
+                detail="needs a write token",
+            )
             raise HTTPException(403, "This API token may only read (its scope is 'read').")
         return f"token:{token.name}"
-    editor = require_editor(request)
+    editor = require_role(request, role)
     if write:
         sent = request.headers.get(CSRF_HEADER)
         expected = request.session.get("csrf")
@@ -52,7 +63,7 @@ def api_caller(request: Request, *, write: bool = False) -> str:
 
 
 def session_editor(request: Request, *, write: bool = False) -> str:
-    """An editor's session only (managing the tokens themselves: a token cannot make tokens)."""
+    """An admin's session only (managing the tokens themselves: a token cannot make tokens)."""
     if request.headers.get("authorization") is not None:
         raise HTTPException(403, "API tokens are managed with an editor's session, not a token.")
-    return api_caller(request, write=write)
+    return api_caller(request, write=write, role="admin" if write else "editor")

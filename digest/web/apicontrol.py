@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from digest.delivery import BACKENDS
 from digest.delivery import control as ctl
+from digest.store import audit
 from digest.store.api_tokens import create_token, list_tokens, revoke_token
 from digest.store.csvio import read_subscriber_csv
 from digest.store.editions import approve_edition, get_edition
@@ -126,7 +127,7 @@ async def approve(request: Request):
 
 def _starter(retry_failed: bool = False, resend_unknown: bool = False, resume: bool = False):
     async def handler(request: Request):
-        actor = api_caller(request, write=True)
+        actor = api_caller(request, write=True, role="admin")
         edition_id = _edition_id(request)
         data = await _body(request)
         web = state(request)
@@ -152,14 +153,14 @@ def _starter(retry_failed: bool = False, resend_unknown: bool = False, resume: b
 
 
 async def pause(request: Request):
-    actor = api_caller(request, write=True)
+    actor = api_caller(request, write=True, role="admin")
     edition_id = _edition_id(request)
     await run_in_threadpool(ctl.pause, state(request).db, edition_id, actor=actor)
     return JSONResponse({"id": edition_id, "action": "pause"}, 202)
 
 
 async def cancel(request: Request):
-    actor = api_caller(request, write=True)
+    actor = api_caller(request, write=True, role="admin")
     edition_id = _edition_id(request)
     reason = _text(await _body(request), "reason")
     done = await run_in_threadpool(
@@ -177,7 +178,7 @@ async def members(request: Request):
 
 
 async def subscribe(request: Request):
-    api_caller(request, write=True)
+    actor = api_caller(request, write=True, role="admin")
     data = await _body(request)
     email = _text(data, "email", 320)
     if not email:
@@ -190,8 +191,10 @@ async def subscribe(request: Request):
     parsed = read_subscriber_csv(buf.getvalue().encode("utf-8"))
     if parsed.rejected:
         raise HTTPException(400, f"This address cannot be subscribed: {parsed.rejected[0].reason}.")
-    report = await run_in_threadpool(
-        import_subscribers, state(request).db, request.path_params["list_name"], parsed
+    list_name = request.path_params["list_name"]
+    report = await run_in_threadpool(import_subscribers, state(request).db, list_name, parsed)
+    await run_in_threadpool(
+        audit.record, state(request).db, actor, "subscribe", target=list_name, detail=email
     )
     return JSONResponse(
         {
@@ -203,12 +206,16 @@ async def subscribe(request: Request):
 
 
 async def remove(request: Request):
-    api_caller(request, write=True)
+    actor = api_caller(request, write=True, role="admin")
     email = _text(await _body(request), "email", 320)
     if not email:
         raise HTTPException(400, "'email' is required.")
+    list_name = request.path_params["list_name"]
     changed = await run_in_threadpool(
-        unsubscribe, state(request).db, email, request.path_params["list_name"], source="api"
+        unsubscribe, state(request).db, email, list_name, source="api"
+    )
+    await run_in_threadpool(
+        audit.record, state(request).db, actor, "unsubscribe", target=list_name, detail=email
     )
     return JSONResponse({"unsubscribed": changed})
 
@@ -236,13 +243,17 @@ async def token_create(request: Request):
     data = await _body(request)
     name, scope = _text(data, "name", 100) or "", _text(data, "scope", 10) or ""
     token = await run_in_threadpool(create_token, state(request).db, name, scope, by=editor)
+    await run_in_threadpool(
+        audit.record, state(request).db, editor, "token-create", target=name, detail=scope
+    )
     return JSONResponse({"name": name, "scope": scope, "token": token}, 201)
 
 
 async def token_revoke(request: Request):
-    session_editor(request, write=True)
+    editor = session_editor(request, write=True)
     name = request.path_params["name"]
     changed = await run_in_threadpool(revoke_token, state(request).db, name)
+    await run_in_threadpool(audit.record, state(request).db, editor, "token-revoke", target=name)
     return JSONResponse({"name": name, "revoked": True, "already": not changed})
 
 

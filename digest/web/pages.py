@@ -23,6 +23,7 @@ from digest.tokens import BadToken, TokenSigner
 from digest.web.language import page_context, page_language, translator
 from digest.web.ratelimit import LoginLimit, RateLimit
 from digest.web.session import csrf_token, current_user
+from digest.web.when import When
 
 log = logging.getLogger("digest.web")
 
@@ -78,11 +79,15 @@ def page(
     """A server-rendered page, with what every page needs: the prefix, the user, the CSRF token,
     and its language (``locale``: the subscriber's, when the page knows one; see language.py)."""
     web = state(request)
+    lang = page_language(request, locale)
+    user = current_user(request)
     ctx = {
-        **page_context(request, page_language(request, locale)),
+        **page_context(request, lang),
         "base": web.base,
         "site": web.config.site,
-        "user": current_user(request),
+        "user": user,
+        "role": web.config.editor_roles.get(user, "editor") if user else None,
+        "when": When(web.config.site.timezone, lang),
         "csrf": _LazyCsrf(request),
         **(context or {}),
     }

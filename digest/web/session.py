@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from digest.i18n import N_
+from digest.store import audit
 from digest.store.schema import utcnow
 from digest.store.web_sessions import session_editor
 
@@ -83,6 +84,26 @@ def require_editor(request: Request) -> str:
             raise _LoginRedirect(request)
         raise HTTPException(403, N_("Log in first."))
     return user
+
+
+def role_of(request: Request, user: str) -> str:
+    return request.app.state.web.config.editor_roles.get(user, "editor")
+
+
+def require_role(request: Request, role: str) -> str:
+    """The logged-in account, if it has ``role`` ("editor": any account; "admin": send
+    control, the audience, accounts and tokens). A refusal is answered 403 and audited."""
+    user = require_editor(request)
+    if role == "admin" and role_of(request, user) != "admin":
+        refuse(request, user, "admin")
+    return user
+
+
+def refuse(request: Request, actor: str, role: str) -> None:
+    """Audit the refusal (who tried what), then answer 403."""
+    path = request.url.path.removeprefix(request.app.state.web.base)
+    audit.record(request.app.state.web.db, actor, "refused", target=path, detail=f"needs {role}")
+    raise HTTPException(403, N_("Your account may not do this: it needs the admin role."))
 
 
 class _LoginRedirect(HTTPException):

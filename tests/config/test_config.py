@@ -140,3 +140,31 @@ security = "tls"
     bad = write(tmp_path, GOOD + '\n[delivery]\nmax_retries = "3"\n')
     with pytest.raises(ConfigError, match="delivery.max_retries.*must be int, not str"):
         load_config(bad, env={})
+
+
+HASH = "scrypt$16384$8$1$c2FsdA$aGFzaA"
+
+
+def test_editors_plain_entries_are_editors_and_a_table_can_make_an_admin(tmp_path):
+    text = (
+        GOOD
+        + f'\n[editors]\nkarim = "{HASH}"\n[editors.amina]\npassword = "{HASH}"\nrole = "admin"\n'
+    )
+    config = load_config(write(tmp_path, text), env={})
+    assert dict(config.editors) == {"karim": HASH, "amina": HASH}
+    assert dict(config.editor_roles) == {"karim": "editor", "amina": "admin"}
+
+
+@pytest.mark.parametrize(
+    "entry, key, message",
+    [
+        ('[editors.amina]\npassword = "x"', "editors.amina.password", "password hash"),
+        (f'[editors.amina]\npassword = "{HASH}"\nrole = "owner"', "editors.amina.role", "'admin'"),
+        ('[editors.amina]\nrole = "admin"', "editors.amina.password", "is required"),
+        (f'[editors.amina]\npassword = "{HASH}"\nrol = "admin"', "editors.amina", "unknown key"),
+    ],
+)
+def test_a_bad_editor_entry_names_its_key(tmp_path, entry, key, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD + "\n" + entry + "\n"), env={})
+    assert key in str(caught.value) and message in str(caught.value)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from digest.errors import StoreError
 from digest.store import schema as t
 from digest.store.api_tokens import create_token
+from digest.store.audit import record
 from digest.store.backup import backup_sqlite
 from digest.store.copy import copy_database
 from digest.store.db import open_database
@@ -72,6 +73,7 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
         # Send control's audit and an API token (0007).
         record_action(db, edition, "pause", actor="amina", detail="from the web app")
         create_token(db, "dashboard", "read", by="amina")
+        record(db, "amina", "erase", target="subscriber:1", detail="on request")
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

@@ -35,6 +35,7 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
             "send_workers",
             "send_actions",
             "api_tokens",
+            "audit_log",
             "alembic_version",
         }
     finally:

@@ -17,7 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import EXAMPLE_CSV, SAMPLE_NOW
 
+# amina is an admin; karim (same password) only an editor: the roles' tests log in as him.
 EDITOR, PASSWORD = "amina", "correct horse battery"
+PLAIN_EDITOR = "karim"
 SECRET = "s" * 48
 BASE = "https://www.example.ma"
 
@@ -58,7 +60,8 @@ def web_config(site, webhook_key, editor_hash, tmp_path):
 
     with open(site, "a", encoding="utf-8") as fh:
         fh.write(
-            f'\n[editors]\n{EDITOR} = "{editor_hash}"\n'
+            f'\n[editors]\n{PLAIN_EDITOR} = "{editor_hash}"\n'
+            f'\n[editors.{EDITOR}]\npassword = "{editor_hash}"\nrole = "admin"\n'
             f'\n[sendgrid]\nwebhook_public_key = "{public_key_b64(webhook_key)}"\n'
             f'\n[web]\noutbox_dir = "web-outbox"\n'
         )

@@ -12,13 +12,13 @@ import pytest
 from digest.config import load_config
 from digest.delivery import make_backend
 from digest.delivery.control import progress, run_send
-from digest.store import ledger
+from digest.store import audit, ledger
 from digest.store.api_tokens import create_token, list_tokens, revoke_token
 from digest.store.editions import approve_edition, get_edition
 from digest.store.sendactions import list_actions
 from digest.tokens import TokenSigner
 from tests.delivery.sendgrid_server import SendGridServer
-from tests.web.conftest import EDITOR, SECRET, Client
+from tests.web.conftest import EDITOR, PLAIN_EDITOR, SECRET, Client
 
 KEY = "SG.control-test-key"
 
@@ -255,6 +255,35 @@ def test_a_session_post_needs_the_csrf_header_and_tokens_are_managed_by_session(
     assert bad.status_code == 409 and "token name" in bad.json()["error"]
     assert api.post("/api/tokens/ci/revoke", headers={"X-CSRF-Token": csrf}).json()["revoked"]
     assert api.get("/api/editions", headers=bearer(token)).status_code == 401
+
+
+def test_an_editor_approves_but_only_an_admin_sends_and_manages_tokens(api, web_db, draft):
+    """Roles: a plain editor's session may approve; send control, subscribers and tokens need
+    the admin role; each refusal is answered 403 and written to the audit."""
+    assert api.login(name=PLAIN_EDITOR).status_code == 303
+    csrf = {"X-CSRF-Token": api.get("/api/csrf").json()["csrf"]}
+    e = f"/api/editions/{draft.id}"
+    assert api.post(f"{e}/approve", headers=csrf).json()["approved_by"] == PLAIN_EDITOR
+    refused = [f"{e}/{action}" for action, _ in WRITES if action != "approve"] + [
+        "/api/lists/matinale/subscribers",
+        "/api/lists/matinale/unsubscribe",
+        "/api/tokens",
+    ]
+    for path in refused:
+        answer = api.post(path, json={"email": "x@example.org", "name": "n"}, headers=csrf)
+        assert answer.status_code == 403 and "admin role" in answer.json()["error"], path
+    assert get_edition(web_db, draft.id).status == "ready" and list_tokens(web_db) == []
+    lines = audit.entries(web_db, actor=PLAIN_EDITOR, limit=100)
+    assert sorted(x.target for x in lines if x.action == "refused") == sorted(refused)
+    # The admin may.
+    api.post("/logout", data={"csrf": api.csrf("/editions")})
+    assert api.login().status_code == 303
+    csrf = {"X-CSRF-Token": api.get("/api/csrf").json()["csrf"]}
+    made = api.post("/api/tokens", json={"name": "bot", "scope": "write"}, headers=csrf)
+    assert made.status_code == 201
+    assert [(x.actor, x.action, x.target) for x in audit.entries(web_db, actor=EDITOR)] == [
+        (EDITOR, "token-create", "bot")
+    ]
 
 
 def test_subscribers_by_api(api, web_db, subscribed):

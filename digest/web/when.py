@@ -1,0 +1,26 @@
+"""Dates and times on the pages: in the site's time zone, spelled in the page's language
+("2 déc. 2026, 07:00" / "Dec 2, 2026, 7:00 AM"), never a raw UTC timestamp."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+
+def spell(value: datetime | None, zone: str, lang: str, form: str = "medium") -> str:
+    """``form`` is Babel's: "short", "medium", "long", or a pattern such as "HH:mm"."""
+    if value is None:
+        return ""
+    return format_datetime(value, form, tzinfo=ZoneInfo(zone), locale=lang)
+
+
+class When:
+    """The pages' ``when(dt)`` / ``when(dt, "HH:mm")``: bound to one page's language."""
+
+    def __init__(self, zone: str, lang: str):
+        self.zone, self.lang = zone, lang
+
+    def __call__(self, value: datetime | None, form: str = "medium") -> str:
+        return spell(value, self.zone, self.lang, form)

@@ -8,6 +8,7 @@ from digest.cli import (  # noqa: F401 - registers them
     apitokens,
     db,
     edition,
+    history,
     init,
     schedule,
     status,

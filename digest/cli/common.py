@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -123,3 +123,17 @@ def utf8_note(count: int, config: Config) -> str:
         f"smtp ({where}) only if that relay offers SMTPUTF8, else each fails at every send "
         "with that reason"
     )
+
+
+def open_db(config: Config):
+    """The configured database (its schema revision checked: an old one asks for an upgrade)."""
+    from digest.store.db import open_database
+
+    return open_database(config.database_url)
+
+
+def now_or_clock(now: datetime | None) -> datetime:
+    """``--now`` (a naive value read in the machine's zone) or the clock."""
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo else now.astimezone()

@@ -1,9 +1,7 @@
-"""schedule add|list|pause|resume|remove|run, scheduler, approve, editions, health."""
+"""schedule add|list|pause|resume|remove|run, scheduler (approve, editions, health: history.py)."""
 
 from __future__ import annotations
 
-import getpass
-import json
 import os
 import signal
 import sys
@@ -13,20 +11,18 @@ from pathlib import Path
 import click
 
 from digest.cli.app import cli
-from digest.cli.common import EXIT_FAILED, err, out, parse_now, signer_for, styled, with_config
+from digest.cli.common import (
+    EXIT_FAILED,
+    err,
+    now_or_clock,
+    open_db,
+    out,
+    parse_now,
+    signer_for,
+    styled,
+    with_config,
+)
 from digest.config import Config
-
-
-def _db(config: Config):
-    from digest.store.db import open_database
-
-    return open_database(config.database_url)
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    return now if now.tzinfo else now.astimezone()
 
 
 def _out_option(fn):
@@ -153,7 +149,7 @@ def schedule_add(
         deadline=deadline,
     )
     validate(s)
-    db = _db(config)
+    db = open_db(config)
     add_schedule(db, s, replace=replace)
     from digest.store.subscribers import lists
 
@@ -180,9 +176,9 @@ def schedule_list(config: Config, now):
     from digest.schedule.triggers import next_times
     from digest.store.schedules import list_schedules
 
-    now = _now(now)
+    now = now_or_clock(now)
     # Plain lines rather than a table: the times stay whole in any terminal width and in grep.
-    schedules = list_schedules(_db(config))
+    schedules = list_schedules(open_db(config))
     if not schedules:
         out.print("no schedules ('digest schedule add' adds one)")
     for s in schedules:
@@ -229,7 +225,7 @@ def schedule_pause(config: Config, name):
     """Stop a schedule firing (its history stays)."""
     from digest.store.schedules import set_paused
 
-    set_paused(_db(config), name, True)
+    set_paused(open_db(config), name, True)
     out.print(f"schedule {name} paused")
 
 
@@ -240,7 +236,7 @@ def schedule_resume(config: Config, name):
     """Let a paused schedule fire again from its next time."""
     from digest.store.schedules import set_paused
 
-    set_paused(_db(config), name, False)
+    set_paused(open_db(config), name, False)
     out.print(f"schedule {name} resumed")
 
 
@@ -251,7 +247,7 @@ def schedule_remove(config: Config, name):
     """Delete a schedule (editions already sent stay in the history)."""
     from digest.store.schedules import remove_schedule
 
-    remove_schedule(_db(config), name)
+    remove_schedule(open_db(config), name)
     out.print(f"schedule {name} removed")
 
 
@@ -273,7 +269,7 @@ def schedule_run(config: Config, name, now, out_dir):
     from digest.schedule.runs import run_send
     from digest.store.schedules import get_schedule
 
-    db = _db(config)
+    db = open_db(config)
     s = get_schedule(db, name)
     stop = Event()
     with stop_on_signals(stop):
@@ -281,7 +277,7 @@ def schedule_run(config: Config, name, now, out_dir):
             config,
             db,
             s,
-            _now(now),
+            now_or_clock(now),
             out_dir=_outbox(config, out_dir),
             signer=signer_for(config),
             stop=stop,
@@ -325,126 +321,12 @@ def scheduler(config: Config, log_format, out_dir):
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     runner = Runner(
-        config, _db(config), out_dir=_outbox(config, out_dir), signer=signer_for(config), stop=stop
+        config,
+        open_db(config),
+        out_dir=_outbox(config, out_dir),
+        signer=signer_for(config),
+        stop=stop,
     )
     runner.start()
     out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it")
     runner.run()
-
-
-@cli.command()
-@with_config
-@click.argument("edition_id", metavar="EDITION")
-@click.option("--by", default=None, metavar="NAME", help="Who approves (default: your login).")
-def approve(config: Config, edition_id, by):
-    """Approve a draft that needs an editor's approval before it is sent."""
-    from digest.store.editions import approve_edition
-
-    by = by or getpass.getuser()
-    approve_edition(_db(config), edition_id, by=by)
-    out.print(f"{edition_id} approved by {by}")
-
-
-@cli.command()
-@with_config
-@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
-@click.option("--limit", type=int, default=30, show_default=True)
-def editions(config: Config, list_name, limit):
-    """History: date, list, stories, sent/failed/unknown, duration, status and reason."""
-    from digest.store import ledger
-    from digest.store.editions import get_edition, list_editions
-
-    db = _db(config)
-    rows = list_editions(db, list_name, limit=limit)
-    if not rows:
-        out.print("no editions yet")
-    # One line per edition, never wrapped: an operator greps this and pastes it into tickets.
-    for row in rows:
-        stored = get_edition(db, row["id"])
-        if stored is None:  # removed between the two reads (a concurrent `digest db` copy)
-            continue
-        c = ledger.counts(db, row["id"])
-        n = len(stored.edition.ticker) + len(stored.edition.featured)
-        took = (
-            f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}s"
-            if row["finished_at"] and row["started_at"]
-            else "-"
-        )
-        state = row["status"]
-        if state == "ready" and row["needs_approval"] and not row["approved_at"]:
-            state = "ready, not approved"
-        if row["reason"]:
-            state += f": {row['reason']}"
-        if stored.variants:  # several locales: which ones (a one-locale line is unchanged)
-            state += "  variants " + ",".join(v.locale for v in stored.all_variants())
-        out.print(
-            f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
-            f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
-            f"  unknown {c['unknown']:>3}  {took:>7}  {state}",
-            soft_wrap=True,
-        )
-
-
-@cli.command()
-@with_config
-@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="One JSON object (lists, database, schema, scheduler lease) for scripts.",
-)
-@click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
-def health(config: Config, list_name, as_json, now):
-    """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
-    from digest.errors import StoreError
-    from digest.schedule.health import health as check
-    from digest.zones import tzdata_label
-
-    try:
-        db = _db(config)
-    except StoreError as exc:
-        if not as_json:
-            raise
-        # A script still gets one JSON object (and exit 1), with the sentence in it.
-        click.echo(
-            json.dumps(
-                {"ok": False, "database": "unavailable", "error": str(exc)},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-        sys.exit(EXIT_FAILED)
-    verdicts = check(db, _now(now), list_name)
-    if as_json:
-        _health_json(db, _now(now), list_name, verdicts)
-        return
-    if not verdicts:
-        out.print("no schedules" + (f" for list {list_name}" if list_name else ""))
-    for v in verdicts:
-        out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}")
-    # Last, after the verdicts a monitor greps: which time zone data the send times came from.
-    out.print(f"time zones: {tzdata_label()}")
-    if (not verdicts and list_name) or not all(v.ok for v in verdicts):
-        sys.exit(EXIT_FAILED)
-
-
-def _health_json(db, now: datetime, list_name: str | None, verdicts) -> None:
-    """The same verdicts and exit code as the lines, plus what /healthz reports."""
-    from digest.status import snapshot
-    from digest.zones import tzdata_version
-
-    state = snapshot(db, now, detail=True)
-    if list_name:
-        state["lists"] = [e for e in state["lists"] if e["list"] == list_name]
-    failed = (not verdicts and bool(list_name)) or not all(v.ok for v in verdicts)
-    report = {
-        "ok": state.pop("ok") and not failed,
-        "schedules": [{"list": v.list_name, "ok": v.ok, "line": v.line} for v in verdicts],
-        **{k: v for k, v in state.items() if k != "lists"},
-        "latest_editions": state["lists"],
-        "tzdata": dict(zip(("package", "iana"), tzdata_version(), strict=True)),
-    }
-    click.echo(json.dumps(report, ensure_ascii=False, indent=2))  # no rich: markup-free
-    if not report["ok"]:
-        sys.exit(EXIT_FAILED)

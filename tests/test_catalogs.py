@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
+from babel.messages import frontend
 from babel.messages.pofile import read_po
 
 from digest.i18n import LOCALES_DIR, translations
@@ -24,7 +24,9 @@ PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}|<[^>]+>")
 
 def _extracted() -> dict:
     with open(ROOT / "babel.cfg", encoding="utf-8") as fh:
-        method_map, options_map = parse_mapping_cfg(fh, str(ROOT / "babel.cfg"))
+        # parse_mapping_cfg since Babel 2.16; parse_mapping (deprecated since) before it.
+        parse = getattr(frontend, "parse_mapping_cfg", None) or frontend.parse_mapping
+        method_map, options_map = parse(fh, str(ROOT / "babel.cfg"))
     found = {}
     for filename, lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}

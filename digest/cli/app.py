@@ -32,12 +32,12 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        err.print(styled(("config error:", "red"), f" {exc}"))
+        err.print(styled(("config error:", "red"), f" {exc}"), soft_wrap=True)
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
         from digest.store.revision import SchemaRevisionError
 
-        err.print(styled(("error:", "red"), f" {exc}"))
+        err.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
         # A database at another schema revision needs the operator (`digest db upgrade`).
         sys.exit(EXIT_USAGE if isinstance(exc, SchemaRevisionError) else EXIT_FAILED)
     except KeyboardInterrupt:

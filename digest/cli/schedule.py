@@ -265,7 +265,7 @@ def schedule_run(config: Config, name, now, out_dir):
     """Run a schedule's send now: build (or reuse) today's edition, then send or skip it."""
     from threading import Event
 
-    from digest.cli.edition import stop_on_signals
+    from digest.cli.report import stop_on_signals
     from digest.schedule.runs import run_send
     from digest.store.schedules import get_schedule
 

@@ -24,13 +24,8 @@ from digest.errors import StoreError
 from digest.headers import needs_smtputf8
 from digest.store import schema as t
 from digest.store.csvformats import OPT_OUT, SUPPRESS
-from digest.store.csvio import (
-    REPORT_MAX,
-    CsvResult,
-    CsvRow,
-    CsvStream,
-    Rejected,
-)
+from digest.store.csvio import CsvStream
+from digest.store.csvrows import REPORT_MAX, CsvResult, CsvRow, Rejected
 from digest.store.db import Database
 from digest.store.lists import (
     check_list_name,

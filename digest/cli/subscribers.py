@@ -148,6 +148,7 @@ def _import_summary(report, list_name: str) -> str:
         ("merged", "duplicates merged"),
         ("skipped_unsubscribed", "kept unsubscribed"),
         ("skipped_suppressed", "suppressed, not imported"),
+        ("skipped_erased", "erased on request, not imported"),
         ("opted_out", "recorded as unsubscribed"),
         ("suppressed", "recorded as suppressed"),
     ):

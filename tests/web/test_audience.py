@@ -231,3 +231,30 @@ def test_import_has_a_larger_body_limit_than_forms(editor, app):
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert too_big.status_code == 413
+
+
+def test_the_subscriber_page_shows_editions_received_and_their_events(editor, web_db, draft):
+    from sqlalchemy import insert
+
+    from digest.store.events import record_event
+
+    one = sid(web_db)
+    with web_db.write() as conn:
+        delivery = conn.execute(
+            insert(t.deliveries).values(
+                edition_id=draft.id, subscriber_id=one, status="sent", updated_at=t.utcnow()
+            )
+        ).inserted_primary_key[0]
+    record_event(
+        web_db,
+        sg_event_id="ev-open-1",
+        kind="open",
+        edition_id=draft.id,
+        delivery_id=delivery,
+        occurred_at=t.utcnow(),
+    )
+    shown = editor.get(f"/audience/{one}")
+    received = shown.text[shown.text.index('id="received"') :]
+    assert draft.id in received and "sent" in received
+    events = shown.text[shown.text.index('id="events"') :]
+    assert "open" in events and draft.id in events

@@ -12,14 +12,15 @@ from sqlalchemy import insert, select
 from digest.store import schema as t
 from digest.store.erasures import is_erased
 from digest.store.subscribers import is_suppressed, suppress
+from tests.web import test_browser
 from tests.web.conftest import EDITOR, PASSWORD
 from tests.web.server import running
-from tests.web.test_browser import browser, page  # noqa: F401  (the fixtures)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/chromium"),
     reason="Chromium is not installed (apt-get install chromium)",
 )
+browser, page = test_browser.browser, test_browser.page  # its fixtures, shared
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 N = 100_000
 
@@ -72,7 +73,7 @@ def test_admin_finds_one_among_100000_erases_them_and_lifts_a_suppression(
     app,
     web_db,
     subscribed,
-    page,  # noqa: F811
+    page,
 ):
     hundred_thousand(web_db)
     suppress(web_db, "rebond@example.ma", "bounce", "sendgrid-webhook")

@@ -54,8 +54,10 @@ class Page:
 
 
 def _prefix_range(column, q: str):
-    upper = q[:-1] + chr(ord(q[-1]) + 1)
-    return and_(column >= q, column < upper, func.substr(column, 1, len(q)) == q)
+    exact = func.substr(column, 1, len(q)) == q
+    if ord(q[-1]) >= 0x10FFFF:  # no character above it: the range has no upper end
+        return and_(column >= q, exact)
+    return and_(column >= q, column < q[:-1] + chr(ord(q[-1]) + 1), exact)
 
 
 def search_subscribers(

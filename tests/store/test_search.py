@@ -112,3 +112,10 @@ def test_suppressions_then_erasures_in_pages(db):
     assert second.rows[-1].reason == "erased" and second.next_after is None
     keys = {r.key for r in first.rows} | {r.key for r in second.rows}
     assert len(keys) == 61
+
+
+def test_odd_queries_are_just_no_match(db):
+    many(db, 10)
+    for q in ("\U0010ffff", "a@\U0010ffff", "%", "_@", "'; DROP TABLE subscribers; --"):
+        assert search_subscribers(db, q).rows == [], q
+    assert search_subscribers(db, "", after="not-a-number").count == 10

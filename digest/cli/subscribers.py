@@ -142,12 +142,42 @@ def subscribers_unsubscribe(config: Config, email, list_name):
         out.print(f"{email} was not subscribed to {where}; nothing changed")
 
 
+@cli.command("erase")
+@with_config
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_command(config: Config, email, yes):
+    """Erase EMAIL on request (GDPR, law 09-08): delete the person's data, keep only a hash of
+    the address so it is never mailed or imported again. Cannot be undone."""
+    from digest.cli.common import cli_actor
+    from digest.store import audit
+    from digest.store.db import open_database
+    from digest.store.erasure import erase
+
+    if not yes:
+        click.confirm(f"Erase {email} for good?", abort=True, err=True)
+    db = open_database(config.database_url)
+    actor = cli_actor()
+    done = erase(db, email, source=actor)
+    target = f"subscriber:{done.subscriber_id}" if done.subscriber_id else None
+    # The audit names the row, never the address.
+    audit.record(db, actor, "subscriber-erase", target, f"{done.ledger_rows} ledger rows unlinked")
+    if done.subscriber_id is None:
+        out.print("no subscriber held this address; it is refused from now on (hash kept)")
+    else:
+        out.print(
+            f"erased subscriber {done.subscriber_id} ({done.ledger_rows} ledger rows kept "
+            "without them); only a hash of the address is kept"
+        )
+
+
 def _import_summary(report, list_name: str) -> str:
     parts = [f"{report.added} added", f"{report.updated} updated", f"{report.unchanged} unchanged"]
     for attr, label in (
         ("merged", "duplicates merged"),
         ("skipped_unsubscribed", "kept unsubscribed"),
         ("skipped_suppressed", "suppressed, not imported"),
+        ("skipped_erased", "erased on request, not imported"),
         ("opted_out", "recorded as unsubscribed"),
         ("suppressed", "recorded as suppressed"),
     ):

@@ -253,6 +253,9 @@ def _configure_sqlite(engine: Engine) -> None:
             # With WAL, NORMAL is durable across application crashes (only an OS crash can lose
             # the last commits) and saves an fsync per transaction.
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows are zeroed in the file, not left in free space: an erasure on
+            # request (digest/store/erasure.py) must leave no copy of the address behind.
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 

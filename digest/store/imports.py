@@ -27,6 +27,7 @@ from digest.store.csvformats import OPT_OUT, SUPPRESS
 from digest.store.csvio import CsvStream
 from digest.store.csvrows import REPORT_MAX, CsvResult, CsvRow, Rejected
 from digest.store.db import Database
+from digest.store.erasures import erased_keys
 from digest.store.lists import (
     check_list_name,
     get_or_create_list,
@@ -48,6 +49,7 @@ class ImportReport:
     unchanged: int = 0  # already an active member; nothing to change
     skipped_unsubscribed: int = 0  # left this list earlier: not resubscribed, not touched
     skipped_suppressed: int = 0  # globally suppressed: not added, not touched
+    skipped_erased: int = 0  # erased on request (only a hash is kept): never added again
     opted_out: int = 0  # the file says they left (Mailchimp unsubscribed...): kept unsubscribed
     suppressed: int = 0  # the file says never mail (Mailchimp cleaned, listmonk blocklisted)
     rejected: list[Rejected] = field(default_factory=list)  # from the CSV: invalid rows
@@ -68,6 +70,7 @@ class ImportReport:
             + self.unchanged
             + self.skipped_unsubscribed
             + self.skipped_suppressed
+            + self.skipped_erased
             + self.opted_out
             + self.suppressed
         )
@@ -152,6 +155,11 @@ def _import_chunk(
         if seen is not None:
             seen.add(key)
         by_key[key] = row
+    # Erased on request: not added, not suppressed under their address, not even opted out;
+    # nothing of the row is written (the address would be stored again).
+    for key in erased_keys(conn, by_key):
+        del by_key[key]
+        report.skipped_erased += 1
     keys = list(by_key)
 
     suppressed_keys = set(

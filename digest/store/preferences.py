@@ -11,6 +11,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from digest.normalize import email_key, normalize_email
 from digest.store import schema as t
 from digest.store.db import Database
+from digest.store.erasures import is_erased_key
 from digest.store.lists import check_list_name, get_or_create_list
 
 
@@ -75,17 +76,21 @@ def set_locale(db: Database, subscriber_id: int, locale: str | None) -> None:
 
 def confirm_signup(
     db: Database, email: str, list_name: str, *, locale: str | None = None, title: str | None = None
-) -> int:
+) -> int | None:
     """The person followed the signed link in the confirmation email: subscribe them.
 
-    Returns the subscriber id. An earlier "unsubscribe from everything" is lifted (they asked
-    again, and proved they hold the mailbox); bounce and complaint suppressions are not.
+    Returns the subscriber id, or None for an address erased on request (never added again,
+    whoever asks: the erasure is the promise that nothing of it is kept). An earlier
+    "unsubscribe from everything" is lifted (they asked again, and proved they hold the
+    mailbox); bounce and complaint suppressions are not.
     """
     address = normalize_email(email)
     key = email_key(address)
     s = t.subscribers
     now = t.utcnow()
     with db.write() as conn:
+        if is_erased_key(conn, key):
+            return None
         list_id, _ = get_or_create_list(conn, check_list_name(list_name), title, now)
         sid = conn.scalar(select(s.c.id).where(s.c.email_key == key))
         if sid is None:

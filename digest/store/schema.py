@@ -155,6 +155,17 @@ suppressions = Table(
     Column("created_at", UtcDateTime, nullable=False, default=utcnow),
 )
 
+erasures = Table(
+    "erasures",
+    metadata,
+    # Addresses erased on request (GDPR, Moroccan law 09-08): the person's data is gone and only
+    # a SHA-256 of the address's email_key remains (digest/store/erasures.py says why this hash),
+    # so no import, signup, API call or webhook brings the address back or mails it again.
+    Column("key_hash", String(64), primary_key=True),
+    Column("source", String(200), nullable=True),  # who erased it: "web:amina", "cli:root"
+    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
+)
+
 feed_cache = Table(
     "feed_cache",
     metadata,
@@ -245,8 +256,10 @@ deliveries = Table(
     Column(
         "edition_id", String(150), ForeignKey("editions.id", ondelete="CASCADE"), nullable=False
     ),
+    # NULL once the reader was erased on request (digest/store/erasure.py, migration 0011):
+    # the row stays, unlinked from any person, so the edition's counts stay true.
     Column(
-        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=True
     ),
     # pending: to send; sending: handed to a backend, answer not recorded yet; sent; failed;
     # skipped: suppressed or unsubscribed at send time; unknown: was 'sending' when its process

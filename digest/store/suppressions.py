@@ -15,6 +15,7 @@ from sqlalchemy import Connection, exists, select
 from digest.normalize import email_key
 from digest.store import schema as t
 from digest.store.db import Database
+from digest.store.erasures import is_erased_key
 from digest.store.upsert import insert_ignore
 
 _REASON = re.compile(r"[a-z][a-z0-9_-]{0,39}")  # unsubscribe, bounce, spamreport, dropped...
@@ -42,20 +43,20 @@ def unsuppress(db: Database, email: str) -> bool:
 
 
 def is_suppressed(db: Database, email: str) -> bool:
+    """Suppressed, or erased on request (only its hash is left: digest/store/erasures.py)."""
+    key = email_key(email)
     with db.read() as conn:
-        return (
-            conn.scalar(
-                select(t.suppressions.c.email_key).where(
-                    t.suppressions.c.email_key == email_key(email)
-                )
-            )
-            is not None
+        found = conn.scalar(
+            select(t.suppressions.c.email_key).where(t.suppressions.c.email_key == key)
         )
+        return found is not None or is_erased_key(conn, key)
 
 
 def record(conn: Connection, key: str, reason: str, source: str | None, now: datetime) -> bool:
     """Insert the suppression inside the caller's transaction, unless one exists."""
     if len(key) > t.EMAIL_MAX:  # a webhook's garbage: no subscriber can hold such a key
+        return False
+    if is_erased_key(conn, key):  # a late bounce for an erased address must not store it again
         return False
     return insert_ignore(
         conn,
@@ -70,5 +71,8 @@ def record(conn: Connection, key: str, reason: str, source: str | None, now: dat
 
 
 def suppressed_clause(key_column):
-    """SQL condition: the address in ``key_column`` is suppressed (EXISTS, for any query)."""
+    """SQL condition: the address in ``key_column`` is suppressed (EXISTS, for any query).
+
+    Erased addresses are not in it (SQL cannot hash them portably) and need not be: they have
+    no subscriber row, and every path that adds one checks digest/store/erasures.py first."""
     return exists().where(t.suppressions.c.email_key == key_column)

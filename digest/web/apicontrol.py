@@ -200,7 +200,9 @@ async def subscribe(request: Request):
         {
             "added": report.added,
             "unchanged": report.unchanged + report.updated,
-            "not_added": report.skipped_unsubscribed + report.skipped_suppressed,
+            "not_added": report.skipped_unsubscribed
+            + report.skipped_suppressed
+            + report.skipped_erased,
         }
     )
 

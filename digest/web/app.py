@@ -27,7 +27,17 @@ from digest.delivery.control import SendControl
 from digest.errors import DigestError
 from digest.store.db import Database, open_database
 from digest.tokens import TokenSigner, load_secret_key
-from digest.web import api, apicontrol, editors, hooks, login, ops, subscribers
+from digest.web import (
+    api,
+    apicontrol,
+    audience,
+    audience_io,
+    editors,
+    hooks,
+    login,
+    ops,
+    subscribers,
+)
 from digest.web.bodylimit import BodyLimit
 from digest.web.clientaddr import ClientAddress
 from digest.web.logredact import RememberTokens, install_log_redaction
@@ -73,6 +83,8 @@ def create_app(
         *api.routes,
         *apicontrol.routes,
         *ops.routes,
+        *audience_io.routes,  # before audience's: /audience/suppressions is not a subscriber
+        *audience.routes,
     ]
     top: list[BaseRoute] = [Mount(web.base, routes=routes)] if web.base else routes
     if web.base:
@@ -86,7 +98,14 @@ def create_app(
             Middleware(RememberTokens),
             Middleware(SecurityHeaders),
             Middleware(ClientAddress, trusted=config.web.trusted_proxies),
-            Middleware(BodyLimit, paths={f"{web.base}/hooks/sendgrid": hooks.MAX_BODY}),
+            Middleware(
+                BodyLimit,
+                paths={
+                    f"{web.base}/hooks/sendgrid": hooks.MAX_BODY,
+                    # The one upload: a subscriber CSV or Mailchimp ZIP, spooled to disk.
+                    f"{web.base}/audience/import": audience_io.IMPORT_MAX,
+                },
+            ),
             Middleware(
                 SessionMiddleware,
                 secret_key=session_key,

@@ -28,6 +28,7 @@ from digest.errors import StoreError
 from digest.i18n import N_, display_name, translations
 from digest.normalize import email_key, normalize_email, normalize_locale, normalize_timezone
 from digest.store.editions import get_edition, list_editions
+from digest.store.erasures import is_erased
 from digest.store.preferences import (
     confirm_signup,
     get_timezone,
@@ -187,6 +188,9 @@ async def signup(request: Request):
     # One confirmation per address per hour, whatever the client: the form must not become a
     # way to flood someone's inbox from many addresses. The page says the same either way.
     key, now = _address_key(web.secret, address), utcnow()
+    # An address erased on request is never mailed again, not even a confirmation.
+    if await run_in_threadpool(is_erased, web.db, address):
+        return _check_your_inbox(request, lang)
     if not await run_in_threadpool(claim_confirmation, web.db, key, now=now):
         return _check_your_inbox(request, lang)
     try:
@@ -245,8 +249,12 @@ async def confirm(request: Request):
     if request.method == "GET":  # scanners prefetch links: GET only asks
         return page(request, "confirm.html", {"title": title}, locale=locale)
     await form_with_csrf(request)
-    await run_in_threadpool(confirm_signup, web.db, address, list_name, locale=locale, title=title)
+    added = await run_in_threadpool(
+        confirm_signup, web.db, address, list_name, locale=locale, title=title
+    )
     _ = translator(request, locale)
+    if added is None:  # erased on request since the link was mailed: never added again
+        raise HTTPException(409, N_("This address was erased on request and cannot be subscribed."))
     return page(
         request,
         "message.html",

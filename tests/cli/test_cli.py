@@ -200,3 +200,15 @@ def test_non_ascii_local_parts_in_the_import_report_and_status(site, tmp_path):
     plain.write_text("email\nother@example.org\n", "utf-8")
     again = digest("subscribers", "import", str(plain), "--list", "matinale", cwd=tmp_path)
     assert "SMTPUTF8" not in again.stderr  # only the addresses of this file are counted
+
+
+def test_erase_then_import_skips_the_address(site, tmp_path):
+    from tests.conftest import EXAMPLE_CSV
+
+    digest("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale", cwd=tmp_path)
+    done = digest("erase", "camille.martin@example.com", "--yes", cwd=tmp_path)
+    assert "erased subscriber" in done.stdout and "hash" in done.stdout
+    again = digest("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale", cwd=tmp_path)
+    assert "1 erased on request, not imported" in " ".join(again.stdout.split())
+    listed = digest("subscribers", "list", "--list", "matinale", cwd=tmp_path)
+    assert "camille.martin@example.com" not in listed.stdout

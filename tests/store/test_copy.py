@@ -14,6 +14,7 @@ from digest.store.audit import record
 from digest.store.backup import backup_sqlite
 from digest.store.copy import copy_database
 from digest.store.db import open_database
+from digest.store.erasure import erase
 from digest.store.revision import schema_revision, upgrade_schema
 from digest.store.sendactions import record_action
 from digest.store.signups import claim_confirmation
@@ -74,6 +75,7 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path, postgres_s
         record_action(db, edition, "pause", actor="amina", detail="from the web app")
         create_token(db, "dashboard", "read", by="amina")
         record(db, "amina", "erase", target="subscriber:1", detail="on request")
+        erase(db, "erased.reader@example.org", source="cli:test")  # an erasure's hash (0011)
     rows = every_row(source)
     assert all(rows[name] for name in rows), "the fixture fills every table"
 

@@ -36,6 +36,7 @@ def test_creates_parent_folder_file_and_tables(tmp_path):
             "send_actions",
             "api_tokens",
             "audit_log",
+            "erasures",
             "alembic_version",
         }
     finally:

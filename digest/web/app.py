@@ -27,7 +27,7 @@ from digest.delivery.control import SendControl
 from digest.errors import DigestError
 from digest.store.db import Database, open_database
 from digest.tokens import TokenSigner, load_secret_key
-from digest.web import api, apicontrol, editors, hooks, login, ops, subscribers
+from digest.web import api, apicontrol, editors, hooks, login, ops, stats, subscribers, tracking
 from digest.web.bodylimit import BodyLimit
 from digest.web.clientaddr import ClientAddress
 from digest.web.logredact import RememberTokens, install_log_redaction
@@ -73,6 +73,8 @@ def create_app(
         *api.routes,
         *apicontrol.routes,
         *ops.routes,
+        *stats.routes,
+        *tracking.routes,
     ]
     top: list[BaseRoute] = [Mount(web.base, routes=routes)] if web.base else routes
     if web.base:

@@ -51,7 +51,7 @@ def svg(
         y = TOP + plot_h - plot_h * step / 4
         out.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{value:.0%}</text>'
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{value * 100:g}%</text>'
         )
     for i, f in enumerate(figures):
         x = LEFT + slot * i + slot / 2

@@ -96,3 +96,23 @@ def test_not_logged_in_goes_to_the_login_page(client):
 
 def test_the_edition_page_links_its_statistics(editor, draft, with_events):
     assert f'href="/digest/stats/{draft.id}' in editor.get(f"/editions/{draft.id}").text
+
+
+def test_the_chart_draws_thirty_editions_and_escapes_what_it_shows():
+    from digest.web.chart import svg
+
+    figures = [
+        readers.Figures(f"m-{i}", "m", "s", None, 10, 0, 10, i % 10, 0, i % 3, i % 3, 0, 0, 0)
+        for i in range(30)
+    ]
+    drawn = svg(
+        figures,
+        chart_id="c",
+        title="<Matin> & co",
+        description="d",
+        legend=("Open rate", "Click-through"),
+        label=lambda f: f.edition_id,
+    )
+    assert drawn.count("<rect") == 30 * 2 + 2  # two bars an edition, two legend keys
+    assert "&lt;Matin&gt; &amp; co" in drawn and "<Matin>" not in drawn
+    assert ">100%</text>" in drawn  # 90 % opens: the axis goes to 100 %

@@ -165,3 +165,22 @@ def test_the_tracking_keys_are_checked(site, table, message):
         fh.write(f"\n[tracking]\n{table}\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(site, env={})
+
+
+@pytest.mark.parametrize(
+    "backend, tracked_here", [("outbox", True), ("smtp", True), ("sendgrid", False)]
+)
+def test_sendgrid_sends_are_left_to_sendgrids_own_tracking(
+    tracking_config, web_db, draft, backend, tracked_here
+):
+    from digest.delivery.base import BackendInfo
+    from digest.delivery.loop import Sender
+    from digest.render.tracking import READER
+    from tests.web.test_subscribers import SIGNER
+
+    class Named:
+        info = BackendInfo(name=backend, destination="test")
+        max_batch = 10
+
+    sender = Sender(tracking_config, web_db, draft, Named(), signer=SIGNER)
+    assert (READER in sender.job.personalizer.keys) is tracked_here

@@ -12,13 +12,33 @@ import pytest
 from tests.web.conftest import EDITOR, PASSWORD
 from tests.web.server import running
 from tests.web.stats_helpers import STORY_A, post_events, readers_events, send
-from tests.web.test_browser import browser, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/chromium"),
     reason="Chromium is not installed (apt-get install chromium)",
 )
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from digest.web.screenshot import launch
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def test_an_admin_reads_the_statistics_after_signed_events(
@@ -28,7 +48,7 @@ def test_an_admin_reads_the_statistics_after_signed_events(
     draft,
     webhook_key,
     page,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     rows = send(web_config, web_db, draft, tmp_path / "out")
     with running(app) as url:

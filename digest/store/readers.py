@@ -99,16 +99,39 @@ def _event_counts(conn, edition_ids: Sequence[str]) -> dict[str, dict[str, tuple
     return out
 
 
-def _ledger_counts(conn, edition_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    d = t.deliveries
-    stmt = (
-        select(d.c.edition_id, d.c.status, func.count())
-        .where(d.c.edition_id.in_(edition_ids))
-        .group_by(d.c.edition_id, d.c.status)
-    )
+# A finished send's ledger counts, by (edition, status, finished_at): they change only with
+# another run (a retry, a resend), which sets a new finished_at. Counting 30 editions of 100,000
+# readers reads 3,000,000 ledger rows (about a second on SQLite); a page shown again reads none.
+# Events keep arriving for days after a send, so they are always counted afresh.
+_FINISHED: dict[tuple, dict[str, int]] = {}
+_FINISHED_MAX = 4096
+FINAL = ("sent", "cancelled", "failed")
+
+
+def _ledger_counts(conn, editions: Sequence) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    for edition_id, status, n in conn.execute(stmt):
-        out.setdefault(edition_id, {})[status] = int(n)
+    todo = []
+    where = conn.engine.url.render_as_string(hide_password=True)
+    for row in editions:
+        key = (where, row.id, row.status, row.finished_at)
+        if key in _FINISHED:
+            out[row.id] = _FINISHED[key]
+        else:
+            todo.append(row.id)
+    if todo:
+        d = t.deliveries
+        stmt = (
+            select(d.c.edition_id, d.c.status, func.count())
+            .where(d.c.edition_id.in_(todo))
+            .group_by(d.c.edition_id, d.c.status)
+        )
+        for edition_id, status, n in conn.execute(stmt):
+            out.setdefault(edition_id, {})[status] = int(n)
+    for row in editions:
+        if row.status in FINAL and row.finished_at is not None and row.id in todo:
+            if len(_FINISHED) >= _FINISHED_MAX:
+                _FINISHED.clear()
+            _FINISHED[(where, row.id, row.status, row.finished_at)] = out.get(row.id, {})
     return out
 
 
@@ -116,7 +139,7 @@ def _figures(conn, editions: Sequence) -> list[Figures]:
     ids = [row.id for row in editions]
     if not ids:
         return []
-    events, ledger = _event_counts(conn, ids), _ledger_counts(conn, ids)
+    events, ledger = _event_counts(conn, ids), _ledger_counts(conn, editions)
     out = []
     for row in editions:
         ev, led = events.get(row.id, {}), ledger.get(row.id, {})
@@ -149,9 +172,9 @@ def _figures(conn, editions: Sequence) -> list[Figures]:
 
 def _editions():
     e, lists = t.editions, t.lists
-    return select(e.c.id, lists.c.name, e.c.subject, e.c.started_at).join(
-        lists, lists.c.id == e.c.list_id
-    )
+    return select(
+        e.c.id, lists.c.name, e.c.subject, e.c.started_at, e.c.status, e.c.finished_at
+    ).join(lists, lists.c.id == e.c.list_id)
 
 
 def edition_figures(db: Database, edition_id: str) -> Figures | None:

@@ -116,3 +116,19 @@ def test_the_chart_draws_thirty_editions_and_escapes_what_it_shows():
     assert drawn.count("<rect") == 30 * 2 + 2  # two bars an edition, two legend keys
     assert "&lt;Matin&gt; &amp; co" in drawn and "<Matin>" not in drawn
     assert ">100%</text>" in drawn  # 90 % opens: the axis goes to 100 %
+
+
+def test_a_finished_sends_ledger_is_counted_once_until_another_run(web_db, draft, sent):
+    from sqlalchemy import update
+
+    assert readers.edition_figures(web_db, draft.id).failed == 0
+    with web_db.write() as conn:
+        conn.execute(
+            update(t.deliveries).where(t.deliveries.c.id == sent[0]).values(status="failed")
+        )
+    assert readers.edition_figures(web_db, draft.id).failed == 0  # not read again
+    with web_db.write() as conn:  # another run (a retry) finishes
+        conn.execute(
+            update(t.editions).where(t.editions.c.id == draft.id).values(finished_at=t.utcnow())
+        )
+    assert readers.edition_figures(web_db, draft.id).failed == 1

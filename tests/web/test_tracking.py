@@ -184,3 +184,11 @@ def test_sendgrid_sends_are_left_to_sendgrids_own_tracking(
 
     sender = Sender(tracking_config, web_db, draft, Named(), signer=SIGNER)
     assert (READER in sender.job.personalizer.keys) is tracked_here
+
+
+def test_the_reader_token_stays_out_of_the_logs():
+    from digest.web.logredact import redact
+
+    line = '"GET /digest/c/1f.matinale-2025-07-01.abcdefghijk/sigsigsigsig?u=https%3A%2F%2Fx HTTP/1.1" 302'
+    assert "matinale-2025-07-01.abc" not in redact(line) and "/c/[token]/" in redact(line)
+    assert redact("GET /digest/o/2a.matinale-2025-07-01.xyzxyzxyz") == "GET /digest/o/[token]"

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
+
+from babel.dates import format_date
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -63,7 +66,7 @@ async def overview(request: Request) -> Response:
                 "of delivered messages. The table below gives every figure."
             ),
             legend=(_("Open rate"), _("Click-through")),
-            label=lambda f: when(f.sent_at, "d MMM") or f.edition_id,
+            label=lambda f: _day(f, when),
         )
         for n, (name, figures) in enumerate(trends)
         if figures
@@ -87,6 +90,15 @@ async def edition(request: Request) -> Response:
                 if s.url:
                     titles.setdefault(s.url, s.title)
     return page(request, "stats_edition.html", {"f": figures, "links": links, "titles": titles})
+
+
+def _day(f: readers.Figures, when: When) -> str:
+    """The chart's label of an edition: its day (ids end in YYYY-MM-DD), else when it was sent."""
+    try:
+        day = date.fromisoformat(f.edition_id[-10:])
+    except ValueError:
+        return when(f.sent_at, "d MMM") or f.edition_id
+    return format_date(day, "d MMM", locale=when.lang)
 
 
 def _cell(value) -> str:

@@ -63,3 +63,41 @@ def post_events(http_post, key, events):
     response = http_post(body, sign(key, body))
     assert response.status_code == 200, response.text
     return response
+
+
+def earlier_editions(config, db, days, out):
+    """``days`` editions of the days before the sample's, sent: {edition id: ledger rows}."""
+    from datetime import datetime, timedelta
+
+    from digest.edition.build import build_edition
+    from digest.store.editions import save_edition
+    from tests.conftest import SAMPLE_NOW
+
+    sent = {}
+    for n in range(days, 0, -1):
+        now = datetime.fromisoformat(SAMPLE_NOW) - timedelta(days=n)
+        built = build_edition(config, list_name="matinale", now=now)
+        save_edition(db, built.edition, built.rendered, needs_approval=False)
+        stored = get_edition(db, built.edition.id)
+        deliver(config, db, stored, OutboxBackend(out / stored.id), signer=SIGNER)
+        with db.read() as conn:
+            sent[stored.id] = list(
+                conn.scalars(
+                    select(t.deliveries.c.id).where(t.deliveries.c.edition_id == stored.id)
+                )
+            )
+    return sent
+
+
+def varied_events(sent):
+    """Each earlier edition delivered to all, opened and clicked by more readers each day."""
+    events = []
+    for day, (edition_id, rows) in enumerate(sent.items()):
+        events += [event("delivered", f"{edition_id}-{d}", edition_id, d) for d in rows]
+        opened = rows[: 3 + day % 5]
+        events += [event("open", f"{edition_id}-{d}", edition_id, d) for d in opened]
+        events += [
+            event("click", f"{edition_id}-{d}", edition_id, d, url=STORY_A)
+            for d in opened[: 1 + day % 3]
+        ]
+    return events

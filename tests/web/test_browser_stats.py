@@ -11,7 +11,14 @@ import pytest
 
 from tests.web.conftest import EDITOR, PASSWORD
 from tests.web.server import running
-from tests.web.stats_helpers import STORY_A, post_events, readers_events, send
+from tests.web.stats_helpers import (
+    STORY_A,
+    earlier_editions,
+    post_events,
+    readers_events,
+    send,
+    varied_events,
+)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/chromium"),
@@ -50,6 +57,7 @@ def test_an_admin_reads_the_statistics_after_signed_events(
     page,
     tmp_path,
 ):
+    before = earlier_editions(web_config, web_db, 6, tmp_path / "before")
     rows = send(web_config, web_db, draft, tmp_path / "out")
     with running(app) as url:
         with httpx.Client(base_url=url) as http:
@@ -58,7 +66,7 @@ def test_an_admin_reads_the_statistics_after_signed_events(
                     "/digest/hooks/sendgrid", content=body, headers=headers
                 ),
                 webhook_key,
-                readers_events(draft.id, rows),
+                readers_events(draft.id, rows) + varied_events(before),
             )
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(f"{url}/digest/stats")
@@ -70,7 +78,8 @@ def test_an_admin_reads_the_statistics_after_signed_events(
         # The chart's text alternative is its accessible name.
         chart = page.get_by_role("img", name=re.compile("Open rate and click-through"))
         assert chart.is_visible() and chart.bounding_box()["width"] > 300
-        assert chart.locator("rect").count() > 2
+        assert chart.locator("rect").count() == 7 * 2 + 2  # 2 bars an edition, 2 legend keys
+        assert "30 Jun" in chart.text_content() and "25 Jun" in chart.text_content()
         assert "Apple Mail Privacy Protection" in page.locator("#mpp").inner_text()
         row = page.locator("tr", has=page.locator(f"a[href^='/digest/stats/{draft.id}']"))
         cells = row.locator("td").all_inner_texts()

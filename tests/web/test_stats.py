@@ -132,3 +132,11 @@ def test_a_finished_sends_ledger_is_counted_once_until_another_run(web_db, draft
             update(t.editions).where(t.editions.c.id == draft.id).values(finished_at=t.utcnow())
         )
     assert readers.edition_figures(web_db, draft.id).failed == 1
+
+
+def test_the_pages_read_in_french_and_arabic(editor, draft, with_events):
+    ar = editor.get("/stats?lang=ar").text
+    assert '<html lang="ar" dir="rtl">' in ar and "الإحصاءات" in ar and "Apple" in ar
+    fr = editor.get(f"/stats/{draft.id}?lang=fr").text
+    assert "Clics par article" in fr and "Ouvertures uniques" in fr
+    assert "1 juil." in editor.get("/stats?lang=fr").text  # the chart's day, in French

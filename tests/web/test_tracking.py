@@ -192,3 +192,16 @@ def test_the_reader_token_stays_out_of_the_logs():
     line = '"GET /digest/c/1f.matinale-2025-07-01.abcdefghijk/sigsigsigsig?u=https%3A%2F%2Fx HTTP/1.1" 302'
     assert "matinale-2025-07-01.abc" not in redact(line) and "/c/[token]/" in redact(line)
     assert redact("GET /digest/o/2a.matinale-2025-07-01.xyzxyzxyz") == "GET /digest/o/[token]"
+
+
+def test_with_opens_off_the_pixel_of_an_earlier_send_records_nothing(
+    tracked, web_config, web_db, draft
+):
+    _, mails, _ = tracked
+    off = Client(create_app(web_config, db=web_db))  # [tracking] opens = false again
+    try:
+        response = off.get(pixel(mails[0][0]), headers={"User-Agent": CHROME})
+        assert response.status_code == 200 and response.content[:6] == b"GIF89a"
+    finally:
+        off.close()
+    assert readers.edition_figures(web_db, draft.id).opens == 0

@@ -9,7 +9,6 @@ import io
 from datetime import date
 
 from babel.dates import format_date
-
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request

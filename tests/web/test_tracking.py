@@ -205,3 +205,19 @@ def test_with_opens_off_the_pixel_of_an_earlier_send_records_nothing(
     finally:
         off.close()
     assert readers.edition_figures(web_db, draft.id).opens == 0
+
+
+def test_a_tracked_send_renders_nothing_again(
+    tracking_config, web_db, draft, tmp_path, monkeypatch
+):
+    import digest.render.pipeline as pipeline
+
+    def no_render(*a, **kw):
+        raise AssertionError("rendered during a send")
+
+    monkeypatch.setattr(pipeline, "mjml2html", no_render)
+    monkeypatch.setattr(pipeline, "Premailer", no_render)
+    rows = send(tracking_config, web_db, draft, tmp_path / "out")
+    assert len(list(emails(tmp_path / "out"))) == len(rows)
+    html = next(emails(tmp_path / "out"))[0]
+    assert "/digest/o/" in html and "/digest/c/" in html

@@ -21,6 +21,7 @@ from digest.config.model import (
     SmtpConfig,
     SourceConfig,
     ThemeConfig,
+    TrackingConfig,
     WebConfig,
 )
 from digest.config.read import load_config, parse_config, resolve_config_path
@@ -42,6 +43,7 @@ __all__ = [
     "SmtpConfig",
     "SourceConfig",
     "ThemeConfig",
+    "TrackingConfig",
     "WebConfig",
     "load_config",
     "parse_config",

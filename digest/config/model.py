@@ -164,6 +164,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    """digest's own open pixel and click redirect, for SMTP and outbox sends (SendGrid tracks
+    on its own): both off unless asked for."""
+
+    opens: bool = False
+    clicks: bool = False
+    # A pixel fetched this soon after the send is a machine's (Apple Mail Privacy Protection
+    # fetches every image on arrival), not a reader's.
+    prefetch_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class ListConfig:
     """One ``[lists.NAME]``: what it does not set comes from the site (see ``variant_config``)."""
 
@@ -203,6 +215,7 @@ class Config:
     smtp: SmtpConfig = SmtpConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     web: WebConfig = WebConfig()
+    tracking: TrackingConfig = TrackingConfig()
     # Editors of the web app: name -> password hash (``digest editor-password`` prints one).
     editors: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     # name -> "editor" (content, approval, test send) or "admin" (also send control, the

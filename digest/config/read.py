@@ -35,6 +35,7 @@ from digest.config.tables import (
     sendgrid_table,
     smtp_table,
     source_entry,
+    tracking_table,
     web_table,
 )
 from digest.errors import ConfigError
@@ -161,6 +162,7 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
     smtp = smtp_table(top.get("smtp", dict, {}), path, env)
     delivery = delivery_table(top.get("delivery", dict, {}), path)
     web = web_table(top.get("web", dict, {}), root, path, env)
+    tracking = tracking_table(top.get("tracking", dict, {}), path)
     editors, editor_roles = editors_table(top.get("editors", dict, {}), path)
     editor_emails = top.get("editor_emails", dict, {})
     for name, value in editor_emails.items():
@@ -193,6 +195,7 @@ def parse_config(data: dict, *, path: Path | None, env: Mapping[str, str]) -> Co
         smtp=smtp,
         delivery=delivery,
         web=web,
+        tracking=tracking,
         editors=MappingProxyType(editors),
         editor_roles=MappingProxyType(editor_roles),
         editor_emails=MappingProxyType(dict(editor_emails)),

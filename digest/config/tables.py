@@ -1,4 +1,4 @@
-"""The sections that need more than typed getters: [web], [sendgrid], [smtp], [delivery] and
+"""The sections that need more than typed getters: [web], [tracking], [sendgrid], [smtp], [delivery] and
 each [[sources]] entry."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from digest.config.model import (
     SendGridConfig,
     SmtpConfig,
     SourceConfig,
+    TrackingConfig,
     WebConfig,
 )
 from digest.config.section import Section
@@ -52,6 +53,15 @@ def web_table(table: Any, root: Path, path: Path | None, env: Mapping[str, str])
         metrics=metrics,
         metrics_token=env.get("DIGEST_METRICS_TOKEN") or None,
     )
+
+
+def tracking_table(table: Any, path: Path | None) -> TrackingConfig:
+    s = Section(table, "tracking", path)
+    tracking = s.fill(TrackingConfig)
+    s.finish()
+    if tracking.prefetch_seconds < 0:
+        raise ConfigError("must be 0 or more", path=path, key="tracking.prefetch_seconds")
+    return tracking
 
 
 def sendgrid_table(table: Any, path: Path | None, env: Mapping[str, str]) -> SendGridConfig:

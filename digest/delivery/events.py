@@ -51,6 +51,7 @@ def verify(public_key_b64: str, signature_b64: str, timestamp: str, body: bytes)
 LEDGER_ID_MAX = 2**31 - 1  # deliveries.id is a 32-bit integer on PostgreSQL
 EDITION_ID_MAX = 150  # editions.id
 ADDRESS_MAX = 320  # suppressions.email_key
+URL_MAX = 2048  # events.url
 
 
 class BadEvent(ValueError):
@@ -85,6 +86,7 @@ def normalize(event: dict) -> dict | None:
         if not _text(email, ADDRESS_MAX):
             raise BadEvent("email is not an address")
         suppress = (email_key(email), action[1])
+    url = event.get("url") if kind == "click" else None
     return {
         "sg_event_id": sg_id,
         "kind": kind,
@@ -92,6 +94,11 @@ def normalize(event: dict) -> dict | None:
         "delivery_id": ledger_id(event.get("delivery_id")),
         "occurred_at": occurred,
         "suppress": suppress,
+        # A link we cannot store is dropped, not refused: the click still counts.
+        "url": url if _text(url, URL_MAX) else None,
+        # SendGrid flags the opens it knows a machine made (Apple Mail Privacy Protection's
+        # pre-fetch): kept, but not counted as a reader's open.
+        "machine": event.get("sg_machine_open") is True if kind == "open" else None,
     }
 
 

@@ -19,6 +19,7 @@ from digest.locale import match_locale
 from digest.models import Edition, Rendered, Subscriber
 from digest.render.personalize import Personalizer
 from digest.render.strings import Greeter
+from digest.render.tracking import READER, READER_PURPOSE, reader_value, tracked
 from digest.store.editions import StoredEdition
 from digest.store.ledger import Claimed
 from digest.tokens import TokenSigner
@@ -80,8 +81,13 @@ def make_job(config: Config, edition: Edition, rendered: Rendered) -> SendJob:
 class RecipientFactory:
     """Per-subscriber values. Cheap by design: one HMAC and a few string joins."""
 
-    def __init__(self, config: Config, job: SendJob, signer: TokenSigner):
+    def __init__(
+        self, config: Config, job: SendJob, signer: TokenSigner, edition_id: str | None = None
+    ):
         self.public_url = config.site.public_url
+        # The tracking pixel's and links' per-subscriber part, when the job has them.
+        self.reader = signer.derived(READER_PURPOSE) if READER in job.personalizer.keys else None
+        self.edition_id = edition_id or job.edition.id
         self.list_name = job.edition.list_name
         self.greeting = Greeter(job.edition.locale)
         self.sign = signer.make
@@ -97,6 +103,8 @@ class RecipientFactory:
             "unsubscribe_url": f"{self.public_url}/u/{token}",
             "preferences_url": f"{self.public_url}/p/{token}",
         }
+        if self.reader is not None:
+            values[READER] = reader_value(self.reader, delivery_id, self.edition_id)
         message_id = f"{self._id_prefix}{subscriber.id:x}{self._id_suffix}"
         return Recipient(
             subscriber=subscriber, values=values, message_id=message_id, delivery_id=delivery_id
@@ -108,12 +116,26 @@ class VariantJobs:
     locale's (exact, then language), else the list's default. Looked up per distinct locale
     once, so a subscriber costs a dict lookup more than with one variant."""
 
-    def __init__(self, config: Config, stored: StoredEdition, signer: TokenSigner):
+    def __init__(
+        self, config: Config, stored: StoredEdition, signer: TokenSigner, *, track: bool = False
+    ):
+        """``track``: the backend is one digest tracks itself ([tracking], SMTP and outbox)."""
         self.entries: dict[str, tuple[SendJob, RecipientFactory]] = {}
         for v in stored.all_variants():
             vc = variant_config(config, stored.list_name, v.locale)
-            job = make_job(vc, v.edition, v.rendered)
-            self.entries.setdefault(v.locale, (job, RecipientFactory(vc, job, signer)))
+            rendered = v.rendered
+            if track:  # once per variant and send: a string rewrite, no render
+                rendered = tracked(
+                    rendered,
+                    edition_id=stored.id,
+                    public_url=vc.site.public_url,
+                    signer=signer,
+                    opens=config.tracking.opens,
+                    clicks=config.tracking.clicks,
+                )
+            job = make_job(vc, v.edition, rendered)
+            factory = RecipientFactory(vc, job, signer, edition_id=stored.id)
+            self.entries.setdefault(v.locale, (job, factory))
         self.offered = tuple(self.entries)
         self.default_job, self.default_factory = self.entries[self.offered[0]]
         self._chosen: dict[str | None, str] = {}

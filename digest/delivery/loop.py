@@ -48,6 +48,7 @@ from digest.store.sendactions import clear_pause, stop_request
 from digest.tokens import TokenSigner
 
 log = logging.getLogger("digest.delivery")
+TRACKED_BACKENDS = ("smtp", "outbox")
 
 
 class Sender:
@@ -80,7 +81,9 @@ class Sender:
         # one would spin.
         self.clock, self.sleep, self.rng = clock, sleep or self.stop.wait, rng
         # One job per locale variant; each claimed subscriber goes with their variant's.
-        self.variants = VariantJobs(config, stored, signer)
+        # digest's own pixel and click redirect: SendGrid tracks on its own.
+        track = backend.info.name in TRACKED_BACKENDS
+        self.variants = VariantJobs(config, stored, signer, track=track)
         self.job = self.variants.default_job
         self.limits = limits_for(self.delivery, clock=clock, sleep=sleep or time.sleep)
         wanted = self.delivery.batch_size or backend.max_batch

@@ -42,6 +42,8 @@ def record_event(
     delivery_id: int | None,
     occurred_at: datetime | None,
     suppress: tuple[str, str] | None = None,
+    url: str | None = None,
+    machine: bool | None = None,
 ) -> bool:
     """Store one event; True if it is new. ``suppress`` is (email_key, reason): recorded in the
     same transaction, so a crash cannot count an event whose suppression was lost."""
@@ -54,6 +56,8 @@ def record_event(
             "delivery_id": delivery_id,
             "occurred_at": occurred_at,
             "received_at": now,
+            "url": url,
+            "machine": machine,
         }
         dialect_insert = insert_for_dialect(conn)
         if dialect_insert is not None:

@@ -311,6 +311,11 @@ events = Table(
     Column("delivery_id", Integer, nullable=True),  # the ledger row, from custom_args
     Column("occurred_at", UtcDateTime, nullable=True),
     Column("received_at", UtcDateTime, nullable=False, default=utcnow),
+    # The link of a click (clicks per story), and whether an open was a machine's (SendGrid's
+    # sg_machine_open, or Apple Mail Privacy Protection fetching digest's pixel): such opens
+    # are kept but not counted as readers' (digest/store/readers.py).
+    Column("url", String(2048), nullable=True),
+    Column("machine", Boolean, nullable=True),
 )
 
 

@@ -36,7 +36,9 @@ from digest.web import (
     hooks,
     login,
     ops,
+    stats,
     subscribers,
+    tracking,
 )
 from digest.web.bodylimit import BodyLimit
 from digest.web.clientaddr import ClientAddress
@@ -85,6 +87,8 @@ def create_app(
         *ops.routes,
         *audience_io.routes,  # before audience's: /audience/suppressions is not a subscriber
         *audience.routes,
+        *stats.routes,
+        *tracking.routes,
     ]
     top: list[BaseRoute] = [Mount(web.base, routes=routes)] if web.base else routes
     if web.base:

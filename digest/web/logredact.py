@@ -3,7 +3,7 @@
 The links of unsubscribe, preference and confirmation pages carry a token that is a
 subscriber's key to their own subscription; a log line is read by more people than a mailbox.
 ``RedactTokens`` rewrites a record's message, arguments and formatted traceback: every
-``/u/…``, ``/p/…`` and ``/confirm/…`` path becomes ``/u/[token]``, and the current request's
+``/u/…``, ``/p/…``, ``/confirm/…``, ``/o/…`` and ``/c/…`` path becomes ``/u/[token]``, and the current request's
 token (``RememberTokens`` notes it) is replaced wherever else it shows up, say in an
 exception's message. ``install_log_redaction`` puts the filter on the server's loggers and the
 app's own (every module of digest.web logs to "digest.web").
@@ -16,7 +16,8 @@ import logging
 import re
 from collections.abc import Mapping
 
-PATTERN = re.compile(r"/(u|p|confirm)/[^/?#\s\"'<>]+")
+# o/ and c/: the open pixel's and click redirect's reader token ties a line to a ledger row.
+PATTERN = re.compile(r"/(u|p|confirm|o|c)/[^/?#\s\"'<>]+")
 API_TOKEN = re.compile(r"dgt_[A-Za-z0-9_-]{8,}")  # a JSON API bearer token (digest api-token)
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "digest", "digest.web")
 MIN_TOKEN = 8  # shorter path segments are not tokens; replacing them would garble the line

@@ -288,3 +288,12 @@ def test_signup_mails_nothing_to_an_erased_address_and_its_old_link_subscribes_n
     )
     assert again.status_code == 200 and "Consultez votre boîte" in again.text
     assert not list(outbox.glob("*.eml"))
+
+
+def test_the_pages_read_in_french_and_arabic(editor, web_db, subscribed):
+    one = sid(web_db)
+    french = editor.get(f"/audience/{one}?lang=fr")
+    assert "Effacer cet abonné" in french.text and "Désabonner de La matinale" in french.text
+    arabic = editor.get("/audience?lang=ar")
+    assert 'dir="rtl"' in arabic.text and "إضافة مشترك" in arabic.text
+    assert "الحظر" in editor.get("/audience/suppressions?lang=ar").text

@@ -61,7 +61,7 @@ async def search(request: Request, *, status: int = 200, outcome: dict | None = 
     web = state(request)
     q = request.query_params.get("q", "")[:320]
     list_name = request.query_params.get("list") or None
-    known = await run_in_threadpool(lists, web.db)
+    known = await titled_lists(request)
     if list_name not in {info.name for info in known}:
         list_name = None
     found = await run_in_threadpool(
@@ -125,6 +125,19 @@ async def add(request: Request):
     return await search(request, status=status, outcome={"error": text})
 
 
+async def titled_lists(request: Request) -> list:
+    """The database's lists, titled as the config titles them (a list made by an import
+    before it was configured is titled by its name in the database)."""
+    web = state(request)
+    known = await run_in_threadpool(lists, web.db)
+    return [
+        info._replace(title=web.config.lists[info.name].title)
+        if info.name in web.config.lists
+        else info
+        for info in known
+    ]
+
+
 async def known_list(request: Request, name: str) -> None:
     """A list of the config or of the database; 400 otherwise (no list is made from a form)."""
     web = state(request)
@@ -153,7 +166,8 @@ async def subscriber(request: Request):
             "s": who,
             "received": received,
             "events": events,
-            "lists": await run_in_threadpool(lists, web.db),
+            "lists": await titled_lists(request),
+            "titles": {name: lst.title for name, lst in web.config.lists.items()},
             "languages": languages(),
             "zones": zone_names(),
             "message": message_of(request),

@@ -28,10 +28,9 @@ from digest.store import audit
 from digest.store.csvio import CsvFormatError, open_subscriber_files
 from digest.store.erasures import is_erased
 from digest.store.imports import ImportReport, import_subscribers
-from digest.store.lists import lists
 from digest.store.search import suppressions_page
 from digest.store.subscribers import export_stream, unsuppress
-from digest.web.audience import back, known_list, message_of
+from digest.web.audience import back, known_list, message_of, titled_lists
 from digest.web.pages import page, state
 from digest.web.session import form_with_csrf, require_role
 
@@ -68,7 +67,7 @@ async def lift(request: Request):
 
 async def import_page(request: Request):
     require_role(request, "admin")
-    known = await run_in_threadpool(lists, state(request).db)
+    known = await titled_lists(request)
     return page(request, "audience_import.html", {"lists": known, "report": None})
 
 
@@ -85,7 +84,7 @@ async def import_upload(request: Request):
     try:
         report = await run_in_threadpool(_import, web.db, list_name, upload, title)
     except CsvFormatError as exc:
-        known = await run_in_threadpool(lists, web.db)
+        known = await titled_lists(request)
         return page(
             request,
             "audience_import.html",
@@ -94,7 +93,7 @@ async def import_upload(request: Request):
         )
     summary = f"{upload.filename}: {report.added} added, {report.total_rejected} rejected"
     await run_in_threadpool(audit.record, web.db, user, "subscribers-import", list_name, summary)
-    known = await run_in_threadpool(lists, web.db)
+    known = await titled_lists(request)
     return page(request, "audience_import.html", {"lists": known, "report": report})
 
 

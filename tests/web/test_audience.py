@@ -258,3 +258,42 @@ def test_the_subscriber_page_shows_editions_received_and_their_events(editor, we
     assert draft.id in received and "sent" in received
     events = shown.text[shown.text.index('id="events"') :]
     assert "open" in events and draft.id in events
+
+
+def test_signup_mails_nothing_to_an_erased_address_and_its_old_link_subscribes_nobody(
+    client, web_config, web_db
+):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from digest.store.erasure import erase
+
+    outbox = web_config.root / "web-outbox"
+    form = {"email": "nadia@example.net", "list": "matinale", "locale": "fr"}
+    client.post("/signup", data={"csrf": client.csrf("/signup"), **form})
+    [eml] = sorted(outbox.glob("*.eml"))
+    body = message_from_bytes(eml.read_bytes(), policy=default).get_body(("plain",)).get_content()
+    confirm = re.search(r"https://\S+/confirm/\S+", body).group(0)
+    erase(web_db, "nadia@example.net")  # asked before following the link
+    done = client.post(confirm, data={"csrf": client.csrf(confirm)})
+    assert done.status_code == 409
+    with web_db.read() as conn:
+        assert conn.scalar(select(t.subscribers.c.id)) is None
+    # An address erased before it signs up gets no confirmation at all (a new address: the
+    # one-per-hour rule has nothing to do with it), and the page says what it says to anyone.
+    eml.unlink()
+    erase(web_db, "gone@example.net")
+    again = client.post(
+        "/signup", data={"csrf": client.csrf("/signup"), **form, "email": "gone@example.net"}
+    )
+    assert again.status_code == 200 and "Consultez votre boîte" in again.text
+    assert not list(outbox.glob("*.eml"))
+
+
+def test_the_pages_read_in_french_and_arabic(editor, web_db, subscribed):
+    one = sid(web_db)
+    french = editor.get(f"/audience/{one}?lang=fr")
+    assert "Effacer cet abonné" in french.text and "Désabonner de La matinale" in french.text
+    arabic = editor.get("/audience?lang=ar")
+    assert 'dir="rtl"' in arabic.text and "إضافة مشترك" in arabic.text
+    assert "الحظر" in editor.get("/audience/suppressions?lang=ar").text

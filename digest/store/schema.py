@@ -6,86 +6,42 @@ queries elsewhere in ``digest.store`` can be read as the SQL they emit.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     DDL,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
     event,
 )
-from sqlalchemy.types import TypeDecorator
 
-# Named constraints so a future migration tool (Alembic) can refer to them on any backend.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# The metadata, the column types and the size limits: digest/store/columns.py (re-exported:
+# callers read them as ``schema.X`` beside the tables).
+from digest.store.columns import EMAIL_MAX as EMAIL_MAX
+from digest.store.columns import LIST_NAME_MAX as LIST_NAME_MAX
+from digest.store.columns import MEMBERSHIP_STATUSES as MEMBERSHIP_STATUSES
+from digest.store.columns import NAME_MAX as NAME_MAX
+from digest.store.columns import TIMEZONE_MAX as TIMEZONE_MAX
+from digest.store.columns import UtcDateTime as UtcDateTime
+from digest.store.columns import max_length as max_length
+from digest.store.columns import metadata as metadata
+from digest.store.columns import utcnow as utcnow
 
-MEMBERSHIP_STATUSES = ("active", "unsubscribed")
-NAME_MAX = 200  # csvio rejects longer names rather than letting the column truncate/refuse them
-EMAIL_MAX = 320  # 64 + 1 + 255; email_validator enforces the real limit (254) before we get here
-LIST_NAME_MAX = 100
-TIMEZONE_MAX = 64  # IANA names are at most ~32 characters; csvio checks them against zoneinfo
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def max_length(column: Column) -> int:
-    """The declared length of a ``String(n)`` column: what PostgreSQL refuses to exceed."""
-    kind = column.type
-    if not isinstance(kind, String) or kind.length is None:
-        raise TypeError(f"column {column.name} has no declared length")
-    return kind.length
-
-
-class UtcDateTime(TypeDecorator):
-    """A timezone-aware UTC timestamp on every backend.
-
-    PostgreSQL keeps the offset (timestamptz); SQLite stores text without one and would hand
-    back naive datetimes. Normalising to UTC on the way in and tagging UTC on the way out gives
-    callers the same aware value everywhere, and refuses naive input instead of guessing.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is not UTC:  # fast path: utcnow() values need no conversion
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"naive datetime {value!r}: store timezone-aware values only")
-            value = value.astimezone(UTC)
-        # SQLite compares the stored text; strip tzinfo so every row has the same format.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
+# The web app's and send control's tables live in webtables.py, on the same metadata.
+from digest.store.webtables import API_SCOPES as API_SCOPES
+from digest.store.webtables import api_tokens as api_tokens
+from digest.store.webtables import audit_log as audit_log
+from digest.store.webtables import send_actions as send_actions
+from digest.store.webtables import signup_confirmations as signup_confirmations
+from digest.store.webtables import web_sessions as web_sessions
 
 lists = Table(
     "lists",
@@ -388,80 +344,4 @@ send_workers = Table(
     Column("heartbeat_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
     CheckConstraint("status IN ('active', 'done', 'paused', 'stopped', 'dead')", name="status"),
-)
-
-
-# -- the web app (digest/web/session.py, digest/web/subscribers.py) --------------------------------
-
-web_sessions = Table(
-    "web_sessions",
-    metadata,
-    # An editor's login. The cookie carries a random id; only its SHA-256 is stored, so a copy
-    # of the database does not hold live sessions. Logout sets revoked_at: the cookie, still
-    # validly signed, is refused from then on.
-    Column("id_hash", String(64), primary_key=True),
-    Column("editor", String(200), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
-    Column("last_seen_at", UtcDateTime, nullable=False, default=utcnow),
-    Column("expires_at", UtcDateTime, nullable=False, index=True),  # purged after it
-    Column("revoked_at", UtcDateTime, nullable=True),
-)
-
-signup_confirmations = Table(
-    "signup_confirmations",
-    metadata,
-    # When the signup form last mailed a confirmation to an address, so it mails one at most
-    # per hour whatever the client. Keyed by an HMAC of the address (the app's secret key), not
-    # the address: nobody is recorded for having been typed into a form.
-    Column("address_key", String(64), primary_key=True),
-    Column("sent_at", UtcDateTime, nullable=False, index=True),
-)
-
-
-# -- send control and the JSON API (digest/delivery/control.py, digest/store/api_tokens.py) -------
-
-send_actions = Table(
-    "send_actions",
-    metadata,
-    # The audit of what people (and schedules) did to a send: start, pause, resume, cancel,
-    # retry-failed, resend-unknown, send-unapproved, approval-requested. ``actor`` is an
-    # editor's name, ``token:NAME`` for the API, ``cli:USER`` or ``schedule:NAME``.
-    Column("id", Integer, primary_key=True),
-    Column("edition_id", String(150), nullable=False),  # kept after the edition is gone
-    Column("action", String(30), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("at", UtcDateTime, nullable=False, default=utcnow),
-    Column("detail", Text, nullable=True),
-    Index("ix_send_actions_edition_id", "edition_id", "id"),
-)
-
-audit_log = Table(
-    "audit_log",
-    metadata,
-    # Everything else people and tokens did in the web app and the API (approvals, edits, test
-    # sends, the audience, accounts, tokens, and the refusals of a role or token that may not):
-    # with send_actions, what the audit page shows (digest/store/audit.py).
-    Column("id", Integer, primary_key=True),
-    Column("at", UtcDateTime, nullable=False, default=utcnow, index=True),
-    Column("actor", String(200), nullable=False),
-    Column("action", String(40), nullable=False),
-    Column("target", String(200), nullable=True),  # an edition, a subscriber's id, a token...
-    Column("detail", Text, nullable=True),
-)
-
-API_SCOPES = ("read", "write")
-
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    # Bearer tokens of the JSON API. The token is shown once when made; only its SHA-256 is
-    # kept (32 random bytes need no slow hash), so a copy of the database grants nothing.
-    Column("name", String(100), primary_key=True),
-    Column("scope", String(10), nullable=False),  # read: GETs; write: GETs and POSTs
-    Column("token_hash", String(64), nullable=False, unique=True),
-    Column("created_by", String(200), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False, default=utcnow),
-    Column("last_used_at", UtcDateTime, nullable=True),
-    Column("revoked_at", UtcDateTime, nullable=True),
-    CheckConstraint("scope IN ('read', 'write')", name="scope"),
 )

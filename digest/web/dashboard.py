@@ -82,7 +82,7 @@ def overview(web, now: datetime) -> dict:
     days = _days(web, now)
     ids = [f"{name}-{day.date().isoformat()}" for name in names for day in days]
     rows = editions_by_id(db, ids)
-    recent = recent_ids(db)
+    recent = recent_ids(db, limit=10)  # the ledger counts cost a scan of each edition's rows
     counts = ledger_counts(db, sorted({*rows, *recent}))
     by_list = []
     for name in names:

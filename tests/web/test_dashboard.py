@@ -285,3 +285,42 @@ def test_tokens_are_for_admins(client, web_db):
     ].revoked_at
     refused = [x.target for x in audit.entries(web_db, actor=PLAIN_EDITOR) if x.action == "refused"]
     assert sorted(refused) == ["/tokens", "/tokens", "/tokens/revoke"]
+
+
+def test_a_failed_run_a_failed_source_and_a_skipped_edition_say_why(
+    client, web_config, web_db, draft
+):
+    from digest.edition.build import build_edition
+    from digest.models import SourceResult
+    from digest.store.editions import skip_edition
+    from digest.store.schedules import record_run
+    from tests.conftest import SAMPLE_NOW
+
+    built = build_edition(web_config, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW))
+    broken = (*built.edition.sources, SourceResult(name="agence", error="timed out after 10 s"))
+    tomorrow = dataclasses.replace(built.edition, id=today_id(web_config, 1), sources=broken)
+    save_edition(web_db, tomorrow, built.rendered)
+    skip_edition(web_db, tomorrow.id, reason="nothing new since the last edition")
+    # Today's run failed before any edition was stored.
+    add_schedule(
+        web_db,
+        Schedule(
+            name="matin", list_name="matinale", cron="0 7 * * *", timezone="Africa/Casablanca"
+        ),
+    )
+    record_run(
+        web_db,
+        "matin",
+        at=datetime.now(UTC),
+        status="failed",
+        reason="every source failed",
+        edition_id=None,
+    )
+    client.login()
+    html = client.get("/").text
+    today_cell = cell(html, today_id(web_config))
+    assert "failed" in today_cell and "every source failed" in today_cell
+    skipped = cell(html, tomorrow.id)
+    assert "skipped" in skipped and "nothing new since the last edition" in skipped
+    sources = html.split('id="sources"')[1].split("</section>")[0]
+    assert "agence" in sources and "✗ timed out after 10 s" in sources

@@ -20,32 +20,13 @@ from digest.store.sendactions import list_actions
 from tests.web.conftest import EDITOR, PASSWORD
 from tests.web.server import running
 from tests.web.test_browser import browser, page  # noqa: F401 (fixtures)
-from tests.web.test_dashboard import today  # noqa: F401 (fixture)
+from tests.web.test_dashboard import Held, today  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/chromium"),
     reason="Chromium is not installed (apt-get install chromium)",
 )
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-class Held:
-    """A delivery backend that waits for ``gate`` before each batch, then delivers as ``inner``."""
-
-    def __init__(self, inner, gate: threading.Event):
-        self.inner, self.gate, self.info = inner, gate, inner.info
-        self.waiting = threading.Event()
-
-    def send_batch(self, job, batch):
-        self.waiting.set()
-        assert self.gate.wait(60), "the test never opened the gate"
-        return self.inner.send_batch(job, batch)
-
-    def close(self):
-        self.inner.close()
-
-    def __getattr__(self, name):  # max_batch and the rest: the real backend's
-        return getattr(self.inner, name)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ in send_actions / the audit), refused to a plain editor (audited) and without th
 
 import dataclasses
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,25 @@ from digest.store.sendactions import list_actions
 from digest.web.when import When
 from digest.zones import zone
 from tests.web.conftest import EDITOR, PLAIN_EDITOR
+
+
+class Held:
+    """A delivery backend that waits for ``gate`` before each batch, then delivers as ``inner``."""
+
+    def __init__(self, inner, gate: threading.Event):
+        self.inner, self.gate, self.info = inner, gate, inner.info
+        self.waiting = threading.Event()
+
+    def send_batch(self, job, batch):
+        self.waiting.set()
+        assert self.gate.wait(60), "the test never opened the gate"
+        return self.inner.send_batch(job, batch)
+
+    def close(self):
+        self.inner.close()
+
+    def __getattr__(self, name):  # max_batch and the rest: the real backend's
+        return getattr(self.inner, name)
 
 
 def wait(client, edition_id):
@@ -324,3 +344,63 @@ def test_a_failed_run_a_failed_source_and_a_skipped_edition_say_why(
     assert "skipped" in skipped and "nothing new since the last edition" in skipped
     sources = html.split('id="sources"')[1].split("</section>")[0]
     assert "agence" in sources and "✗ timed out after 10 s" in sources
+
+
+@pytest.fixture
+def held(site, web_db, editor_hash):
+    """The app with batches of 2 and a backend held before each batch until the test says."""
+    from digest.config import load_config
+    from digest.delivery import make_backend
+    from digest.web.app import create_app
+    from tests.web.conftest import SECRET, Client
+
+    with open(site, "a", encoding="utf-8") as fh:
+        fh.write("\n[delivery]\nbatch_size = 2\n")
+    config = load_config(site, env={"DIGEST_SECRET_KEY": SECRET})
+    gate, made = threading.Event(), []
+
+    def make(name):
+        made.append(Held(make_backend(name, config, out_dir=config.state_dir), gate))
+        return made[-1]
+
+    app = create_app(config, db=web_db, make_send_backend=make)
+    c = Client(app)
+    yield c, gate, made
+    gate.set()
+    app.state.web.sends.shutdown()
+    c.close()
+
+
+def test_pause_a_running_send_then_resume_it(held, draft, web_db):
+    client, gate, made = held
+    approve_edition(web_db, draft.id, by=EDITOR)
+    client.login()
+    path = f"/editions/{draft.id}/send"
+    client.post(f"{path}/start", data={"csrf": client.csrf(path), "backend": "outbox"})
+    assert made and made[0].waiting.wait(30)  # at its first batch
+    page = client.get(path)
+    assert buttons(page.text) == ["pause", "cancel"] and "data-progress" in page.text
+    paused = client.post(f"{path}/pause", data={"csrf": client.csrf(path)})
+    assert "Pause asked" in client.get(paused.headers["location"]).text
+    gate.set()
+    assert wait(client, draft.id).status == "paused"
+    page = client.get(path)
+    assert buttons(page.text) == ["resume", "cancel"] and "data-progress" not in page.text
+    assert re.search(r'id="status"[^>]*>paused<', page.text)
+    client.post(f"{path}/resume", data={"csrf": client.csrf(path)})
+    assert wait(client, draft.id).status == "sent"
+    assert [a.action for a in reversed(list_actions(web_db, draft.id))] == [
+        "start",
+        "pause",
+        "resume",
+    ]
+    assert "paused" not in client.get("/").text.split('id="attention"')[1].split("</section>")[0]
+
+
+def test_the_pages_in_french_and_arabic(client, draft):
+    client.login()
+    assert "<h1>لوحة القيادة</h1>" in client.get("/?lang=ar").text
+    send = client.get(f"/editions/{draft.id}/send?lang=fr").text
+    assert "Pilotage de l’envoi" in send and "Valider cette édition" in send
+    assert "Journal d’audit" in client.get("/audit?lang=fr").text
+    assert "Jetons d’API" in client.get("/tokens?lang=fr").text

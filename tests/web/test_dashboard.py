@@ -179,6 +179,7 @@ def test_approve_start_and_watch_a_send_to_the_end(client, draft, web_db):
     assert re.search(r'id="status"[^>]*>sent<', page.text)
     assert f'data-count="sent">{report.sent}<' in page.text
     assert f'value="{report.sent}"' in page.text  # the progress bar, full
+    assert f'href="/digest{path}">Refresh<' in page.text  # for a browser without JavaScript
     assert buttons(page.text) == []  # nothing left to do: no start, pause, cancel
     history = page.text.split('id="history"')[1]
     assert history.index(">start<") < history.index(">approve<")  # newest first

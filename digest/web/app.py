@@ -28,14 +28,17 @@ from digest.errors import DigestError
 from digest.store.db import Database, open_database
 from digest.tokens import TokenSigner, load_secret_key
 from digest.web import (
+    admin,
     api,
     apicontrol,
     audience,
     audience_io,
+    dashboard,
     editors,
     hooks,
     login,
     ops,
+    sendpage,
     stats,
     subscribers,
     tracking,
@@ -79,6 +82,9 @@ def create_app(
     )
     routes: list[BaseRoute] = [
         *login.routes,
+        *dashboard.routes,
+        *sendpage.routes,
+        *admin.routes,
         *editors.routes,
         *subscribers.routes,
         *hooks.routes,

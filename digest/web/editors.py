@@ -43,10 +43,6 @@ def _variant(request: Request) -> str | None:
     return request.query_params.get("variant") or None
 
 
-async def index(request: Request):
-    return RedirectResponse(f"{state(request).base}/archive", 303)
-
-
 async def editions(request: Request):
     require_editor(request)
     rows = list_editions(state(request).db, limit=200)
@@ -204,7 +200,6 @@ async def test_send(request: Request):
 
 
 routes = [
-    Route("/", index),
     Route("/editions", editions),
     Route("/editions/{edition_id}", edition),
     Route("/editions/{edition_id}/preview.html", preview_html),

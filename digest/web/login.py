@@ -60,7 +60,7 @@ async def login(request: Request):
     request.session["sid"] = sid
     request.scope[USER_KEY] = name
     csrf_token(request)
-    return RedirectResponse(f"{web.base}/editions", 303)
+    return RedirectResponse(f"{web.base}/", 303)  # the dashboard
 
 
 async def logout(request: Request):

@@ -44,8 +44,8 @@ def test_editor_logs_in_previews_pins_and_approves(app, draft, web_db, page):
         page.fill("#name", EDITOR)
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r".*/digest/editions$"))
-        page.click(f"a[href='/digest/editions/{draft.id}']")
+        page.wait_for_url(re.compile(r".*/digest/$"))  # the dashboard
+        page.click(f"#attention a[href='/digest/editions/{draft.id}']")
 
         # The previews: a desktop and a 375 px frame showing the email itself.
         mobile = page.frame_locator("iframe.mobile")

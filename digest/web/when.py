@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from babel.dates import format_datetime
+
+from digest.zones import zone as package_zone
 
 
 def spell(value: datetime | None, zone: str, lang: str, form: str = "medium") -> str:
     """``form`` is Babel's: "short", "medium", "long", or a pattern such as "HH:mm"."""
     if value is None:
         return ""
-    return format_datetime(value, form, tzinfo=ZoneInfo(zone), locale=lang)
+    # The tzdata package's zone, as the schedules use (digest/zones.py): the system's tzdata
+    # may be older, and a page an hour off the schedule it shows is worse than none.
+    return format_datetime(value, form, tzinfo=package_zone(zone), locale=lang)
 
 
 class When:

@@ -120,6 +120,9 @@ def test_the_dashboard_shows_today_tomorrow_schedules_and_sources(
     spelled = When(web_config.site.timezone, "en")  # the site's zone, the page's language
     assert "matin" in schedules
     assert spelled(draft_at) in schedules and spelled(send_at) in schedules
+    # 07:00 in Casablanca reads 07:00 (the tzdata package's zone, as the scheduler's), never
+    # the hour the system's older tzdata would make of it.
+    assert spelled(send_at, "HH:mm") == "07:00" and "7:00" in schedules
     sources = html.split('id="sources"')[1].split("</section>")[0]
     assert web_config.sources and all(s.name in sources for s in web_config.sources)
     assert "✓" in sources and "stories" in sources

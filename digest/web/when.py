@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 from babel.dates import format_datetime
 
 from digest.zones import zone as package_zone

@@ -27,7 +27,7 @@ from digest.delivery.control import SendControl
 from digest.errors import DigestError
 from digest.store.db import Database, open_database
 from digest.tokens import TokenSigner, load_secret_key
-from digest.web import api, apicontrol, editors, hooks, login, ops, subscribers
+from digest.web import api, apicontrol, content, editors, hooks, login, ops, subscribers
 from digest.web.bodylimit import BodyLimit
 from digest.web.clientaddr import ClientAddress
 from digest.web.logredact import RememberTokens, install_log_redaction
@@ -68,6 +68,7 @@ def create_app(
     routes: list[BaseRoute] = [
         *login.routes,
         *editors.routes,
+        *content.routes,
         *subscribers.routes,
         *hooks.routes,
         *api.routes,

@@ -258,3 +258,13 @@ def test_editions_and_archive_show_dates_in_the_sites_zone(editor, draft, web_db
     assert "Dec 2, 2026" in listing and "4:35" in listing  # Casablanca: UTC+1
     archive = editor.get("/archive").text
     assert "Dec 2, 2026" in archive and "<time" in archive
+
+
+def test_the_editing_forms_read_in_french_and_arabic(editor, draft):
+    fr = editor.get(f"/editions/{draft.id}?lang=fr").text
+    assert "Mettre à la une" in fr and "Ajouter un article" in fr and "Chapeau" in fr
+    ar = editor.get(f"/editions/{draft.id}?lang=ar").text
+    assert "إضافة خبر" in ar and "نقل إلى أبرز الأخبار" in ar
+    response = post(editor, draft, "add", title="", url="", role="ticker")
+    assert response.status_code == 303
+    assert "A story needs a title." in editor.get(response.headers["location"]).text

@@ -23,6 +23,7 @@ from digest.models import Edition, Story
 from digest.render.colors import lighten
 from digest.render.days import group_by_day
 from digest.render.lede import lede
+from digest.render.note import render_note
 from digest.render.strings import strings
 from digest.render.typography import for_locale
 from digest.zones import zone
@@ -152,6 +153,7 @@ def build_context(
     preheader = edition.preheader.strip() or next(
         (s.title for s in (*edition.featured, *edition.ticker)), ""
     )
+    note = render_note(edition.note, fix)
     groups = [
         (label, [_ticker_item(s, tz, locale, fix) for s in items])
         for label, items in group_by_day(edition.ticker, edition.reference_time, tz, ui, locale)
@@ -177,7 +179,11 @@ def build_context(
         "preheader": fix(preheader),
         "date": long_date(_local(edition.reference_time, tz), locale),
         "list_title": fix(list_title),
-        "note": [fix(p) for p in _paragraphs(edition.note)],
+        # The note's light formatting (digest/render/note.py): sanitized HTML paragraphs for the
+        # HTML part, and the same paragraphs in plain text, line breaks kept ("note", which a
+        # site's own templates may already use).
+        "note": list(note.text),
+        "note_html": list(note.html),
         "featured": [
             _featured(s, config.edition.featured_paragraphs, config.site.url, fix)
             for s in edition.featured

@@ -55,13 +55,13 @@ def _render(config: Config, edition: Edition, *, variant: bool):
 def save_edits(config: Config, db: Database, stored: StoredEdition, edits: dict) -> StoredEdition:
     """Apply ``edits`` to the sources' edition and each variant, render each again, store
     (withdrawing approval). Pins, drops and order apply to the stories a variant shares (by
-    link or title) and the note to every variant; the subject override, typed in the default
-    language, to the default variant only."""
+    link or title), promotions and the note to every variant; the subject override, rewrites
+    and added stories, typed in the default language, to the default variant only."""
     base = base_edition(stored)
     edits = edit_ops.clean(edits)
     edition = edit_ops.apply(base, edits)
     rendered = _render(config, edition, variant=False)
-    local = {k: v for k, v in edits.items() if k != "subject"}
+    local = {k: v for k, v in edits.items() if k not in edit_ops.DEFAULT_ONLY}
     variants = []
     for other in base.variants:
         changed = edit_ops.apply(other, local)

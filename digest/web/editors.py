@@ -13,10 +13,10 @@ from digest.edition import edits as edit_ops
 from digest.i18n import N_
 from digest.store.editions import StoredEdition, approve_edition, get_edition, list_editions
 from digest.store.events import edition_counts
-from digest.web import drafts
+from digest.web import content, drafts
 from digest.web.language import chosen, translator
 from digest.web.pages import page, state
-from digest.web.session import form_with_csrf, require_editor
+from digest.web.session import form_with_csrf, require_editor, require_role
 
 # The preview is the email's own HTML: sandboxed (no scripts, no forms, no top navigation) even
 # though sources' HTML is sanitized when read.
@@ -60,9 +60,13 @@ async def edition(request: Request):
     base = drafts.base_edition(whole)
     if stored.edition.locale != whole.edition.locale:
         base = next((v for v in base.variants if v.locale == stored.edition.locale), base)
-    current = {edit_ops.story_key(s) for s in (*stored.edition.ticker, *stored.edition.featured)}
+    edits = drafts.current_edits(stored)
+    current = {
+        edit_ops.original_key(edits, s) for s in stored.edition.ticker + stored.edition.featured
+    }
     dropped = [s for s in (*base.featured, *base.ticker) if edit_ops.story_key(s) not in current]
-    unmerged = set(drafts.current_edits(stored).get("unmerged", []))
+    dropped += [s for s in edit_ops.added_stories(edits) if edit_ops.story_key(s) not in current]
+    unmerged = set(edits.get("unmerged", []))
     merges = [
         {**m, "undone": m.get("dropped") in unmerged, "undoable": edit_ops.undoable(m)}
         for m in base.merged
@@ -80,7 +84,8 @@ async def edition(request: Request):
             "edits": drafts.current_edits(stored),
             "dropped": dropped,
             "merges": merges,
-            "key": edit_ops.story_key,
+            "key": lambda s: edit_ops.original_key(edits, s),
+            "rewritten": edits.get("rewritten", {}),
             "counts": edition_counts(web.db, stored.id),
             "editable": stored.status == "ready",
             "message": request.query_params.get("m"),
@@ -111,9 +116,9 @@ def _back(request: Request, stored: StoredEdition, message: str | None = None, v
 
 async def stories(request: Request):
     """Pin, unpin, drop, restore, move up or down one story; undo a merge or make it again."""
-    require_editor(request)
+    user = require_role(request, "editor")
     form = await form_with_csrf(request)
-    web, stored = state(request), _stored(request)
+    stored = _stored(request)
     action, key = form.get("action"), str(form.get("key", ""))
     edits = drafts.current_edits(stored)
     pinned, dropped = list(edits.get("pinned", [])), list(edits.get("dropped", []))
@@ -136,32 +141,31 @@ async def stories(request: Request):
     elif action in ("up", "down"):
         shown = drafts.view(stored, str(form.get("variant", "")) or None).edition
         section = (
-            "featured" if any(edit_ops.story_key(s) == key for s in shown.featured) else "ticker"
+            "featured"
+            if any(edit_ops.original_key(edits, s) == key for s in shown.featured)
+            else "ticker"
         )
-        keys = [edit_ops.story_key(s) for s in getattr(shown, section)]
+        keys = [edit_ops.original_key(edits, s) for s in getattr(shown, section)]
         order = dict(edits.get("order", {}))
         order[section] = edit_ops.move(keys, key, -1 if action == "up" else 1)
         edits["order"] = order
     else:
         raise HTTPException(400, N_("Unknown action."))
     edits.update(pinned=pinned, dropped=dropped)
-    await run_in_threadpool(drafts.save_edits, web.config, web.db, stored, edits)
-    return _back(request, stored, variant=form.get("variant"))
+    return await content.save(
+        request, user, stored, edits, str(action), key, variant=form.get("variant")
+    )
 
 
 async def texts(request: Request):
     """The editor's note and the subject override ("" restores the built subject)."""
-    require_editor(request)
+    user = require_role(request, "editor")
     form = await form_with_csrf(request)
-    web, stored = state(request), _stored(request)
+    stored = _stored(request)
     edits = drafts.current_edits(stored)
     edits["note"] = str(form.get("note", ""))
     edits["subject"] = str(form.get("subject", ""))
-    await run_in_threadpool(drafts.save_edits, web.config, web.db, stored, edits)
-    _ = translator(request)
-    return _back(
-        request, stored, _.gettext("Saved and rendered again; approve it again if it was.")
-    )
+    return await content.save(request, user, stored, edits, "texts", edits["subject"])
 
 
 async def approve(request: Request):

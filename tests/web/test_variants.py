@@ -89,3 +89,37 @@ def test_the_archive_serves_each_variant(client, multi, web_db):
     # The Arabic variant's "view online" link leads back to the Arabic variant.
     assert f"/archive/{multi.id}?lang=ar" in arabic
     assert f"/archive/{multi.id}?lang" not in default
+
+
+def test_rewrites_and_added_stories_change_the_default_variant_only(editor, multi, web_db):
+    """Typed in the default language; a promotion applies to every variant sharing the story."""
+    url = f"/editions/{multi.id}"
+    first = multi.edition.ticker[0]
+    editor.post(
+        f"{url}/rewrite",
+        data={"csrf": editor.csrf(url), "key": story_key(first), "title": "Réécrit"},
+    )
+    editor.post(
+        f"{url}/add",
+        data={"csrf": editor.csrf(url), "title": "Ajout à la main", "url": "", "role": "ticker"},
+    )
+    shared = next(
+        s
+        for s in multi.edition.ticker
+        if any(story_key(s) == story_key(o) for o in multi.variants[0].edition.ticker)
+    )
+    editor.post(
+        f"{url}/role", data={"csrf": editor.csrf(url), "key": story_key(shared), "role": "featured"}
+    )
+    after = get_edition(web_db, multi.id)
+    assert "Réécrit" in after.rendered.html and "Ajout à la main" in after.rendered.html
+    for variant in after.variants:
+        assert "Réécrit" not in variant.rendered.html
+        assert "Ajout à la main" not in variant.rendered.html
+    ar = after.variants[0].edition
+    assert story_key(shared) in [story_key(s) for s in ar.featured]
+    # The variant's page offers no rewrite form (it would be typed in the wrong language).
+    assert (
+        'action="/digest/editions/' + multi.id + "/rewrite"
+        not in editor.get(f"{url}?variant=ar").text
+    )

@@ -13,6 +13,7 @@ from digest.edition import edits as edit_ops
 from digest.i18n import N_
 from digest.store.editions import StoredEdition, approve_edition, get_edition, list_editions
 from digest.store.events import edition_counts
+from digest.store.sendactions import record_action
 from digest.web import content, drafts
 from digest.web.language import chosen, translator
 from digest.web.pages import page, state
@@ -173,6 +174,9 @@ async def approve(request: Request):
     await form_with_csrf(request)
     stored = _stored(request)
     approve_edition(state(request).db, stored.id, by=user)
+    # Recorded as the API's and the send page's approvals are: the edition's story and the
+    # audit page show who approved it, from wherever.
+    record_action(state(request).db, stored.id, "approve", actor=user)
     return _back(
         request, stored, translator(request).gettext("Approved by %(name)s.") % {"name": user}
     )

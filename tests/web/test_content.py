@@ -92,6 +92,7 @@ def test_add_a_story_by_hand(editor, draft, web_db):
     assert first.paragraphs == ("Premier paragraphe.", "Second.")
     assert 'href="https://www.example.ma/ajout"' in after.rendered.html
     assert "Une histoire ajoutée" in page
+    assert "added by hand" in page  # its source on the draft page, not the word "editor"
     post(editor, draft, "add", title="Brève sans lien", url="", text="", role="ticker")
     after = get_edition(web_db, draft.id)
     assert after.edition.ticker[0].title == "Brève sans lien"

@@ -182,6 +182,10 @@ def test_approve_is_what_the_send_gate_waits_for(editor, draft, web_db):
     assert page.status_code == 303
     assert "Approved" in editor.get(page.headers["location"]).text
     assert claim_edition(web_db, draft.id, "t", backend="outbox") == "ready"
+    # Recorded, as approvals through the API and the send page are: the audit shows who.
+    from digest.store.audit import entries
+
+    assert any(e.action == "send:approve" and e.target == draft.id for e in entries(web_db))
 
 
 def test_send_a_test_through_the_outbox(editor, draft, web_config):

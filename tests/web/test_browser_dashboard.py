@@ -1,6 +1,7 @@
 """The dashboard and send control in a real browser (Debian's Chromium through Playwright, a real
 uvicorn server): log in, land on the dashboard, see the draft waiting, approve it, start a send
-and watch the page follow it to "sent" by itself; cancel another edition with a reason.
+to the loopback SendGrid-like server (the real ``sendgrid`` library) and watch the page follow it
+to "sent" by itself; cancel another edition with a reason.
 
 The send is held at its first batch by a gate the test opens (a backend wrapper), so the page is
 seen while sending, whatever the machine's speed; nothing here waits for a fixed time.
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from digest.config import load_config
 from digest.store import ledger
 from digest.store.editions import approve_edition, get_edition
 from digest.store.sendactions import list_actions
-from tests.web.conftest import EDITOR, PASSWORD
+from tests.delivery.sendgrid_server import SendGridServer
+from tests.web.conftest import EDITOR, PASSWORD, SECRET
 from tests.web.server import running
 from tests.web.test_browser import browser, page  # noqa: F401 (fixtures)
 from tests.web.test_dashboard import Held, today  # noqa: F401 (fixture)
@@ -36,18 +39,30 @@ def gate():
     opened.set()  # never leave a sender thread waiting
 
 
+KEY = "SG.browser-test"
+
+
 @pytest.fixture
-def held_app(web_config, web_db, gate):
+def sendgrid():
+    with SendGridServer(api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def held_app(web_config, web_db, gate, site, sendgrid):
     from digest.delivery import make_backend
     from digest.web.app import create_app
 
+    # The web process's environment names the provider, as for `digest send`.
+    env = {"DIGEST_SECRET_KEY": SECRET, "SENDGRID_API_HOST": sendgrid.url, "SENDGRID_API_KEY": KEY}
+    config = load_config(site, env=env)
     backends = []
 
     def make(name):
-        backends.append(Held(make_backend(name, web_config, out_dir=web_config.state_dir), gate))
+        backends.append(Held(make_backend(name, config, out_dir=config.state_dir), gate))
         return backends[-1]
 
-    app = create_app(web_config, db=web_db, make_send_backend=make)
+    app = create_app(config, db=web_db, make_send_backend=make)
     app.state.held = backends
     yield app
     gate.set()
@@ -67,6 +82,7 @@ def test_log_in_approve_send_and_watch_it_finish_then_cancel_another(
     today,  # noqa: F811
     draft,
     gate,
+    sendgrid,
     page,  # noqa: F811
 ):
     from playwright.sync_api import expect
@@ -94,9 +110,9 @@ def test_log_in_approve_send_and_watch_it_finish_then_cancel_another(
         expect(page.locator("#message")).to_have_text(f"Approved by {EDITOR}.")
         expect(page.get_by_role("button", name="Approve this edition")).to_have_count(0)
 
-        page.select_option("#backend", "outbox")
+        page.select_option("#backend", "sendgrid")
         page.get_by_role("button", name="Start sending").click()
-        expect(page.locator("#message")).to_contain_text("Started (outbox)")
+        expect(page.locator("#message")).to_contain_text("Started (sendgrid)")
         assert held_app.state.held[0].waiting.wait(30)  # the sender is at its first batch
         expect(page.locator("#status")).to_have_text("sending")
         expect(page.get_by_role("button", name="Pause")).to_be_visible()
@@ -124,6 +140,9 @@ def test_log_in_approve_send_and_watch_it_finish_then_cancel_another(
 
     assert get_edition(web_db, today.id).status == "sent"
     assert ledger.counts(web_db, today.id)["sent"] == total > 0
+    # Through the provider: everyone once, every request valid by SendGrid's schema.
+    assert len(sendgrid.delivered_addresses()) == len(set(sendgrid.delivered_addresses())) == total
+    assert sendgrid.violations == []
     assert get_edition(web_db, draft.id).status == "cancelled"
     assert [(a.action, a.actor) for a in list_actions(web_db, today.id)] == [
         ("start", EDITOR),

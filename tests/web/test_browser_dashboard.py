@@ -138,6 +138,14 @@ def test_log_in_approve_send_and_watch_it_finish_then_cancel_another(
         expect(page.locator("#reason")).to_have_text("wrong day")
         expect(page.locator("#actions button")).to_have_count(0)
 
+        # The audit log shows what was done, by whom; the tokens page is where scripts start.
+        page.goto(f"{url}/digest/audit")
+        expect(page.locator("main")).to_contain_text("send:cancel")
+        expect(page.locator("main")).to_contain_text("send:start")
+        shoot(page, "audit.png")
+        page.goto(f"{url}/digest/tokens")
+        shoot(page, "tokens.png")
+
     assert get_edition(web_db, today.id).status == "sent"
     assert ledger.counts(web_db, today.id)["sent"] == total > 0
     # Through the provider: everyone once, every request valid by SendGrid's schema.

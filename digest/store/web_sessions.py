@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from digest.store import schema as t
 from digest.store.db import Database
@@ -54,3 +54,31 @@ def revoke_session(db: Database, id_hash: str, *, now: datetime) -> None:
         conn.execute(
             update(s).where(s.c.id_hash == id_hash, s.c.revoked_at.is_(None)).values(revoked_at=now)
         )
+
+
+def activity(db: Database, *, now: datetime) -> dict[str, tuple[datetime, int]]:
+    """Per editor: when they were last seen (any session, live or not) and how many sessions
+    are live now. Editors who never logged in are absent."""
+    s = t.web_sessions
+    live = (s.c.revoked_at.is_(None)) & (s.c.expires_at > now)
+    with db.read() as conn:
+        rows = conn.execute(
+            select(
+                s.c.editor,
+                func.max(s.c.last_seen_at),
+                func.sum(case((live, 1), else_=0)),
+            ).group_by(s.c.editor)
+        ).all()
+    return {editor: (seen, int(count or 0)) for editor, seen, count in rows}
+
+
+def revoke_all(db: Database, editor: str, *, now: datetime) -> int:
+    """End every live session of ``editor`` (a lost laptop, a password changed): their
+    cookies are refused from the next request on. Returns how many were live."""
+    s = t.web_sessions
+    with db.write() as conn:
+        return conn.execute(
+            update(s)
+            .where(s.c.editor == editor, s.c.revoked_at.is_(None), s.c.expires_at > now)
+            .values(revoked_at=now)
+        ).rowcount

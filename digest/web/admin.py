@@ -1,4 +1,5 @@
-"""Admins' pages: the audit log (who did what, when) and the JSON API's tokens.
+"""Admins' pages: the audit log (who did what, when), the accounts (the ``[editors]`` table
+of the config, with their roles and sessions) and the JSON API's tokens.
 
 The tokens are made and revoked through digest/store/api_tokens.py, as ``digest api-token`` and
 ``/api/tokens`` do, and each change is written to the audit with the same action names
@@ -18,7 +19,8 @@ from starlette.routing import Route
 from digest.errors import DigestError
 from digest.store import audit
 from digest.store.api_tokens import create_token, list_tokens, revoke_token
-from digest.store.schema import API_SCOPES
+from digest.store.schema import API_SCOPES, utcnow
+from digest.store.web_sessions import activity, revoke_all
 from digest.web.language import chosen, translator
 from digest.web.pages import page, state
 from digest.web.session import form_with_csrf, require_role
@@ -117,7 +119,50 @@ async def token_revoke(request: Request) -> Response:
     return RedirectResponse(f"{state(request).base}/tokens{query}", 303)
 
 
+async def accounts(request: Request) -> Response:
+    require_role(request, "admin")
+    web = state(request)
+    seen = await run_in_threadpool(activity, web.db, now=utcnow())
+    # Accounts are made and removed in the config ([editors]): the page shows them, it does
+    # not hold passwords. An account removed there loses access at once (session.py).
+    rows = [
+        {
+            "name": name,
+            "role": web.config.editor_roles.get(name, "editor"),
+            "seen": seen.get(name, (None, 0))[0],
+            "live": seen.get(name, (None, 0))[1],
+        }
+        for name in sorted(web.config.editors)
+    ]
+    return page(
+        request, "accounts.html", {"accounts": rows, "message": request.query_params.get("m")}
+    )
+
+
+async def end_sessions(request: Request) -> Response:
+    admin = require_role(request, "admin")
+    form = await form_with_csrf(request)
+    web = state(request)
+    name = str(form.get("name", ""))
+    _ = translator(request)
+    if name not in web.config.editors:
+        message = _.gettext("There is no such account.")
+    else:
+        ended = await run_in_threadpool(revoke_all, web.db, name, now=utcnow())
+        await run_in_threadpool(
+            audit.record, web.db, admin, "sessions-end", target=name, detail=str(ended)
+        )
+        message = _.ngettext(
+            "%(num)d session of %(name)s ended.", "%(num)d sessions of %(name)s ended.", ended
+        ) % {"num": ended, "name": name}
+    lang = chosen(request)
+    query = f"?m={quote(message)}" + (f"&lang={quote(lang)}" if lang else "")
+    return RedirectResponse(f"{web.base}/accounts{query}", 303)
+
+
 routes = [
+    Route("/accounts", accounts),
+    Route("/accounts/end-sessions", end_sessions, methods=["POST"]),
     Route("/audit", audit_page),
     Route("/tokens", tokens),
     Route("/tokens", token_create, methods=["POST"]),

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from digest.cli.app import cli
 from digest.cli.common import cli_actor, err, out, with_config
+from digest.cli.language import gettext as _
 from digest.config import Config
 
 
@@ -31,7 +32,10 @@ def create(config: Config, name, scope):
     from digest.store.db import open_database
 
     token = create_token(open_database(config.database_url), name, scope, by=cli_actor())
-    err.print(f"API token {name!r} ({scope}); it is shown only now, keep it somewhere safe:")
+    err.print(
+        _("API token %(name)s (%(scope)s); it is shown only now, keep it somewhere safe:")
+        % {"name": repr(name), "scope": scope}
+    )
     # stdout alone carries the token, so `TOKEN=$(digest api-token create ...)` works.
     click.echo(token)
 
@@ -45,9 +49,9 @@ def revoke(config: Config, name):
     from digest.store.db import open_database
 
     if revoke_token(open_database(config.database_url), name):
-        out.print(f"revoked API token {name!r}")
+        out.print(_("revoked API token %(name)s") % {"name": repr(name)})
     else:
-        out.print(f"API token {name!r} was revoked already")
+        out.print(_("API token %(name)s was revoked already") % {"name": repr(name)})
 
 
 @api_token.command("list")
@@ -59,9 +63,9 @@ def list_(config: Config):
 
     tokens = list_tokens(open_database(config.database_url))
     if not tokens:
-        out.print("no API tokens ('digest api-token create --name NAME --scope read' makes one)")
+        out.print(_("no API tokens ('digest api-token create --name NAME --scope read' makes one)"))
         return
-    table = Table("name", "scope", "created", "by", "last used", "revoked")
+    table = Table(_("name"), _("scope"), _("created"), _("by"), _("last used"), _("revoked"))
     for tk in tokens:
         table.add_row(
             tk.name,

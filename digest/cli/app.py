@@ -12,6 +12,7 @@ import sys
 import click
 
 from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err, styled
+from digest.cli.language import gettext as _
 from digest.cli.version import show_version
 from digest.errors import ConfigError, DigestError
 from digest.logs import setup_logging
@@ -24,7 +25,7 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False, prog_name="digest")
     except click.exceptions.Abort:
-        err.print(styled(("aborted", "red")))
+        err.print(styled((_("aborted"), "red")))
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -32,16 +33,16 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        err.print(styled(("config error:", "red"), f" {exc}"), soft_wrap=True)
+        err.print(styled((_("config error:"), "red"), f" {exc}"), soft_wrap=True)
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
         from digest.store.revision import SchemaRevisionError
 
-        err.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
+        err.print(styled((_("error:"), "red"), f" {exc}"), soft_wrap=True)
         # A database at another schema revision needs the operator (`digest db upgrade`).
         sys.exit(EXIT_USAGE if isinstance(exc, SchemaRevisionError) else EXIT_FAILED)
     except KeyboardInterrupt:
-        err.print(styled(("interrupted", "red")))
+        err.print(styled((_("interrupted"), "red")))
         sys.exit(130)
 
 

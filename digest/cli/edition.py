@@ -20,6 +20,7 @@ from digest.cli.common import (
     styled,
     with_config,
 )
+from digest.cli.language import gettext as _
 from digest.cli.report import print_report, stop_on_signals
 from digest.config import Config, source_from_location
 
@@ -135,7 +136,7 @@ def send(
     from digest.store.subscribers import count_members
 
     if reason and not retry_failed:
-        raise click.UsageError("--reason goes with --retry-failed")
+        raise click.UsageError(_("--reason goes with --retry-failed"))
     if deadline:
         from digest.delivery.deadline import DeadlineError, parse_hhmm
 
@@ -144,7 +145,7 @@ def send(
         except DeadlineError as exc:
             raise click.UsageError(str(exc)) from None
     db = open_database(config.database_url)
-    with err.status(styled("reading sources and rendering")):
+    with err.status(styled(_("reading sources and rendering"))):
         stored, built = edition_for_send(
             config,
             db,
@@ -159,37 +160,54 @@ def send(
     if stored is None:  # a dry run before the day's first send: built, stored nowhere
         m = count_members(db, list_name)
         out.print(
-            f"dry run: would send to {m['active']} subscribers of '{list_name}' "
-            f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
-            f"via {backend}; nothing was stored"
+            _(
+                "dry run: would send to %(active)s subscribers of '%(list)s' "
+                "(%(gone)s unsubscribed or suppressed) via %(backend)s; nothing was stored"
+            )
+            % _members(m, list_name, backend)
         )
         return
     if not built:
         out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
         out.print(
-            f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
+            "  "
+            + _("stored %(when)s UTC, status %(status)s")
+            % {"when": f"{stored.created_at:%Y-%m-%d %H:%M}", "status": stored.status}
             + (f" ({stored.reason})" if stored.reason else "")
-            + ("; --source is ignored when resuming" if sources else "")
+            + ("; " + _("--source is ignored when resuming") if sources else "")
         )
     if stored.status in ("cancelled", "skipped"):
-        out.print(f"edition {stored.id} was {stored.status}; nothing to do")
+        out.print(
+            _("edition %(edition)s was %(status)s; nothing to do")
+            % {"edition": stored.id, "status": stored.status}
+        )
         return
     if stored.status == "sent" and not (resend_unknown or retry_failed):
-        out.print(f"edition {stored.id} was sent already; nothing to do")
+        out.print(_("edition %(edition)s was sent already; nothing to do") % {"edition": stored.id})
         return
     if dry_run:
         c = ledger.counts(db, stored.id)
         if sum(c.values()):
             out.print(
-                f"dry run: {c['pending'] + c['sending']} still to send, {c['sent']} sent, "
-                f"{c['unknown']} unknown, {c['failed']} failed"
+                _(
+                    "dry run: %(todo)s still to send, %(sent)s sent, %(unknown)s unknown, "
+                    "%(failed)s failed"
+                )
+                % {
+                    "todo": c["pending"] + c["sending"],
+                    "sent": c["sent"],
+                    "unknown": c["unknown"],
+                    "failed": c["failed"],
+                }
             )
         else:
             m = count_members(db, list_name)
             out.print(
-                f"dry run: would send to {m['active']} subscribers of '{list_name}' "
-                f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
-                f"via {backend}"
+                _(
+                    "dry run: would send to %(active)s subscribers of '%(list)s' "
+                    "(%(gone)s unsubscribed or suppressed) via %(backend)s"
+                )
+                % _members(m, list_name, backend)
             )
         return
 
@@ -201,7 +219,11 @@ def send(
         due = deadline_at(deadline, day=stored.edition.reference_time.astimezone(tz).date(), tz=tz)
     stop = Event()
     report = None
-    with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, _nothing_to_do():
+    with (
+        stop_on_signals(stop),
+        progress_bar(_("sending %(edition)s") % {"edition": stored.id}) as bar,
+        _nothing_to_do(),
+    ):
         task = bar.add_task("send", total=None)
         report = run_send(
             config,
@@ -222,7 +244,7 @@ def send(
         return
     print_report(report)
     for warning in report.warnings:
-        err.print(f"warning: {warning}")
+        err.print(_("warning:") + f" {warning}")
     if report.status != "sent":
         sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
 
@@ -243,13 +265,17 @@ def cancel(config: Config, edition_id, reason):
     db = open_database(config.database_url)
     done = cancel_send(db, edition_id, actor=cli_actor(), reason=reason)
     if done["already"]:
-        out.print(f"edition {edition_id} was cancelled already")
+        out.print(_("edition %(edition)s was cancelled already") % {"edition": edition_id})
         return
-    out.print(f"cancelled {edition_id}: {done['cancelled']} pending deliveries will not be sent")
+    out.print(
+        _("cancelled %(edition)s: %(n)s pending deliveries will not be sent")
+        % {"edition": edition_id, "n": done["cancelled"]}
+    )
     if done["in_flight"]:
         out.print(
-            f"  {done['in_flight']} in flight with the running sender, which stops after "
-            "recording them"
+            "  "
+            + _("%(n)s in flight with the running sender, which stops after recording them")
+            % {"n": done["in_flight"]}
         )
 
 
@@ -263,7 +289,10 @@ def pause(config: Config, edition_id):
     from digest.store.db import open_database
 
     pause_send(open_database(config.database_url), edition_id, actor=cli_actor())
-    out.print(f"pause asked for {edition_id}: its senders stop after the batch in flight")
+    out.print(
+        _("pause asked for %(edition)s: its senders stop after the batch in flight")
+        % {"edition": edition_id}
+    )
 
 
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
@@ -277,7 +306,7 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     # The variants a send would make: one per locale the list's readers use.
     locales = variant_locales(config, list_name, reader_locales(db, list_name))
     with (
-        err.status(styled("reading sources and rendering")),
+        err.status(styled(_("reading sources and rendering"))),
         cached_fetcher(config, db) as fetcher,
     ):
         return build_edition(
@@ -305,20 +334,31 @@ def _nothing_to_do():
 
 def _print_build(built) -> None:
     for warning in built.warnings:
-        err.print(styled(("warning:", "yellow"), f" {warning}"))
+        err.print(styled((_("warning:"), "yellow"), f" {warning}"))
     e = built.edition
     html_kb = len(built.rendered.html.encode("utf-8")) / 1024
     out.print(styled((e.id, "bold"), f"  {e.subject}"))
     out.print(
-        f"  {len(e.ticker)} headlines, {len(e.featured)} featured, "
-        f"HTML {html_kb:.1f} KB, window {e.window_start:%Y-%m-%d %H:%M} -> "
-        f"{e.reference_time:%Y-%m-%d %H:%M %z}"
+        "  "
+        + _(
+            "%(headlines)s headlines, %(featured)s featured, HTML %(size)s KB, "
+            "window %(start)s -> %(end)s"
+        )
+        % {
+            "headlines": len(e.ticker),
+            "featured": len(e.featured),
+            "size": f"{html_kb:.1f}",
+            "start": f"{e.window_start:%Y-%m-%d %H:%M}",
+            "end": f"{e.reference_time:%Y-%m-%d %H:%M %z}",
+        }
     )
     for src in e.sources:
-        state = ("ok", "green") if src.ok else ("failed", "red")
+        state = (_("ok"), "green") if src.ok else (_("failed"), "red")
         out.print(
             styled(
-                f"  source {src.name}: {len(src.stories)} stories ",
+                "  "
+                + _("source %(name)s: %(n)s stories") % {"name": src.name, "n": len(src.stories)}
+                + " ",
                 state,
                 "" if src.ok else f" {src.error}",
             )
@@ -326,9 +366,24 @@ def _print_build(built) -> None:
     for v in built.variants:
         out.print(
             styled(
-                (f"  variant {v.locale}", "bold"), f" ({v.edition.direction}) {v.edition.subject}"
+                ("  " + _("variant %(locale)s") % {"locale": v.locale}, "bold"),
+                f" ({v.edition.direction}) {v.edition.subject}",
             )
         )
-        out.print(f"    {len(v.edition.ticker)} headlines, {len(v.edition.featured)} featured")
+        out.print(
+            "    "
+            + _("%(headlines)s headlines, %(featured)s featured")
+            % {"headlines": len(v.edition.ticker), "featured": len(v.edition.featured)}
+        )
     for kind, path in built.paths.items():
         out.print(f"  {kind}: {path}")
+
+
+def _members(m: dict, list_name: str, backend: str) -> dict:
+    """A dry run's figures for its sentence."""
+    return {
+        "active": m["active"],
+        "list": list_name,
+        "gone": m["unsubscribed"] + m["suppressed"],
+        "backend": backend,
+    }

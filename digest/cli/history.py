@@ -11,6 +11,7 @@ import click
 
 from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, now_or_clock, open_db, out, parse_now, with_config
+from digest.cli.language import gettext as _
 from digest.config import Config
 
 
@@ -24,7 +25,7 @@ def approve(config: Config, edition_id, by):
 
     by = by or getpass.getuser()
     approve_edition(open_db(config), edition_id, by=by)
-    out.print(f"{edition_id} approved by {by}")
+    out.print(_("%(edition)s approved by %(by)s") % {"edition": edition_id, "by": by})
 
 
 @cli.command()
@@ -39,7 +40,7 @@ def editions(config: Config, list_name, limit):
     db = open_db(config)
     rows = list_editions(db, list_name, limit=limit)
     if not rows:
-        out.print("no editions yet")
+        out.print(_("no editions yet"))
     # One line per edition, never wrapped: an operator greps this and pastes it into tickets.
     for row in rows:
         stored = get_edition(db, row["id"])
@@ -54,15 +55,22 @@ def editions(config: Config, list_name, limit):
         )
         state = row["status"]
         if state == "ready" and row["needs_approval"] and not row["approved_at"]:
-            state = "ready, not approved"
+            state = _("ready, not approved")
         if row["reason"]:
             state += f": {row['reason']}"
         if stored.variants:  # several locales: which ones (a one-locale line is unchanged)
-            state += "  variants " + ",".join(v.locale for v in stored.all_variants())
+            state += "  " + _("variants") + " " + ",".join(v.locale for v in stored.all_variants())
+        figures = _(
+            "%(stories)s stories  sent %(sent)s  failed %(failed)s  unknown %(unknown)s"
+        ) % {
+            "stories": f"{n:>3}",
+            "sent": f"{c['sent']:>6}",
+            "failed": f"{c['failed']:>4}",
+            "unknown": f"{c['unknown']:>3}",
+        }
         out.print(
             f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
-            f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
-            f"  unknown {c['unknown']:>3}  {took:>7}  {state}",
+            f"{row['id']:<28} {figures}  {took:>7}  {state}",
             soft_wrap=True,
         )
 
@@ -102,11 +110,16 @@ def health(config: Config, list_name, as_json, now):
         _health_json(db, now_or_clock(now), list_name, verdicts)
         return
     if not verdicts:
-        out.print("no schedules" + (f" for list {list_name}" if list_name else ""))
+        out.print(
+            _("no schedules for list %(list)s") % {"list": list_name}
+            if list_name
+            else _("no schedules")
+        )
+    # OK and FAIL stay as they are in every language: monitors grep them.
     for v in verdicts:
         out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}")
     # Last, after the verdicts a monitor greps: which time zone data the send times came from.
-    out.print(f"time zones: {tzdata_label()}")
+    out.print(_("time zones: %(tzdata)s") % {"tzdata": tzdata_label()})
     if (not verdicts and list_name) or not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 

@@ -10,6 +10,7 @@ import signal
 from rich.table import Table
 
 from digest.cli.common import err, out, styled
+from digest.cli.language import gettext as _
 
 
 @contextlib.contextmanager
@@ -20,7 +21,7 @@ def stop_on_signals(stop):
         if stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C means now
         stop.set()
-        err.print(styled(("stopping after the batch in flight...", "yellow")))
+        err.print(styled((_("stopping after the batch in flight..."), "yellow")))
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -31,17 +32,20 @@ def stop_on_signals(stop):
 
 
 def print_report(report) -> None:
-    table = Table(title=f"{report.edition_id} via {report.backend}: {report.status}")
+    table = Table(
+        title=_("%(edition)s via %(backend)s: %(status)s")
+        % {"edition": report.edition_id, "backend": report.backend, "status": report.status}
+    )
     for col in (
-        "members",
-        "sent",
-        "skipped",
-        "failed",
-        "unknown",
-        "pending",
-        "cancelled",
-        "requests",
-        "seconds",
+        _("members"),
+        _("sent"),
+        _("skipped"),
+        _("failed"),
+        _("unknown"),
+        _("pending"),
+        _("cancelled"),
+        _("requests"),
+        _("seconds"),
     ):
         table.add_column(col, justify="right")
     table.add_row(
@@ -62,30 +66,41 @@ def print_report(report) -> None:
     )
     out.print(table)
     if report.backend == "outbox":
-        out.print(f"messages in {report.destination}")
+        out.print(_("messages in %(folder)s") % {"folder": report.destination})
     for address, reason in report.failures[:10]:
-        err.print(styled(("failed", "red"), f" {address}: {reason}"))
+        err.print(styled((_("failed"), "red"), f" {address}: {reason}"))
     if report.retried or report.resent:
         out.print(
-            f"put back by the operator: {report.retried} failed (--retry-failed), "
-            f"{report.resent} unknown (--resend-unknown)"
+            _(
+                "put back by the operator: %(retried)s failed (--retry-failed), "
+                "%(resent)s unknown (--resend-unknown)"
+            )
+            % {"retried": report.retried, "resent": report.resent}
         )
     if report.failed and report.status != "cancelled":
         err.print(
             styled(
-                (f"{report.failed} delivery(ies) failed and were not sent again.", "yellow"),
-                " Once the cause is fixed, run the same command with --retry-failed "
-                "(--reason TEXT for some of them).",
+                (
+                    _("%(n)s delivery(ies) failed and were not sent again.") % {"n": report.failed},
+                    "yellow",
+                ),
+                " ",
+                _(
+                    "Once the cause is fixed, run the same command with --retry-failed "
+                    "(--reason TEXT for some of them)."
+                ),
             )
         )
     if report.newly_unknown:
         err.print(
             styled(
                 (
-                    f"{report.newly_unknown} message(s) were in flight when an earlier "
-                    "run stopped: they may or may not have arrived, and were not sent "
-                    "again. Run again with --resend-unknown to send them (some may arrive "
-                    "twice).",
+                    _(
+                        "%(n)s message(s) were in flight when an earlier run stopped: they "
+                        "may or may not have arrived, and were not sent again. Run again with "
+                        "--resend-unknown to send them (some may arrive twice)."
+                    )
+                    % {"n": report.newly_unknown},
                     "yellow",
                 )
             )
@@ -93,15 +108,21 @@ def print_report(report) -> None:
     if report.status == "cancelled":
         err.print(
             styled(
-                ("cancelled:", "yellow"),
-                f" {report.reason}; {report.cancelled} deliveries were not sent and will not be.",
+                (_("cancelled:"), "yellow"),
+                " ",
+                _("%(reason)s; %(n)s deliveries were not sent and will not be.")
+                % {"reason": report.reason, "n": report.cancelled},
             )
         )
     elif report.status != "sent":
         err.print(
             styled(
-                ("paused:", "yellow"),
-                f" {report.reason}. Run the same command again to resume; "
-                f"'digest status {report.edition_id}' shows the ledger.",
+                (_("paused:"), "yellow"),
+                " ",
+                _(
+                    "%(reason)s. Run the same command again to resume; "
+                    "'digest status %(edition)s' shows the ledger."
+                )
+                % {"reason": report.reason, "edition": report.edition_id},
             )
         )

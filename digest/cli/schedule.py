@@ -22,6 +22,7 @@ from digest.cli.common import (
     styled,
     with_config,
 )
+from digest.cli.language import gettext as _
 from digest.config import Config
 
 
@@ -132,7 +133,7 @@ def schedule_add(
     from digest.store.schedules import Schedule, add_schedule
 
     if (if_unapproved == "wait") != (wait_minutes is not None):
-        raise click.UsageError("--wait-minutes goes with --if-unapproved wait, and it needs it")
+        raise click.UsageError(_("--wait-minutes goes with --if-unapproved wait, and it needs it"))
     s = Schedule(
         name=name,
         list_name=list_name,
@@ -156,15 +157,20 @@ def schedule_add(
     if list_name not in config.lists and list_name not in {info[0] for info in lists(db)}:
         err.print(
             styled(
-                ("warning:", "yellow"),
-                f" there is no list {list_name!r} yet: import subscribers with 'digest "
-                f"subscribers import CSV --list {list_name}' before the first send",
+                (_("warning:"), "yellow"),
+                " ",
+                _(
+                    "there is no list %(quoted)s yet: import subscribers with 'digest "
+                    "subscribers import CSV --list %(list)s' before the first send"
+                )
+                % {"quoted": repr(list_name), "list": list_name},
             )
         )
     draft, send = next_times(s, datetime.now(UTC))
     out.print(
-        f"schedule {name}: list {list_name}, next send {_both(send)}"
-        + (f", draft {_both(draft)}" if draft else "")
+        _("schedule %(name)s: list %(list)s, next send %(send)s")
+        % {"name": name, "list": list_name, "send": _both(send)}
+        + (", " + _("draft %(draft)s") % {"draft": _both(draft)} if draft else "")
     )
 
 
@@ -180,33 +186,45 @@ def schedule_list(config: Config, now):
     # Plain lines rather than a table: the times stay whole in any terminal width and in grep.
     schedules = list_schedules(open_db(config))
     if not schedules:
-        out.print("no schedules ('digest schedule add' adds one)")
+        out.print(_("no schedules ('digest schedule add' adds one)"))
     for s in schedules:
         draft, send = next_times(s, now)
         out.print(
             styled(
                 (s.name, "bold"),
-                f'  list {s.list_name}, cron "{s.cron}" {s.timezone}, '
-                f"approval {s.approval}"
+                "  "
+                + _('list %(list)s, cron "%(cron)s" %(zone)s, approval %(approval)s')
+                % {
+                    "list": s.list_name,
+                    "cron": s.cron,
+                    "zone": s.timezone,
+                    "approval": s.approval,
+                }
                 + (
-                    f" (if unapproved: {s.if_unapproved}"
-                    + (f" {s.unapproved_wait} min" if s.unapproved_wait else "")
+                    " ("
+                    + _("if unapproved: %(choice)s") % {"choice": s.if_unapproved}
+                    + (" " + _("%(n)s min") % {"n": s.unapproved_wait} if s.unapproved_wait else "")
                     + ")"
                     if s.approval == "required"
                     else ""
                 )
-                + f", if nothing new {s.if_nothing_new} (min "
-                f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"
-                + (", in each reader's local time" if s.local_time else "")
-                + (f", deadline {s.deadline}" if s.deadline else ""),
+                + ", "
+                + _("if nothing new %(choice)s (min %(n)s)")
+                % {"choice": s.if_nothing_new, "n": s.min_stories}
+                + f", {s.backend}, "
+                + (_("PAUSED") if s.paused else _("active"))
+                + (", " + _("in each reader's local time") if s.local_time else "")
+                + (", " + _("deadline %(time)s") % {"time": s.deadline} if s.deadline else ""),
             )
         )
         if draft:
-            out.print(f"  next draft {_both(draft)}")
-        out.print(f"  next send  {_both(send)}")
+            out.print("  " + _("next draft %(when)s") % {"when": _both(draft)})
+        out.print("  " + _("next send  %(when)s") % {"when": _both(send)})
         if s.last_run_at:
             out.print(
-                f"  last run   {s.last_run_at:%Y-%m-%d %H:%M} UTC: {s.last_status}"
+                "  "
+                + _("last run   %(when)s UTC: %(status)s")
+                % {"when": f"{s.last_run_at:%Y-%m-%d %H:%M}", "status": s.last_status}
                 + (f" ({s.last_reason})" if s.last_reason else "")
             )
 
@@ -226,7 +244,7 @@ def schedule_pause(config: Config, name):
     from digest.store.schedules import set_paused
 
     set_paused(open_db(config), name, True)
-    out.print(f"schedule {name} paused")
+    out.print(_("schedule %(name)s paused") % {"name": name})
 
 
 @schedule.command("resume")
@@ -237,7 +255,7 @@ def schedule_resume(config: Config, name):
     from digest.store.schedules import set_paused
 
     set_paused(open_db(config), name, False)
-    out.print(f"schedule {name} resumed")
+    out.print(_("schedule %(name)s resumed") % {"name": name})
 
 
 @schedule.command("remove")
@@ -248,7 +266,7 @@ def schedule_remove(config: Config, name):
     from digest.store.schedules import remove_schedule
 
     remove_schedule(open_db(config), name)
-    out.print(f"schedule {name} removed")
+    out.print(_("schedule %(name)s removed") % {"name": name})
 
 
 @schedule.command("run")
@@ -328,5 +346,7 @@ def scheduler(config: Config, log_format, out_dir):
         stop=stop,
     )
     runner.start()
-    out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it")
+    out.print(
+        _("scheduler running (%(owner)s); SIGTERM or Ctrl-C stops it") % {"owner": runner.owner}
+    )
     runner.run()

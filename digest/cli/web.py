@@ -8,6 +8,7 @@ import click
 
 from digest.cli.app import cli
 from digest.cli.common import edition_options, err, out, styled, with_config
+from digest.cli.language import gettext as _
 from digest.config import Config, source_from_location
 from digest.errors import DigestError
 
@@ -28,13 +29,19 @@ def serve(config: Config, host, port):
     if not config.editors:
         err.print(
             styled(
-                ("warning:", "yellow"),
-                " no [editors] table in the config: nobody "
-                "can log in (see 'digest editor-password')",
+                (_("warning:"), "yellow"),
+                " ",
+                _(
+                    "no [editors] table in the config: nobody can log in (see "
+                    "'digest editor-password')"
+                ),
             )
         )
     app = create_app(config)
-    out.print(f"digest web app on http://{host}:{port}{base_path(config.site.public_url)}/")
+    out.print(
+        _("digest web app on %(url)s")
+        % {"url": f"http://{host}:{port}{base_path(config.site.public_url)}/"}
+    )
     # create_app put the token redaction on uvicorn's loggers. proxy_headers off: the app
     # reads X-Forwarded-For itself, from [web] trusted_proxies only (digest/web/clientaddr.py).
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
@@ -70,7 +77,7 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
         with open_database(config.database_url) as db:
             stored = get_edition(db, edition_id)
         if stored is None:
-            raise DigestError(f"there is no stored edition {edition_id}")
+            raise DigestError(_("there is no stored edition %(edition)s") % {"edition": edition_id})
         edition, rendered = stored.edition, stored.rendered
     else:
         built = build_edition(
@@ -80,7 +87,7 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
             sources=[source_from_location(s) for s in sources] or None,
         )
         edition, rendered = built.edition, built.rendered
-    html, _ = Personalizer(rendered).fill(preview_values(config, edition.locale))
+    html = Personalizer(rendered).fill(preview_values(config, edition.locale))[0]
     for path in screenshot(html, shot_dir, edition.id):
         out.print(str(path))
 
@@ -98,5 +105,5 @@ def editor_password(password):
     from digest.web.passwords import hash_password
 
     if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+        raise click.BadParameter(_("use at least 10 characters"), param_hint="--password")
     out.print(hash_password(password), soft_wrap=True)

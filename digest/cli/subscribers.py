@@ -207,4 +207,4 @@ def _import_summary(report, list_name: str) -> str:
         if value:
             parts.append(_(label) % {"n": value})
     parts.append(_("%(n)s rejected") % {"n": report.total_rejected})
-    return _("list '%(list)s'") % {"list": list_name} + ": " + ", ".join(parts)
+    return _("list '%(list)s': %(figures)s") % {"list": list_name, "figures": ", ".join(parts)}

@@ -42,7 +42,7 @@ def test_the_language_is_read_from_the_environment_as_gettext_does(env, lang):
 def test_an_import_reports_in_french_english_and_falls_back_to_english(site, tmp_path):
     args = ("subscribers", "import", str(EXAMPLE_CSV), "--list", "matinale")
     fr = digest(*args, cwd=tmp_path, env_extra={"LANG": "fr_FR.UTF-8"})
-    assert "liste 'matinale': 10 ajoutés, 0 mis à jour, 0 inchangés, 0 rejetés" in fr.stdout
+    assert "liste 'matinale' : 10 ajoutés, 0 mis à jour, 0 inchangés, 0 rejetés" in fr.stdout
     assert "format :" in fr.stderr
     en = digest(*args, cwd=tmp_path, env_extra={"LANG": "C"})
     assert "list 'matinale': 0 added, 0 updated, 10 unchanged, 0 rejected" in en.stdout

@@ -9,25 +9,32 @@ from digest.cli.app import cli
 from digest.cli.common import cli_actor, err, out, with_config
 from digest.cli.language import gettext as _
 from digest.config import Config
+from digest.i18n import N_
 
 
-@cli.group("api-token")
+@cli.group(
+    "api-token",
+    help=N_(
+        "Bearer tokens for the JSON API (read: GETs; write: also approve, send control "
+        "and subscribers). Only a hash is stored: a token is shown once, when made."
+    ),
+)
 def api_token():
-    """Bearer tokens for the JSON API (read: GETs; write: also approve, send control and
-    subscribers). Only a hash is stored: a token is shown once, when made."""
+    pass
 
 
-@api_token.command("create")
+@api_token.command(
+    "create", help=N_("Make a token and print it once (send it as 'Authorization: Bearer TOKEN').")
+)
 @with_config
-@click.option("--name", required=True, metavar="NAME", help="What the token is for, unique.")
+@click.option("--name", required=True, metavar="NAME", help=N_("What the token is for, unique."))
 @click.option(
     "--scope",
     type=click.Choice(["read", "write"]),
     required=True,
-    help="read: GET endpoints only; write: also the POST endpoints.",
+    help=N_("read: GET endpoints only; write: also the POST endpoints."),
 )
 def create(config: Config, name, scope):
-    """Make a token and print it once (send it as 'Authorization: Bearer TOKEN')."""
     from digest.store.api_tokens import create_token
     from digest.store.db import open_database
 
@@ -40,11 +47,12 @@ def create(config: Config, name, scope):
     click.echo(token)
 
 
-@api_token.command("revoke")
+@api_token.command(
+    "revoke", help=N_("Revoke a token: the API refuses it from the next request on.")
+)
 @with_config
 @click.argument("name", metavar="NAME")
 def revoke(config: Config, name):
-    """Revoke a token: the API refuses it from the next request on."""
     from digest.store.api_tokens import revoke_token
     from digest.store.db import open_database
 
@@ -54,10 +62,9 @@ def revoke(config: Config, name):
         out.print(_("API token %(name)s was revoked already") % {"name": repr(name)})
 
 
-@api_token.command("list")
+@api_token.command("list", help=N_("The tokens, live and revoked (never the tokens themselves)."))
 @with_config
 def list_(config: Config):
-    """The tokens, live and revoked (never the tokens themselves)."""
     from digest.store.api_tokens import list_tokens
     from digest.store.db import open_database
 

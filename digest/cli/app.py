@@ -12,9 +12,11 @@ import sys
 import click
 
 from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err, styled
+from digest.cli.helptext import TranslatedGroup
 from digest.cli.language import gettext as _
 from digest.cli.version import show_version
 from digest.errors import ConfigError, DigestError
+from digest.i18n import N_
 from digest.logs import setup_logging
 
 
@@ -46,13 +48,17 @@ def main() -> None:
         sys.exit(130)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=TranslatedGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("Build a news site's morning digest and deliver it to subscriber lists."),
+)
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
+    help=N_("Config file (default: $DIGEST_CONFIG, else ./digest.toml)."),
 )
 @click.option(
     "--version",
@@ -60,9 +66,8 @@ def main() -> None:
     expose_value=False,
     is_eager=True,
     callback=show_version,
-    help="Show digest's, tzdata's and Python's versions.",
+    help=N_("Show digest's, tzdata's and Python's versions."),
 )
 @click.pass_context
 def cli(ctx, config_path):
-    """Build a news site's morning digest and deliver it to subscriber lists."""
     ctx.obj = {"config_path": config_path}

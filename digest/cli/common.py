@@ -12,6 +12,7 @@ from digest.cli.language import gettext as _
 from digest.cli.language import ngettext
 from digest.cli.output import err, out, styled  # noqa: F401 - the commands print through these
 from digest.config import Config, load_config
+from digest.i18n import N_
 from digest.logs import never_log
 from digest.visible import visible
 
@@ -27,7 +28,7 @@ def with_config(fn):
         "config_path",
         type=click.Path(dir_okay=False),
         default=None,
-        help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
+        help=N_("Config file (default: $DIGEST_CONFIG, else ./digest.toml)."),
     )
     @click.pass_context
     @functools.wraps(fn)
@@ -55,14 +56,16 @@ def edition_options(fn):
         "sources",
         multiple=True,
         metavar="PATH|URL",
-        help="Read this source instead of the configured ones (repeatable; kind detected).",
+        help=N_("Read this source instead of the configured ones (repeatable; kind detected)."),
     )(fn)
     fn = click.option(
         "--now",
         callback=parse_now,
         metavar="ISO8601",
-        help="The edition's reference time (default: the clock). A naive time is read in the "
-        "site's time zone.",
+        help=N_(
+            "The edition's reference time (default: the clock). A naive time is read in the "
+            "site's time zone."
+        ),
     )(fn)
     return fn
 

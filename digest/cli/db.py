@@ -15,6 +15,7 @@ from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, err, out, with_config
 from digest.cli.language import gettext as _
 from digest.config import Config
+from digest.i18n import N_
 
 
 def _open(url: str):
@@ -23,15 +24,19 @@ def _open(url: str):
     return open_database(url, check_schema=False)
 
 
-@cli.group("db")
+@cli.group(
+    "db", help=N_("The database: schema revision, upgrade, backup, copy to another database.")
+)
 def db_group():
-    """The database: schema revision, upgrade, backup, copy to another database."""
+    pass
 
 
-@db_group.command("current")
+@db_group.command(
+    "current",
+    help=N_("Say which schema revision the database is at, and whether it is this digest's."),
+)
 @with_config
 def current(config: Config):
-    """Say which schema revision the database is at, and whether it is this digest's."""
     from digest.store.revision import refusal, schema_status
 
     with _open(config.database_url) as db:
@@ -47,10 +52,14 @@ def current(config: Config):
         sys.exit(EXIT_FAILED)
 
 
-@db_group.command("upgrade")
+@db_group.command(
+    "upgrade",
+    help=N_(
+        "Apply the migrations this database lacks (a SQLite file is backed up beside it first)."
+    ),
+)
 @with_config
 def upgrade(config: Config):
-    """Apply the migrations this database lacks (a SQLite file is backed up beside it first)."""
     from digest.store.backup import backup_name, backup_sqlite, sqlite_file
     from digest.store.revision import schema_status, upgrade_schema
 
@@ -72,11 +81,12 @@ def upgrade(config: Config):
         )
 
 
-@db_group.command("backup")
+@db_group.command(
+    "backup", help=N_("Copy the SQLite database to FILE, safely while the scheduler runs.")
+)
 @with_config
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(config: Config, file: Path):
-    """Copy the SQLite database to FILE, safely while the scheduler runs."""
     from digest.store.backup import backup_sqlite
 
     with _open(config.database_url) as db:
@@ -87,24 +97,26 @@ def backup(config: Config, file: Path):
     )
 
 
-@db_group.command("copy")
+@db_group.command(
+    "copy",
+    help=N_("Copy every table of the database into another, empty one (ids and statuses kept)."),
+)
 @with_config
 @click.option(
     "--to",
     "to_url",
     required=True,
     metavar="URL",
-    help="The empty database to copy into (sqlite:///path or postgresql://...).",
+    help=N_("The empty database to copy into (sqlite:///path or postgresql://...)."),
 )
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
     default=5_000,
     show_default=True,
-    help="Rows read and written per batch.",
+    help=N_("Rows read and written per batch."),
 )
 def copy(config: Config, to_url: str, batch_rows: int):
-    """Copy every table of the database into another, empty one (ids and statuses kept)."""
     from digest.store.copy import copy_database
 
     with _open(config.database_url) as source, _open(to_url) as target:

@@ -21,17 +21,18 @@ from digest.cli.common import (
     with_config,
 )
 from digest.cli.language import gettext as _
-from digest.cli.report import print_report, stop_on_signals
+from digest.cli.report import print_build, print_report, stop_on_signals
 from digest.config import Config, source_from_location
+from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(help=N_("Gather the sources and write one rendered edition (JSON, HTML, text)."))
 @with_config
 @click.option(
     "--list",
     "list_name",
     metavar="NAME",
-    help="The list this edition is for (default: the first configured list).",
+    help=N_("The list this edition is for (default: the first configured list)."),
 )
 @edition_options
 @click.option(
@@ -40,25 +41,33 @@ from digest.config import Config, source_from_location
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out"),
     show_default=True,
-    help="Folder for edition.json, edition.html and edition.txt.",
+    help=N_("Folder for edition.json, edition.html and edition.txt."),
 )
 def build(config: Config, list_name, now, sources, out_dir):
-    """Gather the sources and write one rendered edition (JSON, HTML, text)."""
     from digest.edition.build import default_list
 
     built = _build(config, list_name or default_list(config), now, sources, out_dir)
-    _print_build(built)
+    print_build(built)
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Deliver today's edition to every active subscriber of a list.\n\nThe edition is "
+        "built and stored on the first run of the day; running the same command again "
+        "resumes it (after a crash, a pause or Ctrl-C) and never sends anyone the same "
+        "edition twice."
+    )
+)
 @with_config
-@click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
+@click.option("--list", "list_name", required=True, metavar="NAME", help=N_("Subscriber list."))
 @click.option(
     "--backend",
     type=click.Choice(["outbox", "smtp", "sendgrid"]),
     default="outbox",
     show_default=True,
-    help="Where messages go: .eml files, an SMTP relay, or SendGrid's v3 API (SENDGRID_API_KEY).",
+    help=N_(
+        "Where messages go: .eml files, an SMTP relay, or SendGrid's v3 API (SENDGRID_API_KEY)."
+    ),
 )
 @edition_options
 @click.option(
@@ -67,44 +76,54 @@ def build(config: Config, list_name, now, sources, out_dir):
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("outbox"),
     show_default=True,
-    help="Folder for the edition files and, with the outbox backend, one .eml per recipient.",
+    help=N_("Folder for the edition files and, with the outbox backend, one .eml per recipient."),
 )
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Build the edition and count who would receive it; send and store nothing.",
+    help=N_("Build the edition and count who would receive it; send and store nothing."),
 )
 @click.option(
     "--resend-unknown",
     is_flag=True,
-    help="Also send to subscribers whose message may or may not have arrived (in "
-    "flight when a run died, or its answer lost); it may reach them twice. Reopens an "
-    "edition already sent.",
+    help=N_(
+        "Also send to subscribers whose message may or may not have arrived (in flight "
+        "when a run died, or its answer lost); it may reach them twice. Reopens an "
+        "edition already sent."
+    ),
 )
 @click.option(
     "--retry-failed",
     is_flag=True,
-    help="Put the failed deliveries back and send them (after fixing the cause of a "
-    "refusal). Reopens an edition already sent.",
+    help=N_(
+        "Put the failed deliveries back and send them (after fixing the cause of a "
+        "refusal). Reopens an edition already sent."
+    ),
 )
 @click.option(
     "--reason",
     metavar="TEXT",
-    help="With --retry-failed: only failures whose reason contains TEXT (any case), "
-    "e.g. 553 or 'gave up'; 'digest status' lists the reasons.",
+    help=N_(
+        "With --retry-failed: only failures whose reason contains TEXT (any case), e.g. "
+        "553 or 'gave up'; 'digest status' lists the reasons."
+    ),
 )
 @click.option(
     "--join",
     "join",
     is_flag=True,
-    help="Share the edition with the senders already on it, each claiming its own "
-    "batches (PostgreSQL only: SQLite has one sender per edition).",
+    help=N_(
+        "Share the edition with the senders already on it, each claiming its own batches "
+        "(PostgreSQL only: SQLite has one sender per edition)."
+    ),
 )
 @click.option(
     "--deadline",
     metavar="HH:MM",
-    help="When the send should be done (the site's time, the edition's day): warns at "
-    "the start when the estimated finish is later; 'digest health' reports a miss.",
+    help=N_(
+        "When the send should be done (the site's time, the edition's day): warns at the "
+        "start when the estimated finish is later; 'digest health' reports a miss."
+    ),
 )
 def send(
     config: Config,
@@ -120,12 +139,6 @@ def send(
     join,
     deadline,
 ):
-    """Deliver today's edition to every active subscriber of a list.
-
-    The edition is built and stored on the first run of the day; running the same command
-    again resumes it (after a crash, a pause or Ctrl-C) and never sends anyone the same
-    edition twice.
-    """
     from threading import Event
 
     from digest.delivery import make_backend
@@ -156,7 +169,7 @@ def send(
             store=not dry_run,
         )
     if built:
-        _print_build(built)
+        print_build(built)
     if stored is None:  # a dry run before the day's first send: built, stored nowhere
         m = count_members(db, list_name)
         out.print(
@@ -249,16 +262,17 @@ def send(
         sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Stop an edition for good: nobody else gets it, and no resume or schedule sends "
+        "it.\n\nIts pending deliveries become 'cancelled'. A send running now stops after "
+        "the batch in flight (recorded as usual)."
+    )
+)
 @with_config
 @click.argument("edition_id", metavar="EDITION")
-@click.option("--reason", metavar="TEXT", help="Why, kept with the edition (digest status).")
+@click.option("--reason", metavar="TEXT", help=N_("Why, kept with the edition (digest status)."))
 def cancel(config: Config, edition_id, reason):
-    """Stop an edition for good: nobody else gets it, and no resume or schedule sends it.
-
-    Its pending deliveries become 'cancelled'. A send running now stops after the batch in
-    flight (recorded as usual).
-    """
     from digest.delivery.control import cancel as cancel_send
     from digest.store.db import open_database
 
@@ -279,12 +293,16 @@ def cancel(config: Config, edition_id, reason):
         )
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Pause a send in progress: every sender stops after its batch in flight, "
+        "recorded as usual. The edition is left paused; 'digest send' (or the web app) "
+        "resumes it."
+    )
+)
 @with_config
 @click.argument("edition_id", metavar="EDITION")
 def pause(config: Config, edition_id):
-    """Pause a send in progress: every sender stops after its batch in flight, recorded as
-    usual. The edition is left paused; 'digest send' (or the web app) resumes it."""
     from digest.delivery.control import pause as pause_send
     from digest.store.db import open_database
 
@@ -330,53 +348,6 @@ def _nothing_to_do():
         yield
     except AlreadySent as exc:
         out.print(str(exc))
-
-
-def _print_build(built) -> None:
-    for warning in built.warnings:
-        err.print(styled((_("warning:"), "yellow"), f" {warning}"))
-    e = built.edition
-    html_kb = len(built.rendered.html.encode("utf-8")) / 1024
-    out.print(styled((e.id, "bold"), f"  {e.subject}"))
-    out.print(
-        "  "
-        + _(
-            "%(headlines)s headlines, %(featured)s featured, HTML %(size)s KB, "
-            "window %(start)s -> %(end)s"
-        )
-        % {
-            "headlines": len(e.ticker),
-            "featured": len(e.featured),
-            "size": f"{html_kb:.1f}",
-            "start": f"{e.window_start:%Y-%m-%d %H:%M}",
-            "end": f"{e.reference_time:%Y-%m-%d %H:%M %z}",
-        }
-    )
-    for src in e.sources:
-        state = (_("ok"), "green") if src.ok else (_("failed"), "red")
-        out.print(
-            styled(
-                "  "
-                + _("source %(name)s: %(n)s stories") % {"name": src.name, "n": len(src.stories)}
-                + " ",
-                state,
-                "" if src.ok else f" {src.error}",
-            )
-        )
-    for v in built.variants:
-        out.print(
-            styled(
-                ("  " + _("variant %(locale)s") % {"locale": v.locale}, "bold"),
-                f" ({v.edition.direction}) {v.edition.subject}",
-            )
-        )
-        out.print(
-            "    "
-            + _("%(headlines)s headlines, %(featured)s featured")
-            % {"headlines": len(v.edition.ticker), "featured": len(v.edition.featured)}
-        )
-    for kind, path in built.paths.items():
-        out.print(f"  {kind}: {path}")
 
 
 def _members(m: dict, list_name: str, backend: str) -> dict:

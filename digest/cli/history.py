@@ -13,14 +13,14 @@ from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, now_or_clock, open_db, out, parse_now, with_config
 from digest.cli.language import gettext as _
 from digest.config import Config
+from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(help=N_("Approve a draft that needs an editor's approval before it is sent."))
 @with_config
 @click.argument("edition_id", metavar="EDITION")
-@click.option("--by", default=None, metavar="NAME", help="Who approves (default: your login).")
+@click.option("--by", default=None, metavar="NAME", help=N_("Who approves (default: your login)."))
 def approve(config: Config, edition_id, by):
-    """Approve a draft that needs an editor's approval before it is sent."""
     from digest.store.editions import approve_edition
 
     by = by or getpass.getuser()
@@ -28,12 +28,13 @@ def approve(config: Config, edition_id, by):
     out.print(_("%(edition)s approved by %(by)s") % {"edition": edition_id, "by": by})
 
 
-@cli.command()
+@cli.command(
+    help=N_("History: date, list, stories, sent/failed/unknown, duration, status and reason.")
+)
 @with_config
-@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--list", "list_name", metavar="NAME", help=N_("Only this list."))
 @click.option("--limit", type=int, default=30, show_default=True)
 def editions(config: Config, list_name, limit):
-    """History: date, list, stories, sent/failed/unknown, duration, status and reason."""
     from digest.store import ledger
     from digest.store.editions import get_edition, list_editions
 
@@ -75,18 +76,21 @@ def editions(config: Config, list_name, limit):
         )
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."
+    )
+)
 @with_config
-@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--list", "list_name", metavar="NAME", help=N_("Only this list."))
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="One JSON object (lists, database, schema, scheduler lease) for scripts.",
+    help=N_("One JSON object (lists, database, schema, scheduler lease) for scripts."),
 )
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
 def health(config: Config, list_name, as_json, now):
-    """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
     from digest.errors import StoreError
     from digest.schedule.health import health as check
     from digest.zones import tzdata_label

@@ -14,6 +14,7 @@ from digest.cli.app import cli
 from digest.cli.common import EXIT_USAGE
 from digest.cli.language import gettext as _
 from digest.errors import DigestError
+from digest.i18n import N_
 from digest.resources import STARTER_FILES, TEMPLATES, data_root
 
 SAMPLE_NOW = "2025-07-01T08:00:00+01:00"  # the morning samples/homepage-fr.txt was captured
@@ -23,17 +24,20 @@ class _NotEmpty(click.ClickException):
     exit_code = EXIT_USAGE  # the folder given is the problem, as with a bad argument
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Write a starter site in DIRECTORY: an annotated digest.toml, a copy of the "
+        "email templates to customize, a sample homepage (the configured source) and "
+        "example subscribers."
+    )
+)
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--force",
     is_flag=True,
-    help="Write into a folder that is not empty, replacing files of the same name.",
+    help=N_("Write into a folder that is not empty, replacing files of the same name."),
 )
 def init(directory: Path, force: bool):
-    """Write a starter site in DIRECTORY: an annotated digest.toml, a copy of the email
-    templates to customize, a sample homepage (the configured source) and example
-    subscribers."""
     if not force and _has_files(directory):
         raise _NotEmpty(
             _(

@@ -1,6 +1,6 @@
 """What a send prints when it ends (the ledger's figures and what to do next), and Ctrl-C /
 SIGTERM turned into "stop after the batch in flight": shared by ``digest send`` and the
-scheduler's foreground runner."""
+scheduler's foreground runner. Also what a build prints (``digest build``, a send's first run)."""
 
 from __future__ import annotations
 
@@ -126,3 +126,51 @@ def print_report(report) -> None:
                 % {"reason": report.reason, "edition": report.edition_id},
             )
         )
+
+
+def print_build(built) -> None:
+    """What ``digest build`` and a send's first run print: warnings, figures, sources, files."""
+    for warning in built.warnings:
+        err.print(styled((_("warning:"), "yellow"), f" {warning}"))
+    e = built.edition
+    html_kb = len(built.rendered.html.encode("utf-8")) / 1024
+    out.print(styled((e.id, "bold"), f"  {e.subject}"))
+    out.print(
+        "  "
+        + _(
+            "%(headlines)s headlines, %(featured)s featured, HTML %(size)s KB, "
+            "window %(start)s -> %(end)s"
+        )
+        % {
+            "headlines": len(e.ticker),
+            "featured": len(e.featured),
+            "size": f"{html_kb:.1f}",
+            "start": f"{e.window_start:%Y-%m-%d %H:%M}",
+            "end": f"{e.reference_time:%Y-%m-%d %H:%M %z}",
+        }
+    )
+    for src in e.sources:
+        state = (_("ok"), "green") if src.ok else (_("failed"), "red")
+        out.print(
+            styled(
+                "  "
+                + _("source %(name)s: %(n)s stories") % {"name": src.name, "n": len(src.stories)}
+                + " ",
+                state,
+                "" if src.ok else f" {src.error}",
+            )
+        )
+    for v in built.variants:
+        out.print(
+            styled(
+                ("  " + _("variant %(locale)s") % {"locale": v.locale}, "bold"),
+                f" ({v.edition.direction}) {v.edition.subject}",
+            )
+        )
+        out.print(
+            "    "
+            + _("%(headlines)s headlines, %(featured)s featured")
+            % {"headlines": len(v.edition.ticker), "featured": len(v.edition.featured)}
+        )
+    for kind, path in built.paths.items():
+        out.print(f"  {kind}: {path}")

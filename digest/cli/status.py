@@ -14,11 +14,10 @@ from digest.errors import DigestError
 from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(help=N_("Show an edition's ledger: sent, failed, skipped, unknown, pending."))
 @with_config
 @click.argument("edition_id", metavar="EDITION")
 def status(config: Config, edition_id):
-    """Show an edition's ledger: sent, failed, skipped, unknown, pending."""
     from digest.store import ledger
     from digest.store.db import open_database
     from digest.store.editions import get_edition

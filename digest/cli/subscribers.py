@@ -15,24 +15,26 @@ from digest.config import Config
 from digest.i18n import N_
 
 
-@cli.group()
+@cli.group(help=N_("Import, list, export and unsubscribe subscribers."))
 def subscribers():
-    """Import, list, export and unsubscribe subscribers."""
+    pass
 
 
-@subscribers.command("import")
+@subscribers.command(
+    "import",
+    help=N_(
+        "Import a CSV (email, name, locale; comma or semicolon), a listmonk export or a "
+        "Mailchimp audience export (the ZIP itself) into a list.\n\nBad rows are reported "
+        "with their line number; good rows are imported. Importing the same file again "
+        "changes nothing, and never resubscribes someone who unsubscribed."
+    ),
+)
 @with_config
 @click.argument(
     "csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to import into.")
+@click.option("--list", "list_name", required=True, metavar="NAME", help=N_("List to import into."))
 def subscribers_import(config: Config, csv_path, list_name):
-    """Import a CSV (email, name, locale; comma or semicolon), a listmonk export or a
-    Mailchimp audience export (the ZIP itself) into a list.
-
-    Bad rows are reported with their line number; good rows are imported. Importing the same
-    file again changes nothing, and never resubscribes someone who unsubscribed.
-    """
     from digest.store.csvio import open_subscriber_files
     from digest.store.db import open_database
     from digest.store.subscribers import import_subscribers
@@ -77,16 +79,15 @@ def _where(item) -> str:
     return _("line %(line)s") % {"line": item.line}
 
 
-@subscribers.command("list")
+@subscribers.command("list", help=N_("Show lists with counts, or the members of one list."))
 @with_config
 @click.option(
     "--list",
     "list_name",
     metavar="NAME",
-    help="Show the members of this list (default: all lists with counts).",
+    help=N_("Show the members of this list (default: all lists with counts)."),
 )
 def subscribers_list(config: Config, list_name):
-    """Show lists with counts, or the members of one list."""
     from digest.store.db import open_database
     from digest.store.subscribers import list_members, lists
 
@@ -103,17 +104,16 @@ def subscribers_list(config: Config, list_name):
     out.print(table)
 
 
-@subscribers.command("export")
+@subscribers.command("export", help=N_("Write a list as CSV (email, name, locale, status)."))
 @with_config
-@click.option("--list", "list_name", required=True, metavar="NAME", help="List to export.")
+@click.option("--list", "list_name", required=True, metavar="NAME", help=N_("List to export."))
 @click.option(
     "--out",
     "out_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
+    help=N_("Write to this file instead of stdout."),
 )
 def subscribers_export(config: Config, list_name, out_file):
-    """Write a list as CSV (email, name, locale, status)."""
     from digest.private_files import create_private_file
     from digest.store.db import open_database
     from digest.store.subscribers import export_subscribers
@@ -134,12 +134,13 @@ def subscribers_export(config: Config, list_name, out_file):
         export_subscribers(db, list_name, sys.stdout)
 
 
-@subscribers.command("unsubscribe")
+@subscribers.command("unsubscribe", help=N_("Unsubscribe an address from one list or all of them."))
 @with_config
 @click.argument("email")
-@click.option("--list", "list_name", metavar="NAME", help="Only this list (default: every list).")
+@click.option(
+    "--list", "list_name", metavar="NAME", help=N_("Only this list (default: every list).")
+)
 def subscribers_unsubscribe(config: Config, email, list_name):
-    """Unsubscribe an address from one list or all of them."""
     from digest.store.db import open_database
     from digest.store.subscribers import unsubscribe
 
@@ -157,13 +158,17 @@ def subscribers_unsubscribe(config: Config, email, list_name):
         )
 
 
-@cli.command("erase")
+@cli.command(
+    "erase",
+    help=N_(
+        "Erase EMAIL on request (GDPR, law 09-08): delete the person's data, keep only a "
+        "hash of the address so it is never mailed or imported again. Cannot be undone."
+    ),
+)
 @with_config
 @click.argument("email")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=N_("Do not ask for confirmation."))
 def erase_command(config: Config, email, yes):
-    """Erase EMAIL on request (GDPR, law 09-08): delete the person's data, keep only a hash of
-    the address so it is never mailed or imported again. Cannot be undone."""
     from digest.cli.common import cli_actor
     from digest.store import audit
     from digest.store.db import open_database

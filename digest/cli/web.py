@@ -11,14 +11,16 @@ from digest.cli.common import edition_options, err, out, styled, with_config
 from digest.cli.language import gettext as _
 from digest.config import Config, source_from_location
 from digest.errors import DigestError
+from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(
+    help=N_("Run the web app: editors' previews and approval, subscribers' pages, SendGrid events.")
+)
 @with_config
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(config: Config, host, port):
-    """Run the web app: editors' previews and approval, subscribers' pages, SendGrid events."""
     import uvicorn
 
     from digest.cli.common import signer_for
@@ -47,14 +49,14 @@ def serve(config: Config, host, port):
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
-@cli.command()
+@cli.command(help=N_("Screenshots of an edition: a stored one (EDITION_ID) or one built now."))
 @with_config
 @click.argument("edition_id", required=False)
 @click.option(
     "--list",
     "list_name",
     metavar="NAME",
-    help="Build this list's edition (default: the first configured list).",
+    help=N_("Build this list's edition (default: the first configured list)."),
 )
 @edition_options
 @click.option(
@@ -62,10 +64,9 @@ def serve(config: Config, host, port):
     "shot_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for PNGs of the email at 375 px and 800 px (headless Chromium).",
+    help=N_("Folder for PNGs of the email at 375 px and 800 px (headless Chromium)."),
 )
 def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
-    """Screenshots of an edition: a stored one (EDITION_ID) or one built now."""
     from digest.edition.build import build_edition, default_list, preview_values
     from digest.render import Personalizer
     from digest.web.screenshot import screenshot
@@ -92,16 +93,17 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
         out.print(str(path))
 
 
-@cli.command("editor-password")
+@cli.command(
+    "editor-password", help=N_("Print a password hash for an [editors] entry of the config.")
+)
 @click.option(
     "--password",
     prompt=True,
     hide_input=True,
     confirmation_prompt=True,
-    help="The password (prompted when not given).",
+    help=N_("The password (prompted when not given)."),
 )
 def editor_password(password):
-    """Print a password hash for an [editors] entry of the config."""
     from digest.web.passwords import hash_password
 
     if len(password) < 10:

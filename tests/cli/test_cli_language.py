@@ -120,3 +120,17 @@ def test_the_send_report_in_english_is_worded_as_before(capsys):
         "paused: paused by cli:amina. Run the same command again to resume; "
         "'digest status matinale-2025-07-01' shows the ledger." in " ".join(printed.err.split())
     )
+
+
+def test_help_pages_are_translated_and_english_is_left_as_it_was():
+    runner = CliRunner()
+    fr = runner.invoke(cli, ["send", "--help"], env={"LANG": "fr_FR.UTF-8"})
+    assert fr.exit_code == 0, fr.output
+    assert "Envoie l'édition du jour à chaque abonné actif d'une liste." in fr.output
+    assert "Liste d'abonnés." in fr.output  # an option's help
+    top = runner.invoke(cli, ["--help"], env={"DIGEST_LANG": "ar"})
+    assert "يُعدّ النشرة الصباحية لموقع إخباري" in top.output
+    assert "استيراد المشتركين وسردهم" in top.output  # a subcommand's one-line summary
+    en = runner.invoke(cli, ["send", "--help"], env={"LANG": "C"})
+    assert "Deliver today's edition to every active subscriber of a list." in en.output
+    assert "Subscriber list." in en.output and "Liste d'abonnés" not in en.output

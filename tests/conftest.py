@@ -198,6 +198,16 @@ def database_url(request):
         server.drop(name)
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch):
+    """The command line speaks the locale's language (digest/cli/language.py): every test,
+    and every `digest` process a test starts, reads English whatever the machine's LANG. A
+    test of another language sets LANG or DIGEST_LANG itself."""
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "DIGEST_LANG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 @pytest.fixture
 def site(tmp_path, monkeypatch, database_url):
     """A config file in tmp_path; the environment is cleared of anything that would leak in."""

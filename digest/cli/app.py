@@ -12,8 +12,11 @@ import sys
 import click
 
 from digest.cli.common import EXIT_FAILED, EXIT_USAGE, err, styled
+from digest.cli.helptext import TranslatedGroup
+from digest.cli.language import gettext as _
 from digest.cli.version import show_version
 from digest.errors import ConfigError, DigestError
+from digest.i18n import N_
 from digest.logs import setup_logging
 
 
@@ -24,7 +27,7 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False, prog_name="digest")
     except click.exceptions.Abort:
-        err.print(styled(("aborted", "red")))
+        err.print(styled((_("aborted"), "red")))
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -32,26 +35,30 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        err.print(styled(("config error:", "red"), f" {exc}"), soft_wrap=True)
+        err.print(styled((_("config error:"), "red"), f" {exc}"), soft_wrap=True)
         sys.exit(EXIT_USAGE)
     except DigestError as exc:
         from digest.store.revision import SchemaRevisionError
 
-        err.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
+        err.print(styled((_("error:"), "red"), f" {exc}"), soft_wrap=True)
         # A database at another schema revision needs the operator (`digest db upgrade`).
         sys.exit(EXIT_USAGE if isinstance(exc, SchemaRevisionError) else EXIT_FAILED)
     except KeyboardInterrupt:
-        err.print(styled(("interrupted", "red")))
+        err.print(styled((_("interrupted"), "red")))
         sys.exit(130)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=TranslatedGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("Build a news site's morning digest and deliver it to subscriber lists."),
+)
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
+    help=N_("Config file (default: $DIGEST_CONFIG, else ./digest.toml)."),
 )
 @click.option(
     "--version",
@@ -59,9 +66,8 @@ def main() -> None:
     expose_value=False,
     is_eager=True,
     callback=show_version,
-    help="Show digest's, tzdata's and Python's versions.",
+    help=N_("Show digest's, tzdata's and Python's versions."),
 )
 @click.pass_context
 def cli(ctx, config_path):
-    """Build a news site's morning digest and deliver it to subscriber lists."""
     ctx.obj = {"config_path": config_path}

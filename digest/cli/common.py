@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from digest.cli.language import gettext as _
+from digest.cli.language import ngettext
 from digest.cli.output import err, out, styled  # noqa: F401 - the commands print through these
 from digest.config import Config, load_config
+from digest.i18n import N_
 from digest.logs import never_log
 from digest.visible import visible
 
@@ -25,7 +28,7 @@ def with_config(fn):
         "config_path",
         type=click.Path(dir_okay=False),
         default=None,
-        help="Config file (default: $DIGEST_CONFIG, else ./digest.toml).",
+        help=N_("Config file (default: $DIGEST_CONFIG, else ./digest.toml)."),
     )
     @click.pass_context
     @functools.wraps(fn)
@@ -43,7 +46,7 @@ def parse_now(ctx, param, value: str | None) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not ISO 8601 (e.g. 2025-07-01T08:00:00+01:00)"
+            _("%(value)s is not ISO 8601 (e.g. 2025-07-01T08:00:00+01:00)") % {"value": repr(value)}
         ) from None
 
 
@@ -53,14 +56,16 @@ def edition_options(fn):
         "sources",
         multiple=True,
         metavar="PATH|URL",
-        help="Read this source instead of the configured ones (repeatable; kind detected).",
+        help=N_("Read this source instead of the configured ones (repeatable; kind detected)."),
     )(fn)
     fn = click.option(
         "--now",
         callback=parse_now,
         metavar="ISO8601",
-        help="The edition's reference time (default: the clock). A naive time is read in the "
-        "site's time zone.",
+        help=N_(
+            "The edition's reference time (default: the clock). A naive time is read in the "
+            "site's time zone."
+        ),
     )(fn)
     return fn
 
@@ -83,10 +88,14 @@ def signer_for(config: Config):
     if key.generated_at:
         err.print(
             styled(
-                ("warning:", "yellow"),
-                f" DIGEST_SECRET_KEY is not set; using the local key in {key.generated_at}. "
-                "Unsubscribe links stop working if that file is lost: set DIGEST_SECRET_KEY in "
-                "production.",
+                (_("warning:"), "yellow"),
+                " ",
+                _(
+                    "DIGEST_SECRET_KEY is not set; using the local key in %(path)s. "
+                    "Unsubscribe links stop working if that file is lost: set "
+                    "DIGEST_SECRET_KEY in production."
+                )
+                % {"path": key.generated_at},
             )
         )
     return TokenSigner(key.value)
@@ -111,18 +120,23 @@ class _RateColumn(TextColumn):
     def render(self, task):
         from rich.text import Text
 
-        return Text(f"{task.speed:,.0f} msg/s" if task.speed else "")
+        if not task.speed:
+            return Text("")
+        return Text(_("%(rate)s msg/s") % {"rate": f"{task.speed:,.0f}"})
 
 
 def utf8_note(count: int, config: Config) -> str:
     """What a subscriber with a non-ASCII local part means for each backend (import, status)."""
     where = f"{config.smtp.host}:{config.smtp.port}"
-    some = "1 address has" if count == 1 else f"{count} addresses have"
-    return (
-        f"{some} a non-ASCII local part (SMTPUTF8): the outbox and SendGrid deliver them; "
-        f"smtp ({where}) only if that relay offers SMTPUTF8, else each fails at every send "
-        "with that reason"
-    )
+    return ngettext(
+        "%(n)s address has a non-ASCII local part (SMTPUTF8): the outbox and SendGrid deliver "
+        "them; smtp (%(where)s) only if that relay offers SMTPUTF8, else each fails at every "
+        "send with that reason",
+        "%(n)s addresses have a non-ASCII local part (SMTPUTF8): the outbox and SendGrid "
+        "deliver them; smtp (%(where)s) only if that relay offers SMTPUTF8, else each fails at "
+        "every send with that reason",
+        count,
+    ) % {"n": count, "where": where}
 
 
 def open_db(config: Config):

@@ -13,7 +13,9 @@ import click
 
 from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, err, out, with_config
+from digest.cli.language import gettext as _
 from digest.config import Config
+from digest.i18n import N_
 
 
 def _open(url: str):
@@ -22,34 +24,42 @@ def _open(url: str):
     return open_database(url, check_schema=False)
 
 
-@cli.group("db")
+@cli.group(
+    "db", help=N_("The database: schema revision, upgrade, backup, copy to another database.")
+)
 def db_group():
-    """The database: schema revision, upgrade, backup, copy to another database."""
+    pass
 
 
-@db_group.command("current")
+@db_group.command(
+    "current",
+    help=N_("Say which schema revision the database is at, and whether it is this digest's."),
+)
 @with_config
 def current(config: Config):
-    """Say which schema revision the database is at, and whether it is this digest's."""
     from digest.store.revision import refusal, schema_status
 
     with _open(config.database_url) as db:
         status = schema_status(db.engine)
-    out.print(f"revision: {status.current or 'none'}")
-    out.print(f"head:     {status.head}")
+    out.print(_("revision: %(revision)s") % {"revision": status.current or _("none")})
+    out.print(_("head:     %(revision)s") % {"revision": status.head})
     if status.up_to_date:
-        out.print("up to date")
+        out.print(_("up to date"))
     elif status.state == "empty":
-        out.print("empty: the tables are created on first use (or by `digest db upgrade`)")
+        out.print(_("empty: the tables are created on first use (or by `digest db upgrade`)"))
     else:
         out.print(refusal(status))
         sys.exit(EXIT_FAILED)
 
 
-@db_group.command("upgrade")
+@db_group.command(
+    "upgrade",
+    help=N_(
+        "Apply the migrations this database lacks (a SQLite file is backed up beside it first)."
+    ),
+)
 @with_config
 def upgrade(config: Config):
-    """Apply the migrations this database lacks (a SQLite file is backed up beside it first)."""
     from digest.store.backup import backup_name, backup_sqlite, sqlite_file
     from digest.store.revision import schema_status, upgrade_schema
 
@@ -58,59 +68,73 @@ def upgrade(config: Config):
         path = sqlite_file(db)
         if not status.up_to_date and status.state not in ("empty", "ahead") and path:
             copy = backup_sqlite(db, backup_name(path, status.current))
-            err.print(f"backup: {copy}")
+            err.print(_("backup: %(file)s") % {"file": copy})
         done = upgrade_schema(db)
     for repair in done.repaired:
-        out.print(f"older schema: {repair}")
+        out.print(_("older schema: %(repair)s") % {"repair": repair})
     if done.before.up_to_date:
-        out.print(f"already at {done.head} (head): nothing to do")
+        out.print(_("already at %(revision)s (head): nothing to do") % {"revision": done.head})
     else:
-        out.print(f"upgraded: {done.before.current or 'none'} -> {done.head}")
+        out.print(
+            _("upgraded: %(before)s -> %(head)s")
+            % {"before": done.before.current or _("none"), "head": done.head}
+        )
 
 
-@db_group.command("backup")
+@db_group.command(
+    "backup", help=N_("Copy the SQLite database to FILE, safely while the scheduler runs.")
+)
 @with_config
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(config: Config, file: Path):
-    """Copy the SQLite database to FILE, safely while the scheduler runs."""
     from digest.store.backup import backup_sqlite
 
     with _open(config.database_url) as db:
         written = backup_sqlite(db, file)
-    out.print(f"backup: {written} ({written.stat().st_size:,} bytes)")
+    out.print(
+        _("backup: %(file)s (%(size)s bytes)")
+        % {"file": written, "size": f"{written.stat().st_size:,}"}
+    )
 
 
-@db_group.command("copy")
+@db_group.command(
+    "copy",
+    help=N_("Copy every table of the database into another, empty one (ids and statuses kept)."),
+)
 @with_config
 @click.option(
     "--to",
     "to_url",
     required=True,
     metavar="URL",
-    help="The empty database to copy into (sqlite:///path or postgresql://...).",
+    help=N_("The empty database to copy into (sqlite:///path or postgresql://...)."),
 )
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
     default=5_000,
     show_default=True,
-    help="Rows read and written per batch.",
+    help=N_("Rows read and written per batch."),
 )
 def copy(config: Config, to_url: str, batch_rows: int):
-    """Copy every table of the database into another, empty one (ids and statuses kept)."""
     from digest.store.copy import copy_database
 
     with _open(config.database_url) as source, _open(to_url) as target:
-        with err.status("copying") as status:
+        with err.status(_("copying")) as status:
             copied = copy_database(
                 source,
                 target,
                 batch_rows=batch_rows,
-                progress=lambda table, rows: status.update(f"copying {table}: {rows:,} rows"),
+                progress=lambda table, rows: status.update(
+                    _("copying %(table)s: %(rows)s rows") % {"table": table, "rows": f"{rows:,}"}
+                ),
             )
     for table, rows in copied.items():
         out.print(f"{table:<16} {rows:>9,}")
-    out.print(f"copied {sum(copied.values()):,} rows to {_hidden(to_url)}")
+    out.print(
+        _("copied %(rows)s rows to %(url)s")
+        % {"rows": f"{sum(copied.values()):,}", "url": _hidden(to_url)}
+    )
 
 
 def _hidden(url: str) -> str:
@@ -119,4 +143,4 @@ def _hidden(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - already opened above, so this cannot really fail
-        return "the target"
+        return _("the target")

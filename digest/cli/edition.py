@@ -20,17 +20,19 @@ from digest.cli.common import (
     styled,
     with_config,
 )
-from digest.cli.report import print_report, stop_on_signals
+from digest.cli.language import gettext as _
+from digest.cli.report import print_build, print_report, stop_on_signals
 from digest.config import Config, source_from_location
+from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(help=N_("Gather the sources and write one rendered edition (JSON, HTML, text)."))
 @with_config
 @click.option(
     "--list",
     "list_name",
     metavar="NAME",
-    help="The list this edition is for (default: the first configured list).",
+    help=N_("The list this edition is for (default: the first configured list)."),
 )
 @edition_options
 @click.option(
@@ -39,25 +41,33 @@ from digest.config import Config, source_from_location
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out"),
     show_default=True,
-    help="Folder for edition.json, edition.html and edition.txt.",
+    help=N_("Folder for edition.json, edition.html and edition.txt."),
 )
 def build(config: Config, list_name, now, sources, out_dir):
-    """Gather the sources and write one rendered edition (JSON, HTML, text)."""
     from digest.edition.build import default_list
 
     built = _build(config, list_name or default_list(config), now, sources, out_dir)
-    _print_build(built)
+    print_build(built)
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Deliver today's edition to every active subscriber of a list.\n\nThe edition is "
+        "built and stored on the first run of the day; running the same command again "
+        "resumes it (after a crash, a pause or Ctrl-C) and never sends anyone the same "
+        "edition twice."
+    )
+)
 @with_config
-@click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
+@click.option("--list", "list_name", required=True, metavar="NAME", help=N_("Subscriber list."))
 @click.option(
     "--backend",
     type=click.Choice(["outbox", "smtp", "sendgrid"]),
     default="outbox",
     show_default=True,
-    help="Where messages go: .eml files, an SMTP relay, or SendGrid's v3 API (SENDGRID_API_KEY).",
+    help=N_(
+        "Where messages go: .eml files, an SMTP relay, or SendGrid's v3 API (SENDGRID_API_KEY)."
+    ),
 )
 @edition_options
 @click.option(
@@ -66,44 +76,54 @@ def build(config: Config, list_name, now, sources, out_dir):
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("outbox"),
     show_default=True,
-    help="Folder for the edition files and, with the outbox backend, one .eml per recipient.",
+    help=N_("Folder for the edition files and, with the outbox backend, one .eml per recipient."),
 )
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Build the edition and count who would receive it; send and store nothing.",
+    help=N_("Build the edition and count who would receive it; send and store nothing."),
 )
 @click.option(
     "--resend-unknown",
     is_flag=True,
-    help="Also send to subscribers whose message may or may not have arrived (in "
-    "flight when a run died, or its answer lost); it may reach them twice. Reopens an "
-    "edition already sent.",
+    help=N_(
+        "Also send to subscribers whose message may or may not have arrived (in flight "
+        "when a run died, or its answer lost); it may reach them twice. Reopens an "
+        "edition already sent."
+    ),
 )
 @click.option(
     "--retry-failed",
     is_flag=True,
-    help="Put the failed deliveries back and send them (after fixing the cause of a "
-    "refusal). Reopens an edition already sent.",
+    help=N_(
+        "Put the failed deliveries back and send them (after fixing the cause of a "
+        "refusal). Reopens an edition already sent."
+    ),
 )
 @click.option(
     "--reason",
     metavar="TEXT",
-    help="With --retry-failed: only failures whose reason contains TEXT (any case), "
-    "e.g. 553 or 'gave up'; 'digest status' lists the reasons.",
+    help=N_(
+        "With --retry-failed: only failures whose reason contains TEXT (any case), e.g. "
+        "553 or 'gave up'; 'digest status' lists the reasons."
+    ),
 )
 @click.option(
     "--join",
     "join",
     is_flag=True,
-    help="Share the edition with the senders already on it, each claiming its own "
-    "batches (PostgreSQL only: SQLite has one sender per edition).",
+    help=N_(
+        "Share the edition with the senders already on it, each claiming its own batches "
+        "(PostgreSQL only: SQLite has one sender per edition)."
+    ),
 )
 @click.option(
     "--deadline",
     metavar="HH:MM",
-    help="When the send should be done (the site's time, the edition's day): warns at "
-    "the start when the estimated finish is later; 'digest health' reports a miss.",
+    help=N_(
+        "When the send should be done (the site's time, the edition's day): warns at the "
+        "start when the estimated finish is later; 'digest health' reports a miss."
+    ),
 )
 def send(
     config: Config,
@@ -119,12 +139,6 @@ def send(
     join,
     deadline,
 ):
-    """Deliver today's edition to every active subscriber of a list.
-
-    The edition is built and stored on the first run of the day; running the same command
-    again resumes it (after a crash, a pause or Ctrl-C) and never sends anyone the same
-    edition twice.
-    """
     from threading import Event
 
     from digest.delivery import make_backend
@@ -135,7 +149,7 @@ def send(
     from digest.store.subscribers import count_members
 
     if reason and not retry_failed:
-        raise click.UsageError("--reason goes with --retry-failed")
+        raise click.UsageError(_("--reason goes with --retry-failed"))
     if deadline:
         from digest.delivery.deadline import DeadlineError, parse_hhmm
 
@@ -144,7 +158,7 @@ def send(
         except DeadlineError as exc:
             raise click.UsageError(str(exc)) from None
     db = open_database(config.database_url)
-    with err.status(styled("reading sources and rendering")):
+    with err.status(styled(_("reading sources and rendering"))):
         stored, built = edition_for_send(
             config,
             db,
@@ -155,41 +169,58 @@ def send(
             store=not dry_run,
         )
     if built:
-        _print_build(built)
+        print_build(built)
     if stored is None:  # a dry run before the day's first send: built, stored nowhere
         m = count_members(db, list_name)
         out.print(
-            f"dry run: would send to {m['active']} subscribers of '{list_name}' "
-            f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
-            f"via {backend}; nothing was stored"
+            _(
+                "dry run: would send to %(active)s subscribers of '%(list)s' "
+                "(%(gone)s unsubscribed or suppressed) via %(backend)s; nothing was stored"
+            )
+            % _members(m, list_name, backend)
         )
         return
     if not built:
         out.print(styled((stored.id, "bold"), f"  {stored.edition.subject}"))
         out.print(
-            f"  stored {stored.created_at:%Y-%m-%d %H:%M} UTC, status {stored.status}"
+            "  "
+            + _("stored %(when)s UTC, status %(status)s")
+            % {"when": f"{stored.created_at:%Y-%m-%d %H:%M}", "status": stored.status}
             + (f" ({stored.reason})" if stored.reason else "")
-            + ("; --source is ignored when resuming" if sources else "")
+            + ("; " + _("--source is ignored when resuming") if sources else "")
         )
     if stored.status in ("cancelled", "skipped"):
-        out.print(f"edition {stored.id} was {stored.status}; nothing to do")
+        out.print(
+            _("edition %(edition)s was %(status)s; nothing to do")
+            % {"edition": stored.id, "status": stored.status}
+        )
         return
     if stored.status == "sent" and not (resend_unknown or retry_failed):
-        out.print(f"edition {stored.id} was sent already; nothing to do")
+        out.print(_("edition %(edition)s was sent already; nothing to do") % {"edition": stored.id})
         return
     if dry_run:
         c = ledger.counts(db, stored.id)
         if sum(c.values()):
             out.print(
-                f"dry run: {c['pending'] + c['sending']} still to send, {c['sent']} sent, "
-                f"{c['unknown']} unknown, {c['failed']} failed"
+                _(
+                    "dry run: %(todo)s still to send, %(sent)s sent, %(unknown)s unknown, "
+                    "%(failed)s failed"
+                )
+                % {
+                    "todo": c["pending"] + c["sending"],
+                    "sent": c["sent"],
+                    "unknown": c["unknown"],
+                    "failed": c["failed"],
+                }
             )
         else:
             m = count_members(db, list_name)
             out.print(
-                f"dry run: would send to {m['active']} subscribers of '{list_name}' "
-                f"({m['unsubscribed'] + m['suppressed']} unsubscribed or suppressed) "
-                f"via {backend}"
+                _(
+                    "dry run: would send to %(active)s subscribers of '%(list)s' "
+                    "(%(gone)s unsubscribed or suppressed) via %(backend)s"
+                )
+                % _members(m, list_name, backend)
             )
         return
 
@@ -201,7 +232,11 @@ def send(
         due = deadline_at(deadline, day=stored.edition.reference_time.astimezone(tz).date(), tz=tz)
     stop = Event()
     report = None
-    with stop_on_signals(stop), progress_bar(f"sending {stored.id}") as bar, _nothing_to_do():
+    with (
+        stop_on_signals(stop),
+        progress_bar(_("sending %(edition)s") % {"edition": stored.id}) as bar,
+        _nothing_to_do(),
+    ):
         task = bar.add_task("send", total=None)
         report = run_send(
             config,
@@ -222,48 +257,60 @@ def send(
         return
     print_report(report)
     for warning in report.warnings:
-        err.print(f"warning: {warning}")
+        err.print(_("warning:") + f" {warning}")
     if report.status != "sent":
         sys.exit(130 if report.status == "interrupted" else EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Stop an edition for good: nobody else gets it, and no resume or schedule sends "
+        "it.\n\nIts pending deliveries become 'cancelled'. A send running now stops after "
+        "the batch in flight (recorded as usual)."
+    )
+)
 @with_config
 @click.argument("edition_id", metavar="EDITION")
-@click.option("--reason", metavar="TEXT", help="Why, kept with the edition (digest status).")
+@click.option("--reason", metavar="TEXT", help=N_("Why, kept with the edition (digest status)."))
 def cancel(config: Config, edition_id, reason):
-    """Stop an edition for good: nobody else gets it, and no resume or schedule sends it.
-
-    Its pending deliveries become 'cancelled'. A send running now stops after the batch in
-    flight (recorded as usual).
-    """
     from digest.delivery.control import cancel as cancel_send
     from digest.store.db import open_database
 
     db = open_database(config.database_url)
     done = cancel_send(db, edition_id, actor=cli_actor(), reason=reason)
     if done["already"]:
-        out.print(f"edition {edition_id} was cancelled already")
+        out.print(_("edition %(edition)s was cancelled already") % {"edition": edition_id})
         return
-    out.print(f"cancelled {edition_id}: {done['cancelled']} pending deliveries will not be sent")
+    out.print(
+        _("cancelled %(edition)s: %(n)s pending deliveries will not be sent")
+        % {"edition": edition_id, "n": done["cancelled"]}
+    )
     if done["in_flight"]:
         out.print(
-            f"  {done['in_flight']} in flight with the running sender, which stops after "
-            "recording them"
+            "  "
+            + _("%(n)s in flight with the running sender, which stops after recording them")
+            % {"n": done["in_flight"]}
         )
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Pause a send in progress: every sender stops after its batch in flight, "
+        "recorded as usual. The edition is left paused; 'digest send' (or the web app) "
+        "resumes it."
+    )
+)
 @with_config
 @click.argument("edition_id", metavar="EDITION")
 def pause(config: Config, edition_id):
-    """Pause a send in progress: every sender stops after its batch in flight, recorded as
-    usual. The edition is left paused; 'digest send' (or the web app) resumes it."""
     from digest.delivery.control import pause as pause_send
     from digest.store.db import open_database
 
     pause_send(open_database(config.database_url), edition_id, actor=cli_actor())
-    out.print(f"pause asked for {edition_id}: its senders stop after the batch in flight")
+    out.print(
+        _("pause asked for %(edition)s: its senders stop after the batch in flight")
+        % {"edition": edition_id}
+    )
 
 
 def _build(config: Config, list_name: str, now, sources, out_dir: Path):
@@ -277,7 +324,7 @@ def _build(config: Config, list_name: str, now, sources, out_dir: Path):
     # The variants a send would make: one per locale the list's readers use.
     locales = variant_locales(config, list_name, reader_locales(db, list_name))
     with (
-        err.status(styled("reading sources and rendering")),
+        err.status(styled(_("reading sources and rendering"))),
         cached_fetcher(config, db) as fetcher,
     ):
         return build_edition(
@@ -303,32 +350,11 @@ def _nothing_to_do():
         out.print(str(exc))
 
 
-def _print_build(built) -> None:
-    for warning in built.warnings:
-        err.print(styled(("warning:", "yellow"), f" {warning}"))
-    e = built.edition
-    html_kb = len(built.rendered.html.encode("utf-8")) / 1024
-    out.print(styled((e.id, "bold"), f"  {e.subject}"))
-    out.print(
-        f"  {len(e.ticker)} headlines, {len(e.featured)} featured, "
-        f"HTML {html_kb:.1f} KB, window {e.window_start:%Y-%m-%d %H:%M} -> "
-        f"{e.reference_time:%Y-%m-%d %H:%M %z}"
-    )
-    for src in e.sources:
-        state = ("ok", "green") if src.ok else ("failed", "red")
-        out.print(
-            styled(
-                f"  source {src.name}: {len(src.stories)} stories ",
-                state,
-                "" if src.ok else f" {src.error}",
-            )
-        )
-    for v in built.variants:
-        out.print(
-            styled(
-                (f"  variant {v.locale}", "bold"), f" ({v.edition.direction}) {v.edition.subject}"
-            )
-        )
-        out.print(f"    {len(v.edition.ticker)} headlines, {len(v.edition.featured)} featured")
-    for kind, path in built.paths.items():
-        out.print(f"  {kind}: {path}")
+def _members(m: dict, list_name: str, backend: str) -> dict:
+    """A dry run's figures for its sentence."""
+    return {
+        "active": m["active"],
+        "list": list_name,
+        "gone": m["unsubscribed"] + m["suppressed"],
+        "backend": backend,
+    }

@@ -11,35 +11,37 @@ import click
 
 from digest.cli.app import cli
 from digest.cli.common import EXIT_FAILED, now_or_clock, open_db, out, parse_now, with_config
+from digest.cli.language import gettext as _
 from digest.config import Config
+from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(help=N_("Approve a draft that needs an editor's approval before it is sent."))
 @with_config
 @click.argument("edition_id", metavar="EDITION")
-@click.option("--by", default=None, metavar="NAME", help="Who approves (default: your login).")
+@click.option("--by", default=None, metavar="NAME", help=N_("Who approves (default: your login)."))
 def approve(config: Config, edition_id, by):
-    """Approve a draft that needs an editor's approval before it is sent."""
     from digest.store.editions import approve_edition
 
     by = by or getpass.getuser()
     approve_edition(open_db(config), edition_id, by=by)
-    out.print(f"{edition_id} approved by {by}")
+    out.print(_("%(edition)s approved by %(by)s") % {"edition": edition_id, "by": by})
 
 
-@cli.command()
+@cli.command(
+    help=N_("History: date, list, stories, sent/failed/unknown, duration, status and reason.")
+)
 @with_config
-@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--list", "list_name", metavar="NAME", help=N_("Only this list."))
 @click.option("--limit", type=int, default=30, show_default=True)
 def editions(config: Config, list_name, limit):
-    """History: date, list, stories, sent/failed/unknown, duration, status and reason."""
     from digest.store import ledger
     from digest.store.editions import get_edition, list_editions
 
     db = open_db(config)
     rows = list_editions(db, list_name, limit=limit)
     if not rows:
-        out.print("no editions yet")
+        out.print(_("no editions yet"))
     # One line per edition, never wrapped: an operator greps this and pastes it into tickets.
     for row in rows:
         stored = get_edition(db, row["id"])
@@ -54,31 +56,41 @@ def editions(config: Config, list_name, limit):
         )
         state = row["status"]
         if state == "ready" and row["needs_approval"] and not row["approved_at"]:
-            state = "ready, not approved"
+            state = _("ready, not approved")
         if row["reason"]:
             state += f": {row['reason']}"
         if stored.variants:  # several locales: which ones (a one-locale line is unchanged)
-            state += "  variants " + ",".join(v.locale for v in stored.all_variants())
+            state += "  " + _("variants") + " " + ",".join(v.locale for v in stored.all_variants())
+        figures = _(
+            "%(stories)s stories  sent %(sent)s  failed %(failed)s  unknown %(unknown)s"
+        ) % {
+            "stories": f"{n:>3}",
+            "sent": f"{c['sent']:>6}",
+            "failed": f"{c['failed']:>4}",
+            "unknown": f"{c['unknown']:>3}",
+        }
         out.print(
             f"{stored.edition.reference_time:%Y-%m-%d}  {row['list_name']:<12} "
-            f"{row['id']:<28} {n:>3} stories  sent {c['sent']:>6}  failed {c['failed']:>4}"
-            f"  unknown {c['unknown']:>3}  {took:>7}  {state}",
+            f"{row['id']:<28} {figures}  {took:>7}  {state}",
             soft_wrap=True,
         )
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."
+    )
+)
 @with_config
-@click.option("--list", "list_name", metavar="NAME", help="Only this list.")
+@click.option("--list", "list_name", metavar="NAME", help=N_("Only this list."))
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="One JSON object (lists, database, schema, scheduler lease) for scripts.",
+    help=N_("One JSON object (lists, database, schema, scheduler lease) for scripts."),
 )
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
 def health(config: Config, list_name, as_json, now):
-    """One line per scheduled list; exits 1 when one failed, waits for approval or is overdue."""
     from digest.errors import StoreError
     from digest.schedule.health import health as check
     from digest.zones import tzdata_label
@@ -102,11 +114,16 @@ def health(config: Config, list_name, as_json, now):
         _health_json(db, now_or_clock(now), list_name, verdicts)
         return
     if not verdicts:
-        out.print("no schedules" + (f" for list {list_name}" if list_name else ""))
+        out.print(
+            _("no schedules for list %(list)s") % {"list": list_name}
+            if list_name
+            else _("no schedules")
+        )
+    # OK and FAIL stay as they are in every language: monitors grep them.
     for v in verdicts:
         out.print(f"{'OK' if v.ok else 'FAIL'} {v.list_name}: {v.line}")
     # Last, after the verdicts a monitor greps: which time zone data the send times came from.
-    out.print(f"time zones: {tzdata_label()}")
+    out.print(_("time zones: %(tzdata)s") % {"tzdata": tzdata_label()})
     if (not verdicts and list_name) or not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 

@@ -1,6 +1,6 @@
 """What a send prints when it ends (the ledger's figures and what to do next), and Ctrl-C /
 SIGTERM turned into "stop after the batch in flight": shared by ``digest send`` and the
-scheduler's foreground runner."""
+scheduler's foreground runner. Also what a build prints (``digest build``, a send's first run)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 from rich.table import Table
 
 from digest.cli.common import err, out, styled
+from digest.cli.language import gettext as _
 
 
 @contextlib.contextmanager
@@ -20,7 +21,7 @@ def stop_on_signals(stop):
         if stop.is_set():
             raise KeyboardInterrupt  # a second Ctrl-C means now
         stop.set()
-        err.print(styled(("stopping after the batch in flight...", "yellow")))
+        err.print(styled((_("stopping after the batch in flight..."), "yellow")))
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -31,17 +32,20 @@ def stop_on_signals(stop):
 
 
 def print_report(report) -> None:
-    table = Table(title=f"{report.edition_id} via {report.backend}: {report.status}")
+    table = Table(
+        title=_("%(edition)s via %(backend)s: %(status)s")
+        % {"edition": report.edition_id, "backend": report.backend, "status": report.status}
+    )
     for col in (
-        "members",
-        "sent",
-        "skipped",
-        "failed",
-        "unknown",
-        "pending",
-        "cancelled",
-        "requests",
-        "seconds",
+        _("members"),
+        _("sent"),
+        _("skipped"),
+        _("failed"),
+        _("unknown"),
+        _("pending"),
+        _("cancelled"),
+        _("requests"),
+        _("seconds"),
     ):
         table.add_column(col, justify="right")
     table.add_row(
@@ -62,30 +66,41 @@ def print_report(report) -> None:
     )
     out.print(table)
     if report.backend == "outbox":
-        out.print(f"messages in {report.destination}")
+        out.print(_("messages in %(folder)s") % {"folder": report.destination})
     for address, reason in report.failures[:10]:
-        err.print(styled(("failed", "red"), f" {address}: {reason}"))
+        err.print(styled((_("failed"), "red"), f" {address}: {reason}"))
     if report.retried or report.resent:
         out.print(
-            f"put back by the operator: {report.retried} failed (--retry-failed), "
-            f"{report.resent} unknown (--resend-unknown)"
+            _(
+                "put back by the operator: %(retried)s failed (--retry-failed), "
+                "%(resent)s unknown (--resend-unknown)"
+            )
+            % {"retried": report.retried, "resent": report.resent}
         )
     if report.failed and report.status != "cancelled":
         err.print(
             styled(
-                (f"{report.failed} delivery(ies) failed and were not sent again.", "yellow"),
-                " Once the cause is fixed, run the same command with --retry-failed "
-                "(--reason TEXT for some of them).",
+                (
+                    _("%(n)s delivery(ies) failed and were not sent again.") % {"n": report.failed},
+                    "yellow",
+                ),
+                " ",
+                _(
+                    "Once the cause is fixed, run the same command with --retry-failed "
+                    "(--reason TEXT for some of them)."
+                ),
             )
         )
     if report.newly_unknown:
         err.print(
             styled(
                 (
-                    f"{report.newly_unknown} message(s) were in flight when an earlier "
-                    "run stopped: they may or may not have arrived, and were not sent "
-                    "again. Run again with --resend-unknown to send them (some may arrive "
-                    "twice).",
+                    _(
+                        "%(n)s message(s) were in flight when an earlier run stopped: they "
+                        "may or may not have arrived, and were not sent again. Run again with "
+                        "--resend-unknown to send them (some may arrive twice)."
+                    )
+                    % {"n": report.newly_unknown},
                     "yellow",
                 )
             )
@@ -93,15 +108,69 @@ def print_report(report) -> None:
     if report.status == "cancelled":
         err.print(
             styled(
-                ("cancelled:", "yellow"),
-                f" {report.reason}; {report.cancelled} deliveries were not sent and will not be.",
+                (_("cancelled:"), "yellow"),
+                " ",
+                _("%(reason)s; %(n)s deliveries were not sent and will not be.")
+                % {"reason": report.reason, "n": report.cancelled},
             )
         )
     elif report.status != "sent":
         err.print(
             styled(
-                ("paused:", "yellow"),
-                f" {report.reason}. Run the same command again to resume; "
-                f"'digest status {report.edition_id}' shows the ledger.",
+                (_("paused:"), "yellow"),
+                " ",
+                _(
+                    "%(reason)s. Run the same command again to resume; "
+                    "'digest status %(edition)s' shows the ledger."
+                )
+                % {"reason": report.reason, "edition": report.edition_id},
             )
         )
+
+
+def print_build(built) -> None:
+    """What ``digest build`` and a send's first run print: warnings, figures, sources, files."""
+    for warning in built.warnings:
+        err.print(styled((_("warning:"), "yellow"), f" {warning}"))
+    e = built.edition
+    html_kb = len(built.rendered.html.encode("utf-8")) / 1024
+    out.print(styled((e.id, "bold"), f"  {e.subject}"))
+    out.print(
+        "  "
+        + _(
+            "%(headlines)s headlines, %(featured)s featured, HTML %(size)s KB, "
+            "window %(start)s -> %(end)s"
+        )
+        % {
+            "headlines": len(e.ticker),
+            "featured": len(e.featured),
+            "size": f"{html_kb:.1f}",
+            "start": f"{e.window_start:%Y-%m-%d %H:%M}",
+            "end": f"{e.reference_time:%Y-%m-%d %H:%M %z}",
+        }
+    )
+    for src in e.sources:
+        state = (_("ok"), "green") if src.ok else (_("failed"), "red")
+        out.print(
+            styled(
+                "  "
+                + _("source %(name)s: %(n)s stories") % {"name": src.name, "n": len(src.stories)}
+                + " ",
+                state,
+                "" if src.ok else f" {src.error}",
+            )
+        )
+    for v in built.variants:
+        out.print(
+            styled(
+                ("  " + _("variant %(locale)s") % {"locale": v.locale}, "bold"),
+                f" ({v.edition.direction}) {v.edition.subject}",
+            )
+        )
+        out.print(
+            "    "
+            + _("%(headlines)s headlines, %(featured)s featured")
+            % {"headlines": len(v.edition.ticker), "featured": len(v.edition.featured)}
+        )
+    for kind, path in built.paths.items():
+        out.print(f"  {kind}: {path}")

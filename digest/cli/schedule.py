@@ -22,7 +22,9 @@ from digest.cli.common import (
     styled,
     with_config,
 )
+from digest.cli.language import gettext as _
 from digest.config import Config
+from digest.i18n import N_
 
 
 def _out_option(fn):
@@ -30,7 +32,7 @@ def _out_option(fn):
         "--out",
         "out_dir",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Outbox folder for the outbox backend (default: outbox/ beside the database).",
+        help=N_("Outbox folder for the outbox backend (default: outbox/ beside the database)."),
     )(fn)
 
 
@@ -38,58 +40,63 @@ def _outbox(config: Config, out_dir: Path | None) -> Path:
     return out_dir or config.state_dir / "outbox"
 
 
-@cli.group()
+@cli.group(help=N_("Daily editions per list: add, list, pause, resume, remove, run now."))
 def schedule():
-    """Daily editions per list: add, list, pause, resume, remove, run now."""
+    pass
 
 
-@schedule.command("add")
+@schedule.command(
+    "add",
+    help=N_("Add a schedule. A running scheduler picks it up within seconds; none needs to run."),
+)
 @with_config
 @click.argument("name")
-@click.option("--list", "list_name", required=True, metavar="NAME", help="Subscriber list.")
+@click.option("--list", "list_name", required=True, metavar="NAME", help=N_("Subscriber list."))
 @click.option(
     "--cron",
     required=True,
     metavar='"M H DOM MON DOW"',
-    help='Send time, five crontab fields, wall-clock in --tz (e.g. "0 7 * * *").',
+    help=N_('Send time, five crontab fields, wall-clock in --tz (e.g. "0 7 * * *").'),
 )
-@click.option("--tz", "tz", metavar="ZONE", help="IANA time zone (default: the site's).")
-@click.option("--draft-at", metavar="HH:MM", help="Build the draft at this time the same day.")
+@click.option("--tz", "tz", metavar="ZONE", help=N_("IANA time zone (default: the site's)."))
+@click.option("--draft-at", metavar="HH:MM", help=N_("Build the draft at this time the same day."))
 @click.option(
     "--approval",
     type=click.Choice(["auto", "required"]),
     default="auto",
     show_default=True,
-    help="required: not sent unless an editor approved the draft.",
+    help=N_("required: not sent unless an editor approved the draft."),
 )
 @click.option(
     "--if-unapproved",
     type=click.Choice(["skip", "send", "wait"]),
     default="skip",
     show_default=True,
-    help="With --approval required, a draft nobody approved by the send time: skip the "
-    "day, send it unapproved (recorded as such), or wait --wait-minutes for an approval, "
-    "then skip.",
+    help=N_(
+        "With --approval required, a draft nobody approved by the send time: skip the "
+        "day, send it unapproved (recorded as such), or wait --wait-minutes for an "
+        "approval, then skip."
+    ),
 )
 @click.option(
     "--wait-minutes",
     type=click.IntRange(1, 720),
     metavar="N",
-    help="With --if-unapproved wait: how long the send waits for an approval.",
+    help=N_("With --if-unapproved wait: how long the send waits for an approval."),
 )
 @click.option(
     "--if-nothing-new",
     type=click.Choice(["skip", "send"]),
     default="skip",
     show_default=True,
-    help="Skip the day when no story is new since the last editions.",
+    help=N_("Skip the day when no story is new since the last editions."),
 )
 @click.option(
     "--min-stories",
     type=int,
     default=1,
     show_default=True,
-    help="Skip the day with fewer new stories than this.",
+    help=N_("Skip the day with fewer new stories than this."),
 )
 @click.option(
     "--backend",
@@ -100,16 +107,20 @@ def schedule():
 @click.option(
     "--local-time",
     is_flag=True,
-    help="Send at the cron's time in each reader's own zone (their timezone, else the "
-    "site's): one edition, built before the earliest zone.",
+    help=N_(
+        "Send at the cron's time in each reader's own zone (their timezone, else the "
+        "site's): one edition, built before the earliest zone."
+    ),
 )
 @click.option(
     "--deadline",
     metavar="HH:MM",
-    help="When each send should be done (same local time as the send): warns when the "
-    "estimate is later; 'digest health' reports a miss.",
+    help=N_(
+        "When each send should be done (same local time as the send): warns when the "
+        "estimate is later; 'digest health' reports a miss."
+    ),
 )
-@click.option("--replace", is_flag=True, help="Change an existing schedule of that name.")
+@click.option("--replace", is_flag=True, help=N_("Change an existing schedule of that name."))
 def schedule_add(
     config: Config,
     name,
@@ -127,12 +138,11 @@ def schedule_add(
     deadline,
     replace,
 ):
-    """Add a schedule. A running scheduler picks it up within seconds; none needs to run."""
     from digest.schedule.triggers import next_times, validate
     from digest.store.schedules import Schedule, add_schedule
 
     if (if_unapproved == "wait") != (wait_minutes is not None):
-        raise click.UsageError("--wait-minutes goes with --if-unapproved wait, and it needs it")
+        raise click.UsageError(_("--wait-minutes goes with --if-unapproved wait, and it needs it"))
     s = Schedule(
         name=name,
         list_name=list_name,
@@ -156,23 +166,27 @@ def schedule_add(
     if list_name not in config.lists and list_name not in {info[0] for info in lists(db)}:
         err.print(
             styled(
-                ("warning:", "yellow"),
-                f" there is no list {list_name!r} yet: import subscribers with 'digest "
-                f"subscribers import CSV --list {list_name}' before the first send",
+                (_("warning:"), "yellow"),
+                " ",
+                _(
+                    "there is no list %(quoted)s yet: import subscribers with 'digest "
+                    "subscribers import CSV --list %(list)s' before the first send"
+                )
+                % {"quoted": repr(list_name), "list": list_name},
             )
         )
     draft, send = next_times(s, datetime.now(UTC))
     out.print(
-        f"schedule {name}: list {list_name}, next send {_both(send)}"
-        + (f", draft {_both(draft)}" if draft else "")
+        _("schedule %(name)s: list %(list)s, next send %(send)s")
+        % {"name": name, "list": list_name, "send": _both(send)}
+        + (", " + _("draft %(draft)s") % {"draft": _both(draft)} if draft else "")
     )
 
 
-@schedule.command("list")
+@schedule.command("list", help=N_("Schedules with their next draft and send times, local and UTC."))
 @with_config
 @click.option("--now", callback=parse_now, metavar="ISO8601", hidden=True)
 def schedule_list(config: Config, now):
-    """Schedules with their next draft and send times, local and UTC."""
     from digest.schedule.triggers import next_times
     from digest.store.schedules import list_schedules
 
@@ -180,33 +194,45 @@ def schedule_list(config: Config, now):
     # Plain lines rather than a table: the times stay whole in any terminal width and in grep.
     schedules = list_schedules(open_db(config))
     if not schedules:
-        out.print("no schedules ('digest schedule add' adds one)")
+        out.print(_("no schedules ('digest schedule add' adds one)"))
     for s in schedules:
         draft, send = next_times(s, now)
         out.print(
             styled(
                 (s.name, "bold"),
-                f'  list {s.list_name}, cron "{s.cron}" {s.timezone}, '
-                f"approval {s.approval}"
+                "  "
+                + _('list %(list)s, cron "%(cron)s" %(zone)s, approval %(approval)s')
+                % {
+                    "list": s.list_name,
+                    "cron": s.cron,
+                    "zone": s.timezone,
+                    "approval": s.approval,
+                }
                 + (
-                    f" (if unapproved: {s.if_unapproved}"
-                    + (f" {s.unapproved_wait} min" if s.unapproved_wait else "")
+                    " ("
+                    + _("if unapproved: %(choice)s") % {"choice": s.if_unapproved}
+                    + (" " + _("%(n)s min") % {"n": s.unapproved_wait} if s.unapproved_wait else "")
                     + ")"
                     if s.approval == "required"
                     else ""
                 )
-                + f", if nothing new {s.if_nothing_new} (min "
-                f"{s.min_stories}), {s.backend}, {'PAUSED' if s.paused else 'active'}"
-                + (", in each reader's local time" if s.local_time else "")
-                + (f", deadline {s.deadline}" if s.deadline else ""),
+                + ", "
+                + _("if nothing new %(choice)s (min %(n)s)")
+                % {"choice": s.if_nothing_new, "n": s.min_stories}
+                + f", {s.backend}, "
+                + (_("PAUSED") if s.paused else _("active"))
+                + (", " + _("in each reader's local time") if s.local_time else "")
+                + (", " + _("deadline %(time)s") % {"time": s.deadline} if s.deadline else ""),
             )
         )
         if draft:
-            out.print(f"  next draft {_both(draft)}")
-        out.print(f"  next send  {_both(send)}")
+            out.print("  " + _("next draft %(when)s") % {"when": _both(draft)})
+        out.print("  " + _("next send  %(when)s") % {"when": _both(send)})
         if s.last_run_at:
             out.print(
-                f"  last run   {s.last_run_at:%Y-%m-%d %H:%M} UTC: {s.last_status}"
+                "  "
+                + _("last run   %(when)s UTC: %(status)s")
+                % {"when": f"{s.last_run_at:%Y-%m-%d %H:%M}", "status": s.last_status}
                 + (f" ({s.last_reason})" if s.last_reason else "")
             )
 
@@ -218,51 +244,52 @@ def _both(when: datetime) -> str:
     return f"{local:%Y-%m-%d %H:%M %Z} ({when.astimezone(UTC):%H:%M} UTC)"
 
 
-@schedule.command("pause")
+@schedule.command("pause", help=N_("Stop a schedule firing (its history stays)."))
 @with_config
 @click.argument("name")
 def schedule_pause(config: Config, name):
-    """Stop a schedule firing (its history stays)."""
     from digest.store.schedules import set_paused
 
     set_paused(open_db(config), name, True)
-    out.print(f"schedule {name} paused")
+    out.print(_("schedule %(name)s paused") % {"name": name})
 
 
-@schedule.command("resume")
+@schedule.command("resume", help=N_("Let a paused schedule fire again from its next time."))
 @with_config
 @click.argument("name")
 def schedule_resume(config: Config, name):
-    """Let a paused schedule fire again from its next time."""
     from digest.store.schedules import set_paused
 
     set_paused(open_db(config), name, False)
-    out.print(f"schedule {name} resumed")
+    out.print(_("schedule %(name)s resumed") % {"name": name})
 
 
-@schedule.command("remove")
+@schedule.command(
+    "remove", help=N_("Delete a schedule (editions already sent stay in the history).")
+)
 @with_config
 @click.argument("name")
 def schedule_remove(config: Config, name):
-    """Delete a schedule (editions already sent stay in the history)."""
     from digest.store.schedules import remove_schedule
 
     remove_schedule(open_db(config), name)
-    out.print(f"schedule {name} removed")
+    out.print(_("schedule %(name)s removed") % {"name": name})
 
 
-@schedule.command("run")
+@schedule.command(
+    "run",
+    help=N_("Run a schedule's send now: build (or reuse) today's edition, then send or skip it."),
+)
 @with_config
 @click.argument("name")
 @click.option(
     "--now",
     callback=parse_now,
     metavar="ISO8601",
-    help="The edition's reference time (default: the clock).",
+    help=N_("The edition's reference time (default: the clock)."),
 )
 @_out_option
 def schedule_run(config: Config, name, now, out_dir):
-    """Run a schedule's send now: build (or reuse) today's edition, then send or skip it."""
     from threading import Event
 
     from digest.cli.report import stop_on_signals
@@ -292,21 +319,22 @@ def schedule_run(config: Config, name, now, out_dir):
         sys.exit(EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(
+    help=N_(
+        "Run the schedules in the foreground until SIGTERM or Ctrl-C.\n\nOnly one "
+        "scheduler may run per database: a second one is refused. On SIGTERM the batch "
+        "in flight finishes and is recorded; the edition stays resumable."
+    )
+)
 @with_config
 @click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default=lambda: os.environ.get("DIGEST_LOG_FORMAT", "text"),
-    help="Log lines as text or JSON (env DIGEST_LOG_FORMAT).",
+    help=N_("Log lines as text or JSON (env DIGEST_LOG_FORMAT)."),
 )
 @_out_option
 def scheduler(config: Config, log_format, out_dir):
-    """Run the schedules in the foreground until SIGTERM or Ctrl-C.
-
-    Only one scheduler may run per database: a second one is refused. On SIGTERM the batch in
-    flight finishes and is recorded; the edition stays resumable.
-    """
     from threading import Event
 
     from digest.logs import setup_logging
@@ -328,5 +356,7 @@ def scheduler(config: Config, log_format, out_dir):
         stop=stop,
     )
     runner.start()
-    out.print(f"scheduler running ({runner.owner}); SIGTERM or Ctrl-C stops it")
+    out.print(
+        _("scheduler running (%(owner)s); SIGTERM or Ctrl-C stops it") % {"owner": runner.owner}
+    )
     runner.run()

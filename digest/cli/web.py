@@ -8,16 +8,19 @@ import click
 
 from digest.cli.app import cli
 from digest.cli.common import edition_options, err, out, styled, with_config
+from digest.cli.language import gettext as _
 from digest.config import Config, source_from_location
 from digest.errors import DigestError
+from digest.i18n import N_
 
 
-@cli.command()
+@cli.command(
+    help=N_("Run the web app: editors' previews and approval, subscribers' pages, SendGrid events.")
+)
 @with_config
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(config: Config, host, port):
-    """Run the web app: editors' previews and approval, subscribers' pages, SendGrid events."""
     import uvicorn
 
     from digest.cli.common import signer_for
@@ -28,26 +31,32 @@ def serve(config: Config, host, port):
     if not config.editors:
         err.print(
             styled(
-                ("warning:", "yellow"),
-                " no [editors] table in the config: nobody "
-                "can log in (see 'digest editor-password')",
+                (_("warning:"), "yellow"),
+                " ",
+                _(
+                    "no [editors] table in the config: nobody can log in (see "
+                    "'digest editor-password')"
+                ),
             )
         )
     app = create_app(config)
-    out.print(f"digest web app on http://{host}:{port}{base_path(config.site.public_url)}/")
+    out.print(
+        _("digest web app on %(url)s")
+        % {"url": f"http://{host}:{port}{base_path(config.site.public_url)}/"}
+    )
     # create_app put the token redaction on uvicorn's loggers. proxy_headers off: the app
     # reads X-Forwarded-For itself, from [web] trusted_proxies only (digest/web/clientaddr.py).
     uvicorn.run(app, host=host, port=port, proxy_headers=False, log_level="info")
 
 
-@cli.command()
+@cli.command(help=N_("Screenshots of an edition: a stored one (EDITION_ID) or one built now."))
 @with_config
 @click.argument("edition_id", required=False)
 @click.option(
     "--list",
     "list_name",
     metavar="NAME",
-    help="Build this list's edition (default: the first configured list).",
+    help=N_("Build this list's edition (default: the first configured list)."),
 )
 @edition_options
 @click.option(
@@ -55,10 +64,9 @@ def serve(config: Config, host, port):
     "shot_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for PNGs of the email at 375 px and 800 px (headless Chromium).",
+    help=N_("Folder for PNGs of the email at 375 px and 800 px (headless Chromium)."),
 )
 def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
-    """Screenshots of an edition: a stored one (EDITION_ID) or one built now."""
     from digest.edition.build import build_edition, default_list, preview_values
     from digest.render import Personalizer
     from digest.web.screenshot import screenshot
@@ -70,7 +78,7 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
         with open_database(config.database_url) as db:
             stored = get_edition(db, edition_id)
         if stored is None:
-            raise DigestError(f"there is no stored edition {edition_id}")
+            raise DigestError(_("there is no stored edition %(edition)s") % {"edition": edition_id})
         edition, rendered = stored.edition, stored.rendered
     else:
         built = build_edition(
@@ -80,23 +88,24 @@ def preview(config: Config, edition_id, list_name, now, sources, shot_dir):
             sources=[source_from_location(s) for s in sources] or None,
         )
         edition, rendered = built.edition, built.rendered
-    html, _ = Personalizer(rendered).fill(preview_values(config, edition.locale))
+    html = Personalizer(rendered).fill(preview_values(config, edition.locale))[0]
     for path in screenshot(html, shot_dir, edition.id):
         out.print(str(path))
 
 
-@cli.command("editor-password")
+@cli.command(
+    "editor-password", help=N_("Print a password hash for an [editors] entry of the config.")
+)
 @click.option(
     "--password",
     prompt=True,
     hide_input=True,
     confirmation_prompt=True,
-    help="The password (prompted when not given).",
+    help=N_("The password (prompted when not given)."),
 )
 def editor_password(password):
-    """Print a password hash for an [editors] entry of the config."""
     from digest.web.passwords import hash_password
 
     if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+        raise click.BadParameter(_("use at least 10 characters"), param_hint="--password")
     out.print(hash_password(password), soft_wrap=True)

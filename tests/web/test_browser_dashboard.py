@@ -122,10 +122,14 @@ def test_log_in_approve_send_and_watch_it_finish_then_cancel_another(
         dashboard.goto(f"{url}/digest/")
         expect(dashboard.locator(f"td[data-edition='{today.id}']")).to_contain_text("sending")
         shoot(dashboard, "dashboard.png")
-        dashboard.close()
 
         gate.set()  # the send goes on; the page follows it through the event stream
         total = sum(ledger.counts(web_db, today.id).values())
+        # The dashboard follows it too: once the send stops, its cell reads the new state.
+        cell = dashboard.locator(f"td[data-edition='{today.id}']")
+        expect(cell.locator(".live")).to_have_count(0, timeout=60_000)  # redrawn, not sending
+        expect(cell).to_contain_text("sent")
+        dashboard.close()
         expect(page.locator("#status")).to_have_text("sent", timeout=60_000)
         expect(page.locator("#progress [data-count=sent]")).to_have_text(str(total))
         expect(page.get_by_role("button", name="Pause")).to_have_count(0)

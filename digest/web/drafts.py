@@ -19,7 +19,7 @@ from digest.edition.build import preview_values
 from digest.i18n import SOURCE, translations
 from digest.models import Edition, Subscriber, Variant, edition_from_dict, edition_to_dict
 from digest.render import Personalizer, render_edition
-from digest.render.checks import GMAIL_CLIP_BYTES, image_warnings, size_warning
+from digest.render.checks import GMAIL_CLIP_BYTES, NO_ALT, image_problems, size_warning
 from digest.store.db import Database
 from digest.store.editions import StoredEdition, get_edition, replace_rendering
 
@@ -94,12 +94,12 @@ def checks(
         _check(
             _("HTML size"),
             size <= config.edition.max_html_bytes,
-            size_warning(r.html, config.edition.max_html_bytes)
+            size_warning(r.html, config.edition.max_html_bytes, _)
             or _("%(size)s KB (Gmail clips above about %(clip)s KB)")
             % {"size": f"{size / 1000:.1f}", "clip": f"{GMAIL_CLIP_BYTES / 1000:.0f}"},
         )
     ]
-    alt = [w for w in image_warnings(r.html) if "alt" in w]
+    alt = [_(m) % {"name": n} for m, n in image_problems(r.html) if m == NO_ALT]
     out.append(
         _check(_("Images with alt text"), not alt, " ".join(alt) or _("every image has one"))
     )

@@ -58,6 +58,23 @@ def test_image_checks_flag_missing_alt_and_width():
     ]
 
 
+def test_the_checks_read_in_the_editors_language():
+    from digest.i18n import translations
+    from digest.render.checks import size_warning
+
+    fr, ar = translations("fr").gettext, translations("ar").gettext
+    html = '<img src="a.png" width="10"><img src="b.png" alt="" width="auto">'
+    assert image_warnings(html, fr) == [
+        "L'image a.png n'a pas de texte alternatif.",
+        "L'image b.png n'a pas de largeur en pixels.",
+    ]
+    assert image_warnings(html, ar)[0] == "الصورة a.png بلا نص بديل."
+    big = "<html><body>" + '<p style="color:red">x</p>' * 2000 + "</body></html>"
+    warning = size_warning(big, 1000, fr)
+    assert warning.startswith("Le HTML fait ") and "au-delà de la limite de 1.0 KB" in warning
+    assert "CSS en ligne (attributs style)" in warning and "HTML is" not in warning
+
+
 def test_featured_image_without_sizes_gets_content_width(config):
     story = featured_story(image=Image(url="https://www.example.ma/c.jpg", alt="Vue"))
     r = render_edition(make_edition("fr", featured=[story]), config, list_title="La matinale")

@@ -25,6 +25,9 @@ from digest.web.language import chosen, translator
 from digest.web.pages import page, state
 from digest.web.session import form_with_csrf, require_role
 
+# How a script presents its token: an HTTP header, the same in every language.
+BEARER_HEADER = "Authorization: Bearer …"
+
 PER_PAGE = 50
 
 
@@ -72,6 +75,7 @@ async def tokens_page(request: Request, made: dict | None = None, error: str | N
         {
             "tokens": rows,
             "scopes": API_SCOPES,
+            "bearer_header": BEARER_HEADER,
             "made": made,
             "error": error,
             "message": request.query_params.get("m"),

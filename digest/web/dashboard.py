@@ -36,6 +36,9 @@ SCRIPT_CSP = (
     "script-src 'self'; connect-src 'self'; frame-ancestors 'self'; form-action 'self'"
 )
 
+# A day's column heading, as a CLDR pattern (the words come from the reader's locale).
+DAY_FORM = "EEEE d MMMM"
+
 # The state an edition is in, as people name it (the stored status is finer or coarser).
 STATES = {
     "none": N_("not built yet"),
@@ -171,7 +174,7 @@ async def dashboard(request: Request) -> Response:
     return page(
         request,
         "dashboard.html",
-        {**data, "labels": labels(request)},
+        {**data, "labels": labels(request), "day_form": DAY_FORM},
         headers={"Content-Security-Policy": SCRIPT_CSP},
     )
 

@@ -27,8 +27,8 @@ from digest.config import load_config  # noqa: E402
 from digest.delivery.job import VariantJobs  # noqa: E402
 from digest.edition.build import build_edition  # noqa: E402
 from digest.models import Subscriber, Variant  # noqa: E402
+from digest.store.claims import Claimed  # noqa: E402
 from digest.store.editions import StoredEdition  # noqa: E402
-from digest.store.ledger import Claimed  # noqa: E402
 from digest.tokens import TokenSigner  # noqa: E402
 
 NOW = datetime.fromisoformat("2025-07-01T08:00:00+01:00")

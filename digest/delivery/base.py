@@ -17,7 +17,10 @@ The ambiguity rule: an error before the request or message was wholly handed ove
 refused, reset while connecting or writing, a reply refusing it) is safe to retry; a timeout or
 a dropped connection after it was handed over, before the answer, is not.
 
-A backend never sleeps, retries or records anything itself.
+A backend never sleeps, retries or records anything itself. One whose requests take long to
+build may split ``send_batch`` in two: ``prepare(job, batch)`` builds the request (no I/O, safe
+in another thread) and ``send_prepared(request)`` posts it; the loop then builds the next
+batch's request while the current one is in flight (digest/delivery/ahead.py). SendGrid does.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from threading import Event
 
 from digest.config.model import DeliveryConfig
+from digest.delivery.ahead import Ready
 from digest.delivery.base import Backend, Recipient, SendJob
 from digest.delivery.job import Interrupted, Pause, SendReport, VariantJobs
 from digest.delivery.pacing import backoff
@@ -58,26 +59,32 @@ class HandOver:
         self.answers: list[tuple[int, str, str | None]] = []
         self.sent_this_run = 0  # for the measured rate
 
-    def deliver_variants(self, claimed) -> None:
-        """A claimed batch, one hand-over per locale variant in it; when the loop stops on one,
-        the variants not yet handed over go back to pending (never in flight)."""
+    def deliver_variants(self, claimed, ready: list[Ready]) -> None:
+        """A claimed batch, one hand-over per locale variant in it (``ready``: each variant's
+        recipients and prepared request, see ahead.py); when the loop stops on one, the
+        variants not yet handed over go back to pending (never in flight)."""
         attempts = {c.delivery_id: c.attempts for c in claimed}
-        groups = self.variants.split(claimed)
-        for i, (job, recipients) in enumerate(groups):
+        for i, part in enumerate(ready):
             try:
-                self.deliver(job, recipients, attempts)
+                self.deliver(part.job, part.recipients, attempts, part.prepared)
             except (Pause, Interrupted):
-                rest = sorted(ledger_row(r) for _, later in groups[i + 1 :] for r in later)
+                rest = sorted(ledger_row(r) for later in ready[i + 1 :] for r in later.recipients)
                 self.answers.extend((row, "pending", None) for row in rest)
                 self.flush()
                 raise
 
-    def deliver(self, job: SendJob, batch: list[Recipient], attempts: dict[int, int]) -> None:
+    def deliver(
+        self,
+        job: SendJob,
+        batch: list[Recipient],
+        attempts: dict[int, int],
+        prepared: object | None = None,
+    ) -> None:
         """Post one claimed batch; every row ends recorded, or back to pending if the loop
         stops before handing it over."""
         unanswered = {ledger_row(r) for r in batch}
         try:
-            self.post(job, batch, attempts, unanswered)
+            self.post(job, batch, attempts, unanswered, prepared)
         except (Pause, Interrupted):
             # never handed over (or refused before it was): not in flight
             self.answers.extend((i, "pending", None) for i in sorted(unanswered))
@@ -94,10 +101,16 @@ class HandOver:
             self.answers = []
 
     def post(
-        self, job: SendJob, batch: list[Recipient], attempts: dict[int, int], unanswered: set[int]
+        self,
+        job: SendJob,
+        batch: list[Recipient],
+        attempts: dict[int, int],
+        unanswered: set[int],
+        prepared: object | None = None,
     ) -> None:
         """Hand ``batch`` to the backend and record its answer at once (each half of a split
-        batch as its own answer comes: a refusal of the second half leaves the first sent)."""
+        batch as its own answer comes: a refusal of the second half leaves the first sent).
+        ``prepared``: the backend's request for exactly ``batch``, built ahead."""
         delivery_of = {r.subscriber.id: ledger_row(r) for r in batch}
         d = self.delivery
         for attempt in range(1, d.max_retries + 2):
@@ -107,7 +120,10 @@ class HandOver:
                 raise Interrupted
             self.report.requests += 1
             try:
-                answers = self.backend.send_batch(job, batch)
+                if prepared is not None:
+                    answers = self.backend.send_prepared(prepared)  # type: ignore[attr-defined]
+                else:
+                    answers = self.backend.send_batch(job, batch)
             except DeliveryTooLarge as exc:
                 if len(batch) == 1:
                     self.record(

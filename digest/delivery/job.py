@@ -20,8 +20,8 @@ from digest.models import Edition, Rendered, Subscriber
 from digest.render.personalize import Personalizer
 from digest.render.strings import Greeter
 from digest.render.tracking import READER, READER_PURPOSE, reader_value, tracked
+from digest.store.claims import Claimed
 from digest.store.editions import StoredEdition
-from digest.store.ledger import Claimed
 from digest.tokens import TokenSigner
 
 Progress = Callable[[int, int], None]  # (done, total)

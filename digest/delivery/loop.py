@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from threading import Event
 
 from digest.config import Config
+from digest.delivery.ahead import LookAhead
 from digest.delivery.base import Backend
 from digest.delivery.handover import HandOver
 from digest.delivery.job import (
@@ -41,7 +42,7 @@ from digest.delivery.job import (
 from digest.delivery.localrun import deadline_warning, record_run, zones_left
 from digest.delivery.pacing import backoff
 from digest.delivery.tally import Tally
-from digest.store import ledger, workers
+from digest.store import claims, ledger, workers
 from digest.store.editions import StoredEdition, edition_status, new_owner
 from digest.store.outage import DatabaseOutage, Retry
 from digest.store.sendactions import clear_pause, stop_request
@@ -127,6 +128,18 @@ class Sender:
         self.zones = frozenset(zones) if zones is not None else None
         self.deadline = deadline
         self.wall = wall or (lambda: datetime.now(UTC))
+        self.ahead = LookAhead(
+            db=db,
+            edition_id=stored.id,
+            list_id=stored.list_id,
+            variants=self.variants,
+            backend=backend,
+            limit=self.batch_size,
+            zones=self.zones,
+            default_zone=config.site.timezone,
+            enabled=not share,  # beside other workers, a peek races their claims
+            clock=clock,
+        )
 
     @property
     def sent_this_run(self) -> int:
@@ -290,6 +303,8 @@ class Sender:
         except BaseException:
             self.handover.flush()
             raise
+        finally:
+            self.ahead.close()
         self.handover.flush()
 
     def _pass_over(self) -> None:
@@ -301,26 +316,43 @@ class Sender:
                     raise Cancelled
                 if asked:  # a pause from the web app, the API or `digest pause`
                     raise Pause(asked)
-                batch = self.retry(
-                    ledger.claim_batch,
-                    self.db,
-                    self.stored.id,
-                    self.stored.list_id,
-                    after=after,
-                    limit=self.batch_size,
-                    owner=self.owner,
-                    zones=self.zones,
-                    default_zone=self.config.site.timezone,
-                    answers=self.handover.answers,
-                )
+                # The rows read ahead while the last batch was in flight, claimed by id (see
+                # ahead.py), or, without a recent look ahead, the next rows read and claimed.
+                made = self.ahead.take()
+                if made is not None and self.ahead.usable(made):
+                    batch = self.retry(
+                        claims.claim_read,
+                        self.db,
+                        self.stored.id,
+                        made.seen,
+                        owner=self.owner,
+                        answers=self.handover.answers,
+                    )
+                else:
+                    batch = self.retry(
+                        ledger.claim_batch,
+                        self.db,
+                        self.stored.id,
+                        self.stored.list_id,
+                        after=after,
+                        limit=self.batch_size,
+                        owner=self.owner,
+                        zones=self.zones,
+                        default_zone=self.config.site.timezone,
+                        answers=self.handover.answers,
+                    )
                 self.handover.answers = []
                 if batch.last_id is None:
                     break
                 after = batch.last_id
                 self.tally.count(skipped=batch.skipped)
+                # This batch ready (prepared ahead if it is the same rows), then the next one
+                # read and prepared while this one is posted.
+                ready = self.ahead.ready(made, batch.claimed) if batch.claimed else []
+                self.ahead.start(after)
                 if batch.claimed:
                     claimed_any = True
-                    self.handover.deliver_variants(batch.claimed)
+                    self.handover.deliver_variants(batch.claimed, ready)
             self.handover.flush()
             if self.stop.is_set() or not claimed_any or self._counts()["pending"] == 0:
                 return

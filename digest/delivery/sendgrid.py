@@ -21,7 +21,7 @@ import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -206,6 +206,15 @@ def _build(
     return body, skipped, included
 
 
+class Prepared(NamedTuple):
+    """One batch's request, ready to post: the outcomes known before posting (recipients the
+    request leaves out), the recipients it carries, and its body (None when it carries none)."""
+
+    outcomes: tuple[Outcome, ...]
+    included: tuple[Recipient, ...]
+    data: JsonBody | None
+
+
 class SendGridBackend:
     """Posts one request per batch through the official library, and normalizes its answers."""
 
@@ -229,7 +238,7 @@ class SendGridBackend:
             client = SendGridAPIClient(config.api_key, host=host)
         client.client.timeout = config.timeout  # the library has no timeout by default
         self._sg = client
-        self._subs: Substitutions | None = None
+        self._subs: dict[int, Substitutions] = {}  # by job (one per locale variant)
         self._secret = config.api_key or ""
         self.config = config
         self.clock = clock
@@ -238,26 +247,38 @@ class SendGridBackend:
         )
 
     def send_batch(self, job: SendJob, batch: Sequence[Recipient]) -> list[Outcome]:
-        if self._subs is None or self._subs.job is not job:
-            self._subs = Substitutions(job)  # its contents are made once per send
-        body, outcomes, included = _build(job, batch, self.config, self._subs)
-        if not included:
+        return self.send_prepared(self.prepare(job, batch))
+
+    def prepare(self, job: SendJob, batch: Sequence[Recipient]) -> Prepared:
+        """The request for ``batch``, built and serialized, nothing sent: the loop prepares the
+        next batch's while the current one is in flight (digest/delivery/ahead.py)."""
+        # Each job's substitutions are made once per send. Looked up into a local: the look
+        # ahead prepares in its own thread, and a split half may be prepared meanwhile.
+        subs = self._subs.get(id(job))
+        if subs is None or subs.job is not job:
+            subs = self._subs[id(job)] = Substitutions(job)
+        body, outcomes, included = _build(job, batch, self.config, subs)
+        # Serialized compact, and sent as it is: see JsonBody. ASCII (\u escapes), so no
+        # value can fail to encode (a lone surrogate in a name would, as UTF-8).
+        data = JsonBody(json.dumps(body, separators=(",", ":"))) if included else None
+        return Prepared(tuple(outcomes), tuple(included), data)
+
+    def send_prepared(self, prepared: Prepared) -> list[Outcome]:
+        outcomes = list(prepared.outcomes)
+        if prepared.data is None:
             return outcomes
-        response = self._post(body)
+        response = self._post(prepared.data)
         message_id = _header(response.headers, "X-Message-Id")
-        outcomes.extend(Outcome(r.subscriber.id, "sent", message_id) for r in included)
+        outcomes.extend(Outcome(r.subscriber.id, "sent", message_id) for r in prepared.included)
         return outcomes
 
     def close(self) -> None:
         pass  # urllib opens one connection per request: nothing to release
 
-    def _post(self, body: dict):
+    def _post(self, data: JsonBody):
         host = self.info.destination
         try:
             # Any 2xx: 202 accepted, 200 in sandbox mode. Other codes raise HTTPError.
-            # Serialized here, compact, and sent as it is: see JsonBody. ASCII (\u escapes), so
-            # no value can fail to encode (a lone surrogate in a name would, as UTF-8).
-            data = JsonBody(json.dumps(body, separators=(",", ":")))
             return self._sg.client.mail.send.post(request_body=data, request_headers=JSON)
         except HTTPError as exc:
             raise self._http_error(exc) from None

@@ -13,53 +13,30 @@ operator cancelled the edition (``digest cancel``).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Iterable
-from typing import NamedTuple
+from collections.abc import Iterable
 
 from sqlalchemy import (
-    Integer,
     LargeBinary,
-    Select,
-    String,
-    and_,
-    any_,
-    bindparam,
     case,
     cast,
     exists,
     func,
     insert,
     literal,
-    literal_column,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from digest.headers import needs_smtputf8
-from digest.models import Subscriber
 from digest.store import schema as t
+from digest.store.answers import DETAIL_MAX, group_answers, write_answers
+from digest.store.claims import Batch, Claimed, claim_batch
 from digest.store.db import Database
-from digest.store.readerzones import in_zones
 from digest.store.schema import utcnow
-from digest.store.suppressions import suppressed_clause
 from digest.store.workers import touch
 
-DETAIL_MAX = 500
-
-
-class Claimed(NamedTuple):  # a tuple: made for every row of a send
-    delivery_id: int
-    subscriber: Subscriber
-    attempts: int  # including the one about to be made
-
-
-class Batch(NamedTuple):
-    claimed: list[Claimed]
-    skipped: int
-    last_id: int | None  # the keyset cursor for the next call; None when nothing was left
+__all__ = ["DETAIL_MAX", "Batch", "Claimed", "claim_batch"]  # where callers look for them
 
 
 def populate(db: Database, edition_id: str, list_id: int) -> int:
@@ -109,102 +86,6 @@ def has_rows(conn, edition_id: str) -> bool:
     return conn.scalar(select(d.c.id).where(d.c.edition_id == edition_id).limit(1)) is not None
 
 
-def claim_batch(
-    db: Database,
-    edition_id: str,
-    list_id: int,
-    *,
-    after: int,
-    limit: int,
-    owner: str | None = None,
-    zones: Collection[str] | None = None,
-    default_zone: str = "UTC",
-    answers: Iterable[tuple[int, str, str | None]] = (),
-) -> Batch:
-    """The next ``limit`` pending rows after ``after``, marked ``sending`` (and claimed by
-    ``owner``) in one transaction. ``zones``: only readers in those zones (``default_zone`` for
-    those without one). ``answers`` (as for ``record``), the previous batch's, are recorded in
-    the same transaction first: one commit per batch, not two.
-
-    On PostgreSQL the rows are locked as they are read, skipping rows another claimer holds
-    (FOR UPDATE SKIP LOCKED): under READ COMMITTED two claimers would otherwise read the same
-    pending rows and both mark them. SQLite's BEGIN IMMEDIATE serialises claimers already.
-    """
-    d, s, m = t.deliveries, t.subscribers, t.memberships
-    # The batch's rows first, on their own (the (edition_id, id) index, in id order), then
-    # joined to their subscribers by index lookups (on PostgreSQL, see below).
-    batch = (
-        select(d.c.id, d.c.subscriber_id, d.c.attempts)
-        .where(d.c.edition_id == edition_id, d.c.status == "pending", d.c.id > after)
-        .order_by(d.c.id)
-        .limit(limit)
-    )
-    if zones is not None:  # a local-time send: this moment's zones only
-        batch = batch.join(s, s.c.id == d.c.subscriber_id).where(in_zones(zones, default_zone))
-    if db.dialect == "postgresql":
-        batch = batch.with_for_update(of=d, skip_locked=True)
-    b = batch.subquery("batch")
-    stmt = (
-        select(
-            b.c.id,
-            b.c.subscriber_id,
-            b.c.attempts,
-            s.c.email,
-            s.c.name,
-            s.c.locale,
-            m.c.status.label("membership"),
-            suppressed_clause(s.c.email_key).label("sup"),
-        )
-        .join(s, s.c.id == b.c.subscriber_id)
-        .outerjoin(m, and_(m.c.list_id == list_id, m.c.subscriber_id == b.c.subscriber_id))
-        .order_by(b.c.id)
-    )
-    groups = _groups(answers)
-    now = utcnow()
-    with db.write() as conn:
-        _record_groups(conn, groups, now)
-        if db.dialect == "postgresql":
-            # A batch is LIMIT rows: PostgreSQL's statistics made it hash-join them against a
-            # full scan of subscribers and memberships instead (23 ms a batch against 3 ms on
-            # 100,000 readers; 80 ms once a later day's ledger held several editions). Index
-            # lookups whatever the statistics say, for this transaction only.
-            conn.execute(text("SET LOCAL enable_hashjoin = off"))
-            conn.execute(text("SET LOCAL enable_mergejoin = off"))
-        # Rows as plain tuples, unpacked by position: a Row's attributes cost a lookup each,
-        # and objects kept for a whole batch are what the garbage collector scans.
-        rows = conn.execute(stmt).all()
-        if rows:
-            claimed, left, suppressed, go = [], [], [], []
-            for did, sid, attempts, email, name, locale, membership, sup in rows:
-                if membership != "active":
-                    left.append(did)
-                elif sup:
-                    suppressed.append(did)
-                else:
-                    go.append(did)
-                    claimed.append(Claimed(did, Subscriber(sid, email, name, locale), attempts + 1))
-            for ids, why in ((left, "unsubscribed"), (suppressed, "suppressed")):
-                if ids:
-                    conn.execute(
-                        update(d)
-                        .where(_among(conn, d.c.id, ids))
-                        .values(status="skipped", detail=why, updated_at=now)
-                    )
-            if go:
-                conn.execute(
-                    update(d)
-                    .where(_among(conn, d.c.id, go))
-                    .values(
-                        status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner
-                    )
-                )
-        if owner and (rows or groups):
-            touch(conn, edition_id, owner, now)
-    if not rows:
-        return Batch([], 0, None)
-    return Batch(claimed, len(left) + len(suppressed), rows[-1][0])
-
-
 def record(
     db: Database,
     results: Iterable[tuple[int, str, str | None]],
@@ -217,56 +98,13 @@ def record(
     Rows sharing a status and detail (a SendGrid batch shares one X-Message-Id) are updated by
     one statement; the rest row by row in one executemany.
     """
-    groups = _groups(results)
+    groups = group_answers(results)
     if not groups:
         return
     with db.write() as conn:
-        _record_groups(conn, groups, utcnow())
+        write_answers(conn, groups, utcnow())
         if owner:
             touch(conn, edition_id, owner)
-
-
-def _groups(
-    results: Iterable[tuple[int, str, str | None]],
-) -> dict[tuple[str, str | None], list[int]]:
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for delivery_id, status, detail in results:
-        groups.setdefault((status, (detail or "")[:DETAIL_MAX] or None), []).append(delivery_id)
-    return groups
-
-
-def _record_groups(conn, groups: dict[tuple[str, str | None], list[int]], now) -> None:
-    d = t.deliveries
-    singles = []
-    for (status, detail), ids in groups.items():
-        if len(ids) == 1:
-            singles.append({"b_id": ids[0], "b_status": status, "b_detail": detail})
-        else:
-            conn.execute(
-                update(d)
-                .where(_among(conn, d.c.id, ids))
-                .values(status=status, detail=detail, updated_at=now)
-            )
-    if singles:
-        conn.execute(
-            update(d)
-            .where(d.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), detail=bindparam("b_detail"), updated_at=now),
-            singles,
-        )
-
-
-def _among(conn, column, ids: list[int]):
-    """``column IN ids`` as ONE bound value, whatever the number of ids: an expanding IN of
-    1,000 parameters costs SQLAlchemy ~1 ms to render per statement, more than the update.
-    SQLite reads them from a JSON array (json_each, built in since 3.38 and in the usual
-    builds long before), PostgreSQL from an array (= ANY)."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-    rows: Select = select(literal_column("value")).select_from(
-        func.json_each(bindparam("ids", json.dumps(ids), type_=String))
-    )
-    return column.in_(rows.scalar_subquery())
 
 
 def mark_interrupted(db: Database, edition_id: str) -> int:

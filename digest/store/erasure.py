@@ -55,8 +55,8 @@ def erase(db: Database, email: str, *, source: str | None = None) -> Erased:
         unlinked = 0
         if row is not None:
             # A scan of the ledger (no index on subscriber_id alone: every send would pay to
-            # keep one); the foreign key's check on the DELETE below does the same. Fine for
-            # a rare, deliberate act.
+            # keep one). Fine for a rare, deliberate act. The ledger has no foreign key to the
+            # reader (migration 0013): unlinked here, its rows outlive the DELETE below.
             conn.execute(
                 update(d)
                 .where(d.c.subscriber_id == row.id, d.c.status.in_(NOT_SENT))

@@ -28,9 +28,16 @@ class Held:
         self.waiting = threading.Event()
 
     def send_batch(self, job, batch):
+        self._hold()
+        return self.inner.send_batch(job, batch)
+
+    def send_prepared(self, prepared):  # a batch prepared ahead (SendGrid: delivery/ahead.py)
+        self._hold()
+        return self.inner.send_prepared(prepared)
+
+    def _hold(self):
         self.waiting.set()
         assert self.gate.wait(60), "the test never opened the gate"
-        return self.inner.send_batch(job, batch)
 
     def close(self):
         self.inner.close()

@@ -28,6 +28,7 @@ from sendgrid import SendGridAPIClient
 
 from digest.config import SendGridConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
+from digest.delivery.keepalive import KeepAlive
 from digest.delivery.message import list_unsubscribe
 from digest.delivery.sendgrid_subs import JsonBody, Substitutions
 from digest.errors import (
@@ -238,6 +239,11 @@ class SendGridBackend:
             client = SendGridAPIClient(config.api_key, host=host)
         client.client.timeout = config.timeout  # the library has no timeout by default
         self._sg = client
+        # The Client for /v3/mail/send, built once (the library builds one per attribute), whose
+        # requests go over one kept-alive connection (keepalive.py) instead of one each.
+        self._send = client.client.mail.send
+        self.keep_alive = KeepAlive(timeout=config.timeout, fallback=self._send._make_request)
+        self._send._make_request = self.keep_alive.open
         self._subs: dict[int, Substitutions] = {}  # by job (one per locale variant)
         self._secret = config.api_key or ""
         self.config = config
@@ -273,18 +279,19 @@ class SendGridBackend:
         return outcomes
 
     def close(self) -> None:
-        pass  # urllib opens one connection per request: nothing to release
+        self.keep_alive.close()
 
     def _post(self, data: JsonBody):
         host = self.info.destination
         try:
             # Any 2xx: 202 accepted, 200 in sandbox mode. Other codes raise HTTPError.
-            return self._sg.client.mail.send.post(request_body=data, request_headers=JSON)
+            return self._send.post(request_body=data, request_headers=JSON)
         except HTTPError as exc:
             raise self._http_error(exc) from None
-        # The library does not wrap network errors: they arrive as urllib/socket/http.client ones.
-        # The ambiguity rule: urllib raises URLError while connecting or writing the request,
-        # so SendGrid cannot have the whole body and a retry is safe. Anything raised after
+        # The library does not wrap network errors: they arrive as urllib/socket/http.client ones
+        # (keepalive.py keeps urllib's rule). The ambiguity rule: URLError is raised while
+        # connecting or writing the request, so SendGrid cannot have the whole body and a
+        # retry is safe. Anything raised after
         # the body was written (a timeout or a dropped connection while waiting for the answer)
         # means SendGrid may have accepted it: with no idempotency key, a retry could mail the
         # batch twice, so it is reported uncertain and the loop records it 'unknown'.

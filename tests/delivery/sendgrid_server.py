@@ -25,6 +25,11 @@ Script kinds, consumed one per request, then "ok" forever (an optional ":N" sets
   drop               read the request, close the socket without any answer
   drop-after-accept  record the request as accepted, then close without answering: the client
                      cannot know it arrived (the loop records it unknown, never retries it)
+  ok-then-close      as ok, then close the connection without saying so (no "Connection:
+                     close"), as a server's idle timeout would: the next request must not be
+                     written to it
+
+``connections`` counts the TCP connections the clients opened.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ KINDS = {
     "hang",
     "drop",
     "drop-after-accept",
+    "ok-then-close",
 }
 FORBIDDEN_HEADERS = {
     "to",
@@ -299,6 +305,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.owner._lock:
+            self.server.owner.connections += 1
+
     def do_GET(self):
         if self.path == "/_stats":  # for benchmarks that run the server in another process
             self._answer(200, json.dumps(self.server.owner.stats()).encode())
@@ -333,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
             problems = check_request(body)
         if problems:
             owner._violation(problems)
-            if kind in ("ok", "drop-after-accept"):
+            if kind in ("ok", "drop-after-accept", "ok-then-close"):
                 owner._log(400, "violation")
                 return self._answer(
                     400,
@@ -341,6 +352,9 @@ class _Handler(BaseHTTPRequestHandler):
                         {"errors": [{"message": m, "field": f, "help": HELP} for m, f in problems]}
                     ).encode(),
                 )
+        if kind == "ok-then-close":
+            self.close_connection = True
+            kind = "ok"
         if kind in ("ok", "drop-after-accept"):
             message_id = owner._accept(body)
             if owner.delay:  # a slower provider: batches stay in flight long enough to see
@@ -432,6 +446,7 @@ class SendGridServer:
         self._violations: list[list[tuple[str, str | None]]] = []
         self._answers: list[tuple[int | str, str]] = []
         self.attempts = 0
+        self.connections = 0
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -513,6 +528,7 @@ class SendGridServer:
                 "delivered": len(self._addresses),
                 "unique": len({a.lower() for a in self._addresses}),
                 "violations": len(self._violations),
+                "connections": self.connections,
             }
 
     def clear(self) -> None:
@@ -527,6 +543,7 @@ class SendGridServer:
             ):
                 store.clear()
             self.attempts = 0
+            self.connections = 0
 
     # -- called by the handler threads ----------------------------------------------------
     def _next(self) -> tuple[str, str]:

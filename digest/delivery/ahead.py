@@ -14,8 +14,11 @@ So a reader who unsubscribes during the round trip before their batch may still 
 one who unsubscribes while their own batch is posted would. The ledger, its order and every
 other rule of the loop are unchanged.
 
-Several workers sharing one edition (``--join``) do not look ahead: their peeks would race the
-others' claims. A sender whose look ahead keeps missing stops using it.
+Workers sharing one edition (``--join``, PostgreSQL) would race each other's claims with a
+plain read. Theirs reserves instead (claims.reserve): the rows are read FOR UPDATE SKIP LOCKED
+in a transaction left open, marked nothing, so no other worker takes them and a worker that
+dies leaves them pending; after N's answer the loop claims them in that same transaction
+(claims.claim_reserved), which commits. A sender whose look ahead keeps missing stops using it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.delivery.base import Backend, Recipient, SendJob
 from digest.delivery.job import VariantJobs
 from digest.store import claims
-from digest.store.claims import Claimed, Peek
+from digest.store.claims import Batch, Claimed, Peek, Reserved
 
 log = logging.getLogger("digest.delivery")
 MISSES_TO_STOP = 3  # in a row
@@ -48,11 +51,13 @@ class Ready(NamedTuple):
 
 
 class Ahead(NamedTuple):
-    """What a look ahead read, the batch it prepared from it, and when it read (the clock's)."""
+    """What a look ahead read, the batch it prepared from it, and when it read (the clock's);
+    ``reserved``: the open transaction holding its rows, for a worker beside others."""
 
     seen: Peek
     ready: list[Ready]
     read_at: float
+    reserved: Reserved | None = None
 
 
 class LookAhead:
@@ -68,6 +73,7 @@ class LookAhead:
         zones: Collection[str] | None,
         default_zone: str,
         enabled: bool = True,
+        reserve: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.db, self.edition_id, self.list_id = db, edition_id, list_id
@@ -75,6 +81,7 @@ class LookAhead:
         self.zones, self.default_zone, self.clock = zones, default_zone, clock
         self._prepare = getattr(backend, "prepare", None)
         self.enabled = enabled and self._prepare is not None
+        self.reserve = reserve  # beside other workers: lock what is read (claims.reserve)
         self.fresh_seconds = FRESH_SECONDS
         self._pool: ThreadPoolExecutor | None = None
         self._next: Future | None = None
@@ -99,6 +106,34 @@ class LookAhead:
         except SQLAlchemyError as exc:  # an outage: the claim rides it out, then prepares
             log.debug("%s: the look ahead could not read the ledger: %s", self.edition_id, exc)
             return None
+
+    def claim(
+        self, made: Ahead | None, *, owner: str, answers: list, retry: Callable
+    ) -> Batch | None:
+        """The batch ``made`` read, claimed with the previous batch's ``answers`` (``retry``
+        rides out an outage); None when it cannot be used, and the caller claims as without
+        it (``answers`` not written yet)."""
+        if made is None:
+            return None
+        if not self.usable(made):
+            self.release(made)
+            return None
+        if made.reserved is None:
+            return retry(
+                claims.claim_read, self.db, self.edition_id, made.seen, owner=owner, answers=answers
+            )
+        try:
+            return claims.claim_reserved(
+                made.reserved, self.edition_id, owner=owner, answers=answers
+            )
+        except SQLAlchemyError as exc:  # rolled back: nothing of it was written
+            log.debug("%s: the reserved batch could not be claimed: %s", self.edition_id, exc)
+            return None
+
+    @staticmethod
+    def release(made: Ahead | None) -> None:
+        if made is not None and made.reserved is not None:
+            claims.release(made.reserved)
 
     def usable(self, made: Ahead) -> bool:
         """Whether the next claim may take ``made``'s rows by id: it found rows, and its
@@ -131,16 +166,20 @@ class LookAhead:
         ]
 
     def close(self) -> None:
-        """Drop what was read and prepared and not used (nothing of it was marked or sent)."""
+        """Drop what was read and prepared and not used (nothing of it was marked or sent),
+        and let go of rows it reserved."""
         future, self._next = self._next, None
         if future is not None:
-            future.cancel()  # its result (or its error) is never read
+            future.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if future is not None and not future.cancelled() and future.exception() is None:
+            self.release(future.result())
 
     def _ahead(self, after: int) -> Ahead:
-        seen = claims.peek(
+        read = claims.reserve if self.reserve else claims.peek
+        got = read(
             self.db,
             self.edition_id,
             self.list_id,
@@ -150,4 +189,12 @@ class LookAhead:
             default_zone=self.default_zone,
         )
         read_at = self.clock()
-        return Ahead(seen, self.prepare(seen.claimed) if seen.claimed else [], read_at)
+        reserved = got if isinstance(got, Reserved) else None
+        seen = got.seen if isinstance(got, Reserved) else got
+        try:
+            ready = self.prepare(seen.claimed) if seen.claimed else []
+        except BaseException:
+            if reserved is not None:
+                claims.release(reserved)
+            raise
+        return Ahead(seen, ready, read_at, reserved)

@@ -42,7 +42,7 @@ from digest.delivery.job import (
 from digest.delivery.localrun import deadline_warning, record_run, zones_left
 from digest.delivery.pacing import backoff
 from digest.delivery.tally import Tally
-from digest.store import claims, ledger, workers
+from digest.store import ledger, workers
 from digest.store.editions import StoredEdition, edition_status, new_owner
 from digest.store.outage import DatabaseOutage, Retry
 from digest.store.sendactions import clear_pause, stop_request
@@ -137,7 +137,8 @@ class Sender:
             limit=self.batch_size,
             zones=self.zones,
             default_zone=config.site.timezone,
-            enabled=not share,  # beside other workers, a peek races their claims
+            # Beside other workers a plain read would race their claims: it reserves instead.
+            reserve=share,
             clock=clock,
         )
 
@@ -319,16 +320,10 @@ class Sender:
                 # The rows read ahead while the last batch was in flight, claimed by id (see
                 # ahead.py), or, without a recent look ahead, the next rows read and claimed.
                 made = self.ahead.take()
-                if made is not None and self.ahead.usable(made):
-                    batch = self.retry(
-                        claims.claim_read,
-                        self.db,
-                        self.stored.id,
-                        made.seen,
-                        owner=self.owner,
-                        answers=self.handover.answers,
-                    )
-                else:
+                batch = self.ahead.claim(
+                    made, owner=self.owner, answers=self.handover.answers, retry=self.retry
+                )
+                if batch is None:
                     batch = self.retry(
                         ledger.claim_batch,
                         self.db,

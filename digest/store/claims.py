@@ -1,8 +1,9 @@
 """How a sender takes its batches from the ledger: ``claim_batch`` reads the next rows and marks
 them 'sending' in one transaction; ``peek`` reads them and marks nothing (the sender prepares
 the next request from it while the current one is in flight, digest/delivery/ahead.py), and
-``claim_read`` then takes exactly those rows by id. Either way, the previous batch's answers
-are written in the claim's transaction: one commit per batch.
+``claim_read`` then takes exactly those rows by id. Beside other workers, ``reserve`` reads
+and locks them instead, and ``claim_reserved`` takes them in that same transaction. Either
+way, the previous batch's answers are written in the claim's transaction: one commit per batch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, select, text, update
+from sqlalchemy import Connection, RootTransaction, Select, and_, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.models import Subscriber
 from digest.store import schema as t
@@ -158,36 +160,113 @@ def claim_read(
     cancelled the edition) is left out of the batch. The membership and suppression checks are
     the peek's, made while the batch before was in flight (the loop uses a peek only when it
     is that recent)."""
+    with db.write() as conn:
+        return _take(conn, edition_id, seen, owner, answers)
+
+
+class Reserved:
+    """A peek whose rows stay locked (PostgreSQL: FOR UPDATE SKIP LOCKED) in a transaction left
+    open on a connection of its own, so that no other worker claims them, until
+    ``claim_reserved`` marks and commits them or ``release`` lets them go. Nothing is written
+    before: a worker that dies holding one leaves its rows pending."""
+
+    __slots__ = ("seen", "conn", "trans")
+
+    def __init__(self, seen: Peek, conn: Connection, trans: RootTransaction):
+        self.seen, self.conn, self.trans = seen, conn, trans
+
+
+def reserve(
+    db: Database,
+    edition_id: str,
+    list_id: int,
+    *,
+    after: int,
+    limit: int,
+    zones: Collection[str] | None = None,
+    default_zone: str = "UTC",
+) -> Reserved:
+    """What claim_batch with these arguments would find now, locked and not yet marked: for a
+    worker beside others (--join), whose plain peek would race their claims."""
+    stmt = batch_query(
+        db.dialect,
+        edition_id,
+        list_id,
+        after=after,
+        limit=limit,
+        zones=zones,
+        default_zone=default_zone,
+        lock=True,
+    )
+    conn = db.engine.connect()
+    try:
+        trans = conn.begin()
+        if db.dialect == "postgresql":
+            plan_by_index(conn)
+        rows = conn.execute(stmt).all()
+    except BaseException:
+        conn.close()  # the transaction rolls back: nothing was locked for long
+        raise
+    claimed, left, suppressed = sort_rows(rows)
+    return Reserved(Peek(claimed, left, suppressed, rows[-1][0] if rows else None), conn, trans)
+
+
+def claim_reserved(
+    reserved: Reserved,
+    edition_id: str,
+    *,
+    owner: str | None = None,
+    answers: Iterable[tuple[int, str, str | None]] = (),
+) -> Batch:
+    """The reserved rows claimed as ``claim_read`` claims a peek's, with the previous batch's
+    ``answers``, in the reserving transaction, which commits. The connection is closed after,
+    whatever happens (an error rolls everything back: the caller claims again)."""
+    try:
+        batch = _take(reserved.conn, edition_id, reserved.seen, owner, answers)
+        reserved.trans.commit()
+        return batch
+    finally:
+        reserved.conn.close()
+
+
+def release(reserved: Reserved) -> None:
+    """Let the reserved rows go, untouched (a read too old to claim, a stop)."""
+    try:
+        reserved.trans.rollback()
+    except SQLAlchemyError:
+        pass  # a connection already lost has released its locks with it
+    finally:
+        reserved.conn.close()
+
+
+def _take(conn, edition_id: str, seen: Peek, owner: str | None, answers: Iterable) -> Batch:
     d = t.deliveries
     groups = group_answers(answers)
     now = utcnow()
     skipped = 0
-    with db.write() as conn:
-        write_answers(conn, groups, now)
-        pending = d.c.status == "pending"
-        for ids, why in ((seen.left, "unsubscribed"), (seen.suppressed, "suppressed")):
-            if ids:
-                skipped += conn.execute(
-                    update(d)
-                    .where(among(conn, d.c.id, ids), pending)
-                    .values(status="skipped", detail=why, updated_at=now),
-                    execution_options={"preserve_rowcount": True},
-                ).rowcount
-        taken: set[int] = set()
-        if seen.claimed:
-            ids = [c.delivery_id for c in seen.claimed]
-            taken = set(
-                conn.scalars(
-                    update(d)
-                    .where(among(conn, d.c.id, ids), pending)
-                    .values(
-                        status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner
-                    )
-                    .returning(d.c.id)
-                )
+    write_answers(conn, groups, now)
+    pending = d.c.status == "pending"
+    for ids, why in ((seen.left, "unsubscribed"), (seen.suppressed, "suppressed")):
+        if ids:
+            skipped += conn.execute(
+                update(d)
+                .where(among(conn, d.c.id, ids), pending)
+                .values(status="skipped", detail=why, updated_at=now),
+                execution_options={"preserve_rowcount": True},
+            ).rowcount
+    taken: set[int] = set()
+    if seen.claimed:
+        ids = [c.delivery_id for c in seen.claimed]
+        taken = set(
+            conn.scalars(
+                update(d)
+                .where(among(conn, d.c.id, ids), pending)
+                .values(status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner)
+                .returning(d.c.id)
             )
-        if owner:
-            touch(conn, edition_id, owner, now)
+        )
+    if owner:
+        touch(conn, edition_id, owner, now)
     claimed = seen.claimed
     if len(taken) != len(claimed):
         claimed = [c for c in claimed if c.delivery_id in taken]

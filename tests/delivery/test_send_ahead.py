@@ -8,10 +8,10 @@ In-process through the real send loop and the real ``sendgrid`` library against 
 SendGrid-like server, on SQLite and PostgreSQL.
 """
 
-from threading import Event
+from threading import Barrier, Event, Thread
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from digest.config import SendGridConfig, load_config
@@ -177,8 +177,144 @@ def test_a_look_ahead_that_keeps_missing_is_given_up(config, db, monkeypatch):
         each_once(server, everyone)
 
 
-def test_workers_sharing_an_edition_do_not_look_ahead(config, db):
+def pg_only(db):
+    if db.dialect != "postgresql":
+        pytest.skip("workers share an edition on PostgreSQL only")
+
+
+def open_transactions(db) -> int:
+    """Connections of this database left idle inside a transaction (a reserve never let go)."""
+    with db.engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'"
+            )
+        ).scalar_one()
+
+
+def test_a_worker_beside_others_reserves_its_next_batch(config, db):
     subscribe(db, 1)
     with SendGridServer(api_key=KEY) as server:
-        assert sender(config, db, server, share=True).ahead.enabled is False
-        assert sender(config, db, server).ahead.enabled is True
+        s = sender(config, db, server, share=True)
+        assert (s.ahead.enabled, s.ahead.reserve) == (True, True)
+        assert sender(config, db, server).ahead.reserve is False
+
+
+def test_two_workers_reserving_ahead_mail_everyone_once(config, db):
+    pg_only(db)
+    everyone = subscribe(db, 120)
+    with SendGridServer(api_key=KEY) as server:
+        server.delay = 0.02  # batches in flight long enough for the two to interleave
+        first = sender(config, db, server, share=True)
+        second = sender(config, db, server, share=True)
+        reports = {}
+        start = Barrier(2)
+
+        def work(name, s):
+            start.wait()
+            reports[name] = s.run()
+
+        threads = [Thread(target=work, args=(n, s)) for n, s in (("a", first), ("b", second))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert first.sent_this_run + second.sent_this_run == 120
+        assert all(r.sent == 120 for r in reports.values())  # the edition's count
+        each_once(server, everyone)
+        assert first.ahead.hits + second.ahead.hits >= 6  # most batches were reserved ahead
+        assert first.ahead.misses == second.ahead.misses == 0
+    with db.read() as conn:
+        rows = conn.execute(select(t.deliveries.c.status, t.deliveries.c.attempts)).all()
+    assert rows and all(row == ("sent", 1) for row in rows)
+    assert open_transactions(db) == 0
+
+
+def test_reserved_rows_are_skipped_by_another_workers_claim(config, db, monkeypatch):
+    pg_only(db)
+    everyone = subscribe(db, 30)
+    with SendGridServer(api_key=KEY) as server:
+        s = sender(config, db, server, share=True)
+        reserved = Event()
+        real_reserve = claims.reserve
+
+        def reserve(*args, **kw):
+            got = real_reserve(*args, **kw)
+            reserved.set()
+            return got
+
+        monkeypatch.setattr(claims, "reserve", reserve)
+        post = s.backend.send_prepared
+        other = []
+
+        def posting(prepared):
+            if not other:
+                assert reserved.wait(10)
+                # Another worker claims while rows 11-20 are reserved: it gets 21-30.
+                other.append(
+                    ledger.claim_batch(
+                        db, s.stored.id, s.stored.list_id, after=0, limit=10, owner="other"
+                    )
+                )
+            return post(prepared)
+
+        monkeypatch.setattr(s.backend, "send_prepared", posting)
+        s.run()
+        taken = other[0].claimed
+        assert [c.subscriber.email for c in taken] == everyone[20:30]
+        # The other worker answers its batch.
+        ledger.record(db, [(c.delivery_id, "sent", "m") for c in taken], edition_id=s.stored.id)
+        assert sorted(server.delivered_addresses()) == everyone[:20]
+        assert s.ahead.hits >= 1
+    assert open_transactions(db) == 0
+
+
+def test_a_stop_lets_the_reserved_rows_go(config, db, monkeypatch):
+    pg_only(db)
+    everyone = subscribe(db, 40)
+    with SendGridServer(api_key=KEY) as server:
+        s = sender(config, db, server, share=True)
+        post = s.backend.send_prepared
+
+        def posting(prepared):
+            s.stop.set()  # Ctrl-C while the first batch is in flight (the next is reserved)
+            return post(prepared)
+
+        monkeypatch.setattr(s.backend, "send_prepared", posting)
+        report = s.run()
+        assert report.sent == 10
+    assert open_transactions(db) == 0
+    # Nothing holds rows 11-40: a claim, which skips locked rows, gets them all.
+    batch = ledger.claim_batch(db, s.stored.id, s.stored.list_id, after=0, limit=100, owner="x")
+    assert [c.subscriber.email for c in batch.claimed] == everyone[10:]
+    assert all(c.attempts == 1 for c in batch.claimed)
+
+
+def test_a_reserve_too_old_is_let_go_and_claimed_again(config, db):
+    pg_only(db)
+    everyone = subscribe(db, 30)
+    with SendGridServer(api_key=KEY) as server:
+        s = sender(config, db, server, share=True)
+        s.ahead.fresh_seconds = -1.0  # every reserve is too old by the time it is claimed
+        report = s.run()
+        assert report.status == "sent" and report.sent == 30
+        each_once(server, everyone)
+    assert open_transactions(db) == 0
+
+
+def test_a_reserved_claim_that_fails_is_claimed_again(config, db, monkeypatch):
+    pg_only(db)
+    everyone = subscribe(db, 30)
+
+    def broken(reserved, *args, **kw):
+        claims.release(reserved)
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(claims, "claim_reserved", broken)
+    with SendGridServer(api_key=KEY) as server:
+        s = sender(config, db, server, share=True)
+        report = s.run()
+        assert report.status == "sent" and report.sent == 30
+        each_once(server, everyone)
+    assert open_transactions(db) == 0

@@ -342,12 +342,13 @@ def _request_cost(config, db, signer) -> str:
         )
         for i in range(1000)
     ]
+    backend = SendGridBackend(dataclasses.replace(config.sendgrid, api_key=KEY))
     times = []
-    for _ in range(9):
+    for _ in range(9):  # as the sender prepares it (its substitutions made once per send)
         c0 = time.process_time()
-        body, _ = build_request(job, batch, config.sendgrid)
-        data = json.dumps(body, separators=(",", ":")).encode()
+        data = backend.prepare(job, batch).data.encode()
         times.append(time.process_time() - c0)
+    body, _ = build_request(job, batch, config.sendgrid)
     for p, r in zip(body["personalizations"], batch, strict=True):
         p["substitutions"] = job.personalizer.substitutions(r.values)
     body["content"] = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import time
 import urllib.request
@@ -255,6 +256,37 @@ def test_oversized_substitutions_fail_that_recipient_only(server, job, make_batc
     assert "10,000-byte" in outcomes[batch[1].subscriber.id].detail
     assert [outcomes[r.subscriber.id].status for r in (batch[0], batch[2])] == ["sent", "sent"]
     assert len(server.requests[0]["personalizations"]) == 2 and server.violations == []
+
+
+def test_substitutions_are_measured_as_utf8_not_as_their_escapes(server, job, make_batch):
+    # 3,000 "é" are 6,000 bytes of UTF-8 JSON but 18,000 as \u escapes (what is posted): the
+    # escaped size only tells when to measure exactly; the limit is SendGrid's.
+    batch = make_batch(2)
+    near = dict(batch[0].values, greeting="Bonjour " + "é" * 3000 + ",")
+    batch[0] = dataclasses.replace(batch[0], values=near)
+    outcomes = backend(server).send_batch(job, batch)
+    assert [o.status for o in outcomes] == ["sent", "sent"]
+    assert server.violations == []
+
+
+def test_the_prepared_request_is_the_built_one(job, make_batch):
+    """What is posted (each personalization written as JSON text) parses to exactly the body
+    build_request gives, for names that need escaping, a lone surrogate and no ledger row."""
+    batch = make_batch(12)
+    batch[3] = dataclasses.replace(
+        batch[3], subscriber=dataclasses.replace(batch[3].subscriber, name="Bad \udc80 name")
+    )
+    batch[5] = dataclasses.replace(batch[5], delivery_id=None)
+    be = SendGridBackend(SendGridConfig(api_host="http://127.0.0.1:9", api_key=KEY))
+    prepared = be.prepare(job, batch)
+    built, skipped = build_request(job, batch, SendGridConfig())
+    assert prepared.outcomes == tuple(skipped) and len(prepared.included) == 12
+    posted = str(prepared.data)
+    assert posted.isascii()
+    link = re.compile(r"__dg[0-9a-f]{16}k_link__")  # one random token per send
+    (theirs,) = set(link.findall(posted))
+    assert json.loads(posted) == json.loads(link.sub(theirs, json.dumps(built)))
+    assert "delivery_id" not in json.dumps(json.loads(posted)["personalizations"][5])
 
 
 def test_a_broken_address_fails_alone_instead_of_failing_the_request(server, job, make_batch):

@@ -18,12 +18,15 @@ Workers sharing one edition (``--join``, PostgreSQL) would race each other's cla
 plain read. Theirs reserves instead (claims.reserve): the rows are read FOR UPDATE SKIP LOCKED
 in a transaction left open, marked nothing, so no other worker takes them and a worker that
 dies leaves them pending; after N's answer the loop claims them in that same transaction
-(claims.claim_reserved), which commits. A sender whose look ahead keeps missing stops using it.
+(claims.claim_reserved), which commits. A reservation not claimed within ``FRESH_SECONDS`` is
+let go by a timer, so `digest cancel` or an erasure, which wait for locked rows, wait no longer.
+A sender whose look ahead keeps missing stops using it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -122,7 +125,7 @@ class LookAhead:
             return retry(
                 claims.claim_read, self.db, self.edition_id, made.seen, owner=owner, answers=answers
             )
-        try:
+        try:  # None: let go by its timer meanwhile
             return claims.claim_reserved(
                 made.reserved, self.edition_id, owner=owner, answers=answers
             )
@@ -191,6 +194,12 @@ class LookAhead:
         read_at = self.clock()
         reserved = got if isinstance(got, Reserved) else None
         seen = got.seen if isinstance(got, Reserved) else got
+        if reserved is not None:
+            # Locked rows make `digest cancel` and an erasure wait for them: not claimed
+            # while still fresh (a long Retry-After, pacing), they are let go.
+            timer = threading.Timer(self.fresh_seconds, claims.release, (reserved,))
+            timer.daemon = True
+            timer.start()
         try:
             ready = self.prepare(seen.claimed) if seen.claimed else []
         except BaseException:

@@ -8,6 +8,7 @@ way, the previous batch's answers are written in the claim's transaction: one co
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
@@ -170,10 +171,13 @@ class Reserved:
     ``claim_reserved`` marks and commits them or ``release`` lets them go. Nothing is written
     before: a worker that dies holding one leaves its rows pending."""
 
-    __slots__ = ("seen", "conn", "trans")
+    __slots__ = ("seen", "conn", "trans", "lock", "open")
 
     def __init__(self, seen: Peek, conn: Connection, trans: RootTransaction):
         self.seen, self.conn, self.trans = seen, conn, trans
+        # Claimed by the loop, or let go by it or by a timer (ahead.py): whichever comes first.
+        self.lock = threading.Lock()
+        self.open = True
 
 
 def reserve(
@@ -217,26 +221,35 @@ def claim_reserved(
     *,
     owner: str | None = None,
     answers: Iterable[tuple[int, str, str | None]] = (),
-) -> Batch:
+) -> Batch | None:
     """The reserved rows claimed as ``claim_read`` claims a peek's, with the previous batch's
-    ``answers``, in the reserving transaction, which commits. The connection is closed after,
-    whatever happens (an error rolls everything back: the caller claims again)."""
-    try:
-        batch = _take(reserved.conn, edition_id, reserved.seen, owner, answers)
-        reserved.trans.commit()
-        return batch
-    finally:
-        reserved.conn.close()
+    ``answers``, in the reserving transaction, which commits; None if they were let go
+    already. The connection is closed after, whatever happens (an error rolls everything
+    back: the caller claims again)."""
+    with reserved.lock:
+        if not reserved.open:
+            return None
+        reserved.open = False
+        try:
+            batch = _take(reserved.conn, edition_id, reserved.seen, owner, answers)
+            reserved.trans.commit()
+            return batch
+        finally:
+            reserved.conn.close()
 
 
 def release(reserved: Reserved) -> None:
-    """Let the reserved rows go, untouched (a read too old to claim, a stop)."""
-    try:
-        reserved.trans.rollback()
-    except SQLAlchemyError:
-        pass  # a connection already lost has released its locks with it
-    finally:
-        reserved.conn.close()
+    """Let the reserved rows go, untouched (a read too old to claim, a stop); once."""
+    with reserved.lock:
+        if not reserved.open:
+            return
+        reserved.open = False
+        try:
+            reserved.trans.rollback()
+        except SQLAlchemyError:
+            pass  # a connection already lost has released its locks with it
+        finally:
+            reserved.conn.close()
 
 
 def _take(conn, edition_id: str, seen: Peek, owner: str | None, answers: Iterable) -> Batch:

@@ -8,6 +8,7 @@ In-process through the real send loop and the real ``sendgrid`` library against 
 SendGrid-like server, on SQLite and PostgreSQL.
 """
 
+import time
 from threading import Barrier, Event, Thread
 
 import pytest
@@ -267,6 +268,49 @@ def test_reserved_rows_are_skipped_by_another_workers_claim(config, db, monkeypa
         ledger.record(db, [(c.delivery_id, "sent", "m") for c in taken], edition_id=s.stored.id)
         assert sorted(server.delivered_addresses()) == everyone[:20]
         assert s.ahead.hits >= 1
+    assert open_transactions(db) == 0
+
+
+def test_a_reserve_held_past_its_freshness_is_let_go_while_the_batch_waits(config, db, monkeypatch):
+    # A long wait on the batch in flight (a Retry-After) must not keep the next rows locked:
+    # `digest cancel` and an erasure would wait for them as long.
+    pg_only(db)
+    everyone = subscribe(db, 30)
+    with SendGridServer(api_key=KEY) as server:
+        s = sender(config, db, server, share=True)
+        s.ahead.fresh_seconds = 0.3
+        reserved = Event()
+        real_reserve = claims.reserve
+
+        def reserve(*args, **kw):
+            got = real_reserve(*args, **kw)
+            reserved.set()
+            return got
+
+        monkeypatch.setattr(claims, "reserve", reserve)
+        post = s.backend.send_prepared
+        other = []
+
+        def posting(prepared):
+            if not other:
+                assert reserved.wait(10)
+                time.sleep(1.0)  # the first batch waits; its reserve (rows 11-20) lapses
+                with db.write() as conn:  # what `digest cancel` does: not held up any more
+                    conn.execute(text("SET LOCAL lock_timeout = '500ms'"))
+                    conn.execute(text("SELECT id FROM deliveries FOR UPDATE"))
+                other.append(
+                    ledger.claim_batch(
+                        db, s.stored.id, s.stored.list_id, after=0, limit=10, owner="other"
+                    )
+                )
+            return post(prepared)
+
+        monkeypatch.setattr(s.backend, "send_prepared", posting)
+        s.run()
+        taken = other[0].claimed
+        assert [c.subscriber.email for c in taken] == everyone[10:20]
+        ledger.record(db, [(c.delivery_id, "sent", "m") for c in taken], edition_id=s.stored.id)
+        assert sorted(server.delivered_addresses()) == everyone[:10] + everyone[20:]
     assert open_transactions(db) == 0
 
 

@@ -131,18 +131,18 @@ def peek(
     """What claim_batch with these arguments would find now. Reads only: claim_read then
     takes the rows by id."""
     stmt = batch_query(
-        db.dialect,
-        edition_id,
-        list_id,
-        after=after,
-        limit=limit,
-        zones=zones,
+        db.dialect, edition_id, list_id, after=after, limit=limit, zones=zones,
         default_zone=default_zone,
-    )
+    )  # fmt: skip
     with db.read() as conn:
-        if db.dialect == "postgresql":
-            plan_by_index(conn)
-        rows = conn.execute(stmt).all()
+        return _read(conn, db.dialect, stmt)
+
+
+def _read(conn, dialect: str, stmt: Select) -> Peek:
+    """``stmt`` (a batch_query) run in ``conn``'s transaction, its rows sorted."""
+    if dialect == "postgresql":
+        plan_by_index(conn)
+    rows = conn.execute(stmt).all()
     claimed, left, suppressed = sort_rows(rows)
     return Peek(claimed, left, suppressed, rows[-1][0] if rows else None)
 
@@ -193,26 +193,17 @@ def reserve(
     """What claim_batch with these arguments would find now, locked and not yet marked: for a
     worker beside others (--join), whose plain peek would race their claims."""
     stmt = batch_query(
-        db.dialect,
-        edition_id,
-        list_id,
-        after=after,
-        limit=limit,
-        zones=zones,
-        default_zone=default_zone,
-        lock=True,
-    )
+        db.dialect, edition_id, list_id, after=after, limit=limit, zones=zones,
+        default_zone=default_zone, lock=True,
+    )  # fmt: skip
     conn = db.engine.connect()
     try:
         trans = conn.begin()
-        if db.dialect == "postgresql":
-            plan_by_index(conn)
-        rows = conn.execute(stmt).all()
+        seen = _read(conn, db.dialect, stmt)
     except BaseException:
         conn.close()  # the transaction rolls back: nothing was locked for long
         raise
-    claimed, left, suppressed = sort_rows(rows)
-    return Reserved(Peek(claimed, left, suppressed, rows[-1][0] if rows else None), conn, trans)
+    return Reserved(seen, conn, trans)
 
 
 def claim_reserved(
@@ -309,42 +300,27 @@ def claim_batch(
     """
     d = t.deliveries
     stmt = batch_query(
-        db.dialect,
-        edition_id,
-        list_id,
-        after=after,
-        limit=limit,
-        zones=zones,
-        default_zone=default_zone,
-        lock=True,
-    )
+        db.dialect, edition_id, list_id, after=after, limit=limit, zones=zones,
+        default_zone=default_zone, lock=True,
+    )  # fmt: skip
     groups = group_answers(answers)
     now = utcnow()
     with db.write() as conn:
         write_answers(conn, groups, now)
-        if db.dialect == "postgresql":
-            plan_by_index(conn)
-        rows = conn.execute(stmt).all()
-        if rows:
-            claimed, left, suppressed = sort_rows(rows)
-            go = [c.delivery_id for c in claimed]
-            for ids, why in ((left, "unsubscribed"), (suppressed, "suppressed")):
-                if ids:
-                    conn.execute(
-                        update(d)
-                        .where(among(conn, d.c.id, ids))
-                        .values(status="skipped", detail=why, updated_at=now)
-                    )
-            if go:
+        seen = _read(conn, db.dialect, stmt)
+        for ids, why in ((seen.left, "unsubscribed"), (seen.suppressed, "suppressed")):
+            if ids:
                 conn.execute(
                     update(d)
-                    .where(among(conn, d.c.id, go))
-                    .values(
-                        status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner
-                    )
+                    .where(among(conn, d.c.id, ids))
+                    .values(status="skipped", detail=why, updated_at=now)
                 )
-        if owner and (rows or groups):
+        if seen.claimed:
+            conn.execute(
+                update(d)
+                .where(among(conn, d.c.id, [c.delivery_id for c in seen.claimed]))
+                .values(status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner)
+            )
+        if owner and (seen.last_id is not None or groups):
             touch(conn, edition_id, owner, now)
-    if not rows:
-        return Batch([], 0, None)
-    return Batch(claimed, len(left) + len(suppressed), rows[-1][0])
+    return Batch(seen.claimed, len(seen.left) + len(seen.suppressed), seen.last_id)

@@ -194,6 +194,20 @@ def open_transactions(db) -> int:
         ).scalar_one()
 
 
+def reserve_seen(monkeypatch) -> Event:
+    """An Event set once the look ahead has reserved a batch."""
+    reserved = Event()
+    real_reserve = claims.reserve
+
+    def reserve(*args, **kw):
+        got = real_reserve(*args, **kw)
+        reserved.set()
+        return got
+
+    monkeypatch.setattr(claims, "reserve", reserve)
+    return reserved
+
+
 def test_a_worker_beside_others_reserves_its_next_batch(config, db):
     subscribe(db, 1)
     with SendGridServer(api_key=KEY) as server:
@@ -237,15 +251,7 @@ def test_reserved_rows_are_skipped_by_another_workers_claim(config, db, monkeypa
     everyone = subscribe(db, 30)
     with SendGridServer(api_key=KEY) as server:
         s = sender(config, db, server, share=True)
-        reserved = Event()
-        real_reserve = claims.reserve
-
-        def reserve(*args, **kw):
-            got = real_reserve(*args, **kw)
-            reserved.set()
-            return got
-
-        monkeypatch.setattr(claims, "reserve", reserve)
+        reserved = reserve_seen(monkeypatch)
         post = s.backend.send_prepared
         other = []
 
@@ -279,15 +285,7 @@ def test_a_reserve_held_past_its_freshness_is_let_go_while_the_batch_waits(confi
     with SendGridServer(api_key=KEY) as server:
         s = sender(config, db, server, share=True)
         s.ahead.fresh_seconds = 0.3
-        reserved = Event()
-        real_reserve = claims.reserve
-
-        def reserve(*args, **kw):
-            got = real_reserve(*args, **kw)
-            reserved.set()
-            return got
-
-        monkeypatch.setattr(claims, "reserve", reserve)
+        reserved = reserve_seen(monkeypatch)
         post = s.backend.send_prepared
         other = []
 

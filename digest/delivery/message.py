@@ -124,6 +124,18 @@ def list_unsubscribe(url: str, mailto: str | None) -> str:
     return f"<{url}>"
 
 
+def list_unsubscribe_around(prefix: str, mailto: str | None) -> tuple[str, ...]:
+    """``list_unsubscribe(prefix + token, mailto)`` without the token, once per request: the
+    texts to put around each recipient's token (``parts[0] + token + parts[1]``, then
+    ``+ token + parts[2]`` with a mailto), for a ``prefix`` ending in "/" and a token of
+    URL-unreserved characters, which no filter above changes and which cannot make "=?"."""
+    url = prefix if _HEADER_SAFE.match(prefix) else _header_url(prefix)
+    url = url.replace("=?", "=%3F")
+    if mailto:
+        return f"<{url}", f">, <mailto:{mailto}?subject=unsubscribe%20", ">"
+    return f"<{url}", ">"
+
+
 def list_id(title: str, list_name: str, site_url: str) -> str:
     from urllib.parse import urlsplit
 

@@ -30,7 +30,7 @@ from sendgrid import SendGridAPIClient
 from digest.config import SendGridConfig
 from digest.delivery.base import BackendInfo, Outcome, Recipient, SendJob
 from digest.delivery.keepalive import KeepAlive
-from digest.delivery.message import list_unsubscribe
+from digest.delivery.message import list_unsubscribe, list_unsubscribe_around
 from digest.delivery.sendgrid_subs import JsonBody, Substitutions
 from digest.errors import (
     DeliveryAuthError,
@@ -143,17 +143,26 @@ def _build(
     subs_maker = (
         subs_maker if subs_maker is not None and subs_maker.job is job else Substitutions(job)
     )
-    (text, html), all_subs = subs_maker.batch([r.values for r, _ in candidates])
+    rows = subs_maker.rows([r.values for r, _ in candidates])
+    text, html = rows.content
+    mailto = job.unsubscribe_mailto
+    keys = [_ENCODE(k) + ":" for k in rows.keys]  # each token as JSON once per request
+    tokens = rows.links.tokens if rows.links else None
+    if rows.links:  # the links as one token: written around it, no per-reader check
+        link = _ENCODE(rows.links.key) + ':"'
+        around = [_ENCODE(p)[1:-1] for p in list_unsubscribe_around(rows.links.prefixes[0], mailto)]
     personalizations: list = []  # dicts, or their JSON texts when encoded
     included = []
-    for (recipient, email), subs in zip(candidates, all_subs, strict=True):
+    for i, ((recipient, email), row) in enumerate(zip(candidates, rows.values, strict=True)):
         sid = recipient.subscriber.id
-        values = recipient.values
-        subs_json = ",".join([_ENCODE(k) + ":" + _ENCODE(v) for k, v in subs.items()])
+        subs_json = ",".join([k + _ENCODE(v) for k, v in zip(keys, row, strict=True)])
+        if tokens is not None:
+            token = tokens[i]
+            subs_json = link + token + ('",' + subs_json if subs_json else '"')
         # ASCII JSON is never shorter than the UTF-8 JSON SendGrid counts: exact only if over.
         size = len(subs_json) + 2
         if size > MAX_SUBSTITUTION_BYTES:
-            size = json_bytes(subs)
+            size = json_bytes(rows.as_dict(i))
         if size > MAX_SUBSTITUTION_BYTES:
             skipped.append(
                 Outcome(
@@ -165,8 +174,13 @@ def _build(
             )
             continue
         name = recipient_name(recipient.subscriber.name or "")
-        unsubscribe = list_unsubscribe(values["unsubscribe_url"], job.unsubscribe_mailto)
         if encoded:
+            if tokens is not None:
+                unsubscribe = (
+                    '"' + around[0] + token + around[1] + (token + around[2] if mailto else "")
+                ) + '"'
+            else:
+                unsubscribe = _ENCODE(list_unsubscribe(recipient.values["unsubscribe_url"], mailto))
             personalizations.append(
                 '{"to":[{"email":'
                 + _ENCODE(email)
@@ -174,7 +188,7 @@ def _build(
                 + '}],"substitutions":{'
                 + subs_json
                 + '},"headers":{"List-Unsubscribe":'
-                + _ENCODE(unsubscribe)
+                + unsubscribe
                 + ","
                 + _ONE_CLICK
                 + (
@@ -190,10 +204,10 @@ def _build(
             to["name"] = name
         p = {
             "to": [to],
-            "substitutions": subs,
+            "substitutions": rows.as_dict(i),
             # Per personalization: each recipient's own signed link (RFC 8058 one-click).
             "headers": {
-                "List-Unsubscribe": unsubscribe,
+                "List-Unsubscribe": list_unsubscribe(recipient.values["unsubscribe_url"], mailto),
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
         }

@@ -6,9 +6,10 @@ personalizations would carry three values twice and the signed token four times.
 request (SendGrid substitutions are plain string replacements over the content):
 
 - **Links**: when every recipient's ``unsubscribe_url`` and ``preferences_url`` are one fixed
-  prefix each followed by the same last path segment (``{public_url}/u/{token}`` and
-  ``/p/{token}``), the content carries the prefixes itself and one ``link`` token, and each
-  personalization carries the signed token once.
+  prefix each followed by the same last path segment of URL-unreserved characters
+  (``{public_url}/u/{token}`` and ``/p/{token}``), the content carries the prefixes itself and
+  one ``link`` token, and each personalization carries the signed token once. Such a token
+  needs no escaping anywhere, so the request writes it as it is, List-Unsubscribe included.
 - **Other values** (the greeting): when no recipient's value changes under HTML escaping, the
   text part uses the HTML part's token, and the value goes once.
 
@@ -23,19 +24,49 @@ import html as _html
 import re
 import secrets
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from digest.delivery.base import SendJob
 
 LINK_KEYS = ("unsubscribe_url", "preferences_url")
 _NEEDS_ESCAPE = re.compile(r"[&<>\"']")
+# A link's last segment that can go as one token: URL-unreserved characters (RFC 3986), which
+# no JSON, HTML, header or URL needs to escape. Signed tokens are (hex, list name, base64url).
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+\Z")
 
 
 def _escape(value: str) -> str:
     return _html.escape(value, quote=True) if _NEEDS_ESCAPE.search(value) else value
 
 
+class Links(NamedTuple):
+    """A request's links as one token: the token's key, each link's fixed part (in LINK_KEYS
+    order), and each recipient's token, of URL-unreserved characters only, so that no JSON,
+    HTML, header or URL needs to escape it."""
+
+    key: str
+    prefixes: tuple[str, ...]
+    tokens: list[str]
+
+
+class Rows(NamedTuple):
+    """One request's substitutions, as ``Substitutions.rows`` makes them: the content they fill,
+    the links (when they go as one token), and each recipient's values of ``keys``, in order."""
+
+    content: tuple[str, str]  # (text, html)
+    links: Links | None
+    keys: tuple[str, ...]
+    values: list[list[str]]
+
+    def as_dict(self, i: int) -> dict[str, str]:
+        """Recipient ``i``'s substitutions as SendGrid takes them."""
+        subs = {self.links.key: self.links.tokens[i]} if self.links else {}
+        subs.update(zip(self.keys, self.values[i], strict=True))
+        return subs
+
+
 class Substitutions:
-    """Built once per send job; ``batch()`` once per request."""
+    """Built once per send job; ``rows()`` (or ``batch()``) once per request."""
 
     def __init__(self, job: SendJob):
         self.job = job
@@ -52,6 +83,11 @@ class Substitutions:
         self, values: Sequence[Mapping[str, str]]
     ) -> tuple[tuple[str, str], list[dict[str, str]]]:
         """((text, html) content for this request, each recipient's substitutions)."""
+        rows = self.rows(values)
+        return rows.content, [rows.as_dict(i) for i in range(len(values))]
+
+    def rows(self, values: Sequence[Mapping[str, str]]) -> Rows:
+        """This request's content and each recipient's values, each value once where it can."""
         prefixes = self._link_prefixes(values)
         linked = LINK_KEYS if prefixes else ()
         rest = [k for k in self.keys if k not in linked]
@@ -64,25 +100,32 @@ class Substitutions:
         )
         content = self._content(prefixes, shared)
         html_tok, text_tok = self._html, self._text
-        plain = [(k, html_tok.get(k), text_tok.get(k)) for k in rest if k not in shared]
-        once = [(k, html_tok[k]) for k in shared]
+        keys = [html_tok[k] for k in shared]
+        plain = []  # (key, escaped for HTML?) in the order of their tokens
+        for k in rest:
+            if k in shared:
+                continue
+            if html_tok.get(k):
+                keys.append(html_tok[k])
+                plain.append((k, True))
+            if text_tok.get(k):
+                keys.append(text_tok[k])
+                plain.append((k, False))
+        links = None
+        if prefixes:
+            skip = len(prefixes[0])
+            links = Links(self.link, prefixes, [v[LINK_KEYS[0]][skip:] for v in values])
         out = []
-        skip = len(prefixes[0]) if prefixes else 0
         for v in values:
-            subs = {self.link: v[LINK_KEYS[0]][skip:]} if prefixes else {}
-            for key, token in once:
-                subs[token] = v[key]
-            for key, h, t in plain:
-                if h:
-                    subs[h] = _escape(v[key])
-                if t:
-                    subs[t] = v[key]
-            out.append(subs)
-        return content, out
+            row = [v[k] for k in shared]
+            for key, escaped in plain:
+                row.append(_escape(v[key]) if escaped else v[key])
+            out.append(row)
+        return Rows(content, links, tuple(keys), out)
 
     def _link_prefixes(self, values: Sequence[Mapping[str, str]]) -> tuple[str, ...] | None:
         """The fixed prefix of each link key, when every recipient's links are those prefixes
-        and one shared segment that needs no HTML escaping; else None."""
+        and one shared segment of URL-unreserved characters; else None."""
         if not self._links_possible or not values:
             return None
         first = values[0]
@@ -98,7 +141,7 @@ class Substitutions:
         skip = len(prefixes[0])
         for v in values:
             segment = v[LINK_KEYS[0]][skip:]
-            if not segment or "/" in segment or _NEEDS_ESCAPE.search(segment):
+            if not _PLAIN_SEGMENT.match(segment):
                 return None
             for key, prefix in zip(LINK_KEYS, prefixes, strict=True):
                 if v[key] != prefix + segment:

@@ -4,7 +4,13 @@ from email.policy import default
 
 import pytest
 
-from digest.delivery.message import Envelope, build_message, list_id, list_unsubscribe
+from digest.delivery.message import (
+    Envelope,
+    build_message,
+    list_id,
+    list_unsubscribe,
+    list_unsubscribe_around,
+)
 
 
 def envelope(**over):
@@ -117,3 +123,21 @@ def test_internationalized_addresses():
     assert parsed["To"].addresses[0].addr_spec == "josé@exemple.fr"
     parsed = parse(build_message(envelope(to_email="amina@exämple.ma"), html="x", text="x"))
     assert parsed["To"].addresses[0].addr_spec == "amina@xn--exmple-cua.ma"
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "https://news.example/u/",
+        "https://news.example/a b<c>,/u/",  # filtered as list_unsubscribe filters it
+        "https://news.example/?x=?y/",  # an encoded word's opening, defused the same way
+        "https://news.example/\u00e9t\u00e9/u/",  # non-ASCII: dropped from a header
+    ],
+)
+@pytest.mark.parametrize("mailto", [None, "unsubscribe@news.example"])
+def test_the_header_around_a_token_is_list_unsubscribe_of_prefix_and_token(prefix, mailto):
+    """The SendGrid request writes each reader's header as these parts around their token."""
+    for token in ["1f.matinale.AbC-_9", "x", "a.b~c", "2a.list_name.Zz0-Zz0_Zz0"]:
+        parts = list_unsubscribe_around(prefix, mailto)
+        made = parts[0] + token + parts[1] + (token + parts[2] if mailto else "")
+        assert made == list_unsubscribe(prefix + token, mailto)

@@ -86,6 +86,21 @@ def test_links_of_another_shape_fall_back_to_every_token(job, odd):
         assert recipient.values["unsubscribe_url"] in p["substitutions"].values()  # whole links
 
 
+@pytest.mark.parametrize("segment", ["a+b", "a%2Fb", "caf\u00e9", "a b"])
+def test_a_token_of_other_characters_falls_back_to_every_token(job, segment):
+    """Only URL-unreserved tokens go as one token (written into JSON, HTML, a header and a URL
+    unescaped); the same links with any other last segment take the plain form."""
+    batch = recipients(job, ["Amina", "Omar"])
+    values = dict(batch[1].values)
+    for key in ("unsubscribe_url", "preferences_url"):
+        values[key] = values[key].rsplit("/", 1)[0] + "/" + segment
+    batch[1] = dataclasses.replace(batch[1], values=values)
+    body, _ = build_request(job[1], batch, SendGridConfig())
+    for recipient, p in zip(batch, body["personalizations"], strict=True):
+        assert filled(body, p) == job[1].personalizer.fill(recipient.values)
+        assert recipient.values["unsubscribe_url"] in p["substitutions"].values()  # whole links
+
+
 def test_contents_are_made_once_per_form_and_the_link_token_is_fresh(job):
     subs = Substitutions(job[1])
     first = subs.batch([r.values for r in recipients(job, ["Amina"])])[0]

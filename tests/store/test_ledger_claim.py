@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
 from digest.edition.build import edition_for_send
 from digest.store import ledger
 from digest.store import schema as t
+from digest.store.answers import MAX_RANGES, among, id_ranges
 from digest.store.csvio import read_subscriber_csv
 from digest.store.subscribers import import_subscribers
 from digest.store.suppressions import suppress
@@ -80,3 +82,51 @@ def test_a_claim_records_the_answers_it_is_given_then_claims_the_next_rows(confi
         1,
         0,
     )
+
+
+@pytest.mark.parametrize(
+    "ids, ranges",
+    [
+        ([5], [(5, 5)]),
+        (list(range(1, 2 * MAX_RANGES, 2)), [(i, i) for i in range(1, 2 * MAX_RANGES, 2)]),
+        (list(range(10, 1010)), [(10, 1009)]),  # a whole batch: one BETWEEN
+        ([3, 1, 2, 7, 8, 20], [(1, 3), (7, 8), (20, 20)]),  # unordered, with gaps
+        ([4, 4, 5, 6], [(4, 6)]),  # a repeated id takes no second range
+        ([1, 1, 3], [(1, 1), (3, 3)]),  # span == count, yet 2 is not among them
+        (list(range(1, 2 * MAX_RANGES + 2, 2)), None),  # a run too many: one value instead
+        ([], None),
+    ],
+)
+def test_ids_go_as_few_ranges_each_holding_only_given_ids(ids, ranges):
+    assert id_ranges(ids) == ranges
+
+
+@pytest.mark.parametrize(
+    "pick",
+    [
+        lambda ids: ids[3:803],  # one run
+        lambda ids: ids[:50] + ids[60:70] + ids[900:],  # three runs
+        lambda ids: ids[::2],  # 500 runs: the one-value form
+        lambda ids: ids[::-3] + ids[1:4],  # unordered and repeated
+    ],
+)
+def test_an_update_among_ids_touches_exactly_those_rows(config, db, pick):
+    """Through the database (SQLite, PostgreSQL): the ranges or the one value select exactly
+    the ids given, never a row between two ranges."""
+    body = "email,name\n" + "".join(f"r{i:04d}@example.com,R {i}\n" for i in range(1000))
+    import_subscribers(db, "matinale", read_subscriber_csv(body.encode()))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
+    ledger.populate(db, stored.id, stored.list_id)
+    everyone = sorted(_statuses(db, stored.id))
+    chosen = pick(everyone)
+    d = t.deliveries
+    with db.write() as conn:
+        changed = conn.execute(
+            update(d).where(among(conn, d.c.id, chosen)).values(status="cancelled"),
+            execution_options={"preserve_rowcount": True},
+        ).rowcount
+    status = _statuses(db, stored.id)
+    assert changed == len(set(chosen))
+    assert {i for i, s in status.items() if s == "cancelled"} == set(chosen)

@@ -10,6 +10,11 @@ per round (a new edition, a new day) the ledger filled under a worker's lease, e
 loop does), the last answers recorded, and the lease left. Nothing is sent: what is printed is
 the database's share of a send (wall and this process's CPU), and on PostgreSQL how many of
 the row updates were HOT (no new index entries).
+
+Each batch goes through the ledger as a send's does (digest/delivery/ahead.py): read by
+``claims.peek`` (the rows, their members and suppressions; nothing marked), then claimed by id
+by ``claims.claim_read`` with the previous batch's answers, in one transaction that also reads
+the edition's stop request. The two are timed apart.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_send import NOW, _database  # noqa: E402
+from bench.bench_send import NOW, scratch_database  # noqa: E402
 from digest.config import load_config  # noqa: E402
 from digest.edition.build import edition_for_send  # noqa: E402
-from digest.store import ledger, workers  # noqa: E402
+from digest.store import claims, ledger, workers  # noqa: E402
 from digest.store.db import open_database  # noqa: E402
 from digest.store.editions import new_owner  # noqa: E402
 
@@ -40,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     for target in args.database or ["sqlite"]:
         with tempfile.TemporaryDirectory(prefix="digest-bench-ledger-") as tmp:
-            with _database(target) as url:
+            with scratch_database(target) as url:
                 _run(Path(tmp), url, args)
 
 
@@ -86,21 +91,31 @@ def _run(tmp: Path, url: str, args) -> None:
             on_first=lambda conn, _prev, s=stored: ledger.populate_rows(conn, s.id, s.list_id),
         )
         fill = time.perf_counter() - t0
-        after, answers, batches = 0, [], 0
+        after, answers, batches, reads, takes = 0, [], 0, 0.0, 0.0
         while True:
-            batch = ledger.claim_batch(
-                db, stored.id, stored.list_id, after=after, limit=1000, owner=owner, answers=answers
-            )
-            if batch.last_id is None:
+            r0 = time.perf_counter()
+            seen = claims.peek(db, stored.id, stored.list_id, after=after, limit=1000)
+            r1 = time.perf_counter()
+            reads += r1 - r0
+            if seen.last_id is None:
                 break
+            batch = claims.claim_read(db, stored.id, seen, owner=owner, answers=answers)
+            takes += time.perf_counter() - r1
             after, batches = batch.last_id, batches + 1
-            answers = [(c.delivery_id, "sent", "bench-message-id") for c in batch.claimed]
+            answers = [
+                (c.delivery_id, "sent", "<bench.message-id@example.com>") for c in batch.claimed
+            ]
+        r0 = time.perf_counter()
+        ledger.record(db, answers, edition_id=stored.id, owner=owner)
+        takes += time.perf_counter() - r0
         workers.leave(db, stored.id, owner, status="sent")
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert ledger.counts(db, stored.id)["sent"] == args.subscribers
         print(
-            f"  day {day}: fill {fill:.2f} s, {batches} claims with the answers "
-            f"{wall - fill:.2f} s; in all {wall:.2f} s wall, {cpu:.2f} s CPU here"
+            f"  day {day}: fill {fill:.2f} s; {batches} batches: reads {reads:.2f} s "
+            f"({reads / batches * 1000:.1f} ms each), claims with the answers {takes:.2f} s "
+            f"({takes / batches * 1000:.1f} ms each); in all {wall:.2f} s wall, "
+            f"{cpu:.2f} s CPU here"
         )
     if db.dialect == "postgresql":
         from sqlalchemy import text

@@ -45,7 +45,7 @@ from digest.delivery.tally import Tally
 from digest.store import ledger, workers
 from digest.store.editions import StoredEdition, edition_status, new_owner
 from digest.store.outage import DatabaseOutage, Retry
-from digest.store.sendactions import clear_pause, stop_request
+from digest.store.sendactions import clear_pause
 from digest.tokens import TokenSigner
 
 log = logging.getLogger("digest.delivery")
@@ -282,8 +282,9 @@ class Sender:
         """Inside workers.join, when no other worker is alive. The audience is fixed when the
         send starts (one INSERT ... SELECT, atomic): a resume neither adds people who
         subscribed since nor loses anyone."""
-        if previous == "ready" or not ledger.has_rows(conn, self.stored.id):
-            ledger.populate_rows(conn, self.stored.id, self.stored.list_id)
+        empty = not ledger.has_rows(conn, self.stored.id)
+        if previous == "ready" or empty:
+            ledger.populate_rows(conn, self.stored.id, self.stored.list_id, empty=empty)
 
     def _wait_for_peers(self) -> None:
         """Done with what this worker could claim: wait while other workers hold rows in flight,
@@ -312,13 +313,9 @@ class Sender:
         for attempt in range(1, self.delivery.max_retries + 2):
             after, claimed_any = 0, False
             while not self.stop.is_set():
-                asked = self.retry(stop_request, self.db, self.stored.id)
-                if asked == "cancelled":
-                    raise Cancelled
-                if asked:  # a pause from the web app, the API or `digest pause`
-                    raise Pause(asked)
                 # The rows read ahead while the last batch was in flight, claimed by id (see
                 # ahead.py), or, without a recent look ahead, the next rows read and claimed.
+                # Either claim reads the edition's stop request first, in its transaction.
                 made = self.ahead.take()
                 batch = self.ahead.claim(
                     made, owner=self.owner, answers=self.handover.answers, retry=self.retry
@@ -337,6 +334,10 @@ class Sender:
                         answers=self.handover.answers,
                     )
                 self.handover.answers = []
+                if batch.stop == "cancelled":
+                    raise Cancelled
+                if batch.stop:  # a pause from the web app, the API or `digest pause`
+                    raise Pause(batch.stop)
                 if batch.last_id is None:
                     break
                 after = batch.last_id

@@ -3,7 +3,9 @@ them 'sending' in one transaction; ``peek`` reads them and marks nothing (the se
 the next request from it while the current one is in flight, digest/delivery/ahead.py), and
 ``claim_read`` then takes exactly those rows by id. Beside other workers, ``reserve`` reads
 and locks them instead, and ``claim_reserved`` takes them in that same transaction. Either
-way, the previous batch's answers are written in the claim's transaction: one commit per batch.
+way, the previous batch's answers are written in the claim's transaction, which also reads
+whether the operator asked the send to stop (then it claims nothing): one transaction per
+batch. The lease is the heartbeat's to renew (workers.Heartbeat), not each claim's.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from digest.store.answers import among, group_answers, write_answers
 from digest.store.db import Database
 from digest.store.readerzones import in_zones
 from digest.store.schema import utcnow
+from digest.store.sendactions import stop_reason
 from digest.store.suppressions import suppressed_clause
-from digest.store.workers import touch
 
 
 class Claimed(NamedTuple):  # a tuple: made for every row of a send
@@ -35,6 +37,9 @@ class Batch(NamedTuple):
     claimed: list[Claimed]
     skipped: int
     last_id: int | None  # the keyset cursor for the next call; None when nothing was left
+    # 'cancelled' or a pause's reason, read in the claim's transaction: then nothing was
+    # claimed (the answers given were written), and the loop stops.
+    stop: str | None = None
 
 
 def batch_query(
@@ -87,8 +92,12 @@ def plan_by_index(conn) -> None:
     the planner hash-join them against a full scan of subscribers and memberships (23 ms a
     batch against 3 ms on 100,000 readers; 80 ms once a later day's ledger held several
     editions). Index lookups whatever the statistics say."""
-    conn.execute(text("SET LOCAL enable_hashjoin = off"))
-    conn.execute(text("SET LOCAL enable_mergejoin = off"))
+    conn.execute(  # one statement, one round trip (set_config(..., true) is SET LOCAL)
+        text(
+            "SELECT set_config('enable_hashjoin', 'off', true), "
+            "set_config('enable_mergejoin', 'off', true)"
+        )
+    )
 
 
 def sort_rows(rows: Sequence) -> tuple[list[Claimed], list[int], list[int]]:
@@ -249,6 +258,9 @@ def _take(conn, edition_id: str, seen: Peek, owner: str | None, answers: Iterabl
     now = utcnow()
     skipped = 0
     write_answers(conn, groups, now)
+    stop = stop_reason(conn, edition_id)
+    if stop:
+        return Batch([], 0, seen.last_id, stop)
     pending = d.c.status == "pending"
     for ids, why in ((seen.left, "unsubscribed"), (seen.suppressed, "suppressed")):
         if ids:
@@ -273,8 +285,6 @@ def _take(conn, edition_id: str, seen: Peek, owner: str | None, answers: Iterabl
             mine = (among(conn, d.c.id, ids), d.c.updated_at == now, d.c.worker == owner)
             taken = set(conn.scalars(select(d.c.id).where(*mine, d.c.status == "sending")))
             claimed = [c for c in claimed if c.delivery_id in taken]
-    if owner:
-        touch(conn, edition_id, owner, now)
     return Batch(claimed, skipped, seen.last_id)
 
 
@@ -308,6 +318,9 @@ def claim_batch(
     now = utcnow()
     with db.write() as conn:
         write_answers(conn, groups, now)
+        stop = stop_reason(conn, edition_id)
+        if stop:
+            return Batch([], 0, None, stop)
         seen = _read(conn, db.dialect, stmt)
         for ids, why in ((seen.left, "unsubscribed"), (seen.suppressed, "suppressed")):
             if ids:
@@ -322,6 +335,4 @@ def claim_batch(
                 .where(among(conn, d.c.id, [c.delivery_id for c in seen.claimed]))
                 .values(status="sending", attempts=d.c.attempts + 1, updated_at=now, worker=owner)
             )
-        if owner and (seen.last_id is not None or groups):
-            touch(conn, edition_id, owner, now)
     return Batch(seen.claimed, len(seen.left) + len(seen.suppressed), seen.last_id)

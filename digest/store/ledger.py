@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import (
     LargeBinary,
+    and_,
     case,
     cast,
     exists,
@@ -49,12 +50,15 @@ def populate(db: Database, edition_id: str, list_id: int) -> int:
         return populate_rows(conn, edition_id, list_id)
 
 
-def populate_rows(conn, edition_id: str, list_id: int) -> int:
+def populate_rows(conn, edition_id: str, list_id: int, *, empty: bool = False) -> int:
     """populate() inside the caller's write transaction (workers.join fills the ledger under
-    the edition's lock, so that a second worker never claims from a half-filled one)."""
+    the edition's lock, so that a second worker never claims from a half-filled one).
+    ``empty``: the caller found no rows for the edition in this transaction, so no member
+    needs looking up in the ledger first (a fifth of the fill's time on SQLite)."""
     m, d = t.memberships, t.deliveries
     now = utcnow()
     already = exists().where(d.c.edition_id == edition_id, d.c.subscriber_id == m.c.subscriber_id)
+    new = m.c.list_id == list_id if empty else and_(m.c.list_id == list_id, ~already)
     active = m.c.status == "active"
     source = (
         select(
@@ -65,7 +69,7 @@ def populate_rows(conn, edition_id: str, list_id: int) -> int:
             literal(0),
             literal(now, t.UtcDateTime),
         )
-        .where(m.c.list_id == list_id, ~already)
+        .where(new)
         .order_by(m.c.subscriber_id)
     )
     result = conn.execute(

@@ -92,13 +92,19 @@ def clear_pause(db: Database, edition_id: str) -> None:
 
 def stop_request(db: Database, edition_id: str) -> str | None:
     """What the send loop reads between batches: 'cancelled', a pause's reason, or None."""
-    e = t.editions
     with db.read() as conn:
-        row = conn.execute(
-            select(e.c.status, e.c.pause_requested_at, e.c.pause_requested_by).where(
-                e.c.id == edition_id
-            )
-        ).first()
+        return stop_reason(conn, edition_id)
+
+
+def stop_reason(conn, edition_id: str) -> str | None:
+    """stop_request in the caller's transaction (each claim reads it in its own, so that the
+    loop asks between batches without a transaction of its own)."""
+    e = t.editions
+    row = conn.execute(
+        select(e.c.status, e.c.pause_requested_at, e.c.pause_requested_by).where(
+            e.c.id == edition_id
+        )
+    ).first()
     if row is None:
         return None
     if row.status == "cancelled":

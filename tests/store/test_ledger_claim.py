@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from digest.edition.build import edition_for_send
-from digest.store import ledger
+from digest.store import claims, ledger
 from digest.store import schema as t
 from digest.store.answers import MAX_RANGES, among, id_ranges
 from digest.store.csvio import read_subscriber_csv
@@ -130,3 +130,31 @@ def test_an_update_among_ids_touches_exactly_those_rows(config, db, pick):
     status = _statuses(db, stored.id)
     assert changed == len(set(chosen))
     assert {i for i, s in status.items() if s == "cancelled"} == set(chosen)
+
+
+def test_on_postgresql_a_batch_is_planned_by_index_lookups_in_its_transaction_only(config, db):
+    """A batch is LIMIT rows: index lookups, whatever the statistics say; the setting is the
+    transaction's (SET LOCAL), so no other statement on that pooled connection plans so."""
+    if db.dialect != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    body = "email,name\n" + "".join(f"r{i:04d}@example.com,R {i}\n" for i in range(300))
+    import_subscribers(db, "matinale", read_subscriber_csv(body.encode()))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
+    ledger.populate(db, stored.id, stored.list_id)
+    stmt = claims.batch_query(db.dialect, stored.id, stored.list_id, after=0, limit=100)
+    with db.engine.connect() as conn:
+        with conn.begin():
+            claims.plan_by_index(conn)
+            shown = [
+                conn.scalar(text(f"SHOW {k}")) for k in ("enable_hashjoin", "enable_mergejoin")
+            ]
+            compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+            plan = "\n".join(conn.scalars(text(f"EXPLAIN {compiled}")))
+        with conn.begin():
+            after = [
+                conn.scalar(text(f"SHOW {k}")) for k in ("enable_hashjoin", "enable_mergejoin")
+            ]
+    assert shown == ["off", "off"] and after == ["on", "on"]
+    assert "Hash Join" not in plan and "Merge Join" not in plan and "Nested Loop" in plan

@@ -88,7 +88,9 @@ def _run(tmp: Path, url: str, args) -> None:
             owner,
             backend="sendgrid",
             lease_seconds=90,
-            on_first=lambda conn, _prev, s=stored: ledger.populate_rows(conn, s.id, s.list_id),
+            on_first=lambda conn, _prev, s=stored: ledger.populate_rows(
+                conn, s.id, s.list_id, empty=not ledger.has_rows(conn, s.id)
+            ),
         )
         fill = time.perf_counter() - t0
         after, answers, batches, reads, takes = 0, [], 0, 0.0, 0.0

@@ -66,7 +66,7 @@ class Rows(NamedTuple):
 
 
 class Substitutions:
-    """Built once per send job; ``rows()`` (or ``batch()``) once per request."""
+    """Built once per send job; ``rows()`` once per request."""
 
     def __init__(self, job: SendJob):
         self.job = job
@@ -78,13 +78,6 @@ class Substitutions:
         self.link = f"__dg{secrets.token_hex(8)}k_link__"
         self._links_possible = all(k in self._html and k in self._text for k in LINK_KEYS)
         self._contents: dict[tuple, tuple[str, str]] = {}
-
-    def batch(
-        self, values: Sequence[Mapping[str, str]]
-    ) -> tuple[tuple[str, str], list[dict[str, str]]]:
-        """((text, html) content for this request, each recipient's substitutions)."""
-        rows = self.rows(values)
-        return rows.content, [rows.as_dict(i) for i in range(len(values))]
 
     def rows(self, values: Sequence[Mapping[str, str]]) -> Rows:
         """This request's content and each recipient's values, each value once where it can."""

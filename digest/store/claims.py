@@ -303,7 +303,8 @@ def claim_batch(
     """The next ``limit`` pending rows after ``after``, marked ``sending`` (and claimed by
     ``owner``) in one transaction. ``zones``: only readers in those zones (``default_zone`` for
     those without one). ``answers`` (as for ``record``), the previous batch's, are recorded in
-    the same transaction first: one commit per batch, not two.
+    the same transaction first: one commit per batch, not two. Then the edition's stop request
+    is read: with one, nothing is claimed and the Batch says why (``stop``).
 
     On PostgreSQL the rows are locked as they are read, skipping rows another claimer holds
     (FOR UPDATE SKIP LOCKED): under READ COMMITTED two claimers would otherwise read the same

@@ -103,8 +103,8 @@ def test_a_token_of_other_characters_falls_back_to_every_token(job, segment):
 
 def test_contents_are_made_once_per_form_and_the_link_token_is_fresh(job):
     subs = Substitutions(job[1])
-    first = subs.batch([r.values for r in recipients(job, ["Amina"])])[0]
-    again = subs.batch([r.values for r in recipients(job, ["Omar", "Léa"])])[0]
+    first = subs.rows([r.values for r in recipients(job, ["Amina"])]).content
+    again = subs.rows([r.values for r in recipients(job, ["Omar", "Léa"])]).content
     assert first is again and subs.link in first[1] and subs.link not in job[1].rendered.html
     assert Substitutions(job[1]).link != subs.link
 

@@ -13,6 +13,7 @@ from digest.store import claims, ledger
 from digest.store import schema as t
 from digest.store.answers import MAX_RANGES, among, id_ranges
 from digest.store.csvio import read_subscriber_csv
+from digest.store.sendactions import request_pause
 from digest.store.subscribers import import_subscribers
 from digest.store.suppressions import suppress
 from tests.conftest import SAMPLE_NOW
@@ -158,3 +159,38 @@ def test_on_postgresql_a_batch_is_planned_by_index_lookups_in_its_transaction_on
             ]
     assert shown == ["off", "off"] and after == ["on", "on"]
     assert "Hash Join" not in plan and "Merge Join" not in plan and "Nested Loop" in plan
+
+
+def test_a_claim_that_finds_a_stop_request_writes_the_answers_and_claims_nothing(config, db):
+    """The loop asks whether to stop inside each claim's transaction: the batch before is
+    recorded, no further row becomes 'sending', and the claim says why it took nothing."""
+    body = "email,name\n" + "".join(f"r{i:04d}@example.com,R {i}\n" for i in range(30))
+    import_subscribers(db, "matinale", read_subscriber_csv(body.encode()))
+    stored, _ = edition_for_send(
+        config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
+    )
+    ledger.populate(db, stored.id, stored.list_id)
+    with db.write() as conn:
+        conn.execute(
+            update(t.editions).where(t.editions.c.id == stored.id).values(status="sending")
+        )
+    first = ledger.claim_batch(db, stored.id, stored.list_id, after=0, limit=10, owner="w")
+    request_pause(db, stored.id, by="editor@example.ma")
+    seen = claims.peek(db, stored.id, stored.list_id, after=first.last_id, limit=10)
+    answers = [(c.delivery_id, "sent", "msg-1") for c in first.claimed]
+
+    by_id = claims.claim_read(db, stored.id, seen, owner="w", answers=answers[:5])
+    next_rows = ledger.claim_batch(
+        db, stored.id, stored.list_id, after=first.last_id, limit=10, owner="w",
+        answers=answers[5:],
+    )  # fmt: skip
+
+    assert by_id.stop == next_rows.stop == "paused by editor@example.ma"
+    assert by_id.claimed == next_rows.claimed == []
+    counts = ledger.counts(db, stored.id)
+    assert (counts["sent"], counts["sending"], counts["pending"]) == (10, 0, 20)
+    with db.write() as conn:
+        conn.execute(
+            update(t.editions).where(t.editions.c.id == stored.id).values(status="cancelled")
+        )
+    assert claims.claim_read(db, stored.id, seen, owner="w").stop == "cancelled"

@@ -14,13 +14,14 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Connection, RootTransaction, Select, and_, select, text, update
+from sqlalchemy import Connection, RootTransaction, Select, and_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.models import Subscriber
 from digest.store import schema as t
 from digest.store.answers import among, group_answers, write_answers
 from digest.store.db import Database
+from digest.store.plans import by_index
 from digest.store.readerzones import in_zones
 from digest.store.schema import utcnow
 from digest.store.sendactions import stop_reason
@@ -58,7 +59,7 @@ def batch_query(
     the rows as they are read, skipping rows another claimer holds (FOR UPDATE SKIP LOCKED)."""
     d, s, m = t.deliveries, t.subscribers, t.memberships
     # The batch's rows first, on their own (the (edition_id, id) index, in id order), then
-    # joined to their subscribers by index lookups (on PostgreSQL, see plan_by_index).
+    # joined to their subscribers by index lookups (on PostgreSQL, see plans.by_index).
     batch = (
         select(d.c.id, d.c.subscriber_id, d.c.attempts)
         .where(d.c.edition_id == edition_id, d.c.status == "pending", d.c.id > after)
@@ -84,19 +85,6 @@ def batch_query(
         .join(s, s.c.id == b.c.subscriber_id)
         .outerjoin(m, and_(m.c.list_id == list_id, m.c.subscriber_id == b.c.subscriber_id))
         .order_by(b.c.id)
-    )
-
-
-def plan_by_index(conn) -> None:
-    """PostgreSQL, for the current transaction: a batch is LIMIT rows, yet the statistics made
-    the planner hash-join them against a full scan of subscribers and memberships (23 ms a
-    batch against 3 ms on 100,000 readers; 80 ms once a later day's ledger held several
-    editions). Index lookups whatever the statistics say."""
-    conn.execute(  # one statement, one round trip (set_config(..., true) is SET LOCAL)
-        text(
-            "SELECT set_config('enable_hashjoin', 'off', true), "
-            "set_config('enable_mergejoin', 'off', true)"
-        )
     )
 
 
@@ -144,13 +132,12 @@ def peek(
         default_zone=default_zone,
     )  # fmt: skip
     with db.read() as conn:
-        return _read(conn, db.dialect, stmt)
+        return _read(conn, stmt)
 
 
-def _read(conn, dialect: str, stmt: Select) -> Peek:
+def _read(conn, stmt: Select) -> Peek:
     """``stmt`` (a batch_query) run in ``conn``'s transaction, its rows sorted."""
-    if dialect == "postgresql":
-        plan_by_index(conn)
+    by_index(conn)
     rows = conn.execute(stmt).all()
     claimed, left, suppressed = sort_rows(rows)
     return Peek(claimed, left, suppressed, rows[-1][0] if rows else None)
@@ -208,7 +195,7 @@ def reserve(
     conn = db.engine.connect()
     try:
         trans = conn.begin()
-        seen = _read(conn, db.dialect, stmt)
+        seen = _read(conn, stmt)
     except BaseException:
         conn.close()  # the transaction rolls back: nothing was locked for long
         raise
@@ -322,7 +309,7 @@ def claim_batch(
         stop = stop_reason(conn, edition_id)
         if stop:
             return Batch([], 0, None, stop)
-        seen = _read(conn, db.dialect, stmt)
+        seen = _read(conn, stmt)
         for ids, why in ((seen.left, "unsubscribed"), (seen.suppressed, "suppressed")):
             if ids:
                 conn.execute(

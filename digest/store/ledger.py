@@ -34,6 +34,7 @@ from digest.store import schema as t
 from digest.store.answers import DETAIL_MAX, group_answers, write_answers
 from digest.store.claims import Batch, Claimed, claim_batch
 from digest.store.db import Database
+from digest.store.plans import by_index
 from digest.store.schema import utcnow
 from digest.store.workers import touch
 
@@ -211,6 +212,7 @@ def failure_reasons(db: Database, edition_id: str, limit: int = 10) -> list[tupl
 def counts(db: Database, edition_id: str) -> dict[str, int]:
     d = t.deliveries
     with db.read() as conn:
+        by_index(conn)  # the edition's rows, not a scan of every edition's (plans.py)
         rows = conn.execute(
             select(d.c.status, func.count())
             .where(d.c.edition_id == edition_id)
@@ -225,6 +227,7 @@ def failures(db: Database, edition_id: str, limit: int = 20) -> list[tuple[str, 
     """(address, reason) of failed rows, for the operator's summary."""
     d, s = t.deliveries, t.subscribers
     with db.read() as conn:
+        by_index(conn)
         return [
             (r.email, r.detail or "")
             for r in conn.execute(

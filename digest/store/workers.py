@@ -29,6 +29,7 @@ from digest.errors import DigestError
 from digest.store import schema as t
 from digest.store.db import Database
 from digest.store.editions import LEASE_STALE_AFTER, AlreadySent, EditionBusy, NotApproved
+from digest.store.plans import by_index
 from digest.store.schema import utcnow
 
 log = logging.getLogger("digest.store.workers")
@@ -250,6 +251,7 @@ def leave(
     # "sending": a local-time run done with its zones, the rest waiting for theirs.
     ending = {"sent": "done", "sending": "done", "paused": "paused"}.get(status, "stopped")
     with db.write() as conn:
+        by_index(conn)  # reap and the count below read the edition's rows (plans.py)
         current = conn.scalar(select(e.c.status).where(e.c.id == edition_id).with_for_update())
         conn.execute(
             update(w)
@@ -300,6 +302,7 @@ def others_in_flight(db: Database, edition_id: str, owner: str) -> int:
     that whoever leaves last sees every answer (or marks a dead worker's batch unknown)."""
     d = t.deliveries
     with db.read() as conn:
+        by_index(conn)  # the edition's rows, not a scan of every edition's (plans.py)
         return (
             conn.scalar(
                 select(func.count())
@@ -348,6 +351,7 @@ class Heartbeat:
         """Renew; with ``judge``, also mark dead the peers whose lease ran out."""
         now = utcnow()
         with self.db.write() as conn:
+            by_index(conn)  # reap reads the edition's rows in flight (plans.py)
             if not touch(conn, self.edition_id, self.owner, now):
                 self.on_lost()
                 self._stop.set()

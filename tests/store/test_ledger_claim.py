@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from digest.edition.build import edition_for_send
-from digest.store import claims, ledger
+from digest.store import claims, ledger, plans
 from digest.store import schema as t
 from digest.store.answers import MAX_RANGES, among, id_ranges
 from digest.store.csvio import read_subscriber_csv
@@ -133,9 +133,19 @@ def test_an_update_among_ids_touches_exactly_those_rows(config, db, pick):
     assert {i for i, s in status.items() if s == "cancelled"} == set(chosen)
 
 
-def test_on_postgresql_a_batch_is_planned_by_index_lookups_in_its_transaction_only(config, db):
-    """A batch is LIMIT rows: index lookups, whatever the statistics say; the setting is the
-    transaction's (SET LOCAL), so no other statement on that pooled connection plans so."""
+SETTINGS = (
+    "enable_hashjoin",
+    "enable_mergejoin",
+    "enable_seqscan",
+    "max_parallel_workers_per_gather",
+)
+
+
+def test_on_postgresql_an_editions_rows_are_read_by_index_in_their_transaction_only(config, db):
+    """A batch is LIMIT rows and counts are one edition's of a ledger of many: index lookups
+    and scans, whatever the statistics say (made to favour a parallel scan of the whole table
+    here); the setting is the transaction's (SET LOCAL), so nothing else on that pooled
+    connection plans so."""
     if db.dialect != "postgresql":
         pytest.skip("a PostgreSQL planner setting")
     body = "email,name\n" + "".join(f"r{i:04d}@example.com,R {i}\n" for i in range(300))
@@ -144,21 +154,30 @@ def test_on_postgresql_a_batch_is_planned_by_index_lookups_in_its_transaction_on
         config, db, list_name="matinale", now=datetime.fromisoformat(SAMPLE_NOW)
     )
     ledger.populate(db, stored.id, stored.list_id)
-    stmt = claims.batch_query(db.dialect, stored.id, stored.list_id, after=0, limit=100)
+    batch = claims.batch_query(db.dialect, stored.id, stored.list_id, after=0, limit=100)
+    d = t.deliveries
+    count = select(d.c.status, func.count()).where(d.c.edition_id == stored.id)
+    count = count.group_by(d.c.status)
     with db.engine.connect() as conn:
         with conn.begin():
-            claims.plan_by_index(conn)
-            shown = [
-                conn.scalar(text(f"SHOW {k}")) for k in ("enable_hashjoin", "enable_mergejoin")
-            ]
-            compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
-            plan = "\n".join(conn.scalars(text(f"EXPLAIN {compiled}")))
+            # What a ledger of many editions makes the planner think: scans are cheap.
+            conn.execute(text("SET LOCAL parallel_setup_cost = 0"))
+            conn.execute(text("SET LOCAL parallel_tuple_cost = 0"))
+            conn.execute(text("SET LOCAL min_parallel_table_scan_size = 0"))
+            plans.by_index(conn)
+            shown = [conn.scalar(text(f"SHOW {k}")) for k in SETTINGS]
+            explained = []
+            for stmt in (batch, count):
+                compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+                explained.append("\n".join(conn.scalars(text(f"EXPLAIN {compiled}"))))
         with conn.begin():
-            after = [
-                conn.scalar(text(f"SHOW {k}")) for k in ("enable_hashjoin", "enable_mergejoin")
-            ]
-    assert shown == ["off", "off"] and after == ["on", "on"]
-    assert "Hash Join" not in plan and "Merge Join" not in plan and "Nested Loop" in plan
+            after = [conn.scalar(text(f"SHOW {k}")) for k in SETTINGS]
+    assert shown == ["off", "off", "off", "0"] and after == ["on", "on", "on", "2"]
+    batch_plan, count_plan = explained
+    assert "Nested Loop" in batch_plan and "Hash Join" not in batch_plan
+    assert "Merge Join" not in batch_plan
+    assert "ix_deliveries_edition_id" in count_plan
+    assert "Seq Scan" not in count_plan and "Parallel" not in count_plan
 
 
 def test_a_claim_that_finds_a_stop_request_writes_the_answers_and_claims_nothing(config, db):
